@@ -1,0 +1,188 @@
+"""Superset configuration for TrackTracker (loaded through SUPERSET_CONFIG_PATH).
+
+Everything comes from the environment; nothing secret has a default. In local mode
+`tracktracker_assets.bi.service` sets the variables below; in compose mode the container sets them.
+
+- TRACKTRACKER_HOME: state directory (secrets/, superset/); default ./.tracktracker
+- TRACKTRACKER_SUPERSET_DATABASE_URL: the metadata database (the `superset` database); required
+- SUPERSET_SECRET_KEY: signs sessions, encrypts connection passwords; default generated once under
+  $TRACKTRACKER_HOME/secrets/superset-secret-key (0600)
+- TRACKTRACKER_SUPERSET_CACHE: `on` caches chart data in process memory; default off (benchmarks)
+- TRACKTRACKER_SUPERSET_CACHE_TIMEOUT: seconds, when the cache is on; default 300
+- TRACKTRACKER_SQLLAB_TIMEOUT: SQL Lab query timeout in seconds; default 60
+- TRACKTRACKER_SQLLAB_ROW_LIMIT: most rows a SQL Lab query (or chart) returns; default 100000
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+import shutil
+from datetime import timedelta
+from pathlib import Path
+
+# Superset imports this module while building its own config: keep it free of Superset imports.
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(name)
+    return value if value not in (None, "") else default
+
+
+HOME = Path(_env("TRACKTRACKER_HOME", "./.tracktracker")).expanduser().resolve()  # type: ignore[arg-type]
+SECRETS_DIR = HOME / "secrets"
+
+
+def _secret_file(name: str) -> str:
+    """A generated secret kept in a 0600 file under TRACKTRACKER_HOME/secrets (same value every start)."""
+    path = SECRETS_DIR / name
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(48)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another worker won the race: use its value
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as handle:
+        handle.write(value + "\n")
+    return value
+
+
+# ---- secrets and metadata database -----------------------------------------------------------------
+SECRET_KEY = _env("SUPERSET_SECRET_KEY") or _secret_file("superset-secret-key")
+# Embedded dashboards are off; still, never leave Superset's published default guest-token secret.
+GUEST_TOKEN_JWT_SECRET = hashlib.sha256(f"guest-token:{SECRET_KEY}".encode()).hexdigest()
+
+_metadata_url = _env("TRACKTRACKER_SUPERSET_DATABASE_URL")
+if _metadata_url is None:
+    raise RuntimeError(
+        "TRACKTRACKER_SUPERSET_DATABASE_URL is not set: start Superset with `tracktracker up` "
+        "(tracktracker_assets.bi.service.start) or give it the URL of the `superset` database."
+    )
+SQLALCHEMY_DATABASE_URI = _metadata_url
+SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+DATA_DIR = str(HOME / "superset")
+
+# ---- features ----------------------------------------------------------------------------------------
+FEATURE_FLAGS = {
+    # RLS clauses use {{ current_username() }}
+    "ENABLE_TEMPLATE_PROCESSING": True,
+    # Without it SQL Lab ignores row-level security and a listener would read everyone's plays.
+    "RLS_IN_SQLLAB": True,
+    "DASHBOARD_RBAC": True,
+    "ALERT_REPORTS": False,
+    "THUMBNAILS": False,
+    "EMBEDDED_SUPERSET": False,
+    "ALLOW_ADHOC_SUBQUERY": False,
+    "TAGGING_SYSTEM": False,
+}
+
+# ---- SQL Lab -----------------------------------------------------------------------------------------
+SQLLAB_TIMEOUT = int(_env("TRACKTRACKER_SQLLAB_TIMEOUT", "60"))  # type: ignore[arg-type]
+SUPERSET_WEBSERVER_TIMEOUT = max(SQLLAB_TIMEOUT + 10, 70)
+# the most rows SQL Lab (and any chart) may fetch; SQL Lab's own default limit stays small
+SQL_MAX_ROW = int(_env("TRACKTRACKER_SQLLAB_ROW_LIMIT", "100000"))  # type: ignore[arg-type]
+DEFAULT_SQLLAB_LIMIT = min(1000, SQL_MAX_ROW)
+ROW_LIMIT = min(50000, SQL_MAX_ROW)
+SQLLAB_ASYNC_TIME_LIMIT_SEC = SQLLAB_TIMEOUT
+SQLLAB_CTAS_NO_LIMIT = False
+# Inline syntax checks in SQL Lab run pgsanity, which needs PostgreSQL's `ecpg` on PATH (the service
+# puts the bundled PostgreSQL's bin directory there); without it every keystroke shows an error marker.
+SQL_VALIDATORS_BY_ENGINE = {"postgresql": "PostgreSQLValidator"} if shutil.which("ecpg") else {}
+# Superset's default list plus functions that run SQL from a string, touch large objects or change
+# settings (set_config could move the search_path past the RLS check).
+DISALLOWED_SQL_FUNCTIONS = {
+    "postgresql": {
+        "current_database",
+        "current_schema",
+        "current_user",
+        "session_user",
+        "current_setting",
+        "version",
+        "inet_client_addr",
+        "inet_client_port",
+        "inet_server_addr",
+        "inet_server_port",
+        "pg_read_file",
+        "pg_ls_dir",
+        "pg_read_binary_file",
+        "pg_stat_file",
+        "pg_ls_logdir",
+        "pg_ls_waldir",
+        "pg_ls_tmpdir",
+        "database_to_xml",
+        "database_to_xmlschema",
+        "query_to_xml",
+        "query_to_xmlschema",
+        "table_to_xml",
+        "table_to_xml_and_xmlschema",
+        "query_to_xml_and_xmlschema",
+        "table_to_xmlschema",
+        "pg_sleep",
+        "pg_terminate_backend",
+        "pg_cancel_backend",
+        "pg_reload_conf",
+        "set_config",
+        "lo_import",
+        "lo_export",
+        "lo_get",
+        "lo_put",
+        "lo_from_bytea",
+        "dblink",
+        "dblink_exec",
+        "dblink_connect",
+    },
+}
+
+# ---- cache: off by default so benchmarks measure the warehouse, not Superset's cache ------------------
+if (_env("TRACKTRACKER_SUPERSET_CACHE", "off") or "off").lower() in ("on", "1", "true", "yes"):
+    _timeout = int(_env("TRACKTRACKER_SUPERSET_CACHE_TIMEOUT", "300"))  # type: ignore[arg-type]
+    CACHE_CONFIG = {"CACHE_TYPE": "SimpleCache", "CACHE_DEFAULT_TIMEOUT": _timeout}
+    DATA_CACHE_CONFIG = {"CACHE_TYPE": "SimpleCache", "CACHE_DEFAULT_TIMEOUT": _timeout}
+else:
+    CACHE_CONFIG = {"CACHE_TYPE": "NullCache"}
+    DATA_CACHE_CONFIG = {"CACHE_TYPE": "NullCache"}
+# Different listeners must never share a cached result (RLS is part of the key, this is belt and braces).
+FEATURE_FLAGS["CACHE_QUERY_BY_USER"] = True
+
+# ---- web security -------------------------------------------------------------------------------------
+# CSRF stays on: REST writes send the JWT plus X-CSRFToken (from /api/v1/security/csrf_token/, same
+# cookie session) and a Referer. The login endpoint is exempt by Superset's default list.
+WTF_CSRF_ENABLED = True
+WTF_CSRF_TIME_LIMIT = int(timedelta(hours=12).total_seconds())
+WTF_CSRF_SSL_STRICT = False  # plain HTTP on 127.0.0.1
+SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SECURE = False
+AUTH_USER_REGISTRATION = False
+PUBLIC_ROLE_LIKE = None
+PREVENT_UNSAFE_DB_CONNECTIONS = True
+# Bundles never load data from URLs (the default allows any URL: a server-side request on import).
+DATASET_IMPORT_ALLOWED_DATA_URLS: list[str] = []
+RATELIMIT_STORAGE_URI = "memory://"
+
+# A self-hosted, offline-friendly instance: no third-party hosts in the content security policy
+# (this also blocks the telemetry pixel).
+TALISMAN_ENABLED = True
+TALISMAN_CONFIG = {
+    "content_security_policy": {
+        "base-uri": ["'self'"],
+        "default-src": ["'self'"],
+        "img-src": ["'self'", "blob:", "data:"],
+        "worker-src": ["'self'", "blob:"],
+        "connect-src": ["'self'"],
+        "object-src": "'none'",
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "font-src": ["'self'", "data:"],
+        "script-src": ["'self'", "'strict-dynamic'"],
+    },
+    "content_security_policy_nonce_in": ["script-src"],
+    "force_https": False,
+    "session_cookie_secure": False,
+}
+
+APP_NAME = "TrackTracker"
+LOGO_RIGHT_TEXT = "TrackTracker"
+LOG_LEVEL = _env("TRACKTRACKER_SUPERSET_LOG_LEVEL", "INFO")

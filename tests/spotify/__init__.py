@@ -1,0 +1,1 @@
+"""Tests of the fake Spotify Web API and accounts service."""

@@ -1,0 +1,272 @@
+"""Superset as a local service: gunicorn on 127.0.0.1, metadata in the `superset` database.
+
+The first start migrates the metadata database, creates the admin and syncs roles (`superset db upgrade`,
+`fab create-admin`, `superset init`, ~30 s together); a marker remembers the migration head it reached,
+so later starts go straight to gunicorn when the database still has that head and the admin exists.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from importlib.metadata import version
+from pathlib import Path
+
+import psycopg2
+
+from tracktracker_assets.services.postgres import bundled_bin_dir
+from tracktracker_assets.services.processes import (
+    pid_alive,
+    read_pid,
+    start_background,
+    stop_process_group,
+    tcp_listening,
+    wait_until,
+)
+from tracktracker_assets.services.state import port_for, read_ports
+from tracktracker_assets.settings import Settings, get_settings, read_or_create_secret
+
+SUPERSET_DIR = Path(__file__).resolve().parents[2] / "superset"
+CONFIG_PATH = SUPERSET_DIR / "superset_config.py"
+ADMIN_USERNAME = "admin"
+SERVICE = "superset"
+
+
+# ---- secrets ----------------------------------------------------------------------------------------
+def admin_password(settings: Settings) -> str:
+    return os.environ.get("TRACKTRACKER_SUPERSET_ADMIN_PASSWORD") or read_or_create_secret(
+        settings.secrets_dir / "superset-admin-password"
+    )
+
+
+def _ensure_secret_key(settings: Settings) -> None:
+    # superset_config.py reads the same file; creating it here avoids two workers racing to make it
+    if not os.environ.get("SUPERSET_SECRET_KEY"):
+        read_or_create_secret(settings.secrets_dir / "superset-secret-key")
+
+
+# ---- where things are ---------------------------------------------------------------------------------
+def pid_file(settings: Settings) -> Path:
+    return settings.run_dir / "superset.pid"
+
+
+def log_file(settings: Settings) -> Path:
+    return settings.log_dir / "superset.log"
+
+
+def _marker(settings: Settings) -> Path:
+    return settings.run_dir / "superset-bootstrap.json"
+
+
+def url(settings: Settings | None = None) -> str:
+    settings = settings or get_settings()
+    port = read_ports(settings).get(SERVICE)
+    if port is None:
+        raise RuntimeError("Superset has not been started yet: run `tracktracker up`.")
+    return f"http://127.0.0.1:{port}"
+
+
+def _tool(name: str) -> str:
+    beside = Path(sys.executable).with_name(name)
+    found = str(beside) if beside.exists() else shutil.which(name)
+    if not found:
+        raise RuntimeError(f"`{name}` is not installed in this environment: run the README's setup command.")
+    return found
+
+
+def _pg_bin(settings: Settings) -> Path | None:
+    """PostgreSQL's client tools (SQL Lab's syntax check runs `ecpg`), when this machine has them."""
+    if settings.pg_bin:
+        return settings.pg_bin
+    try:
+        return bundled_bin_dir()
+    except RuntimeError:
+        return None
+
+
+def _env(settings: Settings) -> dict[str, str]:
+    env = dict(os.environ)
+    pg_bin = _pg_bin(settings)
+    if pg_bin is not None and (pg_bin / "ecpg").exists():
+        env["PATH"] = f"{pg_bin}{os.pathsep}{env.get('PATH', '')}"
+    env.update(
+        SUPERSET_CONFIG_PATH=str(CONFIG_PATH),
+        SUPERSET_HOME=str(settings.home / "superset"),
+        TRACKTRACKER_HOME=str(settings.home),
+        TRACKTRACKER_SUPERSET_DATABASE_URL=settings.superset_database_url,
+        PYTHONUNBUFFERED="1",
+        FLASK_APP="superset.app:create_app()",
+    )
+    return env
+
+
+# ---- first start: migrate, admin, roles ---------------------------------------------------------------
+def _metadata_state(settings: Settings) -> tuple[str | None, bool]:
+    """(alembic revision, admin exists) of the metadata database; (None, False) when it is empty."""
+    conn = psycopg2.connect(settings.superset_database_url)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("select to_regclass('public.alembic_version'), to_regclass('public.ab_user')")
+            has_alembic, has_users = cur.fetchone()
+            revision = None
+            if has_alembic:
+                cur.execute("select version_num from alembic_version")
+                row = cur.fetchone()
+                revision = row[0] if row else None
+            admin = False
+            if has_users:
+                cur.execute("select 1 from ab_user where username = %s", (ADMIN_USERNAME,))
+                admin = cur.fetchone() is not None
+            return revision, admin
+    finally:
+        conn.close()
+
+
+def _superset(settings: Settings, *args: str, stdin: str | None = None, timeout: float = 300) -> None:
+    log = log_file(settings)
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "ab") as handle:
+        handle.write(f"\n==== superset {' '.join(args)}\n".encode())
+        handle.flush()
+        result = subprocess.run(
+            [_tool("superset"), *args],
+            input=stdin.encode() if stdin is not None else None,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            env=_env(settings),
+            cwd=settings.home,
+            timeout=timeout,
+        )
+    if result.returncode != 0:
+        raise RuntimeError(f"`superset {args[0]}` failed (exit {result.returncode}); see {log}")
+
+
+def bootstrap(settings: Settings) -> bool:
+    """Migrate / create the admin / sync roles when needed. Returns True if anything was done."""
+    marker = _marker(settings)
+    recorded = json.loads(marker.read_text()) if marker.exists() else {}
+    revision, admin = _metadata_state(settings)
+    current = version("apache-superset")
+    up_to_date = (
+        revision is not None
+        and recorded.get("revision") == revision
+        and recorded.get("superset_version") == current
+    )
+    if up_to_date and admin:
+        return False
+    if not up_to_date:
+        _superset(settings, "db", "upgrade")
+    if not admin:
+        password = admin_password(settings)
+        # the password goes through stdin (click's prompt), never argv where `ps` would show it
+        _superset(
+            settings,
+            "fab",
+            "create-admin",
+            "--username",
+            ADMIN_USERNAME,
+            "--firstname",
+            "TrackTracker",
+            "--lastname",
+            "Admin",
+            "--email",
+            "admin@tracktracker.invalid",
+            stdin=f"{password}\n{password}\n",
+        )
+    _superset(settings, "init")
+    revision, admin = _metadata_state(settings)
+    if not admin:
+        raise RuntimeError(f"Superset's admin user was not created; see {log_file(settings)}")
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.write_text(json.dumps({"revision": revision, "superset_version": current}))
+    return True
+
+
+# ---- lifecycle --------------------------------------------------------------------------------------------
+def _healthy(base_url: str) -> bool:
+    try:
+        with urllib.request.urlopen(base_url + "/health", timeout=2) as resp:
+            return resp.status == 200
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def running_pid(settings: Settings | None = None) -> int | None:
+    return read_pid(pid_file(settings or get_settings()))
+
+
+def is_running(settings: Settings | None = None) -> bool:
+    settings = settings or get_settings()
+    port = read_ports(settings).get(SERVICE)
+    return running_pid(settings) is not None and port is not None and _healthy(f"http://127.0.0.1:{port}")
+
+
+def start(settings: Settings | None = None, *, workers: int | None = None, timeout: float = 240) -> str:
+    """Start Superset (bootstrapping its metadata on first use); returns its base URL."""
+    settings = settings or get_settings()
+    if is_running(settings):
+        return url(settings)
+    stale = running_pid(settings)
+    if stale is not None:  # alive but not answering: start afresh
+        stop_process_group(stale)
+    settings.run_dir.mkdir(parents=True, exist_ok=True)
+    (settings.home / "superset").mkdir(parents=True, exist_ok=True)
+    _ensure_secret_key(settings)
+    bootstrap(settings)
+    port = port_for(settings, SERVICE)
+    # one process with threads: Superset's requests mostly wait on PostgreSQL, and each extra worker
+    # costs another ~8 s of CPU to import Superset at start-up (doubled on a busy 2-core machine)
+    workers = workers or int(os.environ.get("TRACKTRACKER_SUPERSET_WORKERS", "1"))
+    argv = [
+        _tool("gunicorn"),
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        str(workers),
+        "--worker-class",
+        "gthread",
+        "--threads",
+        os.environ.get("TRACKTRACKER_SUPERSET_THREADS", "8"),
+        "--timeout",
+        "120",
+        "--graceful-timeout",
+        "5",
+        "--limit-request-line",
+        "0",
+        "--limit-request-field_size",
+        "0",
+        "superset.app:create_app()",
+    ]
+    pid = start_background(
+        argv, pid_file=pid_file(settings), log_file=log_file(settings), env=_env(settings), cwd=settings.home
+    )
+    base_url = f"http://127.0.0.1:{port}"
+
+    def ready() -> bool:
+        if not pid_alive(pid):
+            raise RuntimeError(f"Superset exited during start-up; see {log_file(settings)}")
+        return _healthy(base_url)
+
+    try:
+        wait_until(ready, timeout=timeout, what="Superset", log_file=log_file(settings))
+    except Exception:
+        stop(settings)
+        raise
+    return base_url
+
+
+def stop(settings: Settings | None = None) -> None:
+    """Stop gunicorn and its workers; leaves no process behind."""
+    settings = settings or get_settings()
+    pid = read_pid(pid_file(settings))
+    if pid is not None:
+        stop_process_group(pid)
+    pid_file(settings).unlink(missing_ok=True)
+    port = read_ports(settings).get(SERVICE)
+    if port is not None and pid is not None:
+        wait_until(lambda: not tcp_listening(port), timeout=10, what="Superset's port to close")

@@ -1,0 +1,1 @@
+"""Reading Spotify export files into bronze. Knows file formats and PostgreSQL, nothing of Dagster."""

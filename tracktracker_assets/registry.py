@@ -1,0 +1,259 @@
+"""The user registry in MongoDB: users, their Spotify tokens and OAuth sign-in sessions.
+
+This is the only module that talks to MongoDB. Locally it runs against SecantusDB (a MongoDB-wire
+server from PyPI); docker-compose runs it against the real `mongo` image.
+
+Tokens are stored as one Fernet-encrypted blob (key from TRACKTRACKER_SECRET_KEY or generated under
+TRACKTRACKER_HOME), so neither the refresh nor the access token is readable in the raw document.
+OAuth sessions carry an expiry that is checked on read; the TTL index only cleans up.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+from cryptography.fernet import Fernet, InvalidToken
+from pymongo import ASCENDING, MongoClient, ReturnDocument
+from pymongo.errors import DuplicateKeyError
+
+USER_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+STATUSES = ("active", "needs_reauth", "disabled")
+
+
+class RegistryError(Exception):
+    """A registry operation a person asked for cannot be done; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class User:
+    user_id: str
+    display_name: str
+    timezone: str
+    status: str
+    created_at: datetime
+    spotify_user_id: str | None = None
+    last_pull_at: datetime | None = None
+    last_error: str | None = None
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any]) -> User:
+        return cls(
+            user_id=doc["user_id"],
+            display_name=doc.get("display_name") or doc["user_id"],
+            timezone=doc.get("timezone") or "UTC",
+            status=doc.get("status") or "active",
+            created_at=doc.get("created_at") or datetime.now(UTC),
+            spotify_user_id=doc.get("spotify_user_id"),
+            last_pull_at=doc.get("last_pull_at"),
+            last_error=doc.get("last_error"),
+        )
+
+    @property
+    def connected(self) -> bool:
+        return self.spotify_user_id is not None
+
+
+def validate_user_id(user_id: str) -> str:
+    if not USER_ID_PATTERN.match(user_id or ""):
+        raise RegistryError(
+            f"{user_id!r} is not a valid user id: use 1-63 lowercase letters, digits, '-' or '_', "
+            "starting with a letter or digit (for example `alice`)."
+        )
+    return user_id
+
+
+def validate_timezone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        close = sorted(tz for tz in available_timezones() if name and name.lower() in tz.lower())[:5]
+        hint = f" Did you mean: {', '.join(close)}?" if close else ""
+        raise RegistryError(
+            f"Unknown time zone {name!r}: give an IANA name such as Europe/Berlin or America/New_York.{hint}"
+        ) from exc
+    return name
+
+
+class Registry:
+    def __init__(self, url: str, database: str, secret_key: str, *, timeout_ms: int = 5000) -> None:
+        self._client: MongoClient[dict[str, Any]] = MongoClient(
+            url, serverSelectionTimeoutMS=timeout_ms, tz_aware=True, appname="tracktracker"
+        )
+        self._db = self._client[database]
+        self._fernet = Fernet(secret_key.encode())
+        self.users = self._db["users"]
+        self.tokens = self._db["spotify_tokens"]
+        self.sessions = self._db["oauth_sessions"]
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __enter__(self) -> Registry:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def ensure_indexes(self) -> None:
+        self.users.create_index([("user_id", ASCENDING)], unique=True, name="user_id_unique")
+        self.users.create_index([("spotify_user_id", ASCENDING)], name="spotify_user_id")
+        self.tokens.create_index([("user_id", ASCENDING)], unique=True, name="user_id_unique")
+        self.sessions.create_index([("state", ASCENDING)], unique=True, name="state_unique")
+        self.sessions.create_index([("expires_at", ASCENDING)], expireAfterSeconds=0, name="expires_ttl")
+
+    def ping(self) -> bool:
+        self._client.admin.command("ping")
+        return True
+
+    # ---- users --------------------------------------------------------------------------------
+    def add_user(self, user_id: str, display_name: str | None = None, timezone: str = "UTC") -> User:
+        validate_user_id(user_id)
+        validate_timezone(timezone)
+        now = datetime.now(UTC)
+        doc = {
+            "user_id": user_id,
+            "display_name": display_name or user_id,
+            "timezone": timezone,
+            "status": "active",
+            "created_at": now,
+            "updated_at": now,
+        }
+        try:
+            self.users.insert_one(doc)
+        except DuplicateKeyError as exc:
+            raise RegistryError(
+                f"User {user_id!r} already exists. Use `tracktracker users list` to see users."
+            ) from exc
+        return User.from_doc(doc)
+
+    def upsert_user(self, user_id: str, display_name: str | None = None, timezone: str | None = None) -> User:
+        """Create the user, or update name/time zone of an existing one (idempotent, for the demo)."""
+        validate_user_id(user_id)
+        changes: dict[str, Any] = {"updated_at": datetime.now(UTC)}
+        if display_name:
+            changes["display_name"] = display_name
+        if timezone:
+            changes["timezone"] = validate_timezone(timezone)
+        doc = self.users.find_one_and_update(
+            {"user_id": user_id},
+            {
+                "$set": changes,
+                "$setOnInsert": {
+                    "user_id": user_id,
+                    "status": "active",
+                    "created_at": datetime.now(UTC),
+                    **({} if display_name else {"display_name": user_id}),
+                    **({} if timezone else {"timezone": "UTC"}),
+                },
+            },
+            upsert=True,
+            return_document=ReturnDocument.AFTER,
+        )
+        return User.from_doc(doc)
+
+    def get_user(self, user_id: str) -> User | None:
+        doc = self.users.find_one({"user_id": user_id})
+        return User.from_doc(doc) if doc else None
+
+    def require_user(self, user_id: str) -> User:
+        user = self.get_user(user_id)
+        if user is None:
+            raise RegistryError(
+                f"Unknown user {user_id!r}. Add them first: `tracktracker users add {user_id} "
+                "--timezone Europe/Berlin`."
+            )
+        return user
+
+    def list_users(self, status: str | None = None) -> list[User]:
+        query = {"status": status} if status else {}
+        return [User.from_doc(doc) for doc in self.users.find(query).sort("user_id", ASCENDING)]
+
+    def user_ids(self) -> list[str]:
+        return [doc["user_id"] for doc in self.users.find({}, {"user_id": 1}).sort("user_id", ASCENDING)]
+
+    def set_status(self, user_id: str, status: str, error: str | None = None) -> None:
+        if status not in STATUSES:
+            raise RegistryError(f"Unknown status {status!r}; expected one of {', '.join(STATUSES)}.")
+        self.users.update_one(
+            {"user_id": user_id},
+            {"$set": {"status": status, "last_error": error, "updated_at": datetime.now(UTC)}},
+        )
+
+    def record_pull(self, user_id: str, at: datetime) -> None:
+        self.users.update_one({"user_id": user_id}, {"$set": {"last_pull_at": at, "last_error": None}})
+
+    def remove_user(self, user_id: str) -> bool:
+        """Delete the user, their tokens and their sign-in sessions."""
+        deleted = self.users.delete_one({"user_id": user_id}).deleted_count
+        self.tokens.delete_many({"user_id": user_id})
+        self.sessions.delete_many({"user_id": user_id})
+        return bool(deleted)
+
+    # ---- Spotify tokens -----------------------------------------------------------------------
+    def save_token(
+        self, user_id: str, token_info: dict[str, Any], spotify_user_id: str | None = None
+    ) -> None:
+        blob = self._fernet.encrypt(json.dumps(token_info).encode()).decode()
+        self.tokens.update_one(
+            {"user_id": user_id},
+            {"$set": {"user_id": user_id, "token": blob, "updated_at": datetime.now(UTC)}},
+            upsert=True,
+        )
+        if spotify_user_id is not None:
+            self.users.update_one(
+                {"user_id": user_id},
+                {"$set": {"spotify_user_id": spotify_user_id, "status": "active", "last_error": None}},
+            )
+
+    def load_token(self, user_id: str) -> dict[str, Any] | None:
+        doc = self.tokens.find_one({"user_id": user_id})
+        if not doc:
+            return None
+        try:
+            return json.loads(self._fernet.decrypt(doc["token"].encode()))
+        except InvalidToken as exc:
+            raise RegistryError(
+                f"The stored Spotify token of {user_id!r} cannot be decrypted with the current "
+                "TRACKTRACKER_SECRET_KEY; reconnect with `tracktracker users connect "
+                f"{user_id}`."
+            ) from exc
+
+    def delete_token(self, user_id: str) -> None:
+        self.tokens.delete_one({"user_id": user_id})
+
+    def connected_users(self) -> Iterator[User]:
+        for doc in self.users.find({"spotify_user_id": {"$ne": None}}).sort("user_id", ASCENDING):
+            yield User.from_doc(doc)
+
+    # ---- OAuth sessions -----------------------------------------------------------------------
+    def create_session(self, state: str, user_id: str, code_verifier: str | None, ttl_s: int = 600) -> None:
+        now = datetime.now(UTC)
+        verifier = self._fernet.encrypt(code_verifier.encode()).decode() if code_verifier else None
+        self.sessions.insert_one(
+            {
+                "state": state,
+                "user_id": user_id,
+                "code_verifier": verifier,
+                "created_at": now,
+                "expires_at": now + timedelta(seconds=ttl_s),
+            }
+        )
+
+    def take_session(self, state: str) -> tuple[str, str | None]:
+        """Consume a sign-in session by its state: (user_id, code_verifier). Expired or unknown fails."""
+        doc = self.sessions.find_one_and_delete({"state": state})
+        if doc is None:
+            raise RegistryError("Unknown or already used sign-in state: start `users connect` again.")
+        expires_at = doc["expires_at"]
+        if expires_at.tzinfo is None:
+            expires_at = expires_at.replace(tzinfo=UTC)
+        if expires_at <= datetime.now(UTC):
+            raise RegistryError("This sign-in link has expired: start `users connect` again.")
+        verifier = doc.get("code_verifier")
+        return doc["user_id"], self._fernet.decrypt(verifier.encode()).decode() if verifier else None

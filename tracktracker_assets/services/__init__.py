@@ -1,0 +1,1 @@
+"""Local services of the embedded mode: PostgreSQL and the MongoDB-wire registry server."""

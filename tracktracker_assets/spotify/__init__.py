@@ -1,0 +1,1 @@
+"""Spotify integration: the fake Web API and accounts service used by tests and benchmarks."""

@@ -1,0 +1,1 @@
+"""The PostgreSQL warehouse: connections and the bronze schema that Python writes."""

@@ -1,0 +1,48 @@
+"""Connections to the warehouse. Every session runs in UTC so timestamps without an offset mean UTC."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg2
+import psycopg2.extensions
+
+
+def connect(url: str, *, autocommit: bool = False, application: str = "tracktracker") -> Any:
+    conn = psycopg2.connect(url, application_name=application, options="-c TimeZone=UTC")
+    conn.autocommit = autocommit
+    return conn
+
+
+@contextmanager
+def connection(url: str, *, autocommit: bool = False) -> Iterator[Any]:
+    conn = connect(url, autocommit=autocommit)
+    try:
+        yield conn
+        if not autocommit:
+            conn.commit()
+    except BaseException:
+        if not autocommit:
+            conn.rollback()
+        raise
+    finally:
+        conn.close()
+
+
+def query(
+    url: str, sql: str, params: Sequence[Any] | dict[str, Any] | None = None
+) -> tuple[list[str], list[tuple]]:
+    """Run one statement; (column names, rows). Read-only callers only."""
+    with connection(url) as conn, conn.cursor() as cur:
+        cur.execute(sql, params)
+        if cur.description is None:
+            return [], []
+        return [col.name for col in cur.description], cur.fetchall()
+
+
+def table_exists(conn: Any, qualified: str) -> bool:
+    with conn.cursor() as cur:
+        cur.execute("select to_regclass(%s) is not null", (qualified,))
+        return bool(cur.fetchone()[0])

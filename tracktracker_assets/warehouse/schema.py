@@ -1,0 +1,141 @@
+"""The bronze schema, created and migrated by Python (dbt owns silver and gold).
+
+Bronze is raw as received: typed where the format is known, unknown fields kept in `extra` (jsonb),
+never the privacy fields (IP addresses, usernames, user agents). Every row carries its user, the file
+(sha256) or pull it came from, and a `load_id` from one sequence: dbt's incremental models use it as
+their watermark. Migrations are numbered and applied once, in order, under an advisory lock.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+MIGRATIONS: list[tuple[int, str]] = [
+    (
+        1,
+        """
+        create schema if not exists bronze;
+        create sequence if not exists bronze.load_id_seq;
+
+        -- one row per file loaded (or found to hold nothing new): makes re-imports no-ops
+        create table bronze.loaded_files (
+            user_id     text        not null,
+            sha256      text        not null,
+            file_name   text        not null,
+            format      text        not null,
+            bytes       bigint      not null,
+            records     integer     not null,
+            inserted    integer     not null,
+            duplicates  integer     not null,
+            min_ts      timestamptz,
+            max_ts      timestamptz,
+            load_id     bigint      not null,
+            loaded_at   timestamptz not null default now(),
+            primary key (user_id, sha256)
+        );
+        create index loaded_files_size on bronze.loaded_files (user_id, bytes);
+
+        -- Spotify "Extended streaming history" (endsong_N.json, Streaming_History_Audio/Video_*.json)
+        create table bronze.spotify_extended_history (
+            user_id                           text        not null,
+            source_sha256                     text        not null,
+            ts                                timestamptz not null,
+            platform                          text,
+            ms_played                         bigint      not null check (ms_played >= 0),
+            conn_country                      text,
+            master_metadata_track_name        text,
+            master_metadata_album_artist_name text,
+            master_metadata_album_album_name  text,
+            spotify_track_uri                 text,
+            episode_name                      text,
+            episode_show_name                 text,
+            spotify_episode_uri               text,
+            audiobook_title                   text,
+            audiobook_uri                     text,
+            audiobook_chapter_uri             text,
+            audiobook_chapter_title           text,
+            reason_start                      text,
+            reason_end                        text,
+            shuffle                           boolean,
+            skipped                           boolean,
+            offline                           boolean,
+            offline_timestamp                 bigint,
+            incognito_mode                    boolean,
+            extra                             jsonb,
+            load_id                           bigint      not null,
+            _loaded_at                        timestamptz not null default now()
+        );
+        create index spotify_extended_history_load_id on bronze.spotify_extended_history using brin (load_id);
+
+        -- Spotify "Account data" (StreamingHistory*.json: music, _podcast_, _audiobook_ variants)
+        create table bronze.spotify_account_history (
+            user_id         text        not null,
+            source_sha256   text        not null,
+            end_time        timestamptz not null,
+            ms_played       bigint      not null,
+            artist_name     text,
+            track_name      text,
+            podcast_name    text,
+            episode_name    text,
+            audiobook_name  text,
+            chapter_name    text,
+            author_name     text,
+            extra           jsonb,
+            load_id         bigint      not null,
+            _loaded_at      timestamptz not null default now()
+        );
+        create index spotify_account_history_load_id on bronze.spotify_account_history using brin (load_id);
+
+        -- Web API recently-played items as received, one per user and played_at
+        create table bronze.spotify_recently_played (
+            user_id     text        not null,
+            played_at   timestamptz not null,
+            track_id    text,
+            pull_id     text        not null,
+            item        jsonb       not null,
+            load_id     bigint      not null,
+            _loaded_at  timestamptz not null default now(),
+            primary key (user_id, played_at)
+        );
+        create index spotify_recently_played_load_id on bronze.spotify_recently_played (load_id);
+
+        -- the registry's users as dbt sees them (time zone for local time, display name)
+        create table bronze.registry_users (
+            user_id       text        primary key,
+            display_name  text        not null,
+            timezone      text        not null,
+            status        text        not null,
+            created_at    timestamptz not null,
+            synced_at     timestamptz not null default now()
+        );
+
+        -- every erasure, so incremental dbt models can drop the user's rows too
+        create table bronze.erasures (
+            user_id    text        not null,
+            erased_at  timestamptz not null default now()
+        );
+        """,
+    ),
+]
+
+
+def migrate(conn: Any) -> list[int]:
+    """Apply pending migrations; returns the versions applied. Safe to call concurrently."""
+    applied: list[int] = []
+    with conn.cursor() as cur:
+        cur.execute("select pg_advisory_xact_lock(hashtext('tracktracker.bronze.migrate'))")
+        cur.execute("create schema if not exists bronze")
+        cur.execute(
+            "create table if not exists bronze.schema_migrations "
+            "(version integer primary key, applied_at timestamptz not null default now())"
+        )
+        cur.execute("select version from bronze.schema_migrations")
+        done = {row[0] for row in cur.fetchall()}
+        for version, ddl in MIGRATIONS:
+            if version in done:
+                continue
+            cur.execute(ddl)
+            cur.execute("insert into bronze.schema_migrations (version) values (%s)", (version,))
+            applied.append(version)
+    conn.commit()
+    return applied
