@@ -33,15 +33,18 @@ _dict_list = msgspec.json.Decoder(list[dict[str, Any]])
 _any = msgspec.json.Decoder()
 
 
-def _skip_separator(buf: bytearray, end: int) -> int | None:
-    """Index just past the whitespace and ',' that follow a record at buf[end]; None if malformed."""
+def _skip_separator(buf: bytearray, end: int) -> tuple[int, bool] | None:
+    """After a record ending at buf[end]: (index past the whitespace and ',' that follow, whether the
+    separator was seen). Not seen means the data read so far ended first. None if malformed."""
     i, n = end, len(buf)
     while i < n and buf[i] in _WS:
         i += 1
-    if i < n and buf[i] == 0x2C:  # ','
-        return i + 1
-    if i == n or buf[i] == 0x5D:  # end of data so far, or the closing ']'
-        return i
+    if i == n:
+        return i, False
+    if buf[i] == 0x2C:  # ','
+        return i + 1, True
+    if buf[i] == 0x5D:  # the closing ']'
+        return i, True
     return None
 
 
@@ -219,10 +222,11 @@ class ArrayReader:
             self.bytes_read += len(data)
             buf += data
             if separator_due and len(buf) > 1:
-                skip = _skip_separator(buf, 1)
-                if skip is None:
+                skipped = _skip_separator(buf, 1)
+                if skipped is None:
                     self._malformed(offset)
-                separator_due = skip == len(buf)
+                skip, seen = skipped
+                separator_due = not seen
                 del buf[1:skip]
                 offset += skip - 1
             if not data:
@@ -241,10 +245,11 @@ class ArrayReader:
                 continue
             end, batch = cut
             yield batch
-            skip = _skip_separator(buf, end)
-            if skip is None:
+            skipped = _skip_separator(buf, end)
+            if skipped is None:
                 self._malformed(offset + end - 1)
-            separator_due = skip == len(buf)
+            skip, seen = skipped
+            separator_due = not seen
             del buf[1:skip]
             offset += skip - 1
 

@@ -52,6 +52,7 @@ EVENT_KEY: dict[str, tuple[str, ...]] = {
     ),
 }
 TIME_COLUMN = {EXTENDED.name: "ts", ACCOUNT.name: "end_time"}
+BRONZE_WRITE_LOCK = "tracktracker.bronze.write"
 
 
 @dataclass
@@ -151,8 +152,9 @@ def _load(
     conn: Any, user_id: str, source: Source, sha: str, fmt: Format, progress: Progress | None
 ) -> FileResult:
     with conn.cursor() as cur:
-        # one loader per user at a time, so the duplicate check below sees every earlier load
-        cur.execute("select pg_advisory_xact_lock(hashtext(%s))", (f"tracktracker.load:{user_id}",))
+        # one bronze writer at a time: the duplicate check below sees every earlier load, and load ids
+        # become visible in order, so dbt's load-id watermark can never skip a slower, older load
+        cur.execute("select pg_advisory_xact_lock(hashtext(%s))", (BRONZE_WRITE_LOCK,))
     if (done := _loaded(conn, user_id, sha)) is not None:  # loaded by someone else meanwhile
         conn.rollback()
         return _already(source.name, sha, done)

@@ -8,6 +8,7 @@ ratios, and a reader that stops at the declared size whatever the entry's header
 from __future__ import annotations
 
 import zipfile
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -91,7 +92,7 @@ class ZipEntrySource(Source):
         try:
             with zipfile.ZipFile(self.archive) as zf, zf.open(self.entry) as raw:
                 yield _BoundedReader(raw, self.declared_size, self.name)  # type: ignore[misc]
-        except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError) as exc:
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError, OSError) as exc:
             if isinstance(exc, ImportProblem):
                 raise
             raise ImportProblem(
@@ -146,7 +147,7 @@ def zip_entries(path: Path, *, max_total_bytes: int = MAX_TOTAL_BYTES) -> list[Z
         # check every CRC before loading anything, so a corrupt archive loads nothing at all
         try:
             bad = zf.testzip()
-        except (zipfile.BadZipFile, EOFError, OSError, NotImplementedError) as exc:
+        except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError) as exc:
             raise ImportProblem(name, f"the ZIP is corrupt ({exc}).", hint=RE_EXPORT_HINT) from None
         if bad is not None:
             raise ImportProblem(

@@ -142,10 +142,19 @@ class EmbeddedPostgres:
                 "--auth-host=scram-sha-256",
                 "--auth-local=scram-sha-256",
                 "--encoding=UTF8",
-                "--locale=C",
+                *self._locale_args(),
             )
         finally:
             pwfile.unlink(missing_ok=True)
+
+    def _locale_args(self) -> list[str]:
+        """Unicode-aware lower()/upper() whatever the host's locales: names are compared case-blind
+        ("NGỌT" = "Ngọt"). PostgreSQL 17+ has a builtin C.UTF-8; older servers use the libc one."""
+        version = self._pg("postgres", "--version").stdout
+        major = int(version.split()[-1].split(".")[0])
+        if major >= 17:
+            return ["--locale-provider=builtin", "--builtin-locale=C.UTF-8", "--locale=C.UTF-8"]
+        return ["--locale=C.UTF-8"]
 
     def _check_traversable(self, path: Path, user: pwd.struct_passwd) -> None:
         for parent in path.parents:

@@ -1,0 +1,36 @@
+{#-
+  Conformed keys. A track is identified by its kind, artist and title (case and spacing ignored), not
+  by URI: account data has no URIs, and the same song under two URIs (single and album) is one song
+  to a listener. Content without names falls back to its URI; content without either is "unknown".
+-#}
+{% macro unknown_key() -%}
+    md5('unknown')
+{%- endmacro %}
+
+{% macro track_key(content_type, track_name, artist_name, uri) -%}
+    case
+        when {{ track_name }} is null and {{ uri }} is null then {{ unknown_key() }}
+        when {{ track_name }} is null then md5('uri|' || {{ uri }})
+        else md5(concat_ws('|', {{ content_type }}, {{ name_key(artist_name) }}, {{ name_key(track_name) }}))
+    end
+{%- endmacro %}
+
+{% macro artist_key(content_type, artist_name) -%}
+    case
+        when {{ artist_name }} is null then {{ unknown_key() }}
+        else md5(concat_ws('|', case {{ content_type }} when 'track' then 'artist' else {{ content_type }} end,
+            {{ name_key(artist_name) }}))
+    end
+{%- endmacro %}
+
+{% macro album_key(content_type, artist_name, album_name) -%}
+    case
+        when {{ album_name }} is null then {{ unknown_key() }}
+        else md5(concat_ws('|', {{ content_type }}, {{ name_key(artist_name) }}, {{ name_key(album_name) }}))
+    end
+{%- endmacro %}
+
+{#- Users whose facts changed since this model last ran: per-user aggregates recompute only them. -#}
+{% macro changed_users(facts) -%}
+    (select distinct user_id from {{ facts }} where _batch_load_id > {{ watermark() }})
+{%- endmacro %}

@@ -1,0 +1,123 @@
+"""Session services for the tests: a real PostgreSQL and a real MongoDB-wire registry server on free
+127.0.0.1 ports, in a scratch TRACKTRACKER_HOME, started once and stopped at the end."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+REAL_DATA = SHARED / "data" / "real"
+
+# fast and disposable: durability does not matter for a scratch cluster
+TEST_POSTGRES_CONFIG = {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
+
+
+@pytest.fixture(scope="session")
+def tt_home() -> Iterator[Path]:
+    # not pytest's tmp_path: its parents are 0700 and PostgreSQL runs as another user (postgres.py)
+    home = Path(tempfile.mkdtemp(prefix="tt-test-"))
+    saved = {k: os.environ.get(k) for k in ("TRACKTRACKER_HOME", "DAGSTER_HOME")}
+    for key in list(os.environ):
+        if key.startswith("TRACKTRACKER_") and key != "TRACKTRACKER_HOME":
+            saved[key] = os.environ.pop(key)
+    os.environ["TRACKTRACKER_HOME"] = str(home)
+    yield home
+    shutil.rmtree(home, ignore_errors=True)
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+@pytest.fixture(scope="session")
+def settings(tt_home: Path):
+    from tracktracker_assets.services.local import start_storage, stop_storage
+    from tracktracker_assets.settings import get_settings
+
+    current = get_settings()
+    start_storage(current, postgres_config=TEST_POSTGRES_CONFIG)
+    yield current
+    stop_storage(current)
+
+
+@pytest.fixture(scope="session")
+def warehouse_url(settings) -> str:
+    return settings.database_url
+
+
+@pytest.fixture
+def conn(warehouse_url: str) -> Iterator[object]:
+    from tracktracker_assets.warehouse.db import connect
+
+    connection = connect(warehouse_url)
+    yield connection
+    connection.close()
+
+
+def real_files(kind: str) -> list[Path]:
+    return sorted((REAL_DATA / kind).glob("*.json"))
+
+
+# ---- the real public exports, loaded once through the CLI and Dagster ----------------------------
+# person prefix in data/real -> (user id, time zone). Khushi listens in India: a non-UTC zone whose
+# half-hour offset moves plays across hours and dates.
+REAL_PEOPLE = {
+    "CandidlyRed": ("candidlyred", "America/New_York"),
+    "Efrrowini": ("efrrowini", "UTC"),
+    "Khushi-203006": ("khushi", "Asia/Kolkata"),
+    "Th1nhNg0": ("thinh", "Asia/Ho_Chi_Minh"),
+    "jayeshironside": ("jayesh", "UTC"),
+    "mica-92": ("mica", "America/Argentina/Buenos_Aires"),
+    "mtas0": ("mtas", "Europe/Berlin"),
+    "hobbies-w-erin": ("erin", "America/Chicago"),
+    "vnegi10": ("vnegi", "Europe/Amsterdam"),
+}
+NOT_HISTORY = {"hobbies-w-erin--Playlist1.json", "hobbies-w-erin--YourLibrary.json"}
+
+
+def history_files_of(person: str) -> list[Path]:
+    return [
+        p
+        for p in real_files("spotify-extended") + real_files("spotify-account")
+        if p.name.split("--")[0] == person and p.name not in NOT_HISTORY
+    ]
+
+
+def cli(*args: str) -> tuple[int, str]:
+    """Run the real `tracktracker` command in this process (same settings, same Dagster instance)."""
+    from click.testing import CliRunner
+
+    from tracktracker_assets.cli.main import cli as command
+
+    result = CliRunner().invoke(command, list(args), catch_exceptions=False)
+    return result.exit_code, result.output
+
+
+@pytest.fixture(scope="session")
+def real_gold(settings):
+    """Every real export of data/real loaded: one person through `tracktracker import` itself, the rest
+    through the same load-and-refresh path for several users at once (one load run, one dbt build)."""
+    from rich.console import Console
+
+    from tracktracker_assets.cli.importing import load_and_refresh
+    from tracktracker_assets.ingest.inbox import drop_into_inbox
+
+    for person, (user_id, tz) in REAL_PEOPLE.items():
+        code, output = cli("users", "add", user_id, "--name", person, "--timezone", tz)
+        assert code == 0, output
+    code, output = cli("import", "erin", *map(str, history_files_of("hobbies-w-erin")))
+    assert code == 0, output
+    others = [p for p in REAL_PEOPLE if p != "hobbies-w-erin"]
+    for person in others:
+        for path in history_files_of(person):
+            drop_into_inbox(settings, REAL_PEOPLE[person][0], path)
+    assert load_and_refresh(settings, Console(quiet=True), [REAL_PEOPLE[p][0] for p in others])
+    return settings

@@ -1,0 +1,142 @@
+"""`tracktracker import USER PATH...`: files land in the user's inbox, one Dagster run loads bronze,
+a second refreshes silver and gold; a live display shows both."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
+
+from tracktracker_assets import progress as progress_events
+from tracktracker_assets.ingest.errors import ImportProblem
+from tracktracker_assets.ingest.inbox import drop_into_inbox
+from tracktracker_assets.runner import RunOutcome, run_import, run_refresh
+from tracktracker_assets.services.local import open_registry, start_storage
+from tracktracker_assets.settings import Settings
+
+
+def _check_paths(settings: Settings, paths: list[Path]) -> None:
+    for path in paths:
+        if not path.exists():
+            raise ImportProblem(str(path), "no such file.", hint="Check the path.")
+        if path.is_dir():
+            raise ImportProblem(str(path), "is a folder.", hint="Give the export's JSON files or its ZIP.")
+        size = path.stat().st_size
+        if size > settings.max_upload_bytes:
+            raise ImportProblem(
+                str(path),
+                f"is {size >> 20} MB, more than the {settings.max_upload_bytes >> 20} MB limit.",
+                hint="Raise TRACKTRACKER_MAX_UPLOAD_MB if this really is a Spotify export.",
+            )
+
+
+def _live_progress(display: Progress) -> Any:
+    tasks: dict[str, int] = {}
+
+    def on_event(event: progress_events.Event) -> None:
+        key = f"{event.stage}:{event.name}" if event.stage == "load" else "dbt"
+        if key not in tasks:
+            label = event.name if event.stage == "load" else "refreshing silver and gold (dbt)"
+            tasks[key] = display.add_task(label, total=event.total)
+        if event.stage == "load":
+            display.update(
+                tasks[key], completed=event.done, description=f"{event.name} ({event.done:,} records)"
+            )
+        else:
+            display.update(
+                tasks[key], completed=event.done, total=event.total, description=f"dbt: {event.name}"
+            )
+
+    return on_event
+
+
+def _report(console: Console, outcome: RunOutcome) -> tuple[bool, int]:
+    ok, inserted = True, 0
+    for dropped in outcome.file_results:
+        if dropped.get("error"):
+            ok = False
+            console.print(f"[red]✗ rejected[/] {dropped['error']}")
+        for entry in dropped["files"]:
+            status, message = entry["status"], entry["message"]
+            inserted += entry["inserted"]
+            if status == "rejected":
+                ok = False
+                console.print(f"[red]✗ rejected[/] {message}")
+            elif status == "loaded":
+                console.print(f"[green]✓[/] {entry['name']}: {message}")
+            elif status == "skipped":
+                console.print(f"[dim]- {entry['name']}: {message}[/]")
+            else:
+                console.print(f"[yellow]=[/] {entry['name']}: {message}")
+    for failure in outcome.failures:
+        ok = False
+        console.print(f"[red]✗ run failed:[/] {failure}")
+    return ok, inserted
+
+
+def import_files(settings: Settings, console: Console, user_id: str, paths: list[Path]) -> bool:
+    """Returns True when every file was loaded (or was already loaded) and gold is current."""
+    _check_paths(settings, paths)
+    start_storage(settings)
+    with open_registry(settings) as registry:
+        registry.require_user(user_id)
+    from tracktracker_assets.cli.people import mirror_users
+
+    mirror_users(settings)
+    for path in paths:
+        drop_into_inbox(settings, user_id, path)
+    return load_and_refresh(settings, console, [user_id])
+
+
+def load_and_refresh(settings: Settings, console: Console, user_ids: list[str]) -> bool:
+    columns = (
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    with (
+        Progress(*columns, console=console, transient=True) as display,
+        progress_events.listening(_live_progress(display)),
+    ):
+        outcome = run_import(settings, user_ids)
+    ok, inserted = _report(console, outcome)
+    if _gold_behind_bronze(settings):
+        with (
+            Progress(*columns, console=console, transient=True) as display,
+            progress_events.listening(_live_progress(display)),
+        ):
+            refresh = run_refresh(settings)
+        if not refresh.success:
+            ok = False
+            for failure in refresh.failures:
+                console.print(f"[red]✗ refresh failed:[/] {failure}")
+        for check in refresh.failed_checks:
+            console.print(f"[yellow]! check failed:[/] {check}")
+        if refresh.success:
+            console.print(f"Silver and gold refreshed ({inserted:,} new plays).")
+    else:
+        console.print("Nothing new to load: silver and gold are unchanged.")
+    return ok
+
+
+def _gold_behind_bronze(settings: Settings) -> bool:
+    """New bronze rows (from this import, or an earlier one whose refresh failed) await dbt."""
+    from tracktracker_assets.warehouse.db import connect
+    from tracktracker_assets.warehouse.status import pending_bronze_load_id
+
+    conn = connect(settings.database_url)
+    try:
+        return pending_bronze_load_id(conn) is not None
+    finally:
+        conn.close()

@@ -1,0 +1,99 @@
+"""`tracktracker up | down | status`."""
+
+from __future__ import annotations
+
+from rich.console import Console
+
+from tracktracker_assets.services.local import open_registry, start_storage, stop_storage, storage_states
+from tracktracker_assets.settings import Settings
+
+
+def up(settings: Settings, console: Console, *, demo: bool) -> None:
+    from tracktracker_assets.instance import prepare_dagster_home
+    from tracktracker_assets.transform.project import ensure_manifest
+
+    with console.status("Starting PostgreSQL and the user registry..."):
+        start_storage(settings)
+    with console.status("Preparing the Dagster instance and the dbt project..."):
+        prepare_dagster_home(settings)
+        ensure_manifest(settings)
+    for state in storage_states(settings):
+        console.print(f"[green]●[/] {state.name}: {state.detail}")
+    from tracktracker_assets.demo import demo_pending, load_demo
+
+    if demo and demo_pending(settings):
+        load_demo(settings, console)
+    else:
+        from tracktracker_assets.cli.summary import print_summary
+
+        print_summary(settings, console)
+    _next_steps(settings, console)
+
+
+def _next_steps(settings: Settings, console: Console) -> None:
+    console.print()
+    console.print("[bold]Query further[/] (CSV to stdout):")
+    console.print(
+        "  .venv/bin/tracktracker sql \"select * from gold.agg_top_artists where period = 'all' "
+        'and rank <= 5"'
+    )
+    console.print("[bold]Your own data:[/]")
+    console.print("  .venv/bin/tracktracker users add alice --timezone Europe/Berlin")
+    console.print("  .venv/bin/tracktracker import alice ~/Downloads/my_spotify_data.zip")
+    console.print(
+        f"[dim]State lives in {settings.home}; stop everything with `.venv/bin/tracktracker down`.[/]"
+    )
+
+
+def down(settings: Settings, console: Console) -> None:
+    stop_storage(settings)
+    console.print("Stopped. Data is kept in " + str(settings.home))
+
+
+def status(settings: Settings, console: Console) -> None:
+    from tracktracker_assets.cli.main import print_table
+    from tracktracker_assets.warehouse.db import connect, table_exists
+
+    states = storage_states(settings)
+    for state in states:
+        mark = "[green]●[/]" if state.running else "[red]○[/]"
+        console.print(f"{mark} {state.name}: {state.detail}")
+    if not all(s.running for s in states):
+        console.print("Start the services with `tracktracker up`.")
+        return
+    with open_registry(settings) as registry:
+        users = {u.user_id: u for u in registry.list_users()}
+    freshness: dict[str, tuple] = {}
+    conn = connect(settings.database_url)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("select user_id, max(loaded_at) from bronze.loaded_files group by user_id")
+            imports = dict(cur.fetchall())
+            cur.execute(
+                "select user_id, max(_loaded_at) from bronze.spotify_recently_played group by user_id"
+            )
+            pulls = dict(cur.fetchall())
+            if table_exists(conn, "gold.user_status"):
+                cur.execute("select user_id, plays, last_play_at from gold.user_status")
+                freshness = {r[0]: r[1:] for r in cur.fetchall()}
+    finally:
+        conn.close()
+    rows = []
+    for user_id, user in users.items():
+        plays, last_play = freshness.get(user_id, (0, None))
+        rows.append(
+            [
+                user_id,
+                user.status,
+                plays,
+                f"{last_play:%Y-%m-%d %H:%M}" if last_play else "-",
+                f"{imports[user_id]:%Y-%m-%d %H:%M}" if user_id in imports else "-",
+                f"{pulls[user_id]:%Y-%m-%d %H:%M}" if user_id in pulls else "-",
+                user.last_error or "",
+            ]
+        )
+    print_table(
+        "Users (times in UTC)",
+        ["user", "status", "plays", "last play", "last import", "last pull", "problem"],
+        rows,
+    )

@@ -1,0 +1,181 @@
+"""`tracktracker`: set up and run the platform, manage users, import exports, query the warehouse."""
+
+from __future__ import annotations
+
+import csv
+import sys
+import warnings
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from tracktracker_assets.registry import RegistryError
+from tracktracker_assets.settings import get_settings
+
+# messages go to stderr (stdout carries results such as `sql` CSV); wide enough when piped or logged
+console = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 160)
+warnings.filterwarnings("ignore")
+
+
+def friendly_errors(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Known failures print one clear message and exit 1 instead of a traceback."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from tracktracker_assets.ingest.errors import ImportProblem
+
+        try:
+            return func(*args, **kwargs)
+        except (RegistryError, ImportProblem, RuntimeError) as exc:
+            console.print(f"[bold red]error:[/] {exc}")
+            sys.exit(1)
+
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def cli() -> None:
+    """TrackTracker: your music listening, from Spotify to dashboards.
+
+    Configuration is by environment variables (see tracktracker_assets/settings.py); all local state
+    lives under TRACKTRACKER_HOME (default ./.tracktracker).
+    """
+
+
+# ---- services ---------------------------------------------------------------------------------
+@cli.command()
+@click.option(
+    "--demo/--no-demo",
+    default=True,
+    show_default=True,
+    help="On first start, register demo users and load the bundled demo dataset.",
+)
+@friendly_errors
+def up(demo: bool) -> None:
+    """Start everything locally (embedded defaults) and load the demo on first start."""
+    from tracktracker_assets.cli import lifecycle
+
+    lifecycle.up(get_settings(), console, demo=demo)
+
+
+@cli.command()
+@friendly_errors
+def down() -> None:
+    """Stop every local service TrackTracker started (data is kept)."""
+    from tracktracker_assets.cli import lifecycle
+
+    lifecycle.down(get_settings(), console)
+
+
+@cli.command()
+@friendly_errors
+def status() -> None:
+    """Health of each service and freshness of each user's data."""
+    from tracktracker_assets.cli import lifecycle
+
+    lifecycle.status(get_settings(), console)
+
+
+# ---- users ------------------------------------------------------------------------------------
+@cli.group()
+def users() -> None:
+    """Add, list and remove listeners."""
+
+
+@users.command("add")
+@click.argument("user_id")
+@click.option("--name", "display_name", help="Display name (defaults to the id).")
+@click.option("--timezone", default="UTC", show_default=True, help="IANA time zone, e.g. Europe/Berlin.")
+@friendly_errors
+def users_add(user_id: str, display_name: str | None, timezone: str) -> None:
+    """Register a listener."""
+    from tracktracker_assets.cli import people
+
+    people.add(get_settings(), console, user_id, display_name, timezone)
+
+
+@users.command("list")
+@friendly_errors
+def users_list() -> None:
+    """List listeners with their status and time zone."""
+    from tracktracker_assets.cli import people
+
+    people.list_users(get_settings(), console)
+
+
+@users.command("remove")
+@click.argument("user_id")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@friendly_errors
+def users_remove(user_id: str, yes: bool) -> None:
+    """Remove a listener and erase their data from every layer."""
+    if not yes:
+        click.confirm(f"Erase {user_id!r} and all their listening data? This cannot be undone", abort=True)
+    from tracktracker_assets.cli import people
+
+    people.remove(get_settings(), console, user_id)
+
+
+# ---- data -------------------------------------------------------------------------------------
+@cli.command("import")
+@click.argument("user_id")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@friendly_errors
+def import_(user_id: str, paths: tuple[Path, ...]) -> None:
+    """Import Spotify export files or ZIPs for USER_ID, then refresh silver and gold."""
+    from tracktracker_assets.cli import importing
+
+    ok = importing.import_files(get_settings(), console, user_id, list(paths))
+    sys.exit(0 if ok else 1)
+
+
+@cli.command()
+@click.argument("query")
+@friendly_errors
+def sql(query: str) -> None:
+    """Run a read-only SQL QUERY on the warehouse and print CSV (with a header) to stdout."""
+    import psycopg2
+
+    from tracktracker_assets.services.local import start_storage
+    from tracktracker_assets.warehouse.db import connect
+
+    settings = get_settings()
+    start_storage(settings)
+    conn = connect(settings.database_url)
+    try:
+        conn.set_session(readonly=True)
+        with conn.cursor() as cur:
+            try:
+                cur.execute(query)
+            except psycopg2.Error as exc:
+                raise RuntimeError(f"the query failed: {(exc.pgerror or str(exc)).strip()}") from None
+            writer = csv.writer(sys.stdout, lineterminator="\n")
+            if cur.description is None:
+                return
+            writer.writerow([col.name for col in cur.description])
+            for row in cur:
+                writer.writerow(["" if value is None else value for value in row])
+    finally:
+        conn.close()
+
+
+def print_table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
+    table = Table(title=title, title_justify="left")
+    for column in columns:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*["" if v is None else str(v) for v in row])
+    console.print(table)
+
+
+def main() -> None:
+    cli(prog_name="tracktracker")
+
+
+if __name__ == "__main__":
+    main()

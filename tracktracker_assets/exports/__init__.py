@@ -1,0 +1,1 @@
+"""Spotify data exports: inbox files -> bronze, per user."""

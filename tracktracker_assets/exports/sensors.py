@@ -1,0 +1,44 @@
+"""Files dropped into an inbox (by hand, the CLI or the upload page) start one load run."""
+
+from dagster import DefaultSensorStatus, RunRequest, SensorEvaluationContext, SkipReason, sensor
+from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+
+from tracktracker_assets.ingest.inbox import users_with_pending_files
+from tracktracker_assets.jobs import import_exports_job
+from tracktracker_assets.settings import get_settings
+
+
+@sensor(job=import_exports_job, minimum_interval_seconds=30, default_status=DefaultSensorStatus.RUNNING)
+def inbox_sensor(context: SensorEvaluationContext) -> RunRequest | SkipReason:
+    known = context.instance.get_dynamic_partitions("users")
+    waiting = [u for u in users_with_pending_files(get_settings()) if u in known]
+    if not waiting:
+        return SkipReason("no files waiting in any inbox")
+    if _load_in_progress(context):
+        return SkipReason("a load run is already queued or running; it or the next tick takes the files")
+    # one run for every user with files: partitions are ordered, so a range covers them all
+    ordered = [u for u in known if u in waiting]
+    return RunRequest(
+        tags={
+            ASSET_PARTITION_RANGE_START_TAG: ordered[0],
+            ASSET_PARTITION_RANGE_END_TAG: ordered[-1],
+        },
+    )
+
+
+def _load_in_progress(context: SensorEvaluationContext) -> bool:
+    from dagster import DagsterRunStatus, RunsFilter
+
+    runs = context.instance.get_runs(
+        filters=RunsFilter(
+            job_name=import_exports_job.name,
+            statuses=[
+                DagsterRunStatus.QUEUED,
+                DagsterRunStatus.NOT_STARTED,
+                DagsterRunStatus.STARTING,
+                DagsterRunStatus.STARTED,
+            ],
+        ),
+        limit=1,
+    )
+    return bool(runs)

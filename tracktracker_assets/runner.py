@@ -1,0 +1,113 @@
+"""Running TrackTracker's Dagster jobs from the command line, in this process, on the real instance.
+
+The runs are recorded in the Dagster instance like any other (they show in the UI); executing in
+process lets the CLI show live progress and spares a second Python start-up.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+from tracktracker_assets.settings import Settings
+
+# the CLI reports problems itself; Dagster's console log would repeat them
+QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
+
+
+@dataclass
+class RunOutcome:
+    run_id: str
+    success: bool
+    file_results: list[dict[str, Any]] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+    failed_checks: list[str] = field(default_factory=list)
+
+
+def _definitions() -> Any:
+    warnings.filterwarnings("ignore")
+    from tracktracker_assets.definitions import defs
+
+    return defs
+
+
+def ensure_partitions(settings: Settings, user_ids: list[str]) -> None:
+    from tracktracker_assets.instance import get_instance
+
+    instance = get_instance(settings)
+    known = set(instance.get_dynamic_partitions("users"))
+    missing = [u for u in user_ids if u not in known]
+    if missing:
+        instance.add_dynamic_partitions("users", missing)
+
+
+def remove_partition(settings: Settings, user_id: str) -> None:
+    from tracktracker_assets.instance import get_instance
+
+    instance = get_instance(settings)
+    if instance.has_dynamic_partition("users", user_id):
+        instance.delete_dynamic_partition("users", user_id)
+
+
+def _outcome(result: Any) -> RunOutcome:
+    from tracktracker_assets.exports.assets import MANIFEST_KEY, RESULTS_METADATA
+
+    outcome = RunOutcome(run_id=result.run_id, success=result.success)
+    for event in result.all_events:
+        if event.is_step_failure and event.step_failure_data and event.step_failure_data.error:
+            error = event.step_failure_data.error
+            while error.cause is not None:  # the user error, not Dagster's wrapper around it
+                error = error.cause
+            outcome.failures.append(error.message.strip())
+        if event.event_type_value == "ASSET_MATERIALIZATION":
+            materialization = event.event_specific_data.materialization
+            if materialization.asset_key == MANIFEST_KEY and RESULTS_METADATA in materialization.metadata:
+                outcome.file_results = list(materialization.metadata[RESULTS_METADATA].value)
+        if event.event_type_value == "ASSET_CHECK_EVALUATION":
+            evaluation = event.event_specific_data
+            if not evaluation.passed:
+                outcome.failed_checks.append(
+                    f"{evaluation.asset_key.to_user_string()}: {evaluation.check_name}"
+                )
+    return outcome
+
+
+def run_import(settings: Settings, user_ids: list[str]) -> RunOutcome:
+    """Load the inbox files of these users into bronze (one run)."""
+    from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+
+    from tracktracker_assets.instance import get_instance
+
+    ensure_partitions(settings, user_ids)
+    instance = get_instance(settings)
+    ordered = [u for u in instance.get_dynamic_partitions("users") if u in set(user_ids)]
+    job = _definitions().get_job_def("import_exports")
+    if len(ordered) == 1:
+        result = job.execute_in_process(
+            instance=instance, partition_key=ordered[0], run_config=QUIET, raise_on_error=False
+        )
+    else:
+        result = job.execute_in_process(
+            instance=instance,
+            run_config=QUIET,
+            raise_on_error=False,
+            tags={ASSET_PARTITION_RANGE_START_TAG: ordered[0], ASSET_PARTITION_RANGE_END_TAG: ordered[-1]},
+        )
+    return _outcome(result)
+
+
+def run_refresh(settings: Settings) -> RunOutcome:
+    """Mirror registry users, then build silver and gold incrementally (one dbt invocation).
+
+    dagster-dbt echoes dbt's log to stdout; here it goes to logs/dbt.log, keeping stdout for results.
+    """
+    from tracktracker_assets.instance import get_instance
+
+    instance = get_instance(settings)
+    job = _definitions().get_job_def("refresh_warehouse")
+    settings.log_dir.mkdir(parents=True, exist_ok=True)
+    with open(settings.log_dir / "dbt.log", "a") as log, contextlib.redirect_stdout(log):
+        result = job.execute_in_process(instance=instance, run_config=QUIET, raise_on_error=False)
+    return _outcome(result)

@@ -1,0 +1,110 @@
+"""Local mode as a whole: start what is embedded, prepare the warehouse and registry, stop it all."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import psycopg2
+
+from tracktracker_assets.registry import Registry
+from tracktracker_assets.services.mongo import EmbeddedMongo
+from tracktracker_assets.services.postgres import DATABASES, EmbeddedPostgres
+from tracktracker_assets.settings import Settings
+from tracktracker_assets.warehouse.db import connect
+from tracktracker_assets.warehouse.schema import migrate
+
+
+@dataclass
+class ServiceState:
+    name: str
+    running: bool
+    detail: str
+
+
+def start_storage(settings: Settings, *, postgres_config: dict[str, str] | None = None) -> None:
+    """PostgreSQL and the registry (embedded ones started if needed), bronze migrated, indexes made."""
+    if settings.embedded_postgres:
+        EmbeddedPostgres(settings, extra_config=postgres_config or {}).start()
+    else:
+        _ensure_external_databases(settings)
+    if settings.embedded_mongo:
+        EmbeddedMongo(settings).start()
+    conn = connect(settings.database_url)
+    try:
+        migrate(conn)
+    finally:
+        conn.close()
+    with open_registry(settings) as registry:
+        registry.ensure_indexes()
+
+
+def _ensure_external_databases(settings: Settings) -> None:
+    """With TRACKTRACKER_DATABASE_URL, create the dagster/superset databases beside it if allowed."""
+    conn = connect(settings.database_url, autocommit=True)
+    try:
+        with conn.cursor() as cur:
+            for name in DATABASES[1:]:
+                cur.execute("select 1 from pg_database where datname = %s", (name,))
+                if cur.fetchone() is None:
+                    try:
+                        cur.execute(f'create database "{name}"')
+                    except psycopg2.Error as exc:
+                        raise RuntimeError(
+                            f"Database {name!r} does not exist on the server of TRACKTRACKER_DATABASE_URL "
+                            f"and cannot be created ({exc.pgerror or exc}). Create it, or set "
+                            "TRACKTRACKER_DAGSTER_DATABASE_URL."
+                        ) from exc
+    finally:
+        conn.close()
+
+
+def open_registry(settings: Settings) -> Registry:
+    return Registry(settings.mongo_url, settings.mongo_db, settings.secret_key)
+
+
+def stop_storage(settings: Settings) -> None:
+    if settings.embedded_mongo:
+        EmbeddedMongo(settings).stop()
+    if settings.embedded_postgres:
+        EmbeddedPostgres(settings).stop()
+
+
+def storage_states(settings: Settings) -> list[ServiceState]:
+    states = []
+    if settings.embedded_postgres:
+        pg = EmbeddedPostgres(settings)
+        pid = pg.running_pid()
+        states.append(
+            ServiceState(
+                "postgres",
+                pid is not None,
+                f"embedded, 127.0.0.1:{pg.port}, pid {pid}" if pid else "embedded, stopped",
+            )
+        )
+    else:
+        states.append(ServiceState("postgres", _reachable(settings), "external (TRACKTRACKER_DATABASE_URL)"))
+    if settings.embedded_mongo:
+        mongo = EmbeddedMongo(settings)
+        pid = mongo.running_pid()
+        states.append(
+            ServiceState(
+                "registry",
+                pid is not None,
+                f"embedded SecantusDB, 127.0.0.1:{mongo.port}, pid {pid}" if pid else "embedded, stopped",
+            )
+        )
+    else:
+        states.append(ServiceState("registry", True, "external (TRACKTRACKER_MONGO_URL)"))
+    return states
+
+
+def _reachable(settings: Settings) -> bool:
+    try:
+        connect(settings.database_url).close()
+    except psycopg2.Error:
+        return False
+    return True
+
+
+def storage_running(settings: Settings) -> bool:
+    return all(state.running for state in storage_states(settings))

@@ -1,0 +1,1 @@
+"""dbt: where the project lives and how it reaches the warehouse."""

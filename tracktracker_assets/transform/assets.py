@@ -1,0 +1,76 @@
+"""Silver and gold as Dagster assets, from the dbt project through dagster-dbt.
+
+dbt sources carry `meta.dagster.asset_key` = the bronze assets' keys, so the graph is one lineage;
+models are keyed [schema, name] (silver/plays, gold/fct_plays) and grouped by layer. dbt data tests
+become asset checks. Unit tests are left to CI: they test SQL logic, not data.
+"""
+
+import shutil
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from dagster import AssetExecutionContext, AssetKey, AssetSpec
+from dagster_dbt import (
+    DagsterDbtTranslator,
+    DagsterDbtTranslatorSettings,
+    DbtCliResource,
+    DbtProject,
+    dbt_assets,
+)
+
+from tracktracker_assets import progress
+from tracktracker_assets.settings import get_settings
+from tracktracker_assets.transform.locking import dbt_lock
+from tracktracker_assets.transform.project import DBT_PROJECT_DIR, ensure_manifest, export_dbt_env
+
+DBT_PROJECT = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+KEEP_TARGET_DIRS = 20
+
+
+class TrackTrackerTranslator(DagsterDbtTranslator):
+    def get_asset_spec(
+        self, manifest: Mapping[str, Any], unique_id: str, project: DbtProject | None
+    ) -> AssetSpec:
+        spec = super().get_asset_spec(manifest, unique_id, project)
+        props = self.get_resource_props(manifest, unique_id)
+        if props["resource_type"] in ("model", "seed", "snapshot"):
+            layer = props["config"].get("schema") or props["schema"]
+            spec = spec.replace_attributes(key=AssetKey([layer, props["name"]]), group_name=layer)
+        return spec
+
+
+def _prune_target_dirs(target: Path) -> None:
+    """dagster-dbt gives every invocation its own target dir; keep the newest few."""
+    runs = sorted((p for p in target.glob("*-*") if p.is_dir()), key=lambda p: p.stat().st_mtime)
+    for old in runs[:-KEEP_TARGET_DIRS]:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+ensure_manifest(get_settings())
+
+
+@dbt_assets(
+    manifest=DBT_PROJECT.manifest_path,
+    project=DBT_PROJECT,
+    dagster_dbt_translator=TrackTrackerTranslator(
+        settings=DagsterDbtTranslatorSettings(enable_asset_checks=True)
+    ),
+    exclude="test_type:unit",
+    name="dbt_silver_gold",
+    pool="dbt",
+)
+def dbt_silver_gold(context: AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
+    """Build silver and gold (models + data tests) incrementally; one invocation per run."""
+    settings = get_settings()
+    export_dbt_env(settings)
+    selected = len(context.selected_asset_keys)
+    finished = 0
+    with dbt_lock(settings):
+        invocation = dbt.cli(["build", "--exclude", "test_type:unit"], context=context)
+        for event in invocation.stream().fetch_row_counts():
+            if hasattr(event, "asset_key") and not hasattr(event, "check_name"):
+                finished += 1
+                progress.report(progress.Event("dbt", "/".join(event.asset_key.path), finished, selected))
+            yield event
+    _prune_target_dirs(DBT_PROJECT_DIR / "target")

@@ -1,0 +1,1 @@
+"""Users: the registry (MongoDB) mirrored into bronze and into the `users` partitions."""

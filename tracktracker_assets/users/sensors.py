@@ -1,0 +1,31 @@
+"""Keeps the `users` dynamic partitions and bronze.registry_users in step with the registry."""
+
+import hashlib
+
+from dagster import DefaultSensorStatus, RunRequest, SensorEvaluationContext, SensorResult, sensor
+
+from tracktracker_assets.jobs import refresh_job
+from tracktracker_assets.partitions import users_partitions
+from tracktracker_assets.resources import RegistryResource
+
+
+@sensor(job=refresh_job, minimum_interval_seconds=30, default_status=DefaultSensorStatus.RUNNING)
+def registry_sensor(context: SensorEvaluationContext, registry: RegistryResource) -> SensorResult:
+    with registry.open() as reg:
+        users = reg.list_users()
+    current = {u.user_id for u in users}
+    known = set(context.instance.get_dynamic_partitions(users_partitions.name))
+    added, removed = sorted(current - known), sorted(known - current)
+    requests = []
+    if added:
+        requests.append(users_partitions.build_add_request(added))
+    if removed:
+        requests.append(users_partitions.build_delete_request(removed))
+    # any change of name, time zone or status re-mirrors users and refreshes silver and gold
+    state = hashlib.sha256(
+        "\n".join(f"{u.user_id}|{u.display_name}|{u.timezone}|{u.status}" for u in users).encode()
+    ).hexdigest()
+    runs = []
+    if state != context.cursor:
+        runs.append(RunRequest(run_key=f"registry-{state[:16]}"))
+    return SensorResult(run_requests=runs, dynamic_partitions_requests=requests, cursor=state)
