@@ -5,6 +5,7 @@ Deliberately written from the export formats and DESIGN.md's rules, not from the
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections import Counter, defaultdict
@@ -17,7 +18,12 @@ COUNTED_MS = 30_000
 
 
 def norm(name: str | None) -> str:
-    return re.sub(r"\s+", " ", (name or "").strip()).lower()
+    return re.sub(r"\s+", " ", (name or "").strip(" ")).lower()
+
+
+def key(*parts: str) -> str:
+    """Conformed keys are documented as md5 of kind and normalised names; ties in rankings break on them."""
+    return hashlib.md5("|".join(parts).encode()).hexdigest()
 
 
 def clean(name: str | None) -> str | None:

@@ -8,10 +8,13 @@ FCT_PLAYS = AssetKey(["gold", "fct_plays"])
 
 RECONCILE_SQL = """
 with bronze_extended as (
-    -- distinct events per user as the loader and staging define them (same key as stg_spotify_extended)
-    select user_id, count(distinct (ts, ms_played, coalesce(spotify_track_uri, spotify_episode_uri,
-        audiobook_chapter_uri, audiobook_uri), coalesce(master_metadata_track_name, episode_name,
-        audiobook_chapter_title))) as events
+    -- distinct events per user, identified like stg_spotify_extended's play_id
+    select user_id, count(distinct (
+        ts, ms_played,
+        coalesce(spotify_track_uri, spotify_episode_uri, audiobook_chapter_uri, audiobook_uri),
+        nullif(btrim(coalesce(master_metadata_track_name, episode_name, audiobook_chapter_title)), ''),
+        nullif(btrim(coalesce(master_metadata_album_artist_name, episode_show_name, audiobook_title)), '')
+    )) as events
     from bronze.spotify_extended_history group by user_id
 ),
 silver as (

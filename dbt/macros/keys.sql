@@ -34,3 +34,9 @@
 {% macro changed_users(facts) -%}
     (select distinct user_id from {{ facts }} where _batch_load_id > {{ watermark() }})
 {%- endmacro %}
+
+{#- The value of `col` on the latest play (by end time, then play id) where it is known. -#}
+{% macro latest_non_null(col, condition=none) -%}
+    (array_agg({{ col }} order by ended_at desc, play_id desc)
+        filter (where {{ col }} is not null{% if condition %} and {{ condition }}{% endif %}))[1]
+{%- endmacro %}

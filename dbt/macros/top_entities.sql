@@ -1,15 +1,16 @@
 {#-
   Top music entities per user for all time, each year and each month (local time), ranked by counted
-  plays, then time listened, then name. Podcasts and audiobooks are left to their own views. Recomputed per changed user: cost follows that user's history only.
+  plays, then time listened, then key. Keys and figures only: names come from the dimensions in the
+  agg_top_* views, so another listener's plays renaming a track never leave this table stale.
+  Podcasts and audiobooks are left to their own views. Recomputed per changed user: cost follows that user's history only.
 -#}
-{% macro top_entities(key, name_columns, limits={'all': 100, 'year': 50, 'month': 25}) %}
+{% macro top_entities(key, limits={'all': 100, 'year': 50, 'month': 25}) %}
 
 with
 
 plays as (
-    select f.*, {% for c in name_columns %}d.{{ c }}{% if not loop.last %}, {% endif %}{% endfor %}
+    select f.*
     from {{ ref('fct_plays') }} as f
-    join {{ ref('dim_' ~ key.replace('_key', '')) }} as d on d.{{ key }} = f.{{ key }}
     where f.{{ key }} <> {{ unknown_key() }}
         and f.content_type = 'track'
     {% if is_incremental() %}
@@ -31,7 +32,6 @@ totals as (
         period,
         period_start,
         {{ key }},
-        {% for c in name_columns %}max({{ c }}) as {{ c }},{% endfor %}
         count(*)::int as plays,
         count(*) filter (where is_counted_play)::int as counted_plays,
         sum(ms_played)::bigint as ms_played,
@@ -46,7 +46,7 @@ ranked as (
         *,
         row_number() over (
             partition by user_id, period, period_start
-            order by counted_plays desc, ms_played desc, {{ name_columns[0] }}, {{ key }}
+            order by counted_plays desc, ms_played desc, {{ key }}
         )::int as rank
     from totals
 ),
@@ -58,7 +58,6 @@ final as (
         period_start,
         rank,
         {{ key }},
-        {% for c in name_columns %}{{ c }},{% endfor %}
         plays,
         counted_plays,
         ms_played,

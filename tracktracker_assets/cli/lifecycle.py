@@ -34,15 +34,12 @@ def _next_steps(settings: Settings, console: Console) -> None:
     console.print()
     console.print("[bold]Query further[/] (CSV to stdout):")
     console.print(
-        "  .venv/bin/tracktracker sql \"select * from gold.agg_top_artists where period = 'all' "
-        'and rank <= 5"'
+        "  ./tracktracker sql \"select * from gold.agg_top_artists where period = 'all' and rank <= 5\""
     )
     console.print("[bold]Your own data:[/]")
-    console.print("  .venv/bin/tracktracker users add alice --timezone Europe/Berlin")
-    console.print("  .venv/bin/tracktracker import alice ~/Downloads/my_spotify_data.zip")
-    console.print(
-        f"[dim]State lives in {settings.home}; stop everything with `.venv/bin/tracktracker down`.[/]"
-    )
+    console.print("  ./tracktracker users add alice --timezone Europe/Berlin")
+    console.print("  ./tracktracker import alice ~/Downloads/my_spotify_data.zip")
+    console.print(f"[dim]State lives in {settings.home}; stop everything with `./tracktracker down`.[/]")
 
 
 def down(settings: Settings, console: Console) -> None:

@@ -31,26 +31,18 @@ Progress = Callable[[int, int], None]  # (records read, bytes read)
 # Columns that identify one listening event within a format: rows agreeing on all of them are the
 # same event seen twice (the same export loaded twice, overlapping exports).
 EVENT_KEY: dict[str, tuple[str, ...]] = {
+    # the same columns dbt's staging models identify an event by (play_id): keep them in step
     EXTENDED.name: (
-        "ts",
-        "ms_played",
-        "spotify_track_uri",
-        "spotify_episode_uri",
-        "audiobook_chapter_uri",
-        "master_metadata_track_name",
-        "episode_name",
+        "ts", "ms_played",
+        "spotify_track_uri", "spotify_episode_uri", "audiobook_chapter_uri", "audiobook_uri",
+        "master_metadata_track_name", "episode_name", "audiobook_chapter_title",
+        "master_metadata_album_artist_name", "episode_show_name", "audiobook_title",
     ),
     ACCOUNT.name: (
-        "end_time",
-        "ms_played",
-        "artist_name",
-        "track_name",
-        "podcast_name",
-        "episode_name",
-        "audiobook_name",
-        "chapter_name",
+        "end_time", "ms_played", "artist_name", "track_name", "podcast_name", "episode_name",
+        "audiobook_name", "chapter_name", "author_name",
     ),
-}
+}  # fmt: skip
 TIME_COLUMN = {EXTENDED.name: "ts", ACCOUNT.name: "end_time"}
 BRONZE_WRITE_LOCK = "tracktracker.bronze.write"
 

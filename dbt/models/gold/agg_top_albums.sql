@@ -1,11 +1,16 @@
-{{
-    config(
-        materialized='incremental',
-        unique_key='user_id',
-        incremental_strategy='delete+insert',
-        indexes=[{'columns': ['user_id', 'period', 'period_start', 'rank']}],
-    )
-}}
+{{ config(materialized='view') }}
 
--- Each listener's top music albums: all time (100), per year (50), per month (25).
-{{ top_entities('album_key', ['album_name', 'artist_name']) }}
+-- Each listener's top music albums with names as they are now (ranking: rank_albums).
+select
+    r.user_id,
+    r.period,
+    r.period_start,
+    r.rank,
+    r.album_key,
+    d.album_name, d.artist_name,
+    r.plays,
+    r.counted_plays,
+    r.ms_played,
+    r.minutes_played
+from {{ ref('rank_albums') }} as r
+join {{ ref('dim_album') }} as d on d.album_key = r.album_key

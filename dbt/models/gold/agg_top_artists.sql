@@ -1,11 +1,16 @@
-{{
-    config(
-        materialized='incremental',
-        unique_key='user_id',
-        incremental_strategy='delete+insert',
-        indexes=[{'columns': ['user_id', 'period', 'period_start', 'rank']}],
-    )
-}}
+{{ config(materialized='view') }}
 
--- Each listener's top music artists: all time (100), per year (50), per month (25).
-{{ top_entities('artist_key', ['artist_name']) }}
+-- Each listener's top music artists with names as they are now (ranking: rank_artists).
+select
+    r.user_id,
+    r.period,
+    r.period_start,
+    r.rank,
+    r.artist_key,
+    d.artist_name,
+    r.plays,
+    r.counted_plays,
+    r.ms_played,
+    r.minutes_played
+from {{ ref('rank_artists') }} as r
+join {{ ref('dim_artist') }} as d on d.artist_key = r.artist_key

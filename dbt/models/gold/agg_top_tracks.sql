@@ -1,11 +1,16 @@
-{{
-    config(
-        materialized='incremental',
-        unique_key='user_id',
-        incremental_strategy='delete+insert',
-        indexes=[{'columns': ['user_id', 'period', 'period_start', 'rank']}],
-    )
-}}
+{{ config(materialized='view') }}
 
--- Each listener's top music tracks: all time (100), per year (50), per month (25).
-{{ top_entities('track_key', ['track_name', 'artist_name', 'album_name']) }}
+-- Each listener's top music tracks with names as they are now (ranking: rank_tracks).
+select
+    r.user_id,
+    r.period,
+    r.period_start,
+    r.rank,
+    r.track_key,
+    d.track_name, d.artist_name, d.album_name,
+    r.plays,
+    r.counted_plays,
+    r.ms_played,
+    r.minutes_played
+from {{ ref('rank_tracks') }} as r
+join {{ ref('dim_track') }} as d on d.track_key = r.track_key

@@ -7,25 +7,28 @@
     )
 }}
 
+-- Albums (shows, audiobooks); attributes are the latest non-null values over all plays of the key.
 with
 
 plays as (
-    select * from {{ ref('plays') }}
+    select p.*
+    from {{ ref('plays') }} as p
     {% if is_incremental() %}
-    where _batch_load_id > {{ watermark() }}
+    where p.album_key in (select album_key from {{ ref('plays') }} where _batch_load_id > {{ watermark() }})
     {% endif %}
 ),
 
 final as (
-    select distinct on (album_key)
+    select
         album_key,
-        coalesce(album_name, '(unknown)') as album_name,
-        coalesce(artist_name, '(unknown)') as artist_name,
-        artist_key,
-        content_type,
-        _batch_load_id
+        coalesce({{ latest_non_null('album_name') }}, '(unknown)') as album_name,
+        coalesce({{ latest_non_null('artist_name') }}, '(unknown)') as artist_name,
+        {{ latest_non_null('artist_key') }} as artist_key,
+        {{ latest_non_null('content_type') }} as content_type,
+        max(ended_at) as last_played_at,
+        max(_batch_load_id) as _batch_load_id
     from plays
-    order by album_key, ended_at desc
+    group by album_key
 )
 
 select * from final

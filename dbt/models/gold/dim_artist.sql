@@ -8,28 +8,31 @@
 }}
 
 -- Artists of tracks, shows of episodes and books/authors of audiobooks: whoever a play is "by".
+-- Attributes are the latest non-null values over all plays of the key (order-independent).
 with
 
 plays as (
-    select * from {{ ref('plays') }}
+    select p.*
+    from {{ ref('plays') }} as p
     {% if is_incremental() %}
-    where _batch_load_id > {{ watermark() }}
+    where p.artist_key in (select artist_key from {{ ref('plays') }} where _batch_load_id > {{ watermark() }})
     {% endif %}
 ),
 
 final as (
-    select distinct on (artist_key)
+    select
         artist_key,
-        coalesce(artist_name, '(unknown)') as artist_name,
-        case content_type
+        coalesce({{ latest_non_null('artist_name') }}, '(unknown)') as artist_name,
+        case {{ latest_non_null('content_type') }}
             when 'track' then 'artist'
             when 'episode' then 'show'
             when 'audiobook' then 'audiobook'
             else 'unknown'
         end as artist_type,
-        _batch_load_id
+        max(ended_at) as last_played_at,
+        max(_batch_load_id) as _batch_load_id
     from plays
-    order by artist_key, ended_at desc
+    group by artist_key
 )
 
 select * from final

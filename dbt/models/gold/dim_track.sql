@@ -7,58 +7,47 @@
     )
 }}
 
--- One row per conformed track, episode or audiobook chapter; names as most recently seen.
+{#-
+  One row per conformed track, episode or audiobook chapter. Each attribute is its latest non-null
+  value over every play of the key, so the result does not depend on the order data arrived in; an
+  incremental run recomputes only the keys that new plays touched, from all their plays.
+-#}
+
 with
 
 plays as (
-    select * from {{ ref('plays') }}
+    select p.*
+    from {{ ref('plays') }} as p
     {% if is_incremental() %}
-    where _batch_load_id > {{ watermark() }}
+    where p.track_key in (select track_key from {{ ref('plays') }} where _batch_load_id > {{ watermark() }})
     {% endif %}
-),
-
-latest as (
-    select distinct on (track_key)
-        track_key,
-        content_type,
-        track_name,
-        artist_name,
-        album_name,
-        artist_key,
-        album_key
-    from plays
-    order by track_key, ended_at desc
-),
-
-uris as (
-    select
-        track_key,
-        mode() within group (order by content_uri) as spotify_uri
-    from plays
-    where content_uri is not null
-    group by track_key
 ),
 
 final as (
     select
-        l.track_key,
-        l.content_type,
-        coalesce(l.track_name, '(unknown)') as track_name,
-        coalesce(l.artist_name, '(unknown)') as artist_name,
-        l.album_name,
-        l.artist_key,
-        l.album_key,
-        {% if is_incremental() %}
-        coalesce(u.spotify_uri, existing.spotify_track_uri) as spotify_track_uri,
-        {% else %}
-        u.spotify_uri as spotify_track_uri,
-        {% endif %}
-        (select max(_batch_load_id) from plays) as _batch_load_id
-    from latest as l
-    left join uris as u on u.track_key = l.track_key
-    {% if is_incremental() %}
-    left join {{ this }} as existing on existing.track_key = l.track_key
-    {% endif %}
+        track_key,
+        {{ latest_non_null('content_type') }} as content_type,
+        coalesce({{ latest_non_null('track_name') }}, '(unknown)') as track_name,
+        coalesce({{ latest_non_null('artist_name') }}, '(unknown)') as artist_name,
+        {{ latest_non_null('album_name') }} as album_name,
+        {{ latest_non_null('artist_key') }} as artist_key,
+        {{ latest_non_null('album_key', "album_key <> " ~ unknown_key()) }} as album_key,
+        {{ latest_non_null('content_uri') }} as spotify_track_uri,
+        max(ended_at) as last_played_at,
+        max(_batch_load_id) as _batch_load_id
+    from plays
+    group by track_key
 )
 
-select * from final
+select
+    track_key,
+    content_type,
+    track_name,
+    artist_name,
+    album_name,
+    artist_key,
+    coalesce(album_key, {{ unknown_key() }}) as album_key,
+    spotify_track_uri,
+    last_played_at,
+    _batch_load_id
+from final

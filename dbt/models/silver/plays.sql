@@ -7,6 +7,9 @@
             {'columns': ['play_id'], 'unique': True},
             {'columns': ['user_id', 'ended_date']},
             {'columns': ['_batch_load_id']},
+            {'columns': ['track_key']},
+            {'columns': ['artist_key']},
+            {'columns': ['album_key']},
         ],
     )
 }}

@@ -1,8 +1,7 @@
 {{
     config(
         materialized='incremental',
-        unique_key='play_id',
-        incremental_strategy='delete+insert',
+        incremental_strategy='append',
         indexes=[
             {'columns': ['play_id'], 'unique': True},
             {'columns': ['user_id', 'ended_date']},
@@ -68,11 +67,15 @@ keyed as (
     from typed
 ),
 
--- the same event twice within the new rows (a file holding a record twice): keep the first load
+-- the same event twice (a file holding a record twice, or two loads): keep the earliest load, and
+-- among rows of one load that differ only in details (reason_start, say) a fixed one
 deduplicated as (
     select distinct on (play_id) *
     from keyed
-    order by play_id, load_id
+    {% if is_incremental() %}
+    where not exists (select 1 from {{ this }} as existing where existing.play_id = keyed.play_id)
+    {% endif %}
+    order by play_id, load_id, md5(keyed::text)
 ),
 
 final as (
