@@ -2,7 +2,7 @@
 
 from dagster import AssetKey, AssetSelection, define_asset_job, in_process_executor
 
-from tracktracker_assets.partitions import users_partitions
+from tracktracker_assets.checks import fct_plays_no_duplicate_events, fct_plays_reconciles_with_bronze
 
 import_exports_job = define_asset_job(
     name="import_exports",
@@ -10,17 +10,30 @@ import_exports_job = define_asset_job(
     | AssetSelection.assets(
         AssetKey(["bronze", "spotify_account_history"]), AssetKey(["bronze", "loaded_files"])
     ),
-    partitions_def=users_partitions,
     executor_def=in_process_executor,
     description="Load the files waiting in the users' inboxes into bronze.",
     tags={"tracktracker/kind": "load"},
 )
 
+# invariants that read whole tables: a daily job, not every refresh (whose cost must follow new rows)
+WAREHOUSE_CHECKS = AssetSelection.checks(fct_plays_reconciles_with_bronze, fct_plays_no_duplicate_events)
+
 refresh_job = define_asset_job(
     name="refresh_warehouse",
-    selection=AssetSelection.assets(AssetKey(["bronze", "registry_users"]))
-    | AssetSelection.groups("silver", "gold"),
+    selection=(
+        AssetSelection.assets(AssetKey(["bronze", "registry_users"]))
+        | AssetSelection.groups("silver", "gold")
+    )
+    - WAREHOUSE_CHECKS,
     executor_def=in_process_executor,
     description="Mirror the registry's users, then build silver and gold incrementally with dbt.",
     tags={"tracktracker/kind": "refresh"},
+)
+
+warehouse_checks_job = define_asset_job(
+    name="warehouse_checks",
+    selection=WAREHOUSE_CHECKS,
+    executor_def=in_process_executor,
+    description="Whole-warehouse invariants: bronze reconciles with gold, no duplicate events.",
+    tags={"tracktracker/kind": "checks"},
 )

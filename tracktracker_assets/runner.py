@@ -24,6 +24,7 @@ class RunOutcome:
     file_results: list[dict[str, Any]] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
     failed_checks: list[str] = field(default_factory=list)
+    checks_evaluated: int = 0
 
 
 def _definitions() -> Any:
@@ -67,6 +68,7 @@ def _outcome(result: Any) -> RunOutcome:
                 outcome.file_results = list(materialization.metadata[RESULTS_METADATA].value)
         if event.event_type_value == "ASSET_CHECK_EVALUATION":
             evaluation = event.event_specific_data
+            outcome.checks_evaluated += 1
             if not evaluation.passed:
                 outcome.failed_checks.append(
                     f"{evaluation.asset_key.to_user_string()}: {evaluation.check_name}"
@@ -110,4 +112,13 @@ def run_refresh(settings: Settings) -> RunOutcome:
     settings.log_dir.mkdir(parents=True, exist_ok=True)
     with open(settings.log_dir / "dbt.log", "a") as log, contextlib.redirect_stdout(log):
         result = job.execute_in_process(instance=instance, run_config=QUIET, raise_on_error=False)
+    return _outcome(result)
+
+
+def run_checks(settings: Settings) -> RunOutcome:
+    """The whole-warehouse invariants (the nightly job), now."""
+    from tracktracker_assets.instance import get_instance
+
+    job = _definitions().get_job_def("warehouse_checks")
+    result = job.execute_in_process(instance=get_instance(settings), run_config=QUIET, raise_on_error=False)
     return _outcome(result)

@@ -30,10 +30,7 @@
     end
 {%- endmacro %}
 
-{#- Users whose facts changed since this model last ran: per-user aggregates recompute only them. -#}
-{% macro changed_users(facts) -%}
-    (select distinct user_id from {{ facts }} where _batch_load_id > {{ watermark() }})
-{%- endmacro %}
+
 
 {#- The value of `col` on the latest play (by end time, then play id) where it is known. -#}
 {% macro latest_non_null(col, condition=none) -%}

@@ -2,17 +2,61 @@
   Incremental models remember how far they got as the highest bronze load id they have seen
   (`load_id` in staging, `_batch_load_id` downstream). Bronze writers hold one global lock per
   transaction, so load ids become visible in order and a watermark never skips a load.
+
+  The watermark is read when the model runs and written into its SQL as a literal: hidden in a
+  subquery, PostgreSQL cannot estimate it and scans whole tables instead of using the indexes on
+  load_id / _batch_load_id, which made a 50-play refresh cost as much as the history.
 -#}
 {% macro watermark(column='_batch_load_id') -%}
-    (select coalesce(max({{ column }}), 0) from {{ this }})
+    {%- if execute and is_incremental() -%}
+        {%- set result = run_query('select coalesce(max(' ~ column ~ '), 0) from ' ~ this) -%}
+        {{- result.columns[0].values()[0] | int -}}
+    {%- else -%}
+        0
+    {%- endif -%}
 {%- endmacro %}
 
-{#- The batch id written on every row a run produces: the highest load id among its inputs. -#}
-{% macro batch_load_id(relation, column='load_id') -%}
-    (select coalesce(max({{ column }}), 0) from {{ relation }})
-{%- endmacro %}
-
-{#- The batch id that per-user aggregates stamp on what they recompute: the newest fact batch. -#}
+{#- The batch id that aggregates stamp on what they recompute: the newest fact batch. -#}
 {% macro current_batch() -%}
     (select coalesce(max(_batch_load_id), 0) from {{ ref('fct_plays') }})
+{%- endmacro %}
+
+{#- A SQL list literal of text values, `(null)` when empty (matches nothing). -#}
+{% macro sql_list(values) -%}
+    {%- if values | length == 0 -%}(null){%- else -%}
+    ({%- for v in values -%}'{{ v | replace("'", "''") }}'{%- if not loop.last -%}, {% endif -%}{%- endfor -%})
+    {%- endif -%}
+{%- endmacro %}
+
+{#- Users whose facts changed since this model last ran, as a literal list (per-user aggregates
+    recompute only them, through the user_id indexes). -#}
+{% macro changed_users(facts) -%}
+    {%- if execute and is_incremental() -%}
+        {%- set result = run_query('select distinct user_id from ' ~ facts ~ ' where _batch_load_id > '
+                                   ~ watermark() ~ ' order by 1') -%}
+        {{- sql_list(result.columns[0].values()) -}}
+    {%- else -%}
+        (null)
+    {%- endif -%}
+{%- endmacro %}
+
+{#- ISO weeks (Mondays) with new facts since this model last ran; none on a full build, which
+    recomputes every week. -#}
+{% macro changed_weeks(facts) -%}
+    {%- if execute and is_incremental() -%}
+        {%- set result = run_query("select distinct date_trunc('week', local_date)::date from " ~ facts
+                                   ~ " where _batch_load_id > " ~ watermark() ~ " order by 1") -%}
+        {{- return(result.columns[0].values() | map('string') | list) -}}
+    {%- else -%}
+        {{- return(none) -}}
+    {%- endif -%}
+{%- endmacro %}
+
+{#- `col` falls in one of these weeks: date ranges the index on the column can serve. -#}
+{% macro week_ranges(col, weeks) -%}
+    {%- if weeks | length == 0 -%}false{%- else -%}
+    {%- for w in weeks -%}
+    ({{ col }} >= '{{ w }}'::date and {{ col }} < '{{ w }}'::date + 7){% if not loop.last %} or {% endif %}
+    {%- endfor -%}
+    {%- endif -%}
 {%- endmacro %}

@@ -132,3 +132,41 @@ def test_a_timestamp_postgres_refuses_names_the_record(conn, tmp_path: Path) -> 
     text = str(info.value)
     assert "badts.json" in text and "record 2" in text and "ts" in text
     assert count(conn, "bronze.spotify_extended_history", "badts") == 0
+
+
+def test_awkward_values_survive_the_trip_into_postgres(conn, tmp_path: Path) -> None:
+    names = [
+        "a\\b",
+        'say "hi"',
+        "line\nbreak",
+        "tab\there",
+        "[Live],[Remix]",
+        "ctl\u0001x",
+        "back\\\\slash\\",
+        "null",
+        "",
+        "  spaced  ",
+        "emoji 🎧 高橋 नमस्ते",
+        '}, {"ts": 1}',
+        "\\n literal",
+    ]
+    rows = [
+        {
+            "ts": f"2024-01-01T00:00:{i:02d}Z",
+            "ms_played": i,
+            "master_metadata_track_name": n,
+            "platform": "android",
+        }
+        for i, n in enumerate(names)
+    ]
+    path = tmp_path / "awkward.json"
+    path.write_text(json.dumps(rows, ensure_ascii=False))
+    load_source(conn, "awkward", FileSource(path))
+    with conn.cursor() as cur:
+        cur.execute(
+            "select master_metadata_track_name from bronze.spotify_extended_history "
+            "where user_id = 'awkward' order by ms_played"
+        )
+        stored = [r[0] for r in cur.fetchall()]
+    # an empty string is stored as such, never confused with a missing value
+    assert stored == names

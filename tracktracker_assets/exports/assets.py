@@ -6,7 +6,7 @@ Partitioned by user; a run for many users (a sensor tick, a backfill) is ONE run
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from dagster import (
@@ -24,6 +24,7 @@ from dagster import (
 
 from tracktracker_assets import progress
 from tracktracker_assets.ingest.inbox import InboxResult, process_inbox
+from tracktracker_assets.ingest.loader import Progress
 from tracktracker_assets.partitions import users_partitions
 from tracktracker_assets.resources import WarehouseResource
 
@@ -33,10 +34,10 @@ MANIFEST_KEY = AssetKey(["bronze", "loaded_files"])
 RESULTS_METADATA = "file_results"
 
 
-def _progress_for(context: AssetExecutionContext, user_id: str):
+def _progress_for(context: AssetExecutionContext, user_id: str) -> Callable[[str], Progress]:
     last_log = [0.0]
 
-    def for_file(name: str):
+    def for_file(name: str) -> Progress:
         def update(records: int, bytes_read: int) -> None:
             progress.report(
                 progress.Event("load", f"{user_id}: {name}", records, None, f"{bytes_read} bytes")

@@ -6,7 +6,9 @@ from __future__ import annotations
 class ImportProblem(Exception):
     """A file that cannot be loaded. Nothing of it was written; everything loaded before is intact."""
 
-    def __init__(self, file: str, problem: str, *, hint: str | None = None, record: int | None = None):
+    def __init__(
+        self, file: str, problem: str, *, hint: str | None = None, record: int | None = None
+    ) -> None:
         self.file = file
         self.problem = problem
         self.hint = hint

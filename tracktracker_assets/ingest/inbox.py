@@ -15,7 +15,7 @@ from typing import Any
 
 from tracktracker_assets.ingest.errors import ImportProblem
 from tracktracker_assets.ingest.jsonarray import SNIFF_BYTES, sniff
-from tracktracker_assets.ingest.loader import FileResult, Progress, load_source
+from tracktracker_assets.ingest.loader import FileResult, Progress, load_source, make_durable
 from tracktracker_assets.ingest.sources import FileSource, Source, is_zip, zip_entries
 from tracktracker_assets.settings import Settings
 
@@ -147,6 +147,7 @@ def process_file(
     path: Path,
     *,
     progress: Callable[[str], Progress] | None = None,
+    file_away: bool = True,
 ) -> InboxResult:
     """Load one dropped file (or the history entries of a ZIP), then move it out of the inbox."""
     result = InboxResult(path)
@@ -158,7 +159,13 @@ def process_file(
             assert source is not None
             try:
                 result.files.append(
-                    load_source(conn, user_id, source, progress=progress(source.name) if progress else None)
+                    load_source(
+                        conn,
+                        user_id,
+                        source,
+                        progress=progress(source.name) if progress else None,
+                        durable=False,
+                    )
                 )
             except ImportProblem as problem:
                 conn.rollback()
@@ -168,7 +175,9 @@ def process_file(
     except Exception as exc:  # one unreadable file must not stop the others; say what happened
         conn.rollback()
         result.error = f"{path.name}: could not be read ({type(exc).__name__}: {exc})."
-    result.moved_to = _file_away(settings, user_id, path, result)
+    if file_away:
+        make_durable(conn)
+        result.moved_to = _file_away(settings, user_id, path, result)
     return result
 
 
@@ -187,7 +196,12 @@ def _file_away(settings: Settings, user_id: str, path: Path, result: InboxResult
 def process_inbox(
     conn: Any, settings: Settings, user_id: str, *, progress: Callable[[str], Progress] | None = None
 ) -> list[InboxResult]:
-    return [
-        process_file(conn, settings, user_id, path, progress=progress)
+    """Load every waiting file; one flush to disk at the end, then the files leave the inbox."""
+    results = [
+        process_file(conn, settings, user_id, path, progress=progress, file_away=False)
         for path in pending_files(settings, user_id)
     ]
+    make_durable(conn)
+    for result in results:
+        result.moved_to = _file_away(settings, user_id, result.path, result)
+    return results

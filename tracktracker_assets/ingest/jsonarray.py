@@ -19,7 +19,7 @@ import msgspec
 from tracktracker_assets.ingest.errors import RE_EXPORT_HINT, ImportProblem
 from tracktracker_assets.ingest.formats import Format, describe_object, detect_by_keys
 
-CHUNK_BYTES = 8 << 20
+CHUNK_BYTES = 256 << 10
 MAX_RECORD_BYTES = 4 << 20
 SNIFF_BYTES = 1 << 20
 MAX_OBJECT_FILE_BYTES = 64 << 20

@@ -954,7 +954,9 @@ class _Server(ThreadingHTTPServer):
     request_queue_size = 1024  # the default backlog of 5 drops connections under 1,000-user bursts
     allow_reuse_address = True
 
-    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler], fake: FakeSpotify):
+    def __init__(
+        self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler], fake: FakeSpotify
+    ) -> None:
         super().__init__(address, handler)
         self.fake = fake
         self._connections: set[socket.socket] = set()

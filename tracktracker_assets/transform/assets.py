@@ -10,7 +10,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from dagster import AssetExecutionContext, AssetKey, AssetSpec
+from dagster import AssetExecutionContext, AssetKey, AssetMaterialization, AssetSpec, Output
 from dagster_dbt import (
     DagsterDbtTranslator,
     DagsterDbtTranslatorSettings,
@@ -20,9 +20,11 @@ from dagster_dbt import (
 )
 
 from tracktracker_assets import progress
-from tracktracker_assets.settings import get_settings
+from tracktracker_assets.settings import Settings, get_settings
 from tracktracker_assets.transform.locking import dbt_lock
 from tracktracker_assets.transform.project import DBT_PROJECT_DIR, ensure_manifest, export_dbt_env
+from tracktracker_assets.transform.views import EXCLUDE_STATIC, mark_static_nodes_built, static_nodes_current
+from tracktracker_assets.warehouse.db import connect
 
 DBT_PROJECT = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
 KEEP_TARGET_DIRS = 20
@@ -61,16 +63,48 @@ ensure_manifest(get_settings())
     pool="dbt",
 )
 def dbt_silver_gold(context: AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
-    """Build silver and gold (models + data tests) incrementally; one invocation per run."""
+    """Build silver and gold (models + data tests) incrementally; one dbt invocation per run."""
     settings = get_settings()
     export_dbt_env(settings)
     selected = len(context.selected_asset_keys)
-    finished = 0
+    args = ["build", "--exclude", "test_type:unit"]
+    skip_static = static_nodes_current(settings, DBT_PROJECT.manifest_path)
+    if skip_static:
+        args += ["--exclude", EXCLUDE_STATIC]
+    events = []
     with dbt_lock(settings):
-        invocation = dbt.cli(["build", "--exclude", "test_type:unit"], context=context)
-        for event in invocation.stream().fetch_row_counts():
-            if hasattr(event, "asset_key") and not hasattr(event, "check_name"):
-                finished += 1
-                progress.report(progress.Event("dbt", "/".join(event.asset_key.path), finished, selected))
-            yield event
+        for event in dbt.cli(args, context=context).stream():
+            if isinstance(event, Output | AssetMaterialization):
+                progress.report(progress.Event("dbt", "/".join(_key(event).path), len(events) + 1, selected))
+            events.append(event)
+    if not skip_static:
+        mark_static_nodes_built(DBT_PROJECT.manifest_path)
+    counts = table_row_counts(settings)
+    for event in events:
+        if isinstance(event, Output | AssetMaterialization):
+            key = _key(event)
+            if tuple(key.path) in counts:
+                event = event.with_metadata({**event.metadata, "row_count": counts[tuple(key.path)]})
+        yield event
     _prune_target_dirs(DBT_PROJECT_DIR / "target")
+
+
+def _key(event: Output | AssetMaterialization) -> AssetKey:
+    if isinstance(event, AssetMaterialization):
+        return event.asset_key
+    return AssetKey([part for part in event.output_name.split("__")])
+
+
+def table_row_counts(settings: Settings) -> dict[tuple[str, str], int]:
+    """Live rows per silver/gold table from PostgreSQL's statistics: exact enough for metadata and
+    free, where count(*) per model would grow with the history."""
+    conn = connect(settings.database_url)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(
+                "select schemaname, relname, n_live_tup from pg_stat_user_tables "
+                "where schemaname in ('silver', 'gold')"
+            )
+            return {(schema, table): int(rows) for schema, table, rows in cur.fetchall()}
+    finally:
+        conn.close()

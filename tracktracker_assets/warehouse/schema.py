@@ -1,9 +1,10 @@
 """The bronze schema, created and migrated by Python (dbt owns silver and gold).
 
 Bronze is raw as received: typed where the format is known, unknown fields kept in `extra` (jsonb),
-never the privacy fields (IP addresses, usernames, user agents). Every row carries its user, the file
-(sha256) or pull it came from, and a `load_id` from one sequence: dbt's incremental models use it as
-their watermark. Migrations are numbered and applied once, in order, under an advisory lock.
+never the privacy fields (IP addresses, usernames, user agents). Every row carries its user and a
+`load_id` from one sequence, which names its source: the file in bronze.loaded_files (sha256, name)
+or the API pull. dbt's incremental models use load_id as their watermark. Migrations are numbered
+and applied once, in order, under an advisory lock.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ MIGRATIONS: list[tuple[int, str]] = [
             duplicates  integer     not null,
             min_ts      timestamptz,
             max_ts      timestamptz,
-            load_id     bigint      not null,
+            load_id     bigint      not null unique,
             loaded_at   timestamptz not null default now(),
             primary key (user_id, sha256)
         );
@@ -38,7 +39,6 @@ MIGRATIONS: list[tuple[int, str]] = [
         -- Spotify "Extended streaming history" (endsong_N.json, Streaming_History_Audio/Video_*.json)
         create table bronze.spotify_extended_history (
             user_id                           text        not null,
-            source_sha256                     text        not null,
             ts                                timestamptz not null,
             platform                          text,
             ms_played                         bigint      not null check (ms_played >= 0),
@@ -62,15 +62,14 @@ MIGRATIONS: list[tuple[int, str]] = [
             offline_timestamp                 bigint,
             incognito_mode                    boolean,
             extra                             jsonb,
-            load_id                           bigint      not null,
+            load_id                           bigint      not null,  -- bronze.loaded_files.load_id
             _loaded_at                        timestamptz not null default now()
         );
-        create index spotify_extended_history_load_id on bronze.spotify_extended_history using brin (load_id);
+        create index spotify_extended_history_load_id on bronze.spotify_extended_history (load_id);
 
         -- Spotify "Account data" (StreamingHistory*.json: music, _podcast_, _audiobook_ variants)
         create table bronze.spotify_account_history (
             user_id         text        not null,
-            source_sha256   text        not null,
             end_time        timestamptz not null,
             ms_played       bigint      not null,
             artist_name     text,
@@ -81,10 +80,10 @@ MIGRATIONS: list[tuple[int, str]] = [
             chapter_name    text,
             author_name     text,
             extra           jsonb,
-            load_id         bigint      not null,
+            load_id         bigint      not null,  -- bronze.loaded_files.load_id
             _loaded_at      timestamptz not null default now()
         );
-        create index spotify_account_history_load_id on bronze.spotify_account_history using brin (load_id);
+        create index spotify_account_history_load_id on bronze.spotify_account_history (load_id);
 
         -- Web API recently-played items as received, one per user and played_at
         create table bronze.spotify_recently_played (

@@ -3,7 +3,6 @@
         materialized='incremental',
         unique_key='album_key',
         incremental_strategy='delete+insert',
-        indexes=[{'columns': ['album_key'], 'unique': True}],
     )
 }}
 

@@ -3,7 +3,6 @@
         materialized='incremental',
         unique_key='artist_key',
         incremental_strategy='delete+insert',
-        indexes=[{'columns': ['artist_key'], 'unique': True}],
     )
 }}
 

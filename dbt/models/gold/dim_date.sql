@@ -1,10 +1,14 @@
-{{ config(indexes=[{'columns': ['date_key'], 'unique': True}, {'columns': ['date']}]) }}
+{{ config(materialized='incremental', unique_key='date_key', tags=['static'], indexes=[{'columns': ['date']}]) }}
 
--- Every day from Spotify's launch to a year ahead; local dates of plays fall in this range.
+-- Every day from 1970 to 2100: any local date a play can have, even from a device whose clock was
+-- reset (exports start in 2008). Built once; incremental runs add nothing.
 with
 
 days as (
-    select generate_series('2006-01-01'::date, (current_date + 366)::date, interval '1 day')::date as date
+    select generate_series('1970-01-01'::date, '2100-12-31'::date, interval '1 day')::date as date
+    {% if is_incremental() %}
+    where false
+    {% endif %}
 ),
 
 final as (

@@ -3,7 +3,7 @@
         materialized='incremental',
         unique_key='track_key',
         incremental_strategy='delete+insert',
-        indexes=[{'columns': ['track_key'], 'unique': True}, {'columns': ['artist_key']}, {'columns': ['album_key']}],
+        indexes=[{'columns': ['artist_key']}, {'columns': ['album_key']}],
     )
 }}
 

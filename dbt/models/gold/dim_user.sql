@@ -1,4 +1,4 @@
-{{ config(indexes=[{'columns': ['user_id'], 'unique': True}]) }}
+{{ config(materialized='view') }}
 
 with
 
@@ -7,12 +7,12 @@ users as (
 ),
 
 activity as (
+    -- per-user index lookups on fct_plays (user_id, ended_at): cheap whatever the history
     select
-        user_id,
-        min(ended_at) as first_play_at,
-        max(ended_at) as last_play_at
-    from {{ ref('plays') }}
-    group by user_id
+        u.user_id,
+        (select min(f.ended_at) from {{ ref('fct_plays') }} as f where f.user_id = u.user_id) as first_play_at,
+        (select max(f.ended_at) from {{ ref('fct_plays') }} as f where f.user_id = u.user_id) as last_play_at
+    from users as u
 ),
 
 final as (

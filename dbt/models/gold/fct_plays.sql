@@ -4,10 +4,10 @@
         unique_key=['user_id', 'ended_date'],
         incremental_strategy='delete+insert',
         indexes=[
-            {'columns': ['play_id'], 'unique': True},
             {'columns': ['user_id', 'ended_at']},
             {'columns': ['user_id', 'local_date']},
             {'columns': ['user_id', 'ended_date']},
+            {'columns': ['local_date']},
             {'columns': ['track_key']},
             {'columns': ['artist_key']},
             {'columns': ['_batch_load_id']},

@@ -3,7 +3,7 @@
         materialized='incremental',
         unique_key='user_id',
         incremental_strategy='delete+insert',
-        indexes=[{'columns': ['session_id'], 'unique': True}, {'columns': ['user_id', 'started_at']}],
+        indexes=[{'columns': ['user_id', 'started_at']}],
     )
 }}
 

@@ -4,11 +4,12 @@
 select
     g.week_start,
     g.rank,
-    g.artist_key,
+    g.entity_key as artist_key,
     d.artist_name,
     g.listeners,
     g.plays,
     g.counted_plays,
     g.minutes_played
-from {{ ref('global_rank_artists_weekly') }} as g
-join {{ ref('dim_artist') }} as d on d.artist_key = g.artist_key
+from {{ ref('global_rank_weekly') }} as g
+join {{ ref('dim_artist') }} as d on d.artist_key = g.entity_key
+where g.entity_type = 'artist'

@@ -4,11 +4,12 @@
 select
     g.week_start,
     g.rank,
-    g.track_key,
+    g.entity_key as track_key,
     d.track_name, d.artist_name,
     g.listeners,
     g.plays,
     g.counted_plays,
     g.minutes_played
-from {{ ref('global_rank_tracks_weekly') }} as g
-join {{ ref('dim_track') }} as d on d.track_key = g.track_key
+from {{ ref('global_rank_weekly') }} as g
+join {{ ref('dim_track') }} as d on d.track_key = g.entity_key
+where g.entity_type = 'track'

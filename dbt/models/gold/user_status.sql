@@ -1,4 +1,4 @@
-{{ config(indexes=[{'columns': ['user_id'], 'unique': True}]) }}
+{{ config(materialized='view') }}
 
 -- Freshness per listener: last play, last export import, last API pull (tiny; rebuilt every run).
 with

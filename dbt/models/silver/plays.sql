@@ -10,6 +10,7 @@
             {'columns': ['track_key']},
             {'columns': ['artist_key']},
             {'columns': ['album_key']},
+            {'columns': ['user_id', 'timezone']},
         ],
     )
 }}
@@ -53,14 +54,24 @@ new_rows as (
     where load_id > {{ watermark() }}
 ),
 
+-- a user whose time zone changed: all their days, since local dates and hours move (two index
+-- probes per user, min and max of the zone their rows carry, instead of scanning every play)
+moved_users as (
+    select u.user_id
+    from users as u
+    where exists (select 1 from {{ this }} as p where p.user_id = u.user_id)
+        and (
+            (select min(p.timezone) from {{ this }} as p where p.user_id = u.user_id) is distinct from u.timezone
+            or (select max(p.timezone) from {{ this }} as p where p.user_id = u.user_id) is distinct from u.timezone
+        )
+),
+
 changed_days as (
     select distinct user_id, ended_date from new_rows
     union
-    -- a user whose time zone changed: all their days, since local dates and hours move
     select distinct p.user_id, p.ended_date
     from {{ this }} as p
-    join users as u on u.user_id = p.user_id
-    where p.timezone is distinct from u.timezone
+    where p.user_id in (select user_id from moved_users)
 ),
 
 affected_days as (
