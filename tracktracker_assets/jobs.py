@@ -37,3 +37,11 @@ warehouse_checks_job = define_asset_job(
     description="Whole-warehouse invariants: bronze reconciles with gold, no duplicate events.",
     tags={"tracktracker/kind": "checks"},
 )
+
+pull_job = define_asset_job(
+    name="pull_recently_played",
+    selection=AssetSelection.assets(AssetKey(["bronze", "spotify_recently_played"])),
+    executor_def=in_process_executor,
+    description="Pull Spotify recently-played for the run's users into bronze.",
+    tags={"tracktracker/kind": "pull"},
+)

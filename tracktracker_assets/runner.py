@@ -25,6 +25,7 @@ class RunOutcome:
     failures: list[str] = field(default_factory=list)
     failed_checks: list[str] = field(default_factory=list)
     checks_evaluated: int = 0
+    pull_lines: list[str] = field(default_factory=list)
 
 
 def _definitions() -> Any:
@@ -54,6 +55,7 @@ def remove_partition(settings: Settings, user_id: str) -> None:
 
 def _outcome(result: Any) -> RunOutcome:
     from tracktracker_assets.exports.assets import MANIFEST_KEY, RESULTS_METADATA
+    from tracktracker_assets.spotify.assets import RECENTLY_PLAYED
 
     outcome = RunOutcome(run_id=result.run_id, success=result.success)
     for event in result.all_events:
@@ -66,6 +68,8 @@ def _outcome(result: Any) -> RunOutcome:
             materialization = event.event_specific_data.materialization
             if materialization.asset_key == MANIFEST_KEY and RESULTS_METADATA in materialization.metadata:
                 outcome.file_results = list(materialization.metadata[RESULTS_METADATA].value)
+            if materialization.asset_key == RECENTLY_PLAYED and "outcomes" in materialization.metadata:
+                outcome.pull_lines = _pull_lines(materialization.metadata["outcomes"].value)
         if event.event_type_value == "ASSET_CHECK_EVALUATION":
             evaluation = event.event_specific_data
             outcome.checks_evaluated += 1
@@ -121,4 +125,38 @@ def run_checks(settings: Settings) -> RunOutcome:
 
     job = _definitions().get_job_def("warehouse_checks")
     result = job.execute_in_process(instance=get_instance(settings), run_config=QUIET, raise_on_error=False)
+    return _outcome(result)
+
+
+def _pull_lines(table: str) -> list[str]:
+    """One line per user from the pull asset's outcome table."""
+    lines = []
+    for row in table.splitlines()[2:]:
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        user, status, items, new, *_, message = cells
+        lines.append(f"{user}: {status}, {new} new of {items} items" + (f" — {message}" if message else ""))
+    return lines
+
+
+def run_pull(settings: Settings, user_ids: list[str] | None = None) -> RunOutcome:
+    """Pull recently played for these users (default: every connected, active user): one run."""
+    from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+
+    from tracktracker_assets.instance import get_instance
+    from tracktracker_assets.services.local import open_registry
+
+    with open_registry(settings) as registry:
+        connected = [u.user_id for u in registry.connected_users() if u.status == "active"]
+    wanted = [u for u in connected if user_ids is None or u in user_ids]
+    if not wanted:
+        return RunOutcome(run_id="", success=True, pull_lines=["No connected user to pull."])
+    ensure_partitions(settings, wanted)
+    instance = get_instance(settings)
+    ordered = [u for u in instance.get_dynamic_partitions("users") if u in set(wanted)]
+    job = _definitions().get_job_def("pull_recently_played")
+    # one user: exactly that partition; several: one run over the range (the asset skips the
+    # unconnected users in between, and pulling a connected one twice is harmless)
+    span = {ASSET_PARTITION_RANGE_START_TAG: ordered[0], ASSET_PARTITION_RANGE_END_TAG: ordered[-1]}
+    selection: dict[str, Any] = {"partition_key": ordered[0]} if len(ordered) == 1 else {"tags": span}
+    result = job.execute_in_process(instance=instance, run_config=QUIET, raise_on_error=False, **selection)
     return _outcome(result)

@@ -16,6 +16,15 @@ generated once and kept under TRACKTRACKER_HOME with 0600 permissions; nothing s
 | TRACKTRACKER_DEDUPE_WINDOW_S      | 60                              | API vs export end-time match window (dbt var)      |
 | TRACKTRACKER_GLOBAL_MIN_USERS     | 3                               | k: global trends need this many distinct users     |
 | TRACKTRACKER_MAX_UPLOAD_MB        | 2048                            | largest export file or ZIP accepted                |
+| TRACKTRACKER_SPOTIFY_CLIENT_ID    | none (Web API off)              | your Spotify app's client id                       |
+| TRACKTRACKER_SPOTIFY_CLIENT_SECRET| none (PKCE, no secret)          | the app's secret, if you use one                   |
+| TRACKTRACKER_SPOTIFY_REDIRECT_URI | http://127.0.0.1:8765/callback  | redirect URI registered in the Spotify app         |
+| TRACKTRACKER_SPOTIFY_API_URL      | https://api.spotify.com/v1/     | Web API base (tests point it at a local fake)      |
+| TRACKTRACKER_SPOTIFY_ACCOUNTS_URL | https://accounts.spotify.com    | accounts service base (/authorize, /api/token)     |
+| TRACKTRACKER_PULL_INTERVAL_MIN    | 10                              | recently-played pull schedule, minutes             |
+| TRACKTRACKER_PULL_CONCURRENCY     | 16                              | users pulled at once in a scheduled tick           |
+| TRACKTRACKER_SPOTIFY_MAX_WAIT_S   | 30                              | longest Retry-After honoured in a run; longer waits defer to the next run |
+| TRACKTRACKER_ENRICH_BUDGET        | 500                             | catalog requests per enrichment run                |
 """
 
 from __future__ import annotations
@@ -74,6 +83,15 @@ class Settings:
     global_min_users: int
     max_upload_bytes: int
     secret_key_override: str | None = field(repr=False, default=None)
+    spotify_client_id: str | None = None
+    spotify_client_secret: str | None = field(repr=False, default=None)
+    spotify_redirect_uri: str = "http://127.0.0.1:8765/callback"
+    spotify_api_url: str = "https://api.spotify.com/v1/"
+    spotify_accounts_url: str = "https://accounts.spotify.com"
+    pull_interval_min: int = 10
+    pull_concurrency: int = 16
+    spotify_max_wait_s: int = 30
+    enrich_budget: int = 500
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -91,6 +109,17 @@ class Settings:
             global_min_users=_env_int("TRACKTRACKER_GLOBAL_MIN_USERS", 3),
             max_upload_bytes=_env_int("TRACKTRACKER_MAX_UPLOAD_MB", 2048) * 1024 * 1024,
             secret_key_override=_env("TRACKTRACKER_SECRET_KEY"),
+            spotify_client_id=_env("TRACKTRACKER_SPOTIFY_CLIENT_ID"),
+            spotify_client_secret=_env("TRACKTRACKER_SPOTIFY_CLIENT_SECRET"),
+            spotify_redirect_uri=_env("TRACKTRACKER_SPOTIFY_REDIRECT_URI", "http://127.0.0.1:8765/callback"),
+            spotify_api_url=_env("TRACKTRACKER_SPOTIFY_API_URL", "https://api.spotify.com/v1/"),
+            spotify_accounts_url=_env(
+                "TRACKTRACKER_SPOTIFY_ACCOUNTS_URL", "https://accounts.spotify.com"
+            ).rstrip("/"),
+            pull_interval_min=_env_int("TRACKTRACKER_PULL_INTERVAL_MIN", 10),
+            pull_concurrency=_env_int("TRACKTRACKER_PULL_CONCURRENCY", 16),
+            spotify_max_wait_s=_env_int("TRACKTRACKER_SPOTIFY_MAX_WAIT_S", 30),
+            enrich_budget=_env_int("TRACKTRACKER_ENRICH_BUDGET", 500),
         )
 
     # ---- where local state lives -------------------------------------------------------------

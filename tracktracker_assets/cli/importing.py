@@ -111,23 +111,36 @@ def load_and_refresh(settings: Settings, console: Console, user_ids: list[str]) 
     ):
         outcome = run_import(settings, user_ids)
     ok, inserted = _report(console, outcome)
-    if _gold_behind_bronze(settings):
-        with (
-            Progress(*columns, console=console, transient=True) as display,
-            progress_events.listening(_live_progress(display)),
-        ):
-            refresh = run_refresh(settings)
-        if not refresh.success:
-            ok = False
-            for failure in refresh.failures:
-                console.print(f"[red]✗ refresh failed:[/] {failure}")
-        for check in refresh.failed_checks:
-            console.print(f"[yellow]! check failed:[/] {check}")
-        if refresh.success:
-            console.print(f"Silver and gold refreshed ({inserted:,} new plays).")
-    else:
-        console.print("Nothing new to load: silver and gold are unchanged.")
+    if not refresh_if_behind(settings, console, inserted):
+        ok = False
     return ok
+
+
+def refresh_if_behind(settings: Settings, console: Console, new_plays: int | None = None) -> bool:
+    """Refresh silver and gold when bronze holds loads they have not seen; False if that failed."""
+    if not _gold_behind_bronze(settings):
+        console.print("Nothing new to load: silver and gold are unchanged.")
+        return True
+    columns = (
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    with (
+        Progress(*columns, console=console, transient=True) as display,
+        progress_events.listening(_live_progress(display)),
+    ):
+        refresh = run_refresh(settings)
+    for failure in refresh.failures:
+        console.print(f"[red]✗ refresh failed:[/] {failure}")
+    for check in refresh.failed_checks:
+        console.print(f"[yellow]! check failed:[/] {check}")
+    if refresh.success:
+        counted = f" ({new_plays:,} new plays)" if new_plays is not None else ""
+        console.print(f"Silver and gold refreshed{counted}.")
+    return refresh.success
 
 
 def _gold_behind_bronze(settings: Settings) -> bool:

@@ -121,7 +121,47 @@ def users_remove(user_id: str, yes: bool) -> None:
     people.remove(get_settings(), console, user_id)
 
 
+@users.command("connect")
+@click.argument("user_id")
+@click.option("--headless", is_flag=True, help="No local browser: paste the redirected address instead.")
+@click.option("--no-browser", is_flag=True, help="Print the address instead of opening a browser.")
+@friendly_errors
+def users_connect(user_id: str, headless: bool, no_browser: bool) -> None:
+    """Connect USER_ID's Spotify account (Web API pulls of recently played)."""
+    from tracktracker_assets.cli.connect import connect_user
+    from tracktracker_assets.cli.people import mirror_users
+    from tracktracker_assets.services.local import start_storage
+
+    settings = get_settings()
+    start_storage(settings)
+    user = connect_user(settings, console, user_id, headless=headless, open_browser=not no_browser)
+    mirror_users(settings)
+    console.print(
+        f"Connected [bold]{user.user_id}[/] to Spotify account {user.spotify_user_id}. Recent plays are "
+        f"pulled every {settings.pull_interval_min} minutes while the daemon runs, or now with "
+        "`tracktracker pull`."
+    )
+
+
 # ---- data -------------------------------------------------------------------------------------
+@cli.command()
+@click.argument("user_ids", nargs=-1)
+@friendly_errors
+def pull(user_ids: tuple[str, ...]) -> None:
+    """Pull recently played now for connected users (all by default), then refresh silver and gold."""
+    from tracktracker_assets.cli.importing import refresh_if_behind
+    from tracktracker_assets.runner import run_pull
+    from tracktracker_assets.services.local import start_storage
+
+    settings = get_settings()
+    start_storage(settings)
+    outcome = run_pull(settings, list(user_ids) or None)
+    for line in outcome.pull_lines:
+        console.print(line)
+    ok = outcome.success and refresh_if_behind(settings, console)
+    sys.exit(0 if ok else 1)
+
+
 @cli.command("import")
 @click.argument("user_id")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))

@@ -115,6 +115,40 @@ MIGRATIONS: list[tuple[int, str]] = [
         );
         """,
     ),
+    (
+        2,
+        """
+        -- one row per recently-played pull of a user: what came back, and whether plays were lost
+        create table bronze.spotify_pulls (
+            pull_id                  text        primary key,
+            user_id                  text        not null,
+            load_id                  bigint,
+            pulled_at                timestamptz not null default now(),
+            status                   text        not null,  -- ok | deferred | failed | needs_reauth
+            items                    integer     not null default 0,
+            inserted                 integer     not null default 0,
+            oldest_played_at         timestamptz,
+            newest_played_at         timestamptz,
+            previous_last_played_at  timestamptz,
+            gap_seconds              double precision,       -- > 0: plays between polls were lost
+            retry_after_s            integer,
+            message                  text
+        );
+        create index spotify_pulls_user on bronze.spotify_pulls (user_id, pulled_at desc);
+
+        -- catalog payloads (GET /tracks|albums|artists/{id}) fetched for enrichment, as received
+        create table bronze.spotify_catalog (
+            kind        text        not null,  -- track | album | artist
+            id          text        not null,
+            status      text        not null,  -- ok | not_found
+            payload     jsonb,
+            load_id     bigint      not null,
+            fetched_at  timestamptz not null default now(),
+            primary key (kind, id)
+        );
+        create index spotify_catalog_load_id on bronze.spotify_catalog (load_id);
+        """,
+    ),
 ]
 
 

@@ -1,0 +1,136 @@
+"""bronze/spotify_recently_played: every connected user's recently-played items, pulled per user.
+
+Partitioned by user; a schedule tick pulls every connected user in ONE run (single-run backfill
+policy) with bounded concurrency. One user's fault (rate limit, revoked consent, 5xx) is that user's
+outcome in the run's metadata, never the others' failure. Two checks ride along: plays lost between
+polls (the gap check) and per-user freshness.
+"""
+
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    AssetExecutionContext,
+    AssetKey,
+    AssetSpec,
+    BackfillPolicy,
+    MaterializeResult,
+    MetadataValue,
+    multi_asset,
+)
+
+from tracktracker_assets.partitions import users_partitions
+from tracktracker_assets.resources import RegistryResource, WarehouseResource
+from tracktracker_assets.spotify.pull import PullOutcome, pull_users
+
+RECENTLY_PLAYED = AssetKey(["bronze", "spotify_recently_played"])
+
+
+def _table(outcomes: list[PullOutcome]) -> str:
+    rows = [
+        "| user | status | items | new | oldest | newest | gap (min) | message |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for o in outcomes:
+        gap = f"{o.gap_seconds / 60:.1f}" if o.gap_seconds else ""
+        rows.append(
+            f"| {o.user_id} | {o.status} | {o.items} | {o.inserted} | {o.oldest or ''} | {o.newest or ''} "
+            f"| {gap} | {o.message.replace('|', '/')} |"
+        )
+    return "\n".join(rows)
+
+
+@multi_asset(
+    name="spotify_recently_played",
+    specs=[
+        AssetSpec(
+            RECENTLY_PLAYED,
+            description="Web API recently-played items as received, one per user and played_at.",
+            kinds={"python", "postgres"},
+        )
+    ],
+    check_specs=[
+        AssetCheckSpec(
+            "no_plays_lost_between_polls",
+            asset=RECENTLY_PLAYED,
+            description="A pull that returned 50 items whose oldest is newer than the last stored play "
+            "means plays were lost between polls (Spotify keeps only the newest 50).",
+        ),
+        AssetCheckSpec(
+            "pulls_are_fresh",
+            asset=RECENTLY_PLAYED,
+            description="Every connected, active user was pulled successfully within three intervals.",
+        ),
+    ],
+    partitions_def=users_partitions,
+    backfill_policy=BackfillPolicy.single_run(),
+    group_name="bronze",
+    can_subset=False,
+)
+def spotify_recently_played(
+    context: AssetExecutionContext, warehouse: WarehouseResource, registry: RegistryResource
+) -> Any:
+    settings = warehouse.settings()
+    with registry.open() as reg:
+        candidates = [u.user_id for u in reg.connected_users() if u.user_id in set(context.partition_keys)]
+
+    def report(outcome: PullOutcome) -> None:
+        if outcome.status in ("failed", "needs_reauth"):
+            context.log.warning(f"{outcome.user_id}: {outcome.status}: {outcome.message}")
+
+    outcomes = pull_users(settings, candidates, on_outcome=report)
+    statuses = Counter(o.status for o in outcomes)
+    context.log.info(f"pulled {len(outcomes)} users: {dict(statuses)}")
+    yield MaterializeResult(
+        asset_key=RECENTLY_PLAYED,
+        metadata={
+            "users_pulled": len(outcomes),
+            "rows_loaded": sum(o.inserted for o in outcomes),
+            **{f"users_{status}": count for status, count in statuses.items()},
+            "outcomes": MetadataValue.md(_table(outcomes)),
+        },
+    )
+    gaps = [o for o in outcomes if o.lost_plays]
+    yield AssetCheckResult(
+        check_name="no_plays_lost_between_polls",
+        asset_key=RECENTLY_PLAYED,
+        passed=not gaps,
+        severity=AssetCheckSeverity.WARN,
+        metadata={
+            "users_with_gaps": len(gaps),
+            "largest_gap_minutes": max((o.gap_seconds or 0) / 60 for o in gaps) if gaps else 0.0,
+            "gaps": MetadataValue.md("\n".join(f"- {o.user_id}: {o.message}" for o in gaps) or "none"),
+        },
+    )
+    yield _freshness(settings, warehouse)
+
+
+def _freshness(settings: Any, warehouse: WarehouseResource) -> AssetCheckResult:
+    limit = datetime.now(UTC) - timedelta(minutes=3 * settings.pull_interval_min)
+    with warehouse.connection() as conn, conn.cursor() as cur:
+        cur.execute(
+            "select user_id, max(pulled_at) filter (where status = 'ok') "
+            "from bronze.spotify_pulls group by user_id"
+        )
+        last_ok = dict(cur.fetchall())
+    from tracktracker_assets.services.local import open_registry
+
+    with open_registry(settings) as reg:
+        active = [u.user_id for u in reg.connected_users() if u.status == "active"]
+    stale = [u for u in active if last_ok.get(u) is None or last_ok[u] < limit]
+    return AssetCheckResult(
+        check_name="pulls_are_fresh",
+        asset_key=RECENTLY_PLAYED,
+        passed=not stale,
+        severity=AssetCheckSeverity.WARN,
+        metadata={
+            "stale_users": len(stale),
+            "stale": MetadataValue.md(
+                "\n".join(f"- {u}: last good pull {last_ok.get(u) or 'never'}" for u in stale) or "none"
+            ),
+        },
+    )

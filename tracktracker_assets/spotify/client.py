@@ -1,0 +1,135 @@
+"""spotipy clients pointed at the configured Spotify (the real one, or the local fake in tests).
+
+- urllib3 retries 5xx a few times, but never a 429: its Retry-After handling would sleep the whole
+  wait (Spotify sends hours) inside one request; callers see the 429 and decide (pull.py, enrich.py).
+- Tokens live in the MongoDB registry through RegistryTokenCache, so a rotated refresh token is
+  saved the moment spotipy receives it.
+- spotipy logs token requests (bodies included) at DEBUG: its logger is held at INFO.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import requests
+import spotipy
+from requests.adapters import HTTPAdapter
+from spotipy.cache_handler import CacheHandler
+from spotipy.oauth2 import SpotifyClientCredentials, SpotifyOAuth, SpotifyPKCE
+from urllib3.util.retry import Retry
+
+from tracktracker_assets.registry import Registry
+from tracktracker_assets.settings import Settings
+
+SCOPE = "user-read-recently-played"
+TIMEOUT_S = 20
+
+logging.getLogger("spotipy").setLevel(logging.INFO)
+
+
+class SpotifyNotConfigured(RuntimeError):
+    def __init__(self) -> None:
+        super().__init__(
+            "The Spotify Web API is not configured: set TRACKTRACKER_SPOTIFY_CLIENT_ID (and, for a "
+            "confidential app, TRACKTRACKER_SPOTIFY_CLIENT_SECRET); see the README, 'Connecting Spotify'."
+        )
+
+
+def http_session(pool: int = 32) -> requests.Session:
+    retry = Retry(
+        total=3,
+        status_forcelist=(500, 502, 503, 504),
+        allowed_methods=frozenset({"GET", "POST"}),
+        backoff_factor=0.2,
+        respect_retry_after_header=False,
+        raise_on_status=False,
+    )
+    session = requests.Session()
+    adapter = HTTPAdapter(max_retries=retry, pool_connections=pool, pool_maxsize=pool)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
+
+
+class RegistryTokenCache(CacheHandler):
+    """spotipy's token cache backed by the registry (encrypted there)."""
+
+    def __init__(self, registry: Registry, user_id: str) -> None:
+        self._registry = registry
+        self._user_id = user_id
+
+    def get_cached_token(self) -> dict[str, Any] | None:
+        return self._registry.load_token(self._user_id)
+
+    def save_token_to_cache(self, token_info: dict[str, Any]) -> None:
+        self._registry.save_token(self._user_id, token_info)
+
+
+def require_configured(settings: Settings) -> str:
+    if not settings.spotify_client_id:
+        raise SpotifyNotConfigured()
+    return settings.spotify_client_id
+
+
+def _point(auth: Any, settings: Settings) -> Any:
+    # spotipy reads these from the instance: pointing one instance elsewhere touches no global state
+    auth.OAUTH_TOKEN_URL = f"{settings.spotify_accounts_url}/api/token"
+    if hasattr(auth, "OAUTH_AUTHORIZE_URL"):
+        auth.OAUTH_AUTHORIZE_URL = f"{settings.spotify_accounts_url}/authorize"
+    return auth
+
+
+def user_auth_manager(
+    settings: Settings, cache: CacheHandler, http: requests.Session, redirect_uri: str | None = None
+) -> SpotifyOAuth | SpotifyPKCE:
+    """Authorization-code flow: with the app's secret when configured, else PKCE (no secret)."""
+    client_id = require_configured(settings)
+    redirect = redirect_uri or settings.spotify_redirect_uri
+    if settings.spotify_client_secret:
+        auth: SpotifyOAuth | SpotifyPKCE = SpotifyOAuth(
+            client_id=client_id,
+            client_secret=settings.spotify_client_secret,
+            redirect_uri=redirect,
+            scope=SCOPE,
+            cache_handler=cache,
+            requests_session=http,
+            requests_timeout=TIMEOUT_S,
+            open_browser=False,
+        )
+    else:
+        auth = SpotifyPKCE(
+            client_id=client_id,
+            redirect_uri=redirect,
+            scope=SCOPE,
+            cache_handler=cache,
+            requests_session=http,
+            requests_timeout=TIMEOUT_S,
+            open_browser=False,
+        )
+    return _point(auth, settings)
+
+
+def api(settings: Settings, auth_manager: Any, http: requests.Session) -> spotipy.Spotify:
+    client = spotipy.Spotify(
+        auth_manager=auth_manager, requests_session=http, requests_timeout=TIMEOUT_S, retries=0
+    )
+    client.prefix = settings.spotify_api_url  # spotipy has no constructor argument for the base URL
+    return client
+
+
+def user_api(settings: Settings, registry: Registry, user_id: str, http: requests.Session) -> spotipy.Spotify:
+    return api(settings, user_auth_manager(settings, RegistryTokenCache(registry, user_id), http), http)
+
+
+def app_api(settings: Settings, http: requests.Session) -> spotipy.Spotify | None:
+    """Client-credentials access for catalog lookups; None without a client secret."""
+    if not settings.spotify_client_id or not settings.spotify_client_secret:
+        return None
+    auth = SpotifyClientCredentials(
+        client_id=settings.spotify_client_id,
+        client_secret=settings.spotify_client_secret,
+        requests_session=http,
+        requests_timeout=TIMEOUT_S,
+    )
+    return api(settings, _point(auth, settings), http)
