@@ -80,7 +80,7 @@ def test_connect_headless_with_pkce(fake, monkeypatch) -> None:
     assert user.spotify_user_id == "spotify-headless"
     token_posts = fake.requests_to("/api/token")
     assert any("code_verifier" in (r.form or {}) for r in token_posts)
-    code, output = cli("users", "list")
+    _, output = cli("users", "list")
     assert "conn-headless" in output and "connected" in output
 
 

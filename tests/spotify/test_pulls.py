@@ -91,7 +91,7 @@ def test_a_revoked_token_marks_that_user_needs_reauth_while_others_load(fake) ->
     with open_registry(get_settings()) as registry:
         user = registry.require_user("revoked-b")
     assert user.status == "needs_reauth" and "invalid_grant" in (user.last_error or "")
-    code, output = cli("status")
+    _, output = cli("status")
     assert "needs_reauth" in output
     # later ticks leave the user alone until they reconnect
     again = run_pull(get_settings(), users)
