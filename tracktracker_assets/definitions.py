@@ -5,11 +5,17 @@ from dagster import Definitions, load_asset_checks_from_modules
 from tracktracker_assets import checks
 from tracktracker_assets.exports import assets as export_assets
 from tracktracker_assets.exports.sensors import inbox_sensor
-from tracktracker_assets.jobs import import_exports_job, pull_job, refresh_job, warehouse_checks_job
+from tracktracker_assets.jobs import (
+    enrich_job,
+    import_exports_job,
+    pull_job,
+    refresh_job,
+    warehouse_checks_job,
+)
 from tracktracker_assets.resources import RegistryResource, WarehouseResource
 from tracktracker_assets.schedules import daily_warehouse_checks
-from tracktracker_assets.spotify.assets import spotify_recently_played
-from tracktracker_assets.spotify.schedules import recently_played_schedule
+from tracktracker_assets.spotify.assets import spotify_catalog, spotify_recently_played
+from tracktracker_assets.spotify.schedules import catalog_schedule, recently_played_schedule
 from tracktracker_assets.transform.assets import DBT_PROJECT, dbt_silver_gold
 from tracktracker_assets.transform.project import dbt_executable
 from tracktracker_assets.transform.resource import TrackTrackerDbtResource
@@ -18,10 +24,16 @@ from tracktracker_assets.users.assets import registry_users
 from tracktracker_assets.users.sensors import registry_sensor
 
 defs = Definitions(
-    assets=[export_assets.spotify_exports, spotify_recently_played, registry_users, dbt_silver_gold],
+    assets=[
+        export_assets.spotify_exports,
+        spotify_recently_played,
+        spotify_catalog,
+        registry_users,
+        dbt_silver_gold,
+    ],
     asset_checks=load_asset_checks_from_modules([checks]),
-    jobs=[import_exports_job, refresh_job, warehouse_checks_job, pull_job],
-    schedules=[daily_warehouse_checks, recently_played_schedule],
+    jobs=[import_exports_job, refresh_job, warehouse_checks_job, pull_job, enrich_job],
+    schedules=[daily_warehouse_checks, recently_played_schedule, catalog_schedule],
     sensors=[inbox_sensor, registry_sensor, bronze_changed_sensor],
     resources={
         "warehouse": WarehouseResource(),

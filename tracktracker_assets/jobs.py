@@ -45,3 +45,11 @@ pull_job = define_asset_job(
     description="Pull Spotify recently-played for the run's users into bronze.",
     tags={"tracktracker/kind": "pull"},
 )
+
+enrich_job = define_asset_job(
+    name="enrich_catalog",
+    selection=AssetSelection.assets(AssetKey(["bronze", "spotify_catalog"])),
+    executor_def=in_process_executor,
+    description="Fetch catalog details for tracks, albums and artists seen but not yet known.",
+    tags={"tracktracker/kind": "enrich"},
+)

@@ -26,6 +26,7 @@ class RunOutcome:
     failed_checks: list[str] = field(default_factory=list)
     checks_evaluated: int = 0
     pull_lines: list[str] = field(default_factory=list)
+    enrich: dict[str, Any] = field(default_factory=dict)
 
 
 def _definitions() -> Any:
@@ -160,3 +161,17 @@ def run_pull(settings: Settings, user_ids: list[str] | None = None) -> RunOutcom
     selection: dict[str, Any] = {"partition_key": ordered[0]} if len(ordered) == 1 else {"tags": span}
     result = job.execute_in_process(instance=instance, run_config=QUIET, raise_on_error=False, **selection)
     return _outcome(result)
+
+
+def run_enrich(settings: Settings) -> RunOutcome:
+    """Fetch missing catalog details now (the half-hourly job)."""
+    from tracktracker_assets.instance import get_instance
+
+    job = _definitions().get_job_def("enrich_catalog")
+    result = job.execute_in_process(instance=get_instance(settings), run_config=QUIET, raise_on_error=False)
+    outcome = _outcome(result)
+    for event in result.all_events:
+        if event.event_type_value == "ASSET_MATERIALIZATION":
+            metadata = event.event_specific_data.materialization.metadata
+            outcome.enrich = {key: value.value for key, value in metadata.items()}
+    return outcome

@@ -75,8 +75,9 @@ def spotify_recently_played(
     context: AssetExecutionContext, warehouse: WarehouseResource, registry: RegistryResource
 ) -> Any:
     settings = warehouse.settings()
+    in_run = set(context.partition_keys)  # resolving a range reads Dagster's storage: once
     with registry.open() as reg:
-        candidates = [u.user_id for u in reg.connected_users() if u.user_id in set(context.partition_keys)]
+        candidates = [u.user_id for u in reg.connected_users() if u.user_id in in_run]
 
     def report(outcome: PullOutcome) -> None:
         if outcome.status in ("failed", "needs_reauth"):
@@ -132,5 +133,50 @@ def _freshness(settings: Any, warehouse: WarehouseResource) -> AssetCheckResult:
             "stale": MetadataValue.md(
                 "\n".join(f"- {u}: last good pull {last_ok.get(u) or 'never'}" for u in stale) or "none"
             ),
+        },
+    )
+
+
+CATALOG = AssetKey(["bronze", "spotify_catalog"])
+
+
+@multi_asset(
+    name="spotify_catalog",
+    specs=[
+        AssetSpec(
+            CATALOG,
+            # it reads gold.dim_track to find unknown tracks, but is upstream of it (dims are enriched
+            # from it), so that read is deliberately not a dependency: it would make a cycle
+            description="Track, album and artist payloads from the Web API (one id per request).",
+            kinds={"python", "postgres"},
+            deps=[RECENTLY_PLAYED],
+        )
+    ],
+    group_name="bronze",
+)
+def spotify_catalog(
+    context: AssetExecutionContext, warehouse: WarehouseResource, registry: RegistryResource
+) -> Any:
+    """Fetch what the warehouse has seen and the catalog lacks, within a request budget per run."""
+    from tracktracker_assets.spotify.enrich import enrich
+
+    settings = warehouse.settings()
+    with warehouse.connection() as conn, registry.open() as reg:
+        outcome = enrich(settings, conn, reg)
+    if outcome.message:
+        context.log.info(outcome.message)
+    yield MaterializeResult(
+        asset_key=CATALOG,
+        metadata={
+            "requests": outcome.requests,
+            "requests_per_second": round(outcome.requests_per_second, 1),
+            "tracks": outcome.fetched["track"],
+            "albums": outcome.fetched["album"],
+            "artists": outcome.fetched["artist"],
+            "from_recently_played": outcome.from_recently_played,
+            "not_found": outcome.not_found,
+            "errors": outcome.errors,
+            "deferred_retry_after_s": outcome.deferred_retry_after_s or 0,
+            "note": outcome.message or "complete",
         },
     )

@@ -15,7 +15,7 @@ from typing import Any
 import requests
 import spotipy
 from requests.adapters import HTTPAdapter
-from spotipy.cache_handler import CacheHandler
+from spotipy.cache_handler import CacheHandler, MemoryCacheHandler
 from spotipy.oauth2 import SpotifyClientCredentials, SpotifyOAuth, SpotifyPKCE
 from urllib3.util.retry import Retry
 
@@ -129,6 +129,8 @@ def app_api(settings: Settings, http: requests.Session) -> spotipy.Spotify | Non
     auth = SpotifyClientCredentials(
         client_id=settings.spotify_client_id,
         client_secret=settings.spotify_client_secret,
+        # spotipy's default is a `.cache` file in the working directory: tokens on disk, and stale ones
+        cache_handler=MemoryCacheHandler(),
         requests_session=http,
         requests_timeout=TIMEOUT_S,
     )

@@ -3,7 +3,7 @@
 from dagster import DefaultScheduleStatus, RunRequest, ScheduleEvaluationContext, SkipReason, schedule
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
-from tracktracker_assets.jobs import pull_job
+from tracktracker_assets.jobs import enrich_job, pull_job
 from tracktracker_assets.resources import RegistryResource
 from tracktracker_assets.settings import get_settings
 
@@ -29,3 +29,15 @@ def recently_played_schedule(
         run_key=None,
         tags={ASSET_PARTITION_RANGE_START_TAG: ordered[0], ASSET_PARTITION_RANGE_END_TAG: ordered[-1]},
     )
+
+
+@schedule(
+    job=enrich_job,
+    cron_schedule="7,37 * * * *",
+    default_status=DefaultScheduleStatus.RUNNING,
+    description="Fetch catalog details (genres, release dates, images, ISRC, durations) for new tracks.",
+)
+def catalog_schedule(context: ScheduleEvaluationContext) -> RunRequest | SkipReason:
+    if not get_settings().spotify_client_id:
+        return SkipReason("the Spotify Web API is not configured")
+    return RunRequest()

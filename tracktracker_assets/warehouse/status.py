@@ -6,32 +6,39 @@ from typing import Any
 
 from tracktracker_assets.warehouse.db import table_exists
 
+# bronze tables and the silver model whose load-id watermark says how far dbt has read them
+FOLLOWERS = (
+    (
+        "select greatest((select coalesce(max(load_id), 0) from bronze.loaded_files), "
+        "(select coalesce(max(load_id), 0) from bronze.spotify_recently_played))",
+        "silver.plays",
+        "_batch_load_id",
+    ),
+    ("select coalesce(max(load_id), 0) from bronze.spotify_catalog", "silver.catalog_items", "load_id"),
+)
 
-def newest_bronze_load_id(conn: Any) -> int:
+
+def _scalar(conn: Any, sql: str) -> int:
     with conn.cursor() as cur:
-        cur.execute(
-            "select greatest("
-            "(select coalesce(max(load_id), 0) from bronze.loaded_files), "
-            "(select coalesce(max(load_id), 0) from bronze.spotify_recently_played))"
-        )
-        return int(cur.fetchone()[0])
-
-
-def silver_watermark(conn: Any) -> int | None:
-    if not table_exists(conn, "silver.plays"):
-        return None
-    with conn.cursor() as cur:
-        cur.execute("select coalesce(max(_batch_load_id), 0) from silver.plays")
-        return int(cur.fetchone()[0])
+        cur.execute(sql)
+        return int(cur.fetchone()[0] or 0)
 
 
 def pending_bronze_load_id(conn: Any) -> int | None:
-    """The newest bronze load silver has not seen yet, or None when silver is current."""
-    newest = newest_bronze_load_id(conn)
-    watermark = silver_watermark(conn)
-    conn.rollback()
-    if newest == 0 and watermark is not None:
-        return None
-    if watermark is None or newest > watermark:
-        return newest
-    return None
+    """The newest bronze load silver has not read yet, or None when silver is current."""
+    pending = None
+    try:
+        for newest_sql, model, column in FOLLOWERS:
+            newest = _scalar(conn, newest_sql)
+            if newest == 0:
+                continue
+            seen = (
+                _scalar(conn, f"select coalesce(max({column}), 0) from {model}")
+                if table_exists(conn, model)
+                else 0
+            )
+            if newest > seen:
+                pending = max(pending or 0, newest)
+    finally:
+        conn.rollback()
+    return pending
