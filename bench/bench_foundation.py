@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -198,6 +199,7 @@ def main() -> None:
         big.unlink()
     finally:
         stop_storage(settings)
+    shutil.rmtree(home, ignore_errors=True)  # a scratch warehouse of several GB
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "foundation.json").write_text(json.dumps(results, indent=2))
     width = max(map(len, results))

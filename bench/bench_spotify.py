@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -174,6 +175,7 @@ def main() -> None:
     finally:
         fake.terminate()
         fake.wait(30)
+    shutil.rmtree(home, ignore_errors=True)  # a scratch warehouse of several GB
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "spotify.json").write_text(json.dumps(results, indent=2, default=str))
     width = max(map(len, results))

@@ -1,16 +1,16 @@
 """Superset configuration for TrackTracker (loaded through SUPERSET_CONFIG_PATH).
 
-Everything comes from the environment; nothing secret has a default. In local mode
-`tracktracker_assets.bi.service` sets the variables below; in compose mode the container sets them.
+Everything comes from the environment (tracktracker_assets/bi/config.py lists it); nothing secret has a
+default. In local mode `tracktracker_assets.bi.service` sets the variables below; in compose mode the
+container sets them.
 
 - TRACKTRACKER_HOME: state directory (secrets/, superset/); default ./.tracktracker
 - TRACKTRACKER_SUPERSET_DATABASE_URL: the metadata database (the `superset` database); required
 - SUPERSET_SECRET_KEY: signs sessions, encrypts connection passwords; default generated once under
   $TRACKTRACKER_HOME/secrets/superset-secret-key (0600)
-- TRACKTRACKER_SUPERSET_CACHE: `on` caches chart data in process memory; default off (benchmarks)
-- TRACKTRACKER_SUPERSET_CACHE_TIMEOUT: seconds, when the cache is on; default 300
-- TRACKTRACKER_SQLLAB_TIMEOUT: SQL Lab query timeout in seconds; default 60
-- TRACKTRACKER_SQLLAB_ROW_LIMIT: most rows a SQL Lab query (or chart) returns; default 100000
+- cache, SQL Lab timeout and row limit, log level: see bi/config.py
+
+It also registers the listeners' upload / connect-Spotify page (tracktracker_assets.bi.upload).
 """
 
 from __future__ import annotations
@@ -20,7 +20,10 @@ import os
 import secrets
 import shutil
 from datetime import timedelta
-from pathlib import Path
+
+from tracktracker_assets.bi.config import bi_settings
+from tracktracker_assets.bi.upload import blueprint as upload_blueprint
+from tracktracker_assets.settings import get_settings
 
 # Superset imports this module while building its own config: keep it free of Superset imports.
 
@@ -30,8 +33,10 @@ def _env(name: str, default: str | None = None) -> str | None:
     return value if value not in (None, "") else default
 
 
-HOME = Path(_env("TRACKTRACKER_HOME", "./.tracktracker")).expanduser().resolve()  # type: ignore[arg-type]
-SECRETS_DIR = HOME / "secrets"
+_bi = bi_settings()
+_tt = get_settings()
+HOME = _tt.home
+SECRETS_DIR = _tt.secrets_dir
 
 
 def _secret_file(name: str) -> str:
@@ -51,7 +56,7 @@ def _secret_file(name: str) -> str:
 
 
 # ---- secrets and metadata database -----------------------------------------------------------------
-SECRET_KEY = _env("SUPERSET_SECRET_KEY") or _secret_file("superset-secret-key")
+SECRET_KEY = _bi.secret_key or _secret_file("superset-secret-key")
 # Embedded dashboards are off; still, never leave Superset's published default guest-token secret.
 GUEST_TOKEN_JWT_SECRET = hashlib.sha256(f"guest-token:{SECRET_KEY}".encode()).hexdigest()
 
@@ -80,10 +85,10 @@ FEATURE_FLAGS = {
 }
 
 # ---- SQL Lab -----------------------------------------------------------------------------------------
-SQLLAB_TIMEOUT = int(_env("TRACKTRACKER_SQLLAB_TIMEOUT", "60"))  # type: ignore[arg-type]
+SQLLAB_TIMEOUT = _bi.sqllab_timeout
 SUPERSET_WEBSERVER_TIMEOUT = max(SQLLAB_TIMEOUT + 10, 70)
 # the most rows SQL Lab (and any chart) may fetch; SQL Lab's own default limit stays small
-SQL_MAX_ROW = int(_env("TRACKTRACKER_SQLLAB_ROW_LIMIT", "100000"))  # type: ignore[arg-type]
+SQL_MAX_ROW = _bi.sqllab_row_limit
 DEFAULT_SQLLAB_LIMIT = min(1000, SQL_MAX_ROW)
 ROW_LIMIT = min(50000, SQL_MAX_ROW)
 SQLLAB_ASYNC_TIME_LIMIT_SEC = SQLLAB_TIMEOUT
@@ -137,8 +142,8 @@ DISALLOWED_SQL_FUNCTIONS = {
 }
 
 # ---- cache: off by default so benchmarks measure the warehouse, not Superset's cache ------------------
-if (_env("TRACKTRACKER_SUPERSET_CACHE", "off") or "off").lower() in ("on", "1", "true", "yes"):
-    _timeout = int(_env("TRACKTRACKER_SUPERSET_CACHE_TIMEOUT", "300"))  # type: ignore[arg-type]
+if _bi.cache:
+    _timeout = _bi.cache_timeout
     CACHE_CONFIG = {"CACHE_TYPE": "SimpleCache", "CACHE_DEFAULT_TIMEOUT": _timeout}
     DATA_CACHE_CONFIG = {"CACHE_TYPE": "SimpleCache", "CACHE_DEFAULT_TIMEOUT": _timeout}
 else:
@@ -185,4 +190,9 @@ TALISMAN_CONFIG = {
 
 APP_NAME = "TrackTracker"
 LOGO_RIGHT_TEXT = "TrackTracker"
-LOG_LEVEL = _env("TRACKTRACKER_SUPERSET_LOG_LEVEL", "INFO")
+LOG_LEVEL = _bi.log_level
+
+# ---- the listeners' page: upload an export, connect Spotify (tracktracker_assets.bi.upload) ------------
+BLUEPRINTS = [upload_blueprint]
+# Werkzeug refuses a larger request before reading its body; the page explains the limit (413 handler).
+MAX_CONTENT_LENGTH = _tt.max_upload_bytes + (16 << 20)

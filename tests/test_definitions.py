@@ -39,3 +39,8 @@ def test_definitions_load_as_one_lineage(settings) -> None:
     } <= checks
     assert any(name.startswith("relationships_fct_plays_track_key") for name in checks)  # a dbt test
     assert {j.name for j in defs.resolve_all_job_defs()} >= {"import_exports", "refresh_warehouse"}
+    # the dashboards close the lineage: bronze → silver → gold → Superset
+    dashboards = [k for k in keys if k.startswith("superset/")]
+    assert len(dashboards) == 4
+    history = graph.get(AssetKey(["superset", "listening_history"]))
+    assert AssetKey(["gold", "fct_plays"]) in history.parent_keys

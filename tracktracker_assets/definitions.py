@@ -3,6 +3,7 @@
 from dagster import Definitions, load_asset_checks_from_modules
 
 from tracktracker_assets import checks
+from tracktracker_assets.dashboards import dashboard_specs
 from tracktracker_assets.exports import assets as export_assets
 from tracktracker_assets.exports.sensors import inbox_sensor
 from tracktracker_assets.jobs import (
@@ -30,6 +31,7 @@ defs = Definitions(
         spotify_catalog,
         registry_users,
         dbt_silver_gold,
+        *dashboard_specs(),
     ],
     asset_checks=load_asset_checks_from_modules([checks]),
     jobs=[import_exports_job, refresh_job, warehouse_checks_job, pull_job, enrich_job],

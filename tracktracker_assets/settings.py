@@ -25,6 +25,21 @@ generated once and kept under TRACKTRACKER_HOME with 0600 permissions; nothing s
 | TRACKTRACKER_PULL_CONCURRENCY     | 16                              | users pulled at once in a scheduled tick           |
 | TRACKTRACKER_SPOTIFY_MAX_WAIT_S   | 30                              | longest Retry-After honoured in a run; longer waits defer to the next run |
 | TRACKTRACKER_ENRICH_BUDGET        | 500                             | catalog requests per enrichment run                |
+| TRACKTRACKER_SUPERSET_URL         | none (run Superset locally)     | an existing Superset to provision (docker-compose) |
+| TRACKTRACKER_SUPERSET_PUBLIC_URL  | the request's host              | base URL listeners open (Spotify redirect of the upload page) |
+| TRACKTRACKER_SUPERSET_ADMIN_PASSWORD | generated under HOME         | password of Superset's `admin`                     |
+| TRACKTRACKER_SUPERSET_READER_PASSWORD | generated under HOME        | password of the read-only warehouse role `superset_reader` |
+| SUPERSET_SECRET_KEY               | generated under HOME            | signs Superset's sessions, encrypts its secrets    |
+| TRACKTRACKER_SUPERSET_WORKERS     | 1                               | gunicorn worker processes                          |
+| TRACKTRACKER_SUPERSET_THREADS     | 8                               | threads per worker                                 |
+| TRACKTRACKER_SUPERSET_CACHE       | off                             | `on` caches chart data                             |
+| TRACKTRACKER_SUPERSET_CACHE_TIMEOUT | 300                           | seconds a cached chart result lives                |
+| TRACKTRACKER_SQLLAB_TIMEOUT       | 60                              | SQL Lab query timeout, seconds                     |
+| TRACKTRACKER_SQLLAB_ROW_LIMIT     | 100000                          | most rows a SQL Lab query or chart returns         |
+| TRACKTRACKER_SUPERSET_LOG_LEVEL   | INFO                            | Superset's log level                               |
+
+The Superset variables are read by tracktracker_assets/bi/config.py, which superset_config.py imports
+inside Superset's own process.
 """
 
 from __future__ import annotations

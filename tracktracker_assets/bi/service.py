@@ -19,6 +19,7 @@ from pathlib import Path
 
 import psycopg2
 
+from tracktracker_assets.bi.config import bi_settings
 from tracktracker_assets.services.postgres import bundled_bin_dir
 from tracktracker_assets.services.processes import (
     pid_alive,
@@ -39,14 +40,14 @@ SERVICE = "superset"
 
 # ---- secrets ----------------------------------------------------------------------------------------
 def admin_password(settings: Settings) -> str:
-    return os.environ.get("TRACKTRACKER_SUPERSET_ADMIN_PASSWORD") or read_or_create_secret(
+    return bi_settings().admin_password or read_or_create_secret(
         settings.secrets_dir / "superset-admin-password"
     )
 
 
 def _ensure_secret_key(settings: Settings) -> None:
     # superset_config.py reads the same file; creating it here avoids two workers racing to make it
-    if not os.environ.get("SUPERSET_SECRET_KEY"):
+    if not bi_settings().secret_key:
         read_or_create_secret(settings.secrets_dir / "superset-secret-key")
 
 
@@ -63,7 +64,15 @@ def _marker(settings: Settings) -> Path:
     return settings.run_dir / "superset-bootstrap.json"
 
 
+def external_url() -> str | None:
+    """A Superset run elsewhere (docker-compose's `superset` container): used, never started here."""
+    value = os.environ.get("TRACKTRACKER_SUPERSET_URL", "").strip()
+    return value.rstrip("/") or None
+
+
 def url(settings: Settings | None = None) -> str:
+    if external_url():
+        return external_url()  # type: ignore[return-value]
     settings = settings or get_settings()
     port = read_ports(settings).get(SERVICE)
     if port is None:
@@ -201,14 +210,51 @@ def running_pid(settings: Settings | None = None) -> int | None:
 
 
 def is_running(settings: Settings | None = None) -> bool:
+    if external_url():
+        return _healthy(external_url())  # type: ignore[arg-type]
     settings = settings or get_settings()
     port = read_ports(settings).get(SERVICE)
     return running_pid(settings) is not None and port is not None and _healthy(f"http://127.0.0.1:{port}")
 
 
-def start(settings: Settings | None = None, *, workers: int | None = None, timeout: float = 240) -> str:
-    """Start Superset (bootstrapping its metadata on first use); returns its base URL."""
+def gunicorn_argv(bind: str, workers: int, threads: int) -> list[str]:
+    """How Superset is served, locally and in docker-compose (`tracktracker superset serve`)."""
+    return [
+        _tool("gunicorn"),
+        "--bind", bind,
+        "--workers", str(workers),
+        "--worker-class", "gthread",
+        "--threads", str(threads),
+        "--timeout", "120",
+        "--graceful-timeout", "5",
+        "--limit-request-line", "0",
+        "--limit-request-field_size", "0",
+        "superset.app:create_app()",
+    ]  # fmt: skip
+
+
+def serve(settings: Settings, host: str, port: int) -> None:
+    """Run Superset in the foreground (a container's main process); metadata bootstrapped by `init`."""
+    config = bi_settings()
+    argv = gunicorn_argv(f"{host}:{port}", config.workers, config.threads)
+    os.execve(argv[0], argv, _env(settings))
+
+
+def start(
+    settings: Settings | None = None,
+    *,
+    workers: int | None = None,
+    timeout: float = 240,
+    extra_env: dict[str, str] | None = None,
+) -> str:
+    """Start Superset (bootstrapping its metadata on first use); returns its base URL.
+
+    extra_env: variables for Superset's process only (tests give it a small upload limit this way).
+    """
     settings = settings or get_settings()
+    if external_url():
+        wait_until(lambda: _healthy(external_url()), timeout=timeout, what=f"Superset at {external_url()}")
+        return url(settings)
     if is_running(settings):
         return url(settings)
     stale = running_pid(settings)
@@ -221,29 +267,12 @@ def start(settings: Settings | None = None, *, workers: int | None = None, timeo
     port = port_for(settings, SERVICE)
     # one process with threads: Superset's requests mostly wait on PostgreSQL, and each extra worker
     # costs another ~8 s of CPU to import Superset at start-up (doubled on a busy 2-core machine)
-    workers = workers or int(os.environ.get("TRACKTRACKER_SUPERSET_WORKERS", "1"))
-    argv = [
-        _tool("gunicorn"),
-        "--bind",
-        f"127.0.0.1:{port}",
-        "--workers",
-        str(workers),
-        "--worker-class",
-        "gthread",
-        "--threads",
-        os.environ.get("TRACKTRACKER_SUPERSET_THREADS", "8"),
-        "--timeout",
-        "120",
-        "--graceful-timeout",
-        "5",
-        "--limit-request-line",
-        "0",
-        "--limit-request-field_size",
-        "0",
-        "superset.app:create_app()",
-    ]
+    config = bi_settings()
+    workers = workers or config.workers
+    argv = gunicorn_argv(f"127.0.0.1:{port}", workers, config.threads)
+    env = {**_env(settings), **(extra_env or {})}
     pid = start_background(
-        argv, pid_file=pid_file(settings), log_file=log_file(settings), env=_env(settings), cwd=settings.home
+        argv, pid_file=pid_file(settings), log_file=log_file(settings), env=env, cwd=settings.home
     )
     base_url = f"http://127.0.0.1:{port}"
 

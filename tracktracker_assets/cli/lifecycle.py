@@ -8,8 +8,13 @@ from tracktracker_assets.services.local import open_registry, start_storage, sto
 from tracktracker_assets.settings import Settings
 
 
-def up(settings: Settings, console: Console, *, demo: bool) -> None:
+def up(settings: Settings, console: Console, *, demo: bool, ui: bool = True) -> None:
+    """Everything locally: storage, Dagster (webserver + daemon: schedules and sensors run), Superset,
+    and the demo on first start."""
+    from tracktracker_assets.cli import superset as superset_cli
+    from tracktracker_assets.demo import demo_pending, load_demo
     from tracktracker_assets.instance import prepare_dagster_home
+    from tracktracker_assets.services.dagster import DagsterServices
     from tracktracker_assets.transform.project import ensure_manifest
 
     with console.status("Starting PostgreSQL and the user registry..."):
@@ -19,15 +24,33 @@ def up(settings: Settings, console: Console, *, demo: bool) -> None:
         ensure_manifest(settings)
     for state in storage_states(settings):
         console.print(f"[green]●[/] {state.name}: {state.detail}")
-    from tracktracker_assets.demo import demo_pending, load_demo
-
+    if ui:
+        with console.status("Starting the Dagster webserver and daemon..."):
+            dagster_url = DagsterServices(settings).start()
+        console.print(f"[green]●[/] dagster: {dagster_url} (webserver and daemon: schedules and sensors run)")
     if demo and demo_pending(settings):
         load_demo(settings, console)
     else:
         from tracktracker_assets.cli.summary import print_summary
 
         print_summary(settings, console)
+    if ui:
+        superset_cli.start_and_provision(settings, console)
     _next_steps(settings, console)
+
+
+def init(settings: Settings, console: Console) -> None:
+    """docker-compose's one-off init: what `up` prepares, against the external servers (idempotent).
+    The dashboards are provisioned once Superset answers (`tracktracker superset provision`)."""
+    from tracktracker_assets.bi import service
+    from tracktracker_assets.instance import prepare_dagster_home
+    from tracktracker_assets.transform.project import ensure_manifest
+
+    start_storage(settings)
+    prepare_dagster_home(settings)
+    ensure_manifest(settings)
+    service.bootstrap(settings)
+    console.print("Warehouse, registry, Dagster instance, dbt project and Superset metadata are ready.")
 
 
 def _next_steps(settings: Settings, console: Console) -> None:
@@ -43,19 +66,43 @@ def _next_steps(settings: Settings, console: Console) -> None:
 
 
 def down(settings: Settings, console: Console) -> None:
+    """Stop every process `up` started (by PID, process groups included); data stays."""
+    from tracktracker_assets.cli import superset as superset_cli
+    from tracktracker_assets.services.dagster import DagsterServices
+
+    superset_cli.stop(settings, console)
+    DagsterServices(settings).stop()
     stop_storage(settings)
     console.print("Stopped. Data is kept in " + str(settings.home))
+
+
+def service_states(settings: Settings) -> list:
+    from tracktracker_assets.cli import superset as superset_cli
+    from tracktracker_assets.services.dagster import DagsterServices
+    from tracktracker_assets.services.local import ServiceState
+
+    dagster = DagsterServices(settings)
+    webserver = dagster.webserver_healthy()
+    daemon = dagster.daemon_pid()
+    return [
+        *storage_states(settings),
+        ServiceState(
+            "dagster", webserver, f"{dagster.url}, pid {dagster.webserver_pid()}" if webserver else "stopped"
+        ),
+        ServiceState("dagster daemon", daemon is not None, f"pid {daemon}" if daemon else "stopped"),
+        superset_cli.state(settings),
+    ]
 
 
 def status(settings: Settings, console: Console) -> None:
     from tracktracker_assets.cli.main import print_table
     from tracktracker_assets.warehouse.db import connect, table_exists
 
-    states = storage_states(settings)
+    states = service_states(settings)
     for state in states:
         mark = "[green]●[/]" if state.running else "[red]○[/]"
         console.print(f"{mark} {state.name}: {state.detail}")
-    if not all(s.running for s in states):
+    if not all(s.running for s in states[:2]):
         console.print("Start the services with `tracktracker up`.")
         return
     with open_registry(settings) as registry:

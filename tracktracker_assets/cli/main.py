@@ -55,12 +55,27 @@ def cli() -> None:
     show_default=True,
     help="On first start, register demo users and load the bundled demo dataset.",
 )
+@click.option(
+    "--ui/--no-ui",
+    default=True,
+    show_default=True,
+    help="Also run the Dagster webserver and daemon (schedules, sensors) and Superset.",
+)
 @friendly_errors
-def up(demo: bool) -> None:
+def up(demo: bool, ui: bool) -> None:
     """Start everything locally (embedded defaults) and load the demo on first start."""
     from tracktracker_assets.cli import lifecycle
 
-    lifecycle.up(get_settings(), console, demo=demo)
+    lifecycle.up(get_settings(), console, demo=demo, ui=ui)
+
+
+@cli.command()
+@friendly_errors
+def init() -> None:
+    """Prepare databases, Dagster, dbt and Superset's metadata without starting anything (compose)."""
+    from tracktracker_assets.cli import lifecycle
+
+    lifecycle.init(get_settings(), console)
 
 
 @cli.command()
@@ -211,6 +226,15 @@ def print_table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
     for row in rows:
         table.add_row(*["" if v is None else str(v) for v in row])
     console.print(table)
+
+
+def _add_subcommands() -> None:
+    from tracktracker_assets.cli.superset import superset
+
+    cli.add_command(superset)
+
+
+_add_subcommands()
 
 
 def main() -> None:

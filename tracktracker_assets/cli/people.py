@@ -33,6 +33,9 @@ def add(settings: Settings, console: Console, user_id: str, display_name: str | 
         user = registry.add_user(user_id, display_name, timezone)
     mirror_users(settings)
     console.print(f"Added [bold]{user.user_id}[/] ({user.display_name}, {user.timezone}).")
+    from tracktracker_assets.cli import superset as superset_cli
+
+    superset_cli.on_user_added(settings, console, user.user_id)
     console.print(
         f"Import their Spotify export with: tracktracker import {user.user_id} PATH/TO/my_spotify_data.zip"
     )
@@ -83,6 +86,9 @@ def remove(settings: Settings, console: Console, user_id: str) -> None:
         shutil.rmtree(root / user_id, ignore_errors=True)
     remove_partition(settings, user_id)
     mirror_users(settings)
+    from tracktracker_assets.cli import superset as superset_cli
+
+    superset_cli.on_user_removed(settings, console, user_id)
     with console.status("Recomputing global trends without them..."):
         rebuild_global_aggregates(settings)
     console.print(

@@ -5,9 +5,11 @@ be loaded. After processing, a file moves to archive/ (loaded, or nothing new) o
 
 from __future__ import annotations
 
+import fcntl
 import shutil
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -193,15 +195,30 @@ def _file_away(settings: Settings, user_id: str, path: Path, result: InboxResult
     return target
 
 
+@contextmanager
+def inbox_lock(settings: Settings, user_id: str) -> Iterator[None]:
+    """One loader per inbox at a time (the CLI in process, a run launched by the daemon's sensor):
+    the second waits, then finds the files already gone."""
+    inbox = settings.inbox(user_id)
+    inbox.mkdir(parents=True, exist_ok=True)
+    with open(inbox / ".lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def process_inbox(
     conn: Any, settings: Settings, user_id: str, *, progress: Callable[[str], Progress] | None = None
 ) -> list[InboxResult]:
     """Load every waiting file; one flush to disk at the end, then the files leave the inbox."""
-    results = [
-        process_file(conn, settings, user_id, path, progress=progress, file_away=False)
-        for path in pending_files(settings, user_id)
-    ]
-    make_durable(conn)
-    for result in results:
-        result.moved_to = _file_away(settings, user_id, result.path, result)
+    with inbox_lock(settings, user_id):
+        results = [
+            process_file(conn, settings, user_id, path, progress=progress, file_away=False)
+            for path in pending_files(settings, user_id)
+        ]
+        make_durable(conn)
+        for result in results:
+            result.moved_to = _file_away(settings, user_id, result.path, result)
     return results

@@ -74,7 +74,10 @@ def complete_authorization(
                 auth.code_verifier = verifier
                 auth.code_challenge = auth._get_code_challenge()
             try:
-                auth.get_access_token(code, check_cache=False)
+                if isinstance(auth, SpotifyPKCE):
+                    auth.get_access_token(code, check_cache=False)
+                else:  # the token lands in our cache handler; as_dict=True is deprecated
+                    auth.get_access_token(code, as_dict=False, check_cache=False)
                 profile = api(settings, auth, http).me()
             except SpotifyOauthError as exc:
                 raise RegistryError(

@@ -1,0 +1,545 @@
+# ruff: noqa: RUF001  (chart labels use en dashes on purpose)
+"""What every chart must show, computed straight from gold with SQL written independently of the
+datasets (labels mapped in Python), for one listener or, for the admin, everyone.
+
+Each entry: chart name -> Expectation(rows(query, user, params), mode). Modes:
+- "all": the chart's rows equal the expected rows (as a multiset; numbers to 1e-6);
+- "top": a top-N list: every row is one of the expected rows, and its sort metric runs down the same
+  values as the expected top N (ties at the cut may pick either entity).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+Query = Callable[[str, dict], list[tuple]]
+Row = dict[str, Any]
+
+PLATFORMS = {"ios": "iOS", "macos": "macOS", "tv": "TV", "cast": "Cast / speakers", "unknown": "Not recorded"}
+KINDS = {"track": "Music", "episode": "Podcasts", "audiobook": "Audiobooks"}
+STARTS = {
+    "trackdone": "Previous track ended", "clickrow": "Picked from a list", "playbtn": "Play button",
+    "fwdbtn": "Skipped forward to it", "backbtn": "Back button", "appload": "App opened",
+    "remote": "Remote control", "trackerror": "Playback error",
+}  # fmt: skip
+ENDS = {
+    "trackdone": "Played to the end", "fwdbtn": "Skipped forward", "backbtn": "Back button",
+    "endplay": "Stopped", "logout": "Logged out", "remote": "Remote control", "trackerror": "Playback error",
+    "unexpected-exit": "App closed", "unexpected-exit-while-paused": "App closed while paused",
+}  # fmt: skip
+WEEKDAYS = ["1 Mon", "2 Tue", "3 Wed", "4 Thu", "5 Fri", "6 Sat", "7 Sun"]
+
+
+@dataclass(frozen=True)
+class Params:
+    """Dashboard state a test applies: the period (local dates [start, end)), an artist, a week."""
+
+    start: date | None = None
+    end: date | None = None
+    artist: str | None = None
+    week: str | None = None
+
+    def period(self, column: str) -> str:
+        parts = []
+        if self.start:
+            parts.append(f"{column} >= '{self.start}'")
+        if self.end:
+            parts.append(f"{column} < '{self.end}'")
+        return " AND ".join(parts) or "TRUE"
+
+
+@dataclass(frozen=True)
+class Expectation:
+    rows: Callable[[Query, str | None, Params], list[Row]]
+    mode: str = "all"
+    sort: str | None = None  # "top": the metric the list is ordered by (descending)
+    limit: int | None = None
+    shown: Callable[[Row], Row] | None = None  # the chart's row as compared (e.g. without "5 min ago")
+
+
+def user_is(user: str | None, alias: str = "") -> str:
+    return f"{alias}user_id = %(user)s" if user else "TRUE"
+
+
+def platform_label(code: str | None) -> str:
+    return PLATFORMS.get(code or "", (code or "not recorded").title())
+
+
+def month(day: date) -> date:
+    return day.replace(day=1)
+
+
+def grouped(q: Query, sql: str, user: str | None, labels: list[str]) -> list[Row]:
+    return [dict(zip(labels, row, strict=True)) for row in q(sql, {"user": user})]
+
+
+# ---- Current listening --------------------------------------------------------------------------
+def recently_played(q: Query, user: str | None, p: Params) -> list[Row]:
+    rows = q(
+        "select to_char(ended_at_local, 'Dy DD Mon, HH24:MI'), track_name, artist_name, album_name, "
+        f"round(minutes_played, 1), platform from gold.recent_plays where {user_is(user)} "
+        "order by ended_at desc",
+        {"user": user},
+    )
+    labels = ["played_at", "track_name", "artist_name", "album_name", "minutes", "platform_label"]
+    return [dict(zip(labels, (*r[:5], platform_label(r[5])), strict=True)) for r in rows]
+
+
+def recent_timeline(hours: int) -> Callable[[Query, str | None, Params], list[Row]]:
+    def rows(q: Query, user: str | None, p: Params) -> list[Row]:
+        found = q(
+            "select date_trunc('hour', ended_at_local), content_type, sum(minutes_played) "
+            f"from gold.recent_plays where ended_at >= now() - interval '{hours} hours' "
+            f"and {user_is(user)} group by 1, 2",
+            {"user": user},
+        )
+        totals: dict[tuple, float] = {}
+        for hour, kind, minutes in found:
+            key = (hour, KINDS.get(kind, "Unknown"))
+            totals[key] = totals.get(key, 0.0) + float(minutes)
+        return [{"ended_at_local": h, "kind": k, "minutes_played": m} for (h, k), m in totals.items()]
+
+    return rows
+
+
+def recent_total(hours: int, what: str, label: str) -> Callable[[Query, str | None, Params], list[Row]]:
+    def rows(q: Query, user: str | None, p: Params) -> list[Row]:
+        sql = (
+            f"select {what} from gold.recent_plays "
+            f"where ended_at >= now() - interval '{hours} hours' and {user_is(user)}"
+        )
+        return grouped(q, sql, user, [label])
+
+    return rows
+
+
+AGO = re.compile(r" \((\d+ min|\d+ hours|\d+ days) ago\)$")
+
+
+def without_ago(row: Row) -> Row:
+    """'2026-11-23 20:58 (6 hours ago)' -> '2026-11-23 20:58': the age depends on the second it is read."""
+    return {k: AGO.sub("", v) if isinstance(v, str) else v for k, v in row.items()}
+
+
+def freshness(q: Query, user: str | None, p: Params) -> list[Row]:
+    sql = (
+        "select to_char(last_play_at at time zone timezone, 'YYYY-MM-DD HH24:MI'), "
+        "to_char(last_import_at at time zone timezone, 'YYYY-MM-DD HH24:MI'), "
+        "last_pull_at, plays, files_imported "
+        f"from gold.user_status where {user_is(user)}"
+    )
+    return [
+        {
+            "last_play": last_play or "no plays yet",
+            "last_import": last_import or "no export imported yet",
+            "last_pull": "never: connect Spotify on the Upload page" if pull is None else pull,
+            "plays": plays,
+            "files_imported": files,
+        }
+        for last_play, last_import, pull, plays, files in q(sql, {"user": user})
+    ]
+
+
+# ---- Listening history ----------------------------------------------------------------------------
+def daily_by_month(metrics: dict[str, str]) -> Callable[[Query, str | None, Params], list[Row]]:
+    def rows(q: Query, user: str | None, p: Params) -> list[Row]:
+        select = ", ".join(metrics.values())
+        sql = (
+            f"select date_trunc('month', local_date)::date, {select} from gold.agg_daily_listening "
+            f"where {user_is(user)} and {p.period('local_date')} group by 1"
+        )
+        return grouped(q, sql, user, ["local_date", *metrics])
+
+    return rows
+
+
+def top_names(dim: str, key: str, names: list[str]) -> Callable[[Query, str | None, Params], list[Row]]:
+    def rows(q: Query, user: str | None, p: Params) -> list[Row]:
+        cols = ", ".join(f"d.{n}" for n in names)
+        sql = (
+            f"select {cols}, count(*) filter (where f.is_counted_play), sum(f.minutes_played) "
+            f"from gold.fct_plays f join gold.{dim} d on d.{key} = f.{key} "
+            f"where f.content_type = 'track' and {user_is(user, 'f.')} and {p.period('f.local_date')} "
+            f"group by {cols}"
+        )
+        return grouped(q, sql, user, [*names, "counted_plays", "minutes_played"])
+
+    return rows
+
+
+def heatmap(q: Query, user: str | None, p: Params) -> list[Row]:
+    sql = (
+        "select local_weekday, local_hour, sum(minutes_played) from gold.fct_plays "
+        f"where {user_is(user)} and {p.period('local_date')} group by 1, 2"
+    )
+    cells = {(w, h): 0.0 for w in range(1, 8) for h in range(24)}
+    for weekday, hour, minutes in q(sql, {"user": user}):
+        cells[(weekday, hour)] = float(minutes)
+    return [
+        {"hour": f"{h:02d}", "weekday": WEEKDAYS[w - 1], "minutes_played": m} for (w, h), m in cells.items()
+    ]
+
+
+def sessions(q: Query, user: str | None, p: Params) -> list[Row]:
+    sql = f"select count(*) from gold.fct_sessions where {user_is(user)} and {p.period('local_date')}"
+    return grouped(q, sql, user, ["sessions"])
+
+
+def session_length(q: Query, user: str | None, p: Params) -> list[Row]:
+    bounds = [(5, "1 · under 5 min"), (15, "2 · 5–15 min"), (30, "3 · 15–30 min"), (60, "4 · 30–60 min"),
+              (120, "5 · 1–2 hours"), (math.inf, "6 · 2 hours or more")]  # fmt: skip
+    counts: dict[str, int] = {}
+    sql = f"select duration_minutes from gold.fct_sessions where {user_is(user)} and {p.period('local_date')}"
+    for (minutes,) in q(sql, {"user": user}):
+        label = next(name for bound, name in bounds if float(minutes) < bound)
+        counts[label] = counts.get(label, 0) + 1
+    return [{"session_length": k, "sessions": v} for k, v in counts.items()]
+
+
+def skip_rate(q: Query, user: str | None, p: Params) -> list[Row]:
+    sql = (
+        "select date_trunc('month', local_date)::date, avg(is_skip::int) from gold.fct_plays "
+        f"where {user_is(user)} and {p.period('local_date')} group by 1"
+    )
+    return grouped(q, sql, user, ["local_date", "skip_rate"])
+
+
+def labelled_counts(
+    column: str, labels: dict[str, str], label: str, metric: str, value: str, where: str = "TRUE"
+):
+    def rows(q: Query, user: str | None, p: Params) -> list[Row]:
+        sql = (
+            f"select {column}, {value} from gold.fct_plays "
+            f"where {user_is(user)} and {p.period('local_date')} and {where} group by 1"
+        )
+        merged: dict[str, float] = {}
+        for code, number in q(sql, {"user": user}):
+            name = labels(code) if callable(labels) else labels.get(code, code)
+            merged[name] = merged.get(name, 0) + float(number)
+        return [{label: k, metric: v} for k, v in merged.items()]
+
+    return rows
+
+
+def skip_by_start(q: Query, user: str | None, p: Params) -> list[Row]:
+    sql = (
+        "select reason_start, avg(is_skip::int) from gold.fct_plays "
+        f"where {user_is(user)} and {p.period('local_date')} "
+        "and reason_start is not null and reason_start <> 'unknown' group by 1"
+    )
+    return [
+        {"start_reason": STARTS.get(code, code), "skip_rate": rate} for code, rate in q(sql, {"user": user})
+    ]
+
+
+def offline_share(q: Query, user: str | None, p: Params) -> list[Row]:
+    sql = (
+        "select avg(offline::int) from gold.fct_plays "
+        f"where offline is not null and {user_is(user)} and {p.period('local_date')}"
+    )
+    return grouped(q, sql, user, ["offline_share"])
+
+
+def new_artists(q: Query, user: str | None, p: Params) -> list[Row]:
+    sql = (
+        "select f.first_month, count(*) from gold.first_plays_by_artist f "
+        "join gold.dim_artist a on a.artist_key = f.artist_key "
+        f"where a.artist_type = 'artist' and {user_is(user, 'f.')} "
+        f"and {p.period('f.first_local_date')} group by 1"
+    )
+    return grouped(q, sql, user, ["first_month", "new_artists"])
+
+
+def kinds_by_month(q: Query, user: str | None, p: Params) -> list[Row]:
+    sql = (
+        "select date_trunc('month', local_date)::date, content_type, sum(minutes_played) from gold.fct_plays "
+        f"where content_type <> 'unknown' and {user_is(user)} and {p.period('local_date')} group by 1, 2"
+    )
+    return [
+        {"local_date": m, "content_label": KINDS[k], "minutes_played": v}
+        for m, k, v in q(sql, {"user": user})
+    ]
+
+
+def shows(q: Query, user: str | None, p: Params) -> list[Row]:
+    sql = (
+        "select f.content_type, "
+        "case when f.content_type = 'audiobook' then t.album_name else t.artist_name end, "
+        "sum(f.minutes_played), count(*) "
+        "from gold.fct_plays f join gold.dim_track t on t.track_key = f.track_key "
+        f"where f.content_type in ('episode', 'audiobook') and {user_is(user, 'f.')} "
+        f"and {p.period('f.local_date')} "
+        "group by 1, 2"
+    )
+    return [
+        {"kind": KINDS[k], "show_or_book": name, "minutes_played": m, "plays": n}
+        for k, name, m, n in q(sql, {"user": user})
+    ]
+
+
+# ---- Explore ----------------------------------------------------------------------------------------
+def _selection(p: Params) -> str:
+    return "a.artist_name = %(artist)s" if p.artist else "TRUE"
+
+
+def explore_rows(
+    select: str, group: str, labels: list[str]
+) -> Callable[[Query, str | None, Params], list[Row]]:
+    def rows(q: Query, user: str | None, p: Params) -> list[Row]:
+        sql = (
+            f"select {select} from gold.fct_plays f "
+            "join gold.dim_track t on t.track_key = f.track_key "
+            "join gold.dim_artist a on a.artist_key = f.artist_key "
+            f"where f.content_type <> 'unknown' and {user_is(user, 'f.')} and {_selection(p)} "
+            f"and {p.period('f.local_date')} {group}"
+        )
+        return [dict(zip(labels, r, strict=True)) for r in q(sql, {"user": user, "artist": p.artist})]
+
+    return rows
+
+
+def share_of_listening(q: Query, user: str | None, p: Params) -> list[Row]:
+    totals = dict(
+        q(
+            "select date_trunc('month', local_date)::date, sum(minutes_played) from gold.agg_daily_listening "
+            f"where {user_is(user)} group by 1",
+            {"user": user},
+        )
+    )
+    picked = explore_rows(
+        "date_trunc('month', f.local_date)::date, sum(f.minutes_played)", "group by 1", ["m", "minutes"]
+    )(q, user, p)
+    return [
+        {
+            "local_date": r["m"],
+            "share_of_listening": r["minutes"] / totals[r["m"]] if totals[r["m"]] else None,
+        }
+        for r in picked
+    ]
+
+
+def monthly_rank(q: Query, user: str | None, p: Params) -> list[Row]:
+    best: dict[tuple, int] = {}
+    for table, ranked in (
+        ("agg_top_tracks", "Track"),
+        ("agg_top_artists", "Artist"),
+        ("agg_top_albums", "Album"),
+    ):
+        sql = (
+            f"select period_start, min(rank) from gold.{table} where period = 'month' and {user_is(user)} "
+            f"and {'artist_name = %(artist)s' if p.artist else 'TRUE'} "
+            f"and {p.period('period_start')} group by 1"
+        )
+        for period_start, rank in q(sql, {"user": user, "artist": p.artist}):
+            best[(period_start, ranked)] = rank
+    return [{"month": m, "ranked": r, "best_rank": v} for (m, r), v in best.items()]
+
+
+FIRST = "to_char(min(f.ended_at_local), 'YYYY-MM-DD HH24:MI')"
+LAST = "to_char(max(f.ended_at_local), 'YYYY-MM-DD HH24:MI')"
+TOTALS = "count(*) filter (where f.is_counted_play), sum(f.minutes_played)"
+
+
+# ---- Global trends ---------------------------------------------------------------------------------
+def weekly(view: str, names: list[str]) -> Callable[[Query, str | None, Params], list[Row]]:
+    def rows(q: Query, user: str | None, p: Params) -> list[Row]:
+        cols = ", ".join(names)
+        week = "week_start = %(week)s::date" if p.week else "TRUE"
+        sql = f"select rank, {cols}, listeners, counted_plays from gold.{view} where {week}"
+        return [
+            dict(zip(["rank", *names, "listeners", "counted_plays"], r, strict=True))
+            for r in q(sql, {"week": p.week})
+        ]
+
+    return rows
+
+
+def top_artist_listeners(q: Query, user: str | None, p: Params) -> list[Row]:
+    sql = (
+        "select week_start, artist_name, sum(listeners) from gold.global_top_artists_weekly "
+        f"where rank <= 5 and week_start >= current_date - 84 and {p.period('week_start')} group by 1, 2"
+    )
+    return grouped(q, sql, user, ["week_start", "artist_name", "listeners"])
+
+
+EXPECTATIONS: dict[str, Expectation] = {
+    # Current listening
+    "Recently played": Expectation(recently_played, "top", sort="played_at", limit=50),
+    "Last 24 hours": Expectation(recent_timeline(24)),
+    "Last 7 days": Expectation(recent_timeline(24 * 7)),
+    "Minutes, last 24 hours": Expectation(recent_total(24, "sum(minutes_played)", "minutes_played")),
+    "Plays, last 7 days": Expectation(recent_total(24 * 7, "count(*)", "plays")),
+    "Data freshness": Expectation(freshness, shown=without_ago),
+    # Listening history
+    "Minutes listened": Expectation(daily_by_month({"minutes_played": "sum(minutes_played)"})),
+    "Plays": Expectation(daily_by_month({"counted_plays": "sum(counted_plays)", "plays": "sum(plays)"})),
+    "Top tracks": Expectation(
+        top_names("dim_track", "track_key", ["track_name", "artist_name"]),
+        "top",
+        sort="counted_plays",
+        limit=10,
+    ),
+    "Top artists": Expectation(
+        top_names("dim_artist", "artist_key", ["artist_name"]), "top", sort="counted_plays", limit=10
+    ),
+    "Top albums": Expectation(
+        top_names("dim_album", "album_key", ["album_name", "artist_name"]),
+        "top",
+        sort="counted_plays",
+        limit=10,
+    ),
+    "When you listen": Expectation(heatmap),
+    "Sessions": Expectation(sessions),
+    "Session length": Expectation(session_length),
+    "Skip rate": Expectation(skip_rate),
+    "Skip rate by how the play started": Expectation(skip_by_start, "top", sort="skip_rate", limit=10),
+    "How plays end": Expectation(
+        labelled_counts(
+            "reason_end",
+            ENDS,
+            "end_reason",
+            "plays",
+            "count(*)",
+            "reason_end is not null and reason_end <> 'unknown'",
+        ),
+        "top",
+        sort="plays",
+        limit=12,
+    ),
+    "Shuffle": Expectation(
+        labelled_counts(
+            "shuffle",
+            {True: "Shuffle on", False: "Shuffle off"},
+            "shuffle_label",
+            "plays",
+            "count(*)",
+            "shuffle is not null",
+        )
+    ),
+    "Platforms": Expectation(
+        labelled_counts(
+            "platform", platform_label, "platform_label", "minutes_played", "sum(minutes_played)"
+        ),
+        "top",
+        sort="minutes_played",
+        limit=12,
+    ),
+    "Countries": Expectation(
+        labelled_counts(
+            "conn_country",
+            {},
+            "conn_country",
+            "minutes_played",
+            "sum(minutes_played)",
+            "conn_country is not null",
+        )
+    ),
+    "Offline share": Expectation(offline_share),
+    "New artists per month": Expectation(new_artists),
+    "Music, podcasts and audiobooks": Expectation(kinds_by_month),
+    "Top podcasts and audiobooks": Expectation(shows, "top", sort="minutes_played", limit=10),
+    # Explore
+    "Plays per month": Expectation(
+        explore_rows(
+            "date_trunc('month', f.local_date)::date, count(*) filter (where f.is_counted_play)",
+            "group by 1",
+            ["local_date", "counted_plays"],
+        )
+    ),
+    "Share of your listening": Expectation(share_of_listening),
+    "Monthly rank": Expectation(monthly_rank),
+    "First and last play": Expectation(
+        explore_rows(
+            f"{FIRST}, {LAST}, {TOTALS}", "", ["first_play", "last_play", "counted_plays", "minutes_played"]
+        )
+    ),
+    "Tracks in the selection": Expectation(
+        explore_rows(
+            f"t.track_name || ' — ' || t.artist_name, {TOTALS}, {FIRST}, {LAST}",
+            "group by 1",
+            ["track", "counted_plays", "minutes_played", "first_play", "last_play"],
+        ),
+        "top",
+        sort="counted_plays",
+        limit=100,
+    ),
+    # Global trends
+    "Top tracks of the week": Expectation(
+        weekly("global_top_tracks_weekly", ["track_name", "artist_name"]), "top", sort="rank", limit=20
+    ),
+    "Top artists of the week": Expectation(
+        weekly("global_top_artists_weekly", ["artist_name"]), "top", sort="rank", limit=20
+    ),
+    "Listeners of the top artists": Expectation(top_artist_listeners),
+}
+
+
+# ---- comparing -------------------------------------------------------------------------------------
+def normal(value: Any) -> Any:
+    """Superset's JSON form: numbers as float, dates and timestamps as epoch milliseconds (UTC)."""
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, Decimal | int | float):
+        return float(value)
+    if isinstance(value, datetime):
+        moment = value if value.tzinfo else value.replace(tzinfo=UTC)
+        return moment.timestamp() * 1000
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day, tzinfo=UTC).timestamp() * 1000
+    return value
+
+
+def _key(row: Row) -> tuple:
+    return tuple(sorted((k, v) for k, v in row.items() if not isinstance(v, float)))
+
+
+def _same(got: Row, want: Row) -> bool:
+    if got.keys() != want.keys():
+        return False
+    for k, v in want.items():
+        if isinstance(v, float) and isinstance(got[k], float):
+            if not math.isclose(got[k], v, rel_tol=1e-9, abs_tol=1e-6):
+                return False
+        elif got[k] != v:
+            return False
+    return True
+
+
+def compare(name: str, expectation: Expectation, got_rows: list[Row], want_rows: list[Row]) -> None:
+    shown = expectation.shown or (lambda row: row)
+    got = [{k: normal(v) for k, v in shown(r).items()} for r in got_rows]
+    want = [{k: normal(v) for k, v in r.items()} for r in want_rows]
+    by_key: dict[tuple, list[Row]] = {}
+    for row in want:
+        by_key.setdefault(_key(row), []).append(row)
+    unmatched = []
+    for row in got:
+        candidates = by_key.get(_key(row), [])
+        match = next((c for c in candidates if _same(row, c)), None)
+        if match is None:
+            unmatched.append(row)
+        elif expectation.mode == "all":
+            candidates.remove(match)
+    assert not unmatched, f"{name}: rows not in gold: {unmatched[:3]} (gold has e.g. {want[:3]})"
+    if expectation.mode == "all":
+        left = [r for rows in by_key.values() for r in rows]
+        assert not left, f"{name}: gold rows missing from the chart: {left[:3]}"
+        return
+    sort, limit = expectation.sort, expectation.limit or len(want)
+    assert len(got) == min(limit, len(want)), f"{name}: {len(got)} rows, expected {min(limit, len(want))}"
+    if sort == "played_at":  # newest first: the same sequence of times (rows tied on a time may swap)
+        assert [r[sort] for r in got] == [r[sort] for r in want[:limit]], f"{name}: not newest first"
+    elif sort == "rank":
+        assert [r[sort] for r in got] == sorted(r[sort] for r in got), f"{name}: not in rank order"
+    else:
+        wanted = sorted((r[sort] for r in want), reverse=True)[:limit]
+        runs = [r[sort] for r in got]
+        assert all(math.isclose(a, b, abs_tol=1e-6) for a, b in zip(runs, wanted, strict=True)), (
+            f"{name}: {sort} runs {runs} instead of {wanted}"
+        )

@@ -1,0 +1,137 @@
+"""docker-compose.yml: accepted by docker-compose (Debian's works without an engine), on the real postgres
+and mongo images, and running the very commands and settings local mode runs."""
+
+from __future__ import annotations
+
+import re
+import shlex
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import REPO
+
+COMPOSE = REPO / "docker-compose.yml"
+SECRETS = (
+    "POSTGRES_PASSWORD",
+    "TRACKTRACKER_SECRET_KEY",
+    "SUPERSET_SECRET_KEY",
+    "TRACKTRACKER_SUPERSET_ADMIN_PASSWORD",
+    "TRACKTRACKER_SUPERSET_READER_PASSWORD",
+)
+
+
+def compose_config(env_file: Path) -> subprocess.CompletedProcess[str]:
+    binary = shutil.which("docker-compose")
+    assert binary, "the test command installs Debian's docker-compose"
+    return subprocess.run(
+        [binary, "--env-file", str(env_file), "-f", str(COMPOSE), "config"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.fixture(scope="module")
+def resolved(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    env = tmp_path_factory.mktemp("compose") / ".env"
+    text = (REPO / ".env.example").read_text()
+    for name in SECRETS:
+        text = re.sub(rf"^{name}=$", f"{name}=not-a-real-secret-{name.lower()}", text, flags=re.M)
+    env.write_text(text)
+    result = compose_config(env)
+    assert result.returncode == 0, result.stderr
+    return yaml.safe_load(result.stdout)
+
+
+def test_env_example_holds_no_secrets_and_compose_refuses_to_run_without_them(tmp_path: Path) -> None:
+    values = dict(
+        line.split("=", 1)
+        for line in (REPO / ".env.example").read_text().splitlines()
+        if line and not line.startswith("#")
+    )
+    assert all(values[name] == "" for name in SECRETS)
+    env = tmp_path / ".env"
+    env.write_text((REPO / ".env.example").read_text())
+    refused = compose_config(env)
+    assert refused.returncode != 0 and "set it in .env" in refused.stderr
+
+
+def test_services_images_healthchecks_and_volumes(resolved: dict) -> None:
+    services = resolved["services"]
+    assert set(services) == {
+        "postgres",
+        "mongo",
+        "init",
+        "user-code",
+        "webserver",
+        "daemon",
+        "superset",
+        "provision",
+    }
+    assert services["postgres"]["image"] == "postgres:16"
+    assert services["mongo"]["image"] == "mongo:7"
+    for name in ("postgres", "mongo", "user-code", "webserver", "superset"):
+        assert "healthcheck" in services[name], name
+    assert {"data", "pgdata", "mongodata"} <= set(resolved["volumes"])
+    for name in ("init", "user-code", "webserver", "daemon", "superset", "provision"):
+        targets = [v["target"] if isinstance(v, dict) else v.split(":")[1] for v in services[name]["volumes"]]
+        assert "/data" in targets, name
+    for name, service in services.items():  # published only on the loopback interface
+        for port in service.get("ports", []):
+            host_ip = port.get("host_ip") if isinstance(port, dict) else port.split(":")[0]
+            assert host_ip == "127.0.0.1", (name, port)
+
+
+def _command(service: dict) -> list[str]:
+    command = service["command"]
+    return shlex.split(command) if isinstance(command, str) else list(command)
+
+
+def test_commands_are_local_modes_commands(resolved: dict) -> None:
+    """Local mode (services/dagster.py, bi/service.py) and compose start the same programs."""
+    services = resolved["services"]
+    webserver, daemon = _command(services["webserver"]), _command(services["daemon"])
+    assert webserver[0] == "dagster-webserver" and "-w" in webserver
+    assert daemon[:2] == ["dagster-daemon", "run"] and "-w" in daemon
+    local_source = (REPO / "tracktracker_assets" / "services" / "dagster.py").read_text()
+    assert (
+        '_bin("dagster-webserver"), "-w"' in local_source
+        and '_bin("dagster-daemon"), "run", "-w"' in local_source
+    )
+    # the code location: the module local mode's workspace.yaml loads, served over gRPC in compose
+    local_workspace = yaml.safe_load((REPO / "workspace.yaml").read_text())
+    module = local_workspace["load_from"][0]["python_module"]["module_name"]
+    assert _command(services["user-code"])[-2:] == ["-m", module]
+    remote = yaml.safe_load((REPO / "deploy" / "workspace.yaml").read_text())["load_from"][0]["grpc_server"]
+    assert remote["host"] == "user-code" and str(remote["port"]) in _command(services["user-code"])
+    # Superset: `tracktracker superset serve` runs bi.service.gunicorn_argv, as `up` does
+    assert _command(services["superset"])[:3] == ["tracktracker", "superset", "serve"]
+    assert _command(services["init"]) == ["tracktracker", "init"]
+    assert _command(services["provision"]) == ["tracktracker", "superset", "provision"]
+
+
+def test_settings_are_local_modes_settings(resolved: dict) -> None:
+    documented = set(
+        re.findall(
+            r"\b((?:TRACKTRACKER|SUPERSET)_[A-Z_]+)\b",
+            (REPO / "tracktracker_assets" / "settings.py").read_text(),
+        )
+    )
+    for name, service in resolved["services"].items():
+        if name in ("postgres", "mongo"):
+            continue
+        env = service["environment"]
+        used = {k for k in env if k.startswith(("TRACKTRACKER_", "SUPERSET_"))}
+        assert used <= documented, (name, used - documented)
+        assert env["TRACKTRACKER_HOME"] == "/data" and env["DAGSTER_HOME"].startswith("/data")
+        assert env["TRACKTRACKER_DATABASE_URL"].startswith("postgresql://tracktracker:")
+        assert env["TRACKTRACKER_DATABASE_URL"].endswith("@postgres:5432/tracktracker")
+        assert env["TRACKTRACKER_DAGSTER_DATABASE_URL"].endswith("@postgres:5432/dagster")
+        assert env["TRACKTRACKER_MONGO_URL"] == "mongodb://mongo:27017/"
+    # the instance configuration is the same file in both modes (init copies it into DAGSTER_HOME)
+    dockerfile = (REPO / "Dockerfile").read_text()
+    assert "uv sync --frozen" in dockerfile and "dbt parse" in dockerfile

@@ -1,0 +1,216 @@
+"""The README's main command as a new user runs it (a subprocess in a scratch TRACKTRACKER_HOME), and
+the running stack it leaves: Dagster's webserver (GraphQL) and daemon, hands-off loading, `down` and
+a second `up`. (The README's test command is what CI runs: .ci/run calls it.)"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg2
+import pytest
+import requests
+
+from tests.conftest import REAL_DATA, REPO
+
+
+def readme_commands() -> list[str]:
+    text = (REPO / "README.md").read_text()
+    block = text.split("## Two commands", 1)[1].split("```sh", 1)[1].split("```", 1)[0]
+    return [line.split("#", 1)[0].strip() for line in block.strip().splitlines()]
+
+
+def processes_of(home: Path) -> list[str]:
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit() or int(proc.name) == os.getpid():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            environ = (proc / "environ").read_bytes()
+        except OSError:
+            continue
+        if str(home) in cmdline or f"TRACKTRACKER_HOME={home}\0".encode() in environ:
+            found.append(f"{proc.name} {cmdline[:100]}")
+    return found
+
+
+@dataclass
+class Stack:
+    home: Path
+    env: dict[str, str]
+    output: str
+
+    def run(self, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["./tracktracker", *args], cwd=REPO, env=self.env, capture_output=True, text=True, timeout=timeout
+        )
+
+    def settings(self):
+        from tracktracker_assets.settings import Settings
+
+        saved = os.environ.get("TRACKTRACKER_HOME")
+        os.environ["TRACKTRACKER_HOME"] = str(self.home)
+        try:
+            return Settings.from_env()
+        finally:
+            os.environ["TRACKTRACKER_HOME"] = saved or ""
+
+    def query(self, sql: str) -> list[tuple]:
+        conn = psycopg2.connect(self.settings().database_url)
+        try:
+            with conn.cursor() as cur:
+                cur.execute(sql)
+                return cur.fetchall()
+        finally:
+            conn.close()
+
+    @property
+    def dagster(self) -> str:
+        match = re.search(r"dagster: (http://127\.0\.0\.1:\d+)", self.output)
+        assert match, self.output[-2000:]
+        return match.group(1)
+
+    def graphql(self, query: str, variables: dict | None = None) -> dict:
+        response = requests.post(
+            f"{self.dagster}/graphql", json={"query": query, "variables": variables or {}}, timeout=60
+        )
+        response.raise_for_status()
+        body = response.json()
+        assert "errors" not in body, body
+        return body["data"]
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[Stack]:
+    home = Path(tempfile.mkdtemp(prefix="tt-stack-"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TRACKTRACKER_", "DAGSTER_"))}
+    env["TRACKTRACKER_HOME"] = str(home)
+    up = readme_commands()[0]
+    result = subprocess.run(up.split(), cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
+    running = Stack(home, env, result.stdout + result.stderr)
+    try:
+        assert result.returncode == 0, running.output[-4000:]
+        yield running
+    finally:
+        running.run("down", timeout=180)
+        leftovers = processes_of(home)
+        shutil.rmtree(home, ignore_errors=True)
+        assert leftovers == [], leftovers
+
+
+def test_readme_lists_exactly_the_two_commands_ci_runs() -> None:
+    up, test = readme_commands()
+    assert up == "./tracktracker up" and test == "./tracktracker test"
+    assert test in (REPO / ".ci" / "run").read_text()
+
+
+def test_main_command_sets_up_loads_the_demo_and_summarises(stack: Stack) -> None:
+    for user in ("demo-ana", "demo-kenji", "demo-sam"):
+        row = re.search(rf"│ {user}\s+│.*?│.*?│\s+(\d+) │\s+([\d.]+) │", stack.output)
+        assert row and int(row.group(1)) > 10_000 and float(row.group(2)) > 500, stack.output[-3000:]
+    assert "Silver and gold refreshed" in stack.output and "./tracktracker sql" in stack.output
+    assert re.search(r"superset: http://127\.0\.0\.1:\d+ \(4 dashboards", stack.output)
+    assert "password in" in stack.output and str(stack.home / "secrets") in stack.output
+    status = stack.run("status")
+    assert status.returncode == 0
+    for service in ("postgres", "registry", "dagster", "dagster daemon", "superset"):
+        assert re.search(rf"● {service}: ", status.stderr), status.stderr
+
+
+def test_the_asset_graph_is_one_lineage_from_bronze_to_dashboards(stack: Stack) -> None:
+    nodes = stack.graphql("{ assetNodes { assetKey { path } dependencyKeys { path } } }")["assetNodes"]
+    parents = {
+        "/".join(n["assetKey"]["path"]): {"/".join(d["path"]) for d in n["dependencyKeys"]} for n in nodes
+    }
+
+    def ancestors(key: str) -> set[str]:
+        seen, todo = set(), [key]
+        while todo:
+            for parent in parents.get(todo.pop(), ()):
+                if parent not in seen:
+                    seen.add(parent)
+                    todo.append(parent)
+        return seen
+
+    above = ancestors("superset/listening_history")
+    assert {
+        "gold/fct_plays",
+        "silver/plays",
+        "silver/stg_spotify_extended",
+        "bronze/spotify_extended_history",
+        "bronze/spotify_account_history",
+        "bronze/spotify_recently_played",
+    } <= above
+    assert {"superset/current_listening", "superset/explore", "superset/global_trends"} <= set(parents)
+
+
+def test_partitions_follow_the_registry_and_a_partition_run_launches_from_the_ui(stack: Stack) -> None:
+    data = stack.graphql(
+        '{ assetNodeOrError(assetKey: {path: ["bronze", "spotify_extended_history"]}) '
+        "{ ... on AssetNode { partitionKeys } } }"
+    )
+    assert {"demo-ana", "demo-kenji", "demo-sam"} <= set(data["assetNodeOrError"]["partitionKeys"])
+    launched = stack.graphql(
+        """mutation ($params: ExecutionParams!) { launchRun(executionParams: $params) {
+             __typename ... on LaunchRunSuccess { run { runId } } ... on PythonError { message } } }""",
+        {
+            "params": {
+                "selector": {
+                    "repositoryLocationName": "tracktracker",
+                    "repositoryName": "__repository__",
+                    "jobName": "import_exports",
+                },
+                "executionMetadata": {"tags": [{"key": "dagster/partition", "value": "demo-ana"}]},
+            }
+        },
+    )["launchRun"]
+    assert launched["__typename"] == "LaunchRunSuccess", launched
+    run_id = launched["run"]["runId"]
+    status = None
+    for _ in range(180):
+        status = stack.graphql(
+            "query ($id: ID!) { runOrError(runId: $id) { ... on Run { status } } }", {"id": run_id}
+        )["runOrError"]["status"]
+        if status in ("SUCCESS", "FAILURE", "CANCELED"):
+            break
+        time.sleep(1)
+    assert status == "SUCCESS"
+
+
+def test_the_daemon_loads_an_export_dropped_in_an_inbox_into_gold(stack: Stack) -> None:
+    added = stack.run("users", "add", "handsoff", "--timezone", "Asia/Ho_Chi_Minh")
+    assert added.returncode == 0, added.stderr
+    inbox = stack.home / "inbox" / "handsoff"
+    inbox.mkdir(parents=True, exist_ok=True)
+    source = REAL_DATA / "spotify-extended" / "mtas0--Streaming_History_Audio_2023_2.json"
+    shutil.copyfile(source, inbox / ".copying")
+    (inbox / ".copying").rename(inbox / source.name)  # as any well-behaved uploader does
+    deadline = time.monotonic() + 300
+    plays = 0
+    while time.monotonic() < deadline:
+        plays = stack.query("select count(*) from gold.fct_plays where user_id = 'handsoff'")[0][0]
+        if plays:
+            break
+        time.sleep(5)
+    assert plays == 552  # every record of the file is a distinct event
+    assert not any(p.is_file() and not p.name.startswith(".") for p in inbox.iterdir())
+
+
+def test_down_stops_everything_and_a_second_up_reuses_the_data(stack: Stack) -> None:
+    before = stack.query("select count(*) from gold.fct_plays")[0][0]
+    down = stack.run("down", timeout=180)
+    assert down.returncode == 0 and processes_of(stack.home) == []
+    again = stack.run("up")
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "Loading the demo" not in again.stderr
+    assert stack.query("select count(*) from gold.fct_plays")[0][0] == before
+    stack.output = again.stdout + again.stderr  # the new ports
+    assert stack.graphql("{ version }")["version"]

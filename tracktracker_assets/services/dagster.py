@@ -1,0 +1,93 @@
+"""The Dagster webserver and daemon of local mode, as the compose deployment runs them: two processes
+(each loads the code location of workspace.yaml), instance storage in PostgreSQL, 127.0.0.1 only.
+Each runs in its own process group, so stopping one stops the code servers it spawned too.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+
+from tracktracker_assets.instance import REPO_ROOT, dagster_env, prepare_dagster_home
+from tracktracker_assets.services.processes import read_pid, start_background, stop_process_group, wait_until
+from tracktracker_assets.services.state import port_for, read_ports
+from tracktracker_assets.settings import Settings
+from tracktracker_assets.transform.project import dbt_env
+
+
+def _bin(name: str) -> str:
+    return str(Path(sys.executable).parent / name)
+
+
+@dataclass
+class DagsterServices:
+    settings: Settings
+
+    def _pid_file(self, name: str) -> Path:
+        return self.settings.run_dir / f"dagster-{name}.pid"
+
+    def _log(self, name: str) -> Path:
+        return self.settings.log_dir / f"dagster-{name}.log"
+
+    @property
+    def port(self) -> int | None:
+        return read_ports(self.settings).get("dagster")
+
+    @property
+    def url(self) -> str | None:
+        return f"http://127.0.0.1:{self.port}" if self.port else None
+
+    def _env(self) -> dict[str, str]:
+        # dbt and Dagster read these; the code servers the two processes spawn inherit them
+        return {**os.environ, **dagster_env(self.settings), **dbt_env(self.settings)}
+
+    def start(self) -> str:
+        prepare_dagster_home(self.settings)
+        workspace = str(REPO_ROOT / "workspace.yaml")
+        if self.webserver_pid() is None:
+            port = port_for(self.settings, "dagster")
+            start_background(
+                [_bin("dagster-webserver"), "-w", workspace, "-h", "127.0.0.1", "-p", str(port)],
+                pid_file=self._pid_file("webserver"),
+                log_file=self._log("webserver"),
+                env=self._env(),
+                cwd=REPO_ROOT,
+            )
+        if self.daemon_pid() is None:
+            start_background(
+                [_bin("dagster-daemon"), "run", "-w", workspace],
+                pid_file=self._pid_file("daemon"),
+                log_file=self._log("daemon"),
+                env=self._env(),
+                cwd=REPO_ROOT,
+            )
+        wait_until(
+            self.webserver_healthy, timeout=180, what="the Dagster webserver", log_file=self._log("webserver")
+        )
+        assert self.url is not None
+        return self.url
+
+    def webserver_pid(self) -> int | None:
+        return read_pid(self._pid_file("webserver"))
+
+    def daemon_pid(self) -> int | None:
+        return read_pid(self._pid_file("daemon"))
+
+    def webserver_healthy(self) -> bool:
+        if self.url is None or self.webserver_pid() is None:
+            return False
+        try:
+            return requests.get(f"{self.url}/server_info", timeout=2).ok
+        except requests.RequestException:
+            return False
+
+    def stop(self) -> None:
+        for name in ("daemon", "webserver"):
+            pid = read_pid(self._pid_file(name))
+            if pid is not None:
+                stop_process_group(pid)
+            self._pid_file(name).unlink(missing_ok=True)
