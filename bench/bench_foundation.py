@@ -68,6 +68,7 @@ def main() -> None:
     parser.add_argument("--plays", type=int, default=1_000_000)
     parser.add_argument("--users", type=int, default=50)
     parser.add_argument("--data", type=Path, help="reuse generated data from this folder")
+    parser.add_argument("--keep", action="store_true", help="keep the scratch warehouse (to investigate)")
     args = parser.parse_args()
 
     home = Path(tempfile.mkdtemp(prefix="tt-bench-"))
@@ -199,7 +200,10 @@ def main() -> None:
         big.unlink()
     finally:
         stop_storage(settings)
-    shutil.rmtree(home, ignore_errors=True)  # a scratch warehouse of several GB
+    if args.keep:
+        print(f"kept: TRACKTRACKER_HOME={home}")
+    else:
+        shutil.rmtree(home, ignore_errors=True)  # a scratch warehouse of several GB
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "foundation.json").write_text(json.dumps(results, indent=2))
     width = max(map(len, results))

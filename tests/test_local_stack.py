@@ -19,6 +19,7 @@ import pytest
 import requests
 
 from tests.conftest import REAL_DATA, REPO
+from tracktracker_assets.spotify.fake_server import FakeSpotify
 
 
 def readme_commands() -> list[str]:
@@ -89,10 +90,26 @@ class Stack:
 
 
 @pytest.fixture(scope="module")
-def stack() -> Iterator[Stack]:
+def fake_spotify() -> Iterator[FakeSpotify]:
+    with FakeSpotify(visible_plays=None) as server:
+        yield server
+        assert server.internal_errors == []
+
+
+@pytest.fixture(scope="module")
+def stack(fake_spotify: FakeSpotify) -> Iterator[Stack]:
     home = Path(tempfile.mkdtemp(prefix="tt-stack-"))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TRACKTRACKER_", "DAGSTER_"))}
     env["TRACKTRACKER_HOME"] = str(home)
+    # a Spotify app configured as a user would, against the fake (the daemon's runs call it over HTTP)
+    env.update(
+        {
+            "TRACKTRACKER_SPOTIFY_CLIENT_ID": fake_spotify.client_id,
+            "TRACKTRACKER_SPOTIFY_CLIENT_SECRET": fake_spotify.client_secret,
+            "TRACKTRACKER_SPOTIFY_API_URL": fake_spotify.api_base,
+            "TRACKTRACKER_SPOTIFY_ACCOUNTS_URL": fake_spotify.base_url.rstrip("/"),
+        }
+    )
     up = readme_commands()[0]
     result = subprocess.run(up.split(), cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
     running = Stack(home, env, result.stdout + result.stderr)
@@ -202,6 +219,33 @@ def test_the_daemon_loads_an_export_dropped_in_an_inbox_into_gold(stack: Stack) 
         time.sleep(5)
     assert plays == 552  # every record of the file is a distinct event
     assert not any(p.is_file() and not p.name.startswith(".") for p in inbox.iterdir())
+
+
+def test_a_newly_connected_listener_reaches_gold_without_a_command(
+    stack: Stack, fake_spotify: FakeSpotify
+) -> None:
+    from datetime import UTC, datetime
+
+    from tests.spotify.conftest import consent_token
+    from tracktracker_assets.services.local import open_registry
+
+    added = stack.run("users", "add", "newly", "--timezone", "America/Sao_Paulo")
+    assert added.returncode == 0, added.stderr
+    account = fake_spotify.add_user("sp-newly", display_name="newly")
+    fake_spotify.generate_plays(account, 9, end=datetime.now(UTC))
+    with open_registry(stack.settings()) as registry:  # what `users connect` stores after consent
+        registry.save_token("newly", consent_token(fake_spotify, account), spotify_user_id=account.id)
+    deadline = time.monotonic() + 300
+    plays = 0
+    while time.monotonic() < deadline and plays < 9:
+        plays = stack.query("select count(*) from gold.fct_plays where user_id = 'newly'")[0][0]
+        time.sleep(5)
+    assert plays == 9
+    runs = stack.graphql(
+        '{ runsOrError(filter: {tags: [{key: "tracktracker/trigger", value: "new-connection"}]}) '
+        "{ ... on Runs { results { status tags { key value } } } } }"
+    )["runsOrError"]["results"]
+    assert [r["status"] for r in runs] == ["SUCCESS"]  # the sensor's first pull, not the schedule
 
 
 def test_down_stops_everything_and_a_second_up_reuses_the_data(stack: Stack) -> None:

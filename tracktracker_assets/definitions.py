@@ -17,6 +17,7 @@ from tracktracker_assets.resources import RegistryResource, WarehouseResource
 from tracktracker_assets.schedules import daily_warehouse_checks
 from tracktracker_assets.spotify.assets import spotify_catalog, spotify_recently_played
 from tracktracker_assets.spotify.schedules import catalog_schedule, recently_played_schedule
+from tracktracker_assets.spotify.sensors import new_connection_sensor
 from tracktracker_assets.transform.assets import DBT_PROJECT, dbt_silver_gold
 from tracktracker_assets.transform.project import dbt_executable
 from tracktracker_assets.transform.resource import TrackTrackerDbtResource
@@ -36,7 +37,7 @@ defs = Definitions(
     asset_checks=load_asset_checks_from_modules([checks]),
     jobs=[import_exports_job, refresh_job, warehouse_checks_job, pull_job, enrich_job],
     schedules=[daily_warehouse_checks, recently_played_schedule, catalog_schedule],
-    sensors=[inbox_sensor, registry_sensor, bronze_changed_sensor],
+    sensors=[inbox_sensor, registry_sensor, bronze_changed_sensor, new_connection_sensor],
     resources={
         "warehouse": WarehouseResource(),
         "registry": RegistryResource(),

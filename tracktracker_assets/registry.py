@@ -40,6 +40,7 @@ class User:
     spotify_user_id: str | None = None
     last_pull_at: datetime | None = None
     last_error: str | None = None
+    connected_at: datetime | None = None  # the last consent (connect or reconnect)
 
     @classmethod
     def from_doc(cls, doc: dict[str, Any]) -> User:
@@ -52,6 +53,7 @@ class User:
             spotify_user_id=doc.get("spotify_user_id"),
             last_pull_at=doc.get("last_pull_at"),
             last_error=doc.get("last_error"),
+            connected_at=doc.get("connected_at"),
         )
 
     @property
@@ -205,10 +207,17 @@ class Registry:
             {"$set": {"user_id": user_id, "token": blob, "updated_at": datetime.now(UTC)}},
             upsert=True,
         )
-        if spotify_user_id is not None:
+        if spotify_user_id is not None:  # a new consent, not a token refresh
             self.users.update_one(
                 {"user_id": user_id},
-                {"$set": {"spotify_user_id": spotify_user_id, "status": "active", "last_error": None}},
+                {
+                    "$set": {
+                        "spotify_user_id": spotify_user_id,
+                        "status": "active",
+                        "last_error": None,
+                        "connected_at": datetime.now(UTC),
+                    }
+                },
             )
 
     def load_token(self, user_id: str) -> dict[str, Any] | None:

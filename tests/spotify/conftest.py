@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from tracktracker_assets.spotify.client import SCOPE
-from tracktracker_assets.spotify.fake_server import FakeSpotify
+from tracktracker_assets.spotify.fake_server import FakeSpotify, FakeUser
 
 SPOTIFY_ENV = (
     "TRACKTRACKER_SPOTIFY_CLIENT_ID",
@@ -56,17 +56,21 @@ def connect_directly(
     from tracktracker_assets.settings import get_settings
 
     account = fake.add_user(spotify_id or f"sp-{user_id}", display_name=user_id, rotate_refresh_tokens=rotate)
-    refresh_token = fake.issue_refresh_token(account)
-    token = {
-        "access_token": "none-yet",
-        "token_type": "Bearer",
-        "expires_in": 0,
-        "expires_at": 0,
-        "refresh_token": refresh_token,
-        "scope": SCOPE,
-    }
+    token = consent_token(fake, account)
     with open_registry(get_settings()) as registry:
         if registry.get_user(user_id) is None:
             registry.add_user(user_id, timezone="Europe/Madrid")
         registry.save_token(user_id, token, spotify_user_id=account.id)
-    return refresh_token
+    return token["refresh_token"]
+
+
+def consent_token(fake: FakeSpotify, account: FakeUser) -> dict:
+    """The token a finished consent leaves in the cache: a valid refresh token, an expired access token."""
+    return {
+        "access_token": "none-yet",
+        "token_type": "Bearer",
+        "expires_in": 0,
+        "expires_at": 0,
+        "refresh_token": fake.issue_refresh_token(account),
+        "scope": SCOPE,
+    }

@@ -222,3 +222,33 @@ def test_api_plays_overlapping_a_later_export_count_once_in_gold(fake, real_gold
 def _no_leftover_faults(fake):
     yield
     fake.clear_faults()
+
+
+def test_a_new_connection_is_pulled_at_once_and_only_once(fake) -> None:
+    """The sensor asks for a first pull of a listener who just connected, once per consent."""
+    from dagster import build_sensor_context
+
+    from tracktracker_assets.instance import get_instance
+    from tracktracker_assets.resources import RegistryResource
+    from tracktracker_assets.runner import ensure_partitions
+    from tracktracker_assets.spotify.sensors import new_connection_sensor
+
+    settings = get_settings()
+    instance = get_instance(settings)
+
+    def evaluate() -> list:
+        context = build_sensor_context(instance=instance, resources={"registry": RegistryResource()})
+        result = new_connection_sensor(context)
+        return [r for r in getattr(result, "run_requests", None) or [] if r.partition_key == "fresh-one"]
+
+    connect_directly(fake, "fresh-one")
+    fake.generate_plays("sp-fresh-one", 7, end=datetime.now(UTC))
+    assert evaluate() == []  # no partition yet: the registry sensor adds it first
+    ensure_partitions(settings, ["fresh-one"])
+    [request] = evaluate()
+    assert request.tags["tracktracker/trigger"] == "new-connection"
+    assert run_pull(settings, ["fresh-one"]).success and stored("fresh-one") == 7
+    assert evaluate() == []  # pulled since the consent: the schedule takes over
+    connect_directly(fake, "fresh-one", "sp-fresh-one-again")  # reconnect: a new consent
+    [again] = evaluate()
+    assert again.run_key != request.run_key
