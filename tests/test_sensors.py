@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dagster import build_sensor_context
 
-from tests.conftest import REAL_DATA
+from tests.conftest import REAL_DATA, cli
 from tracktracker_assets.ingest.inbox import drop_into_inbox
 from tracktracker_assets.instance import get_instance
 from tracktracker_assets.resources import RegistryResource, WarehouseResource
@@ -46,8 +46,25 @@ def test_inbox_sensor_requests_one_run_for_all_waiting_users(real_gold) -> None:
 
 
 def test_bronze_changed_sensor_sees_pending_loads(real_gold) -> None:
+    from tracktracker_assets.runner import run_import, run_refresh
     from tracktracker_assets.transform.sensors import bronze_changed_sensor
 
     instance = get_instance(real_gold)
-    context = build_sensor_context(instance=instance, resources={"warehouse": WarehouseResource()})
-    assert bronze_changed_sensor(context).__class__.__name__ == "SkipReason"
+
+    def evaluate():
+        context = build_sensor_context(instance=instance, resources={"warehouse": WarehouseResource()})
+        return bronze_changed_sensor(context)
+
+    assert run_refresh(real_gold).success  # whatever earlier tests left in bronze
+    assert evaluate().__class__.__name__ == "SkipReason"
+    path = REAL_DATA / "spotify-account" / "hobbies-w-erin--StreamingHistory_podcast_0.json"
+    code, output = cli("users", "add", "sensor-loads")
+    assert code == 0, output
+    drop_into_inbox(real_gold, "sensor-loads", path)
+    assert run_import(real_gold, ["sensor-loads"]).success
+    request = evaluate()
+    assert request.__class__.__name__ == "RunRequest" and request.run_key.startswith("bronze-")
+    assert evaluate().run_key == request.run_key  # the same pending state asks once (run key)
+    assert run_refresh(real_gold).success
+    assert evaluate().__class__.__name__ == "SkipReason"
+    assert cli("users", "remove", "sensor-loads", "--yes")[0] == 0

@@ -4,6 +4,7 @@ API: cursors, faults per user, token rotation and secrecy, the gap check, and cr
 from __future__ import annotations
 
 import json
+import re
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -92,7 +93,18 @@ def test_a_revoked_token_marks_that_user_needs_reauth_while_others_load(fake) ->
         user = registry.require_user("revoked-b")
     assert user.status == "needs_reauth" and "invalid_grant" in (user.last_error or "")
     _, output = cli("status")
-    assert "needs_reauth" in output
+    cells = {
+        line.split("│")[1].strip(): [c.strip() for c in line.split("│")[1:-1]]
+        for line in output.splitlines()
+        if line.startswith("│ revoked-")
+    }
+    # per-user freshness (user, status, plays, last play, last import, last pull, problem): the
+    # working user was pulled; the revoked one must reconnect and says why
+    assert cells["revoked-a"][1] == "active" and re.fullmatch(
+        r"\d{4}-\d\d-\d\d \d\d:\d\d", cells["revoked-a"][5]
+    )
+    assert cells["revoked-b"][1] == "needs_reauth" and cells["revoked-b"][5] == "-"
+    assert "invalid_grant" in cells["revoked-b"][6]
     # later ticks leave the user alone until they reconnect
     again = run_pull(get_settings(), users)
     assert not any(line.startswith("revoked-b") for line in again.pull_lines)

@@ -113,10 +113,6 @@ def status(settings: Settings, console: Console) -> None:
         with conn.cursor() as cur:
             cur.execute("select user_id, max(loaded_at) from bronze.loaded_files group by user_id")
             imports = dict(cur.fetchall())
-            cur.execute(
-                "select user_id, max(_loaded_at) from bronze.spotify_recently_played group by user_id"
-            )
-            pulls = dict(cur.fetchall())
             if table_exists(conn, "gold.user_status"):
                 cur.execute("select user_id, plays, last_play_at from gold.user_status")
                 freshness = {r[0]: r[1:] for r in cur.fetchall()}
@@ -132,7 +128,8 @@ def status(settings: Settings, console: Console) -> None:
                 plays,
                 f"{last_play:%Y-%m-%d %H:%M}" if last_play else "-",
                 f"{imports[user_id]:%Y-%m-%d %H:%M}" if user_id in imports else "-",
-                f"{pulls[user_id]:%Y-%m-%d %H:%M}" if user_id in pulls else "-",
+                # every successful pull, also one that found nothing new
+                f"{user.last_pull_at:%Y-%m-%d %H:%M}" if user.last_pull_at else "-",
                 user.last_error or "",
             ]
         )
