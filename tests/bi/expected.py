@@ -14,9 +14,10 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 Query = Callable[[str, dict], list[tuple]]
 Row = dict[str, Any]
@@ -106,6 +107,32 @@ def recent_timeline(hours: int) -> Callable[[Query, str | None, Params], list[Ro
         return [{"ended_at_local": h, "kind": k, "minutes_played": m} for (h, k), m in totals.items()]
 
     return rows
+
+
+def last_24_hours(q: Query, user: str | None, p: Params) -> list[Row]:
+    """recent_timeline(24), plus a 0 for Music in each hour of a listener's last 24 hours (their local
+    time) without listening: the chart's time axis always spans the day."""
+    now = datetime.now(UTC)
+    totals: dict[tuple, float] = {}
+    for user_id, tz in q(
+        f"select user_id, timezone from gold.dim_user where {user_is(user)}", {"user": user}
+    ):
+        played = recent_timeline(24)(q, user_id, p)
+        for row in played:
+            key = (row["ended_at_local"], row["kind"])
+            totals[key] = totals.get(key, 0.0) + row["minutes_played"]
+        busy = {row["ended_at_local"] for row in played}
+        hour = (
+            (now - timedelta(hours=24))
+            .astimezone(ZoneInfo(tz))
+            .replace(tzinfo=None, minute=0, second=0, microsecond=0)
+        )
+        last = now.astimezone(ZoneInfo(tz)).replace(tzinfo=None, minute=0, second=0, microsecond=0)
+        while hour <= last:
+            if hour not in busy:
+                totals[(hour, "Music")] = totals.get((hour, "Music"), 0.0)
+            hour += timedelta(hours=1)
+    return [{"ended_at_local": h, "kind": k, "minutes_played": m} for (h, k), m in totals.items()]
 
 
 def recent_total(hours: int, what: str, label: str) -> Callable[[Query, str | None, Params], list[Row]]:
@@ -371,7 +398,7 @@ def top_artist_listeners(q: Query, user: str | None, p: Params) -> list[Row]:
 EXPECTATIONS: dict[str, Expectation] = {
     # Current listening
     "Recently played": Expectation(recently_played, "top", sort="played_at", limit=50),
-    "Last 24 hours": Expectation(recent_timeline(24)),
+    "Last 24 hours": Expectation(last_24_hours),
     "Last 7 days": Expectation(recent_timeline(24 * 7)),
     "Minutes, last 24 hours": Expectation(recent_total(24, "sum(minutes_played)", "minutes_played")),
     "Plays, last 7 days": Expectation(recent_total(24 * 7, "count(*)", "plays")),

@@ -79,7 +79,8 @@ def test_every_chart_matches_gold(bi_stack: BIStack, who: str) -> None:
         if rows == 0:
             empty.append(name)
     if who == "khushi":  # a real export from 2023-2025: nothing in the last 30 days, all else there
-        assert set(empty) == RECENT - {"Minutes, last 24 hours", "Plays, last 7 days"}, empty  # totals: 1 row
+        # totals have one row (0), and the last 24 hours draw their hours at 0
+        assert set(empty) == RECENT - {"Minutes, last 24 hours", "Plays, last 7 days", "Last 24 hours"}, empty
     else:
         assert not empty, f"empty charts for {who}: {empty}"
 

@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 import zipfile
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -456,6 +456,25 @@ def test_demo_preset(tmp_path: Path) -> None:
         rows = rows_of(d.files)
         distinct = {json.dumps(r, ensure_ascii=False) for r in rows}  # sam's two exports overlap
         assert 15_000 <= len(distinct) <= 30_000, (d.user_id, len(distinct))
+    # ana and sam listen up to the moment of generation, with a day of listening just before it (so
+    # Current listening has something to show); kenji's old-vintage export ends in 2022
+    now = datetime.now(UTC)
+    for user_id, fmt in (("demo-ana", "%Y-%m-%dT%H:%M:%SZ"), ("demo-sam", "%Y-%m-%d %H:%M")):
+        ends = [
+            datetime.strptime(r.get("ts") or r["endTime"], fmt).replace(tzinfo=UTC)
+            for r in rows_of(demo[user_id].files)
+        ]
+        assert max(ends) <= now and sum(1 for e in ends if e > now - timedelta(hours=24)) >= 10, user_id
+    assert max(r["ts"] for r in rows_of(demo["demo-kenji"].files)) < "2022-12-11"
+
+
+def test_demo_is_the_same_for_the_same_moment(tmp_path: Path) -> None:
+    moment = datetime(2030, 5, 17, 12, 30, tzinfo=UTC)
+    first, second = generate_demo(tmp_path / "a", moment), generate_demo(tmp_path / "b", moment)
+    for user_id in first:
+        assert [f.read_bytes() for f in first[user_id].files] == [
+            f.read_bytes() for f in second[user_id].files
+        ]
 
 
 def _vm_hwm_mb(pid: int) -> float | None:
