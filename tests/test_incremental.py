@@ -69,3 +69,24 @@ def test_incremental_equals_full_rebuild(real_gold, tmp_path: Path) -> None:
 def test_dbt_unit_tests_pass(settings) -> None:
     result = run_dbt(settings, ["test", "--select", "test_type:unit"])  # raises on any failure
     assert "PASS=4 " in result.stdout
+
+
+def test_a_large_build_is_vacuumed_and_analyzed_right_after(real_gold) -> None:
+    """What a build wrote in bulk is vacuumed at once (not by autovacuum during the next refresh)."""
+    from tracktracker_assets.warehouse.db import connection
+    from tracktracker_assets.warehouse.maintenance import vacuum_after_bulk_writes
+
+    with connection(real_gold.database_url) as conn, conn.cursor() as cur:
+        cur.execute("create table silver.bulk_probe as select g as n from generate_series(1, 150000) as g")
+    try:
+        assert "silver.bulk_probe" in vacuum_after_bulk_writes(real_gold)
+        with connection(real_gold.database_url) as conn, conn.cursor() as cur:
+            cur.execute(
+                "select last_vacuum is not null, last_analyze is not null, n_live_tup "
+                "from pg_stat_user_tables where schemaname = 'silver' and relname = 'bulk_probe'"
+            )
+            assert cur.fetchone() == (True, True, 150000)
+        assert "silver.bulk_probe" not in vacuum_after_bulk_writes(real_gold)  # nothing new since
+    finally:
+        with connection(real_gold.database_url) as conn, conn.cursor() as cur:
+            cur.execute("drop table silver.bulk_probe")

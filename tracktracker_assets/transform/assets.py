@@ -25,6 +25,7 @@ from tracktracker_assets.transform.locking import dbt_lock
 from tracktracker_assets.transform.project import DBT_PROJECT_DIR, ensure_manifest, export_dbt_env
 from tracktracker_assets.transform.views import EXCLUDE_STATIC, mark_static_nodes_built, static_nodes_current
 from tracktracker_assets.warehouse.db import connect
+from tracktracker_assets.warehouse.maintenance import vacuum_after_bulk_writes
 
 DBT_PROJECT = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
 KEEP_TARGET_DIRS = 20
@@ -77,6 +78,9 @@ def dbt_silver_gold(context: AssetExecutionContext, dbt: DbtCliResource) -> Iter
             if isinstance(event, Output | AssetMaterialization):
                 progress.report(progress.Event("dbt", "/".join(_key(event).path), len(events) + 1, selected))
             events.append(event)
+        vacuumed = vacuum_after_bulk_writes(settings)
+    if vacuumed:
+        context.log.info(f"Vacuumed and analyzed after a large build: {', '.join(vacuumed)}")
     if not skip_static:
         mark_static_nodes_built(DBT_PROJECT.manifest_path)
     counts = table_row_counts(settings)
