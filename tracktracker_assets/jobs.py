@@ -1,6 +1,14 @@
 """Jobs. Both run their steps in one process: each step subprocess would re-import everything (~10 s)."""
 
-from dagster import AssetKey, AssetSelection, define_asset_job, in_process_executor
+from dagster import (
+    AssetKey,
+    AssetSelection,
+    DagsterInstance,
+    DagsterRunStatus,
+    RunsFilter,
+    define_asset_job,
+    in_process_executor,
+)
 
 from tracktracker_assets.checks import fct_plays_no_duplicate_events, fct_plays_reconciles_with_bronze
 
@@ -53,3 +61,14 @@ enrich_job = define_asset_job(
     description="Fetch catalog details for tracks, albums and artists seen but not yet known.",
     tags={"tracktracker/kind": "enrich"},
 )
+
+
+def job_in_flight(instance: DagsterInstance, job_name: str) -> bool:
+    """A run of this job is queued, starting or running (sensors then leave the work to it)."""
+    in_flight = [
+        DagsterRunStatus.QUEUED,
+        DagsterRunStatus.NOT_STARTED,
+        DagsterRunStatus.STARTING,
+        DagsterRunStatus.STARTED,
+    ]
+    return bool(instance.get_runs(filters=RunsFilter(job_name=job_name, statuses=in_flight), limit=1))

@@ -3,6 +3,8 @@ a second refreshes silver and gold; a live display shows both."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +39,23 @@ def _check_paths(settings: Settings, paths: list[Path]) -> None:
                 f"is {size >> 20} MB, more than the {settings.max_upload_bytes >> 20} MB limit.",
                 hint="Raise TRACKTRACKER_MAX_UPLOAD_MB if this really is a Spotify export.",
             )
+
+
+@contextmanager
+def live_progress(console: Console) -> Iterator[None]:
+    """A transient progress display fed by the run's progress events (loads, then dbt models)."""
+    columns = (
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    with (
+        Progress(*columns, console=console, transient=True) as display,
+        progress_events.listening(_live_progress(display)),
+    ):
+        yield
 
 
 def _live_progress(display: Progress) -> Any:
@@ -98,17 +117,7 @@ def import_files(settings: Settings, console: Console, user_id: str, paths: list
 
 
 def load_and_refresh(settings: Settings, console: Console, user_ids: list[str]) -> bool:
-    columns = (
-        SpinnerColumn(),
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-    )
-    with (
-        Progress(*columns, console=console, transient=True) as display,
-        progress_events.listening(_live_progress(display)),
-    ):
+    with live_progress(console):
         outcome = run_import(settings, user_ids)
     ok, inserted = _report(console, outcome)
     if not refresh_if_behind(settings, console, inserted):
@@ -121,17 +130,7 @@ def refresh_if_behind(settings: Settings, console: Console, new_plays: int | Non
     if not _gold_behind_bronze(settings):
         console.print("Nothing new to load: silver and gold are unchanged.")
         return True
-    columns = (
-        SpinnerColumn(),
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-    )
-    with (
-        Progress(*columns, console=console, transient=True) as display,
-        progress_events.listening(_live_progress(display)),
-    ):
+    with live_progress(console):
         refresh = run_refresh(settings)
     for failure in refresh.failures:
         console.print(f"[red]✗ refresh failed:[/] {failure}")

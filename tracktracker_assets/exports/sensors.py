@@ -4,7 +4,7 @@ from dagster import DefaultSensorStatus, RunRequest, SensorEvaluationContext, Sk
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
 from tracktracker_assets.ingest.inbox import users_with_pending_files
-from tracktracker_assets.jobs import import_exports_job
+from tracktracker_assets.jobs import import_exports_job, job_in_flight
 from tracktracker_assets.settings import get_settings
 
 
@@ -14,7 +14,7 @@ def inbox_sensor(context: SensorEvaluationContext) -> RunRequest | SkipReason:
     waiting = [u for u in users_with_pending_files(get_settings()) if u in known]
     if not waiting:
         return SkipReason("no files waiting in any inbox")
-    if _load_in_progress(context):
+    if job_in_flight(context.instance, import_exports_job.name):
         return SkipReason("a load run is already queued or running; it or the next tick takes the files")
     # one run for every user with files: partitions are ordered, so a range covers them all
     ordered = [u for u in known if u in waiting]
@@ -24,21 +24,3 @@ def inbox_sensor(context: SensorEvaluationContext) -> RunRequest | SkipReason:
             ASSET_PARTITION_RANGE_END_TAG: ordered[-1],
         },
     )
-
-
-def _load_in_progress(context: SensorEvaluationContext) -> bool:
-    from dagster import DagsterRunStatus, RunsFilter
-
-    runs = context.instance.get_runs(
-        filters=RunsFilter(
-            job_name=import_exports_job.name,
-            statuses=[
-                DagsterRunStatus.QUEUED,
-                DagsterRunStatus.NOT_STARTED,
-                DagsterRunStatus.STARTING,
-                DagsterRunStatus.STARTED,
-            ],
-        ),
-        limit=1,
-    )
-    return bool(runs)

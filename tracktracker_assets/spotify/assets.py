@@ -107,10 +107,10 @@ def spotify_recently_played(
             "gaps": MetadataValue.md("\n".join(f"- {o.user_id}: {o.message}" for o in gaps) or "none"),
         },
     )
-    yield _freshness(settings, warehouse)
+    yield _freshness(settings, warehouse, registry)
 
 
-def _freshness(settings: Any, warehouse: WarehouseResource) -> AssetCheckResult:
+def _freshness(settings: Any, warehouse: WarehouseResource, registry: RegistryResource) -> AssetCheckResult:
     limit = datetime.now(UTC) - timedelta(minutes=3 * settings.pull_interval_min)
     with warehouse.connection() as conn, conn.cursor() as cur:
         cur.execute(
@@ -118,9 +118,8 @@ def _freshness(settings: Any, warehouse: WarehouseResource) -> AssetCheckResult:
             "from bronze.spotify_pulls group by user_id"
         )
         last_ok = dict(cur.fetchall())
-    from tracktracker_assets.services.local import open_registry
-
-    with open_registry(settings) as reg:
+    # read after the pull: users it marked needs_reauth are no longer expected to be fresh
+    with registry.open() as reg:
         active = [u.user_id for u in reg.connected_users() if u.status == "active"]
     stale = [u for u in active if last_ok.get(u) is None or last_ok[u] < limit]
     return AssetCheckResult(

@@ -1,17 +1,9 @@
 """Refresh silver and gold once after bronze changed, not once per load: a dbt build costs seconds of
 start-up whatever it does, and one build takes every load since the last one."""
 
-from dagster import (
-    DagsterRunStatus,
-    DefaultSensorStatus,
-    RunRequest,
-    RunsFilter,
-    SensorEvaluationContext,
-    SkipReason,
-    sensor,
-)
+from dagster import DefaultSensorStatus, RunRequest, SensorEvaluationContext, SkipReason, sensor
 
-from tracktracker_assets.jobs import refresh_job
+from tracktracker_assets.jobs import job_in_flight, refresh_job
 from tracktracker_assets.resources import WarehouseResource
 from tracktracker_assets.warehouse.status import pending_bronze_load_id
 
@@ -24,18 +16,6 @@ def bronze_changed_sensor(
         pending = pending_bronze_load_id(conn)
     if pending is None:
         return SkipReason("silver and gold are up to date with bronze")
-    active = context.instance.get_runs(
-        filters=RunsFilter(
-            job_name=refresh_job.name,
-            statuses=[
-                DagsterRunStatus.QUEUED,
-                DagsterRunStatus.NOT_STARTED,
-                DagsterRunStatus.STARTING,
-                DagsterRunStatus.STARTED,
-            ],
-        ),
-        limit=1,
-    )
-    if active:
+    if job_in_flight(context.instance, refresh_job.name):
         return SkipReason("a refresh is already queued or running")
     return RunRequest(run_key=f"bronze-{pending}")
