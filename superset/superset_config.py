@@ -21,6 +21,7 @@ import secrets
 import shutil
 from datetime import timedelta
 
+from tracktracker_assets.bi import mutators
 from tracktracker_assets.bi.config import bi_settings
 from tracktracker_assets.bi.upload import blueprint as upload_blueprint
 from tracktracker_assets.settings import get_settings
@@ -96,50 +97,20 @@ SQLLAB_CTAS_NO_LIMIT = False
 # Inline syntax checks in SQL Lab run pgsanity, which needs PostgreSQL's `ecpg` on PATH (the service
 # puts the bundled PostgreSQL's bin directory there); without it every keystroke shows an error marker.
 SQL_VALIDATORS_BY_ENGINE = {"postgresql": "PostgreSQLValidator"} if shutil.which("ecpg") else {}
-# Superset's default list plus functions that run SQL from a string, touch large objects or change
-# settings (set_config could move the search_path past the RLS check).
-DISALLOWED_SQL_FUNCTIONS = {
-    "postgresql": {
-        "current_database",
-        "current_schema",
-        "current_user",
-        "session_user",
-        "current_setting",
-        "version",
-        "inet_client_addr",
-        "inet_client_port",
-        "inet_server_addr",
-        "inet_server_port",
-        "pg_read_file",
-        "pg_ls_dir",
-        "pg_read_binary_file",
-        "pg_stat_file",
-        "pg_ls_logdir",
-        "pg_ls_waldir",
-        "pg_ls_tmpdir",
-        "database_to_xml",
-        "database_to_xmlschema",
-        "query_to_xml",
-        "query_to_xmlschema",
-        "table_to_xml",
-        "table_to_xml_and_xmlschema",
-        "query_to_xml_and_xmlschema",
-        "table_to_xmlschema",
-        "pg_sleep",
-        "pg_terminate_backend",
-        "pg_cancel_backend",
-        "pg_reload_conf",
-        "set_config",
-        "lo_import",
-        "lo_export",
-        "lo_get",
-        "lo_put",
-        "lo_from_bytea",
-        "dblink",
-        "dblink_exec",
-        "dblink_connect",
-    },
-}
+# Superset's own check in SQL Lab; tracktracker_assets.bi.mutators.query_guard applies the same list
+# (and whole families such as pg_*) to every statement Superset sends, charts included.
+DISALLOWED_SQL_FUNCTIONS = {"postgresql": set(mutators.BLOCKED_FUNCTIONS)}
+
+# ---- who runs a query, and what it may be (tracktracker_assets/bi/mutators.py) -------------------------
+# Each person's queries log in as their own PostgreSQL role, whose row-level security PostgreSQL
+# enforces: the admin as superset_reader, a listener as their listener role. Superset's RLS rules stay
+# as a second layer.
+DB_CONNECTION_MUTATOR = mutators.connection_mutator
+SQL_QUERY_MUTATOR = mutators.query_guard
+MUTATE_AFTER_SPLIT = False  # SQL Lab calls the guard on each statement of a script, charts on their query
+EVENT_LOGGER = mutators.event_logger()
+EXTRA_RELATED_QUERY_FILTERS = {"user": mutators.related_users_filter, "role": mutators.related_roles_filter}
+FLASK_APP_MUTATOR = mutators.filter_every_related_user_list
 
 # ---- cache: off by default so benchmarks measure the warehouse, not Superset's cache ------------------
 if _bi.cache:

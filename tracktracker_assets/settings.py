@@ -28,14 +28,17 @@ generated once and kept under TRACKTRACKER_HOME with 0600 permissions; nothing s
 | TRACKTRACKER_SUPERSET_URL         | none (run Superset locally)     | an existing Superset to provision (docker-compose) |
 | TRACKTRACKER_SUPERSET_PUBLIC_URL  | the request's host              | base URL listeners open (Spotify redirect of the upload page) |
 | TRACKTRACKER_SUPERSET_ADMIN_PASSWORD | generated under HOME         | password of Superset's `admin`                     |
-| TRACKTRACKER_SUPERSET_READER_PASSWORD | generated under HOME        | password of the read-only warehouse role `superset_reader` |
+| TRACKTRACKER_SUPERSET_READER_PASSWORD | generated under HOME        | password of the read-only warehouse role `superset_reader` (the admin's queries) |
+| TRACKTRACKER_SUPERSET_METADATA_PASSWORD | generated under HOME      | password of `superset_meta`, the role that owns Superset's metadata database |
+| TRACKTRACKER_SUPERSET_DATABASE_URL | `superset` database as superset_meta | Superset's metadata database (docker-compose gives it to Superset) |
 | SUPERSET_SECRET_KEY               | generated under HOME            | signs Superset's sessions, encrypts its secrets    |
 | TRACKTRACKER_SUPERSET_WORKERS     | 1                               | gunicorn worker processes                          |
 | TRACKTRACKER_SUPERSET_THREADS     | 8                               | threads per worker                                 |
 | TRACKTRACKER_SUPERSET_CACHE       | off                             | `on` caches chart data                             |
 | TRACKTRACKER_SUPERSET_CACHE_TIMEOUT | 300                           | seconds a cached chart result lives                |
-| TRACKTRACKER_SQLLAB_TIMEOUT       | 60                              | SQL Lab query timeout, seconds                     |
+| TRACKTRACKER_SQLLAB_TIMEOUT       | 60                              | SQL Lab query timeout, seconds; also the statement timeout PostgreSQL enforces on every listener query (charts too) |
 | TRACKTRACKER_SQLLAB_ROW_LIMIT     | 100000                          | most rows a SQL Lab query or chart returns         |
+| TRACKTRACKER_LISTENER_CONNECTIONS | 16                              | most warehouse connections one listener's role may hold (a dashboard opens one per chart at once) |
 | TRACKTRACKER_SUPERSET_LOG_LEVEL   | INFO                            | Superset's log level                               |
 
 The Superset variables are read by tracktracker_assets/bi/config.py, which superset_config.py imports
@@ -50,6 +53,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from urllib.parse import quote, urlsplit, urlunsplit
+
+SUPERSET_METADATA_ROLE = "superset_meta"
 
 
 def _env(name: str, default: str | None = None) -> str | None:
@@ -107,6 +112,8 @@ class Settings:
     pull_concurrency: int = 16
     spotify_max_wait_s: int = 30
     enrich_budget: int = 500
+    superset_database_url_override: str | None = field(repr=False, default=None)
+    superset_metadata_password_override: str | None = field(repr=False, default=None)
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -135,6 +142,8 @@ class Settings:
             pull_concurrency=_env_int("TRACKTRACKER_PULL_CONCURRENCY", 16),
             spotify_max_wait_s=_env_int("TRACKTRACKER_SPOTIFY_MAX_WAIT_S", 30),
             enrich_budget=_env_int("TRACKTRACKER_ENRICH_BUDGET", 500),
+            superset_database_url_override=_env("TRACKTRACKER_SUPERSET_DATABASE_URL"),
+            superset_metadata_password_override=_env("TRACKTRACKER_SUPERSET_METADATA_PASSWORD"),
         )
 
     # ---- where local state lives -------------------------------------------------------------
@@ -219,8 +228,25 @@ class Settings:
         return with_database(self.database_url, "dagster")
 
     @property
-    def superset_database_url(self) -> str:
+    def superset_owner_url(self) -> str:
+        """Superset's metadata database as the warehouse owner: only to create its role (bi/service.py)."""
         return with_database(self.database_url, "superset")
+
+    def superset_metadata_password(self) -> str:
+        return self.superset_metadata_password_override or read_or_create_secret(
+            self.secrets_dir / "superset-metadata-password"
+        )
+
+    @property
+    def superset_database_url(self) -> str:
+        """Superset's metadata database as its own role, which owns it and nothing else."""
+        if self.superset_database_url_override:
+            return self.superset_database_url_override
+        parts = urlsplit(self.database_url)
+        password = quote(self.superset_metadata_password(), safe="")
+        port = f":{parts.port}" if parts.port else ""
+        netloc = f"{SUPERSET_METADATA_ROLE}:{password}@{parts.hostname}{port}"
+        return urlunsplit((parts.scheme, netloc, "/superset", parts.query, ""))
 
     @property
     def mongo_url(self) -> str:

@@ -1,7 +1,10 @@
 """The asset bundle under superset/assets: loading it, saved query contexts, the ZIP Superset imports.
 
-Connection details are filled in at provisioning time and never live in git: the database URI (with
-Superset's password mask), each dataset's catalog, and each chart's query_context when it is null.
+Connection details are filled in at provisioning time and never live in git: the database URI, each
+dataset's catalog, and each chart's query_context when it is null. The URI names the admin's reader role
+and no password: Superset's connection mutator (bi/mutators.py) logs in as the asking person's role and
+reads its password from TRACKTRACKER_HOME/secrets when it connects, so no password is ever stored in
+Superset or sent through its API (whose action log keeps request payloads).
 """
 
 from __future__ import annotations
@@ -12,13 +15,13 @@ import json
 import zipfile
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import unquote, urlsplit
 
 import yaml
 
+from tracktracker_assets.warehouse.access import READER_ROLE
+
 ASSETS_DIR = Path(__file__).resolve().parents[2] / "superset" / "assets"
-READER_ROLE = "superset_reader"
-PASSWORD_MASK = "XXXXXXXXXX"  # Superset's placeholder for a password given separately
 
 Bundle = dict[str, dict[str, Any]]
 
@@ -130,13 +133,13 @@ def build_query_context(params: dict[str, Any], dataset: dict[str, Any]) -> dict
     }
 
 
-def reader_sqlalchemy_uri(warehouse_url: str, password: str = PASSWORD_MASK) -> str:
-    """The warehouse URL with the reader role as user (the mask as password unless one is given)."""
+def reader_sqlalchemy_uri(warehouse_url: str) -> str:
+    """The warehouse URL with the reader role as user and no password (the mutator adds it)."""
     parts = urlsplit(warehouse_url)
     host = parts.hostname or "127.0.0.1"
     port = f":{parts.port}" if parts.port else ""
     query = f"?{parts.query}" if parts.query else ""
-    return f"postgresql+psycopg2://{READER_ROLE}:{quote(password, safe='')}@{host}{port}{parts.path}{query}"
+    return f"postgresql+psycopg2://{READER_ROLE}@{host}{port}{parts.path}{query}"
 
 
 def rendered(bundle: Bundle, warehouse_url: str) -> Bundle:
@@ -160,9 +163,9 @@ def rendered(bundle: Bundle, warehouse_url: str) -> Bundle:
     return out
 
 
-def fingerprint(bundle: Bundle, warehouse_url: str, password: str) -> str:
-    """Changes whenever an import would change something: the bundle, the connection, its password."""
-    material = json.dumps([rendered(bundle, warehouse_url), password], sort_keys=True, default=str)
+def fingerprint(bundle: Bundle, warehouse_url: str) -> str:
+    """Changes whenever an import would change something: the bundle or the connection."""
+    material = json.dumps(rendered(bundle, warehouse_url), sort_keys=True, default=str)
     return hashlib.sha256(material.encode()).hexdigest()
 
 

@@ -27,6 +27,7 @@ class BISettings:
     sqllab_timeout: int
     sqllab_row_limit: int
     log_level: str
+    listener_connections: int
 
     @classmethod
     def from_env(cls) -> BISettings:
@@ -43,6 +44,7 @@ class BISettings:
             sqllab_timeout=_int("TRACKTRACKER_SQLLAB_TIMEOUT", 60),
             sqllab_row_limit=_int("TRACKTRACKER_SQLLAB_ROW_LIMIT", 100_000),
             log_level=_env("TRACKTRACKER_SUPERSET_LOG_LEVEL", "INFO") or "INFO",
+            listener_connections=_int("TRACKTRACKER_LISTENER_CONNECTIONS", 16),
         )
 
 

@@ -49,13 +49,13 @@ def admin_client(settings: Settings | None = None) -> SupersetClient:
     return SupersetClient(service.url(settings), service.ADMIN_USERNAME, service.admin_password(settings))
 
 
-def import_bundle(client: SupersetClient, bundle: Bundle, warehouse_url: str, password: str) -> None:
-    passwords = {name: password for name in bundle if name.startswith("databases/")}
+def import_bundle(client: SupersetClient, bundle: Bundle, warehouse_url: str) -> None:
+    # no `passwords`: the connection carries none (bundle.py says why)
     client.request(
         "POST",
         "/api/v1/assets/import/",
         files={"bundle": ("tracktracker.zip", bundle_zip(bundle, warehouse_url), "application/zip")},
-        data={"passwords": json.dumps(passwords), "overwrite": "true"},
+        data={"overwrite": "true"},
     )
 
 
@@ -113,6 +113,18 @@ def _dataset_columns(client: SupersetClient, dataset_ids: list[int]) -> dict[int
     return columns
 
 
+def sync_warehouse_logins(warehouse_url: str, settings: Settings, users: list[User]) -> None:
+    from tracktracker_assets.users.sync import listener_limits
+    from tracktracker_assets.warehouse import access
+    from tracktracker_assets.warehouse.db import connect
+
+    conn = connect(warehouse_url)
+    try:
+        access.sync_listeners(conn, settings, [u.user_id for u in users], listener_limits(), refresh=True)
+    finally:
+        conn.close()
+
+
 def registry_users(settings: Settings) -> list[User]:
     from tracktracker_assets.services.local import open_registry
 
@@ -140,12 +152,12 @@ def provision(
     client = client or admin_client(settings)
     bundle = load_bundle(assets_dir)
 
-    stamp = fingerprint(bundle, warehouse_url, password)
+    stamp = fingerprint(bundle, warehouse_url)
     marker = _marker(settings)
     found, missing = find_objects(client, bundle)
     imported = False
     if missing or not marker.exists() or marker.read_text().strip() != stamp:
-        import_bundle(client, bundle, warehouse_url, password)
+        import_bundle(client, bundle, warehouse_url)
         found, missing = find_objects(client, bundle)
         if missing:
             raise RuntimeError(
@@ -164,9 +176,10 @@ def provision(
     columns = _dataset_columns(client, dataset_ids)
     rules = ensure_rls_rules(client, wanted_rules(datasets, columns))
     everyone = users is None
-    listeners = sync_listeners(
-        client, settings, registry_users(settings) if everyone else users, prune=everyone
-    )
+    wanted = registry_users(settings) if everyone else users
+    if everyone:  # their queries log in as their own warehouse roles: those follow the registry too
+        sync_warehouse_logins(warehouse_url, settings, wanted)
+    listeners = sync_listeners(client, settings, wanted, prune=everyone)
     marker.parent.mkdir(parents=True, exist_ok=True)
     marker.write_text(stamp + "\n")
     return Provisioned(

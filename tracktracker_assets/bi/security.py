@@ -1,9 +1,12 @@
 """The Listener role and the row-level-security rules (neither is part of an asset bundle).
 
-- Listener = Gamma + sql_lab, minus what reveals other users or global settings, plus
+- Listener = Gamma + sql_lab, minus what reveals other users or global settings or exports the
+  connection, plus
   `datasource_access` on each dataset of the gold database, never `database_access`: SQL Lab then
   refuses any gold relation that is not a dataset, so a new table without a rule is closed by default.
 - Rules are "Base" rules: they filter every role except Admin (deny by default), Listener included.
+  They are the second layer: PostgreSQL itself enforces the same per listener (warehouse/access.py),
+  whatever the SQL.
   * own rows: `user_id = '{{ current_username() }}'` on every dataset with a user_id column;
   * shared dimensions: a listener sees the tracks / artists / albums they played themselves, so SQL Lab
     cannot list what other people listen to (global trends show only what >= k listeners played).
@@ -40,6 +43,12 @@ EXCLUDED_PERMISSIONS = {
     ("can_delete_embedded", "Dashboard"),
     ("can_export_as_example", "Dashboard"),
     ("can_cache_dashboard_screenshot", "Dashboard"),
+    # an export bundle carries the connection (host, port, database, role): nothing a listener needs
+    ("can_export", "Dashboard"),
+    ("can_export", "Chart"),
+    ("can_export", "Dataset"),
+    ("can_export", "Database"),
+    ("can_export", "SavedQuery"),
 }
 
 

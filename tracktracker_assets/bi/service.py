@@ -18,6 +18,7 @@ from importlib.metadata import version
 from pathlib import Path
 
 import psycopg2
+from psycopg2 import sql
 
 from tracktracker_assets.bi.config import bi_settings
 from tracktracker_assets.services.postgres import bundled_bin_dir
@@ -30,7 +31,8 @@ from tracktracker_assets.services.processes import (
     wait_until,
 )
 from tracktracker_assets.services.state import port_for, read_ports
-from tracktracker_assets.settings import Settings, get_settings, read_or_create_secret
+from tracktracker_assets.settings import SUPERSET_METADATA_ROLE, Settings, get_settings, read_or_create_secret
+from tracktracker_assets.warehouse.access import scram_verifier
 
 SUPERSET_DIR = Path(__file__).resolve().parents[2] / "superset"
 CONFIG_PATH = SUPERSET_DIR / "superset_config.py"
@@ -98,8 +100,22 @@ def _pg_bin(settings: Settings) -> Path | None:
         return None
 
 
+# Superset's process is given nothing of the warehouse owner, Dagster or dbt: its queries log in as the
+# reader or a listener (bi/mutators.py), its metadata as superset_meta.
+ENV_KEPT_OUT = (
+    "TRACKTRACKER_DATABASE_URL",
+    "TRACKTRACKER_DAGSTER_DATABASE_URL",
+    "TRACKTRACKER_DAGSTER_",
+    "TT_DBT_",
+    "DAGSTER_",
+    "PG",
+    "POSTGRES_",
+    "DBT_",
+)
+
+
 def _env(settings: Settings) -> dict[str, str]:
-    env = dict(os.environ)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(ENV_KEPT_OUT)}
     pg_bin = _pg_bin(settings)
     if pg_bin is not None and (pg_bin / "ecpg").exists():
         env["PATH"] = f"{pg_bin}{os.pathsep}{env.get('PATH', '')}"
@@ -112,6 +128,55 @@ def _env(settings: Settings) -> dict[str, str]:
         FLASK_APP="superset.app:create_app()",
     )
     return env
+
+
+def ensure_metadata_role(settings: Settings) -> None:
+    """`superset_meta` owns Superset's metadata database (and all in it), with its own password; the
+    warehouse owner creates it. An install from before this role existed has its objects handed over."""
+    password = settings.superset_metadata_password()
+    conn = psycopg2.connect(settings.superset_owner_url)
+    conn.autocommit = True
+    role = sql.Identifier(SUPERSET_METADATA_ROLE)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("select 1 from pg_roles where rolname = %s", (SUPERSET_METADATA_ROLE,))
+            if cur.fetchone() is None:
+                cur.execute(sql.SQL("create role {} login").format(role))
+            cur.execute(
+                sql.SQL(
+                    "alter role {} with login nosuperuser nocreatedb nocreaterole noreplication "
+                    "connection limit 64 password %s"
+                ).format(role),
+                (scram_verifier(password),),
+            )
+            cur.execute("select current_database()")
+            database = sql.Identifier(cur.fetchone()[0])
+            cur.execute(sql.SQL("alter database {} owner to {}").format(database, role))
+            cur.execute(sql.SQL("alter schema public owner to {}").format(role))
+            cur.execute(
+                """
+                select format('alter %%s %%I.%%I owner to %%I',
+                              case c.relkind when 'S' then 'sequence' when 'v' then 'view'
+                                             when 'm' then 'materialized view' else 'table' end,
+                              n.nspname, c.relname, %s)
+                from pg_class as c join pg_namespace as n on n.oid = c.relnamespace
+                where n.nspname = 'public' and c.relkind in ('r', 'p', 'S', 'v', 'm')
+                  and pg_get_userbyid(c.relowner) <> %s
+                  -- a serial's sequence follows its table
+                  and not exists (select from pg_depend as d where d.classid = 'pg_class'::regclass
+                                  and d.objid = c.oid and d.deptype in ('a', 'i'))
+                union all
+                select format('alter type %%I.%%I owner to %%I', n.nspname, t.typname, %s)
+                from pg_type as t join pg_namespace as n on n.oid = t.typnamespace
+                where n.nspname = 'public' and t.typtype in ('e', 'd')
+                  and pg_get_userbyid(t.typowner) <> %s
+                """,
+                (SUPERSET_METADATA_ROLE,) * 4,
+            )
+            for (statement,) in cur.fetchall():
+                cur.execute(statement)
+    finally:
+        conn.close()
 
 
 # ---- first start: migrate, admin, roles ---------------------------------------------------------------
@@ -157,6 +222,7 @@ def _superset(settings: Settings, *args: str, stdin: str | None = None, timeout:
 
 def bootstrap(settings: Settings) -> bool:
     """Migrate / create the admin / sync roles when needed. Returns True if anything was done."""
+    ensure_metadata_role(settings)
     marker = _marker(settings)
     recorded = json.loads(marker.read_text()) if marker.exists() else {}
     revision, admin = _metadata_state(settings)

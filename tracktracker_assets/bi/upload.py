@@ -47,16 +47,27 @@ def _listener(settings: Settings) -> User | None:
 
 
 def _history(settings: Settings, user: User) -> tuple[list[ImportRecord], str | None]:
-    from tracktracker_assets.warehouse.db import connect
-
+    """The listener's imports, read as their own warehouse role: Superset's process holds no owner
+    credentials. The connection goes through Superset's gold database, so its connection mutator
+    (bi/mutators.py) picks the signed-in listener's role."""
     try:
-        conn = connect(settings.database_url)
+        with gold_database().get_raw_connection() as conn:
+            return import_history(settings, conn, user.user_id, user.timezone), None
     except Exception as exc:  # the page still works for uploads when the warehouse is down
         return [], f"Your import history is unavailable right now ({type(exc).__name__})."
-    try:
-        return import_history(settings, conn, user.user_id, user.timezone), None
-    finally:
-        conn.close()
+
+
+def gold_database() -> Any:
+    """Superset's connection to the gold warehouse (the bundle's database, whose URI names the reader)."""
+    from superset.extensions import db
+    from superset.models.core import Database
+
+    from tracktracker_assets.warehouse.access import READER_ROLE
+
+    for database in db.session.query(Database).all():
+        if database.url_object.username == READER_ROLE:
+            return database
+    raise RuntimeError("Superset has no gold database yet: run `tracktracker superset provision`.")
 
 
 def _page(

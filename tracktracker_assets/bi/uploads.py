@@ -147,12 +147,14 @@ def _rejections(settings: Settings, user_id: str, zone: ZoneInfo) -> list[tuple[
     return found
 
 
-def _loaded(conn: object, user_id: str, zone: ZoneInfo, limit: int) -> list[tuple[datetime, ImportRecord]]:
+def _loaded(conn: object, zone: ZoneInfo, limit: int) -> list[tuple[datetime, ImportRecord]]:
+    """The files loaded for the connection's listener: conn logs in as their own PostgreSQL role, and
+    tt_security.my_loaded_files answers for that role only (warehouse/access.py)."""
     with conn.cursor() as cur:  # type: ignore[attr-defined]
         cur.execute(
-            "select file_name, format, records, inserted, duplicates, loaded_at from bronze.loaded_files "
-            "where user_id = %s order by loaded_at desc limit %s",
-            (user_id, limit),
+            "select file_name, format, records, inserted, duplicates, loaded_at "
+            "from tt_security.my_loaded_files(%s)",
+            (limit,),
         )
         rows = cur.fetchall()
     records = []
@@ -167,12 +169,13 @@ def _loaded(conn: object, user_id: str, zone: ZoneInfo, limit: int) -> list[tupl
 def import_history(
     settings: Settings, conn: object, user_id: str, timezone: str, *, limit: int = 20
 ) -> list[ImportRecord]:
-    """Waiting files first, then loaded and rejected files, newest first (times in the user's zone)."""
+    """Waiting files first, then loaded and rejected files, newest first (times in the user's zone).
+    conn: a connection as the listener's own warehouse role."""
     zone = ZoneInfo(timezone)
     waiting = [
         ImportRecord("", path.name, "waiting", "in your inbox; it will be loaded within a minute or two")
         for path in pending_files(settings, user_id)
     ]
-    done = _loaded(conn, user_id, zone, limit) + _rejections(settings, user_id, zone)
+    done = _loaded(conn, zone, limit) + _rejections(settings, user_id, zone)
     done.sort(key=lambda pair: pair[0], reverse=True)
     return waiting + [record for _, record in done[:limit]]

@@ -1,6 +1,7 @@
-"""The PostgreSQL role Superset connects as: `superset_reader`, read-only, schema gold only.
+"""The PostgreSQL role of the admin's Superset queries: `superset_reader`, read-only, schema gold only.
 
-Gold views read silver and bronze with their owner's rights, so the reader needs nothing outside gold.
+Listeners' queries run as their own roles (warehouse/access.py); this one sees every listener's rows,
+through the `tt_reader_all` policies dbt puts on each gold table (dbt/macros/row_security.sql).
 """
 
 from __future__ import annotations
@@ -8,9 +9,9 @@ from __future__ import annotations
 import psycopg2
 from psycopg2 import sql
 
-from tracktracker_assets.bi.bundle import READER_ROLE
 from tracktracker_assets.bi.config import bi_settings
 from tracktracker_assets.settings import Settings, read_or_create_secret
+from tracktracker_assets.warehouse.access import READER_ROLE, scram_verifier
 
 GOLD_SCHEMA = "gold"
 
@@ -41,7 +42,7 @@ def ensure_reader_role(warehouse_url: str, password: str, *, owners: list[str] |
                     "alter role {} with login nosuperuser nocreatedb nocreaterole noinherit noreplication "
                     "nobypassrls connection limit 64 password %s"
                 ).format(role),
-                (password,),
+                (scram_verifier(password),),
             )
             for setting, value in (
                 ("default_transaction_read_only", "on"),

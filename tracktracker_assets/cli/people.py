@@ -8,13 +8,15 @@ from rich.console import Console
 
 from tracktracker_assets.services.local import open_registry, start_storage
 from tracktracker_assets.settings import Settings
-from tracktracker_assets.users.sync import sync_registry_users
+from tracktracker_assets.users.sync import listener_limits, sync_registry_users
+from tracktracker_assets.warehouse.access import sync_listeners
 from tracktracker_assets.warehouse.db import connect
 
 
-def mirror_users(settings: Settings) -> None:
-    """bronze.registry_users and the `users` partitions follow the registry right away (the sensor
-    would do it within a minute when the daemon runs)."""
+def mirror_users(settings: Settings, *, refresh_roles: bool = False) -> None:
+    """bronze.registry_users, the listeners' PostgreSQL roles and the `users` partitions follow the
+    registry right away (the sensor would mirror users within a minute when the daemon runs).
+    refresh_roles: re-apply every listener role's limits (at `up`), not only create missing ones."""
     from tracktracker_assets.runner import ensure_partitions
 
     with open_registry(settings) as registry:
@@ -22,6 +24,7 @@ def mirror_users(settings: Settings) -> None:
     conn = connect(settings.database_url)
     try:
         sync_registry_users(conn, users)
+        sync_listeners(conn, settings, [u.user_id for u in users], listener_limits(), refresh=refresh_roles)
     finally:
         conn.close()
     ensure_partitions(settings, [u.user_id for u in users])

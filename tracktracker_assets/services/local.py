@@ -10,6 +10,7 @@ from tracktracker_assets.registry import Registry
 from tracktracker_assets.services.mongo import EmbeddedMongo
 from tracktracker_assets.services.postgres import DATABASES, EmbeddedPostgres
 from tracktracker_assets.settings import Settings
+from tracktracker_assets.warehouse.access import ensure_access_control
 from tracktracker_assets.warehouse.db import connect
 from tracktracker_assets.warehouse.schema import migrate
 
@@ -32,6 +33,7 @@ def start_storage(settings: Settings, *, postgres_config: dict[str, str] | None 
     conn = connect(settings.database_url)
     try:
         migrate(conn)
+        ensure_access_control(conn, other_databases=DATABASES[1:])
     finally:
         conn.close()
     with open_registry(settings) as registry:

@@ -31,13 +31,21 @@ def _static_nodes(manifest: dict[str, Any]) -> list[tuple[str, str, str]]:
     )
 
 
-def _fingerprint(nodes: list[tuple[str, str, str]]) -> str:
-    return hashlib.sha256(json.dumps(nodes).encode()).hexdigest()
+def _project_macros(manifest: dict[str, Any]) -> list[str]:
+    # post-hooks (row security) and macros shape what a view or the calendar is, not only its SQL file
+    return sorted(
+        m["macro_sql"] for m in manifest.get("macros", {}).values() if m.get("package_name") == "tracktracker"
+    )
+
+
+def _fingerprint(nodes: list[tuple[str, str, str]], macros: list[str]) -> str:
+    return hashlib.sha256(json.dumps([nodes, macros]).encode()).hexdigest()
 
 
 def static_nodes_current(settings: Settings, manifest_path: Path) -> bool:
-    nodes = _static_nodes(json.loads(manifest_path.read_text()))
-    if not STAMP.exists() or STAMP.read_text() != _fingerprint(nodes):
+    manifest = json.loads(manifest_path.read_text())
+    nodes = _static_nodes(manifest)
+    if not STAMP.exists() or STAMP.read_text() != _fingerprint(nodes, _project_macros(manifest)):
         return False
     conn = connect(settings.database_url)
     try:
@@ -53,4 +61,5 @@ def static_nodes_current(settings: Settings, manifest_path: Path) -> bool:
 
 
 def mark_static_nodes_built(manifest_path: Path) -> None:
-    STAMP.write_text(_fingerprint(_static_nodes(json.loads(manifest_path.read_text()))))
+    manifest = json.loads(manifest_path.read_text())
+    STAMP.write_text(_fingerprint(_static_nodes(manifest), _project_macros(manifest)))

@@ -7,6 +7,7 @@ from typing import Any
 from psycopg2.extras import execute_values
 
 from tracktracker_assets.registry import User
+from tracktracker_assets.warehouse.access import ListenerLimits
 
 
 def sync_registry_users(conn: Any, users: list[User]) -> dict[str, int]:
@@ -32,3 +33,12 @@ def sync_registry_users(conn: Any, users: list[User]) -> dict[str, int]:
         removed = cur.rowcount
     conn.commit()
     return {"users": len(users), "removed": removed}
+
+
+def listener_limits() -> ListenerLimits:
+    """What one listener's PostgreSQL role may use: Superset's SQL Lab timeout is the statement timeout
+    of every listener query (charts too), enforced by the server."""
+    from tracktracker_assets.bi.config import bi_settings
+
+    bi = bi_settings()
+    return ListenerLimits(statement_timeout_s=bi.sqllab_timeout, connections=bi.listener_connections)

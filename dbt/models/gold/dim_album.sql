@@ -6,6 +6,7 @@
     )
 }}
 
+-- depends_on: {{ ref('fct_plays') }} (the row-security policy reads it: macros/row_security.sql)
 -- Albums (shows, audiobooks); attributes are the latest non-null values over all plays of the key, and
 -- release date, type, label, cover from the catalog (the album of the latest track).
 {% set wm = watermark() %}

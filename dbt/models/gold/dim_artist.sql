@@ -6,6 +6,7 @@
     )
 }}
 
+-- depends_on: {{ ref('fct_plays') }} (the row-security policy reads it: macros/row_security.sql)
 {#-
   Artists of tracks, shows of episodes and books/authors of audiobooks: whoever a play is "by".
   Attributes are the latest non-null values over all plays of the key (order-independent); the

@@ -12,6 +12,7 @@
     )
 }}
 
+-- depends_on: {{ ref('fct_plays') }} (the row-security policy reads it: macros/row_security.sql)
 {#-
   One row per conformed track, episode or audiobook chapter. Attributes from plays are their latest
   non-null value over every play of the key (order-independent); details from the Spotify catalog

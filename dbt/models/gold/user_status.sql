@@ -1,4 +1,4 @@
-{{ config(materialized='view') }}
+{{ config(materialized='table') }}
 
 -- Freshness per listener: last play, last export import, last API pull (tiny; rebuilt every run).
 with
