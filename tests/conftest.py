@@ -12,6 +12,13 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked `last` run after every other (they inspect what the whole session left behind)."""
+    items.sort(key=lambda item: item.get_closest_marker("last") is not None)
+
+
 SHARED = REPO.parent / "shared"
 REAL_DATA = SHARED / "data" / "real"
 
@@ -23,13 +30,21 @@ TEST_POSTGRES_CONFIG = {"fsync": "off", "synchronous_commit": "off", "full_page_
 def tt_home() -> Iterator[Path]:
     # not pytest's tmp_path: its parents are 0700 and PostgreSQL runs as another user (postgres.py)
     home = Path(tempfile.mkdtemp(prefix="tt-test-"))
-    saved = {k: os.environ.get(k) for k in ("TRACKTRACKER_HOME", "DAGSTER_HOME")}
+    saved = {
+        k: os.environ.get(k) for k in ("TRACKTRACKER_HOME", "DAGSTER_HOME", "TRACKTRACKER_SQLLAB_TIMEOUT")
+    }
     for key in list(os.environ):
         if key.startswith("TRACKTRACKER_") and key != "TRACKTRACKER_HOME":
             saved[key] = os.environ.pop(key)
     os.environ["TRACKTRACKER_HOME"] = str(home)
+    # short enough for the runaway-query test to wait it out (tests/bi/test_hostile_listener.py): the
+    # listeners' roles get it as their statement timeout, Superset as SQL Lab's
+    os.environ["TRACKTRACKER_SQLLAB_TIMEOUT"] = "15"
     yield home
-    shutil.rmtree(home, ignore_errors=True)
+    if os.environ.get("TT_TEST_KEEP_HOME"):  # for debugging: logs, secrets and data stay behind
+        print(f"\nkept the test home: {home}")
+    else:
+        shutil.rmtree(home, ignore_errors=True)
     for key, value in saved.items():
         if value is None:
             os.environ.pop(key, None)

@@ -21,6 +21,7 @@ import pytest
 from tests.conftest import cli
 from tracktracker_assets.bi import provision, service
 from tracktracker_assets.bi.client import SupersetClient
+from tracktracker_assets.bi.config import bi_settings
 from tracktracker_assets.bi.listeners import listener_password
 from tracktracker_assets.settings import Settings
 from tracktracker_assets.spotify.fake_server import FakeSpotify
@@ -48,6 +49,23 @@ class BIStack:
 
     def listener(self, user_id: str) -> SupersetClient:
         return SupersetClient(self.url, user_id, self.password(user_id))
+
+    @property
+    def sqllab_timeout(self) -> int:
+        return bi_settings().sqllab_timeout
+
+    def superset_environments(self) -> list[bytes]:
+        """The environment of every running process of this Superset."""
+        marker = f"SUPERSET_HOME={self.settings.home / 'superset'}".encode()
+        found = []
+        for proc in Path("/proc").iterdir():
+            try:
+                environ = (proc / "environ").read_bytes() if proc.name.isdigit() else b""
+            except OSError:
+                continue
+            if marker in environ.split(b"\0"):
+                found.append(environ)
+        return found
 
     def query(self, statement: str, params: tuple | dict = ()) -> list[tuple]:
         conn = psycopg2.connect(self.settings.database_url)

@@ -14,7 +14,9 @@ from tracktracker_assets.bi.client import SupersetClient, SupersetError
 from tracktracker_assets.bi.listeners import listener_password
 from tracktracker_assets.bi.security import LISTENER_ROLE
 from tracktracker_assets.cli import superset as superset_cli
+from tracktracker_assets.cli.people import mirror_users
 from tracktracker_assets.services.local import open_registry
+from tracktracker_assets.warehouse.access import read_listener_login
 
 from .conftest import BIStack
 
@@ -97,7 +99,8 @@ def test_superset_accounts_follow_the_registry(bi_stack: BIStack) -> None:
     with open_registry(settings) as registry:
         registry.upsert_user("zoe", "Zoë", "Europe/Paris")
     try:
-        superset_cli.on_user_added(settings, Console(quiet=True), "zoe")  # what `users add` calls
+        mirror_users(settings)  # what `users add` calls: zoe's warehouse role, then her Superset account
+        superset_cli.on_user_added(settings, Console(quiet=True), "zoe")
         zoe = SupersetClient(bi_stack.url, "zoe", bi_stack.password("zoe"))
         assert zoe.sql(bi_stack.provisioned.database_id, "select count(*) as n from gold.fct_plays")[
             "data"
@@ -111,6 +114,7 @@ def test_superset_accounts_follow_the_registry(bi_stack: BIStack) -> None:
             registry.remove_user("zoe")
     done = provision.provision(settings)  # a removed registry user loses their account at the next run
     assert done.listeners.removed == ["zoe"]
+    assert read_listener_login(settings, "zoe") is None  # and their warehouse role
     # zoe ran a query, which Superset keeps in her SQL Lab history: her account is locked, not deleted
     left = [u for u in admin.list("security/users", order_column="id") if u["username"] == "zoe"]
     assert left == [] or not left[0]["active"]
@@ -125,7 +129,7 @@ def test_import_failure_is_reported(bi_stack: BIStack) -> None:
     chart = next(name for name in broken if name.startswith("charts/"))
     broken[chart]["dataset_uuid"] = "00000000-0000-0000-0000-000000000000"
     with pytest.raises(SupersetError):
-        provision.import_bundle(bi_stack.admin(), broken, bi_stack.settings.database_url, "unused")
+        provision.import_bundle(bi_stack.admin(), broken, bi_stack.settings.database_url)
     assert len(bi_stack.admin().list("chart", columns=["id"])) == sum(n.startswith("charts/") for n in bundle)
 
 

@@ -1,0 +1,82 @@
+"""After everything else has run (imports, pulls, Superset, dashboards, erasures): no secret of the
+session's TRACKTRACKER_HOME is anywhere but under secrets/ — not in a file or log under the home or
+dbt's target, not in Superset's or Dagster's tables, not in the warehouse outside the catalog."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import psycopg2
+import pytest
+from psycopg2 import sql
+
+from tests.conftest import REPO
+
+pytestmark = [pytest.mark.slow, pytest.mark.last]
+
+
+def _secrets(secrets_dir: Path) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for path in secrets_dir.rglob("*"):
+        if not path.is_file():
+            continue
+        text = path.read_text().strip()
+        if path.suffix == ".json":
+            found[str(path)] = json.loads(text)["password"]
+        elif len(text) >= 16:
+            found[str(path)] = text
+    return found
+
+
+def _files(root: Path, skip: Path) -> list[Path]:
+    return [p for p in root.rglob("*") if p.is_file() and skip not in p.parents and not p.is_symlink()]
+
+
+def _tables_holding(url: str, needles: list[str]) -> list[str]:
+    """schema.table of every table of the database whose rows, as text, contain a needle."""
+    hits = []
+    conn = psycopg2.connect(url)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(
+                "select table_schema, table_name from information_schema.tables "
+                "where table_type = 'BASE TABLE' and table_schema not in ('pg_catalog', 'information_schema')"
+            )
+            for schema, table in cur.fetchall():
+                cur.execute(
+                    sql.SQL("select count(*) from {}.{} as t where t::text like any(%s)").format(
+                        sql.Identifier(schema), sql.Identifier(table)
+                    ),
+                    ([f"%{n}%" for n in needles],),
+                )
+                if cur.fetchone()[0]:
+                    hits.append(f"{schema}.{table}")
+    finally:
+        conn.close()
+    return hits
+
+
+def test_no_secret_outside_secrets(real_gold) -> None:
+    settings = real_gold
+    secrets = _secrets(settings.secrets_dir)
+    assert len(secrets) >= 3, secrets.keys()  # postgres, token key, listeners' logins at least
+    pattern = re.compile(b"|".join(re.escape(v.encode()) for v in secrets.values()))
+    leaks = []
+    places = _files(settings.home, settings.secrets_dir) + _files(
+        REPO / "dbt" / "target", Path("/nonexistent")
+    )
+    for path in places:
+        try:
+            data = path.read_bytes()
+        except OSError:
+            continue
+        if pattern.search(data):
+            leaks.append(str(path))
+    assert leaks == [], leaks
+    from tracktracker_assets.settings import with_database
+
+    for database in ("dagster", "superset", "tracktracker"):
+        url = with_database(settings.database_url, database)
+        assert _tables_holding(url, list(secrets.values())) == [], database
