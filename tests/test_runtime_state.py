@@ -16,7 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -94,7 +94,7 @@ class StandIn:
 
 
 @pytest.fixture
-def stand_ins(tmp_path: Path) -> Iterator[callable]:
+def stand_ins(tmp_path: Path) -> Iterator[Callable[..., StandIn]]:
     started: list[StandIn] = []
 
     def start(*extra_argv: str, own_group: bool = True, env: dict[str, str] | None = None) -> StandIn:
@@ -377,10 +377,13 @@ def test_postgres_starts_past_a_garbage_or_stale_postmaster_pid(
 ) -> None:
     from tests.conftest import TEST_POSTGRES_CONFIG
     from tracktracker_assets.services.postgres import EmbeddedPostgres
+    from tracktracker_assets.services.state import read_ports
 
     pg = EmbeddedPostgres(home, extra_config=TEST_POSTGRES_CONFIG)
     port = pg.start()
     assert pg.running_pid() is not None and pg.running_port() == port
+    (home.run_dir / "ports.json").write_text("{]")
+    assert read_ports(home) == {"postgres": port}  # rebuilt from what the running server says
     pg.stop()
 
     pg.lock_file.write_text("garbage\n")
