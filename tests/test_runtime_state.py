@@ -157,13 +157,16 @@ def test_a_pid_file_is_trusted_only_for_the_process_it_recorded(
         pid_file=pid_file,
         log_file=tmp_path / "log",
     )
+    started = inspect(pid)
     try:
         assert _signals(tmp_path / "ours-signals") == []
         record = ProcessRecord.parse(pid_file.read_text())
-        assert record == inspect(pid) and record.start_time > 0 and record.argv[1:2] == ("-c",)
+        assert record == started and record.start_time > 0 and record.argv[1:2] == ("-c",)
         assert read_pid(pid_file) == pid
-    finally:
         assert stop_recorded(pid_file)
+    finally:
+        if started is not None and is_running(started):  # the test failed: leave nothing behind
+            os.kill(pid, signal.SIGKILL)
     assert inspect(pid) is None and not pid_file.exists()
     assert _signals(tmp_path / "ours-signals") == [str(int(signal.SIGTERM))]
 
