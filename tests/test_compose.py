@@ -8,6 +8,7 @@ import shlex
 import shutil
 import subprocess
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import yaml
@@ -17,6 +18,7 @@ from tests.conftest import REPO
 COMPOSE = REPO / "docker-compose.yml"
 SECRETS = (
     "POSTGRES_PASSWORD",
+    "MONGO_PASSWORD",
     "TRACKTRACKER_SECRET_KEY",
     "SUPERSET_SECRET_KEY",
     "TRACKTRACKER_SUPERSET_ADMIN_PASSWORD",
@@ -131,7 +133,29 @@ def test_settings_are_local_modes_settings(resolved: dict) -> None:
         assert env["TRACKTRACKER_DATABASE_URL"].startswith("postgresql://tracktracker:")
         assert env["TRACKTRACKER_DATABASE_URL"].endswith("@postgres:5432/tracktracker")
         assert env["TRACKTRACKER_DAGSTER_DATABASE_URL"].endswith("@postgres:5432/dagster")
-        assert env["TRACKTRACKER_MONGO_URL"] == "mongodb://mongo:27017/"
+        assert env["TRACKTRACKER_MONGO_URL"] == _mongo_url(resolved)
     # the instance configuration is the same file in both modes (init copies it into DAGSTER_HOME)
     dockerfile = (REPO / "Dockerfile").read_text()
     assert "uv sync --frozen" in dockerfile and "dbt parse" in dockerfile
+
+
+def _mongo_url(resolved: dict) -> str:
+    """The registry URL every TrackTracker service gets: local mode's (same user, same options), on the
+    mongo service, with the password the mongo service creates its user with."""
+    from tracktracker_assets.settings import MONGO_USER, registry_url
+
+    mongo_env = resolved["services"]["mongo"]["environment"]
+    assert mongo_env["MONGO_INITDB_ROOT_USERNAME"] == MONGO_USER
+    password = mongo_env["MONGO_INITDB_ROOT_PASSWORD"]
+    assert password == "not-a-real-secret-mongo_password"
+    return registry_url("mongo", 27017, password)
+
+
+def test_mongo_requires_the_login_local_mode_uses(resolved: dict) -> None:
+    mongo = resolved["services"]["mongo"]
+    assert urlsplit(_mongo_url(resolved)).query == "authSource=admin"
+    # the healthcheck logs in (mongo answers `ping` without a login), the password not in its argv
+    check = " ".join(mongo["healthcheck"]["test"])
+    assert "auth(process.env.MONGO_INITDB_ROOT_USERNAME, process.env.MONGO_INITDB_ROOT_PASSWORD)" in check
+    assert "listDatabases" in check and "not-a-real-secret" not in check
+    assert not mongo.get("ports"), "the registry is reached only inside the compose network"

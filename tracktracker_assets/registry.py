@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from cryptography.fernet import Fernet, InvalidToken
 from pymongo import ASCENDING, MongoClient, ReturnDocument
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import DuplicateKeyError, OperationFailure, PyMongoError
 
 USER_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 STATUSES = ("active", "needs_reauth", "disabled")
@@ -266,3 +266,53 @@ class Registry:
             raise RegistryError("This sign-in link has expired: start `users connect` again.")
         verifier = doc.get("code_verifier")
         return doc["user_id"], self._fernet.decrypt(verifier.encode()).decode() if verifier else None
+
+
+# ---- the server's login (services/mongo.py runs the embedded server and calls these) ---------------
+# MongoDB's codes for "who are you?" (AuthenticationFailed) and "not allowed" (Unauthorized)
+_LOGIN_REFUSED = {18, 13}
+
+
+def login_accepted(url: str, database: str, *, timeout_ms: int = 5000) -> bool:
+    """Whether the credentials in url log in and may use `database`; False if the server refuses them.
+    Raises RegistryError (naming host and port, never the credentials) if the server does not answer."""
+    client: MongoClient[dict[str, Any]] = MongoClient(url, serverSelectionTimeoutMS=timeout_ms)
+    try:
+        client[database].list_collection_names()
+    except OperationFailure as exc:
+        if exc.code in _LOGIN_REFUSED:
+            return False
+        raise RegistryError(
+            f"The registry server at {_where(client)} failed a login check: "
+            f"{(exc.details or {}).get('errmsg', exc)}"
+        ) from exc
+    except PyMongoError as exc:
+        raise RegistryError(
+            f"The registry server at {_where(client)} does not answer ({type(exc).__name__})."
+        ) from exc
+    finally:
+        client.close()
+    return True
+
+
+def provision_login(url: str, user: str, password: str, database: str) -> None:
+    """Create `user` (in `admin`) with read-write and admin rights on `database`, or reset its password
+    and rights if it exists. url is a server still running without authentication."""
+    roles = [{"role": "readWrite", "db": database}, {"role": "dbAdmin", "db": database}]
+    client: MongoClient[dict[str, Any]] = MongoClient(url, serverSelectionTimeoutMS=10_000)
+    try:
+        if client.admin.command("usersInfo", user)["users"]:
+            client.admin.command("updateUser", user, pwd=password, roles=roles)
+        else:
+            client.admin.command("createUser", user, pwd=password, roles=roles)
+    except PyMongoError as exc:
+        raise RegistryError(
+            f"Could not provision the login {user!r} on the registry server at {_where(client)} "
+            f"({type(exc).__name__})."
+        ) from exc
+    finally:
+        client.close()
+
+
+def _where(client: MongoClient[dict[str, Any]]) -> str:
+    return ", ".join(f"{host}:{port}" for host, port in client.topology_description.server_descriptions())

@@ -41,6 +41,9 @@ generated once and kept under TRACKTRACKER_HOME with 0600 permissions; nothing s
 | TRACKTRACKER_LISTENER_CONNECTIONS | 16                              | most warehouse connections one listener's role may hold (a dashboard opens one per chart at once) |
 | TRACKTRACKER_SUPERSET_LOG_LEVEL   | INFO                            | Superset's log level                               |
 
+The embedded registry server always requires a login: user `tracktracker`, password generated in
+TRACKTRACKER_HOME/secrets/mongo-password (docker-compose: MONGO_PASSWORD in .env).
+
 The Superset variables are read by tracktracker_assets/bi/config.py, which superset_config.py imports
 inside Superset's own process.
 """
@@ -55,6 +58,8 @@ from pathlib import Path
 from urllib.parse import quote, urlsplit, urlunsplit
 
 SUPERSET_METADATA_ROLE = "superset_meta"
+# TrackTracker's login on the registry server (the embedded one, and docker-compose's mongo)
+MONGO_USER = "tracktracker"
 
 
 def _env(name: str, default: str | None = None) -> str | None:
@@ -84,6 +89,11 @@ def read_or_create_secret(path: Path, make: callable = lambda: secrets.token_url
     return value
 
 
+def registry_url(host: str, port: int, password: str) -> str:
+    """TrackTracker's login on a registry server (the embedded one; docker-compose builds the same)."""
+    return f"mongodb://{MONGO_USER}:{quote(password, safe='')}@{host}:{port}/?authSource=admin"
+
+
 def with_database(url: str, database: str) -> str:
     """The same server URL pointing at another database."""
     parts = urlsplit(url)
@@ -93,9 +103,10 @@ def with_database(url: str, database: str) -> str:
 @dataclass(frozen=True)
 class Settings:
     home: Path
-    database_url_override: str | None
-    dagster_database_url_override: str | None
-    mongo_url_override: str | None
+    # URLs may carry passwords: kept out of repr (and so out of any log of the settings)
+    database_url_override: str | None = field(repr=False)
+    dagster_database_url_override: str | None = field(repr=False)
+    mongo_url_override: str | None = field(repr=False)
     mongo_db: str
     pg_bin: Path | None
     counted_play_ms: int
@@ -248,8 +259,16 @@ class Settings:
         netloc = f"{SUPERSET_METADATA_ROLE}:{password}@{parts.hostname}{port}"
         return urlunsplit((parts.scheme, netloc, "/superset", parts.query, ""))
 
+    def mongo_password(self) -> str:
+        return read_or_create_secret(self.secrets_dir / "mongo-password")
+
+    def embedded_mongo_url(self, port: int) -> str:
+        """The embedded registry server on port, with TrackTracker's login (never print it)."""
+        return registry_url("127.0.0.1", port, self.mongo_password())
+
     @property
     def mongo_url(self) -> str:
+        """The registry's URL, credentials included: never print or log it (status shows host:port)."""
         if self.mongo_url_override:
             return self.mongo_url_override
         from tracktracker_assets.services.state import read_ports
@@ -260,7 +279,7 @@ class Settings:
                 "The embedded registry server has not been started yet: run `tracktracker up` "
                 "or set TRACKTRACKER_MONGO_URL."
             )
-        return f"mongodb://127.0.0.1:{port}/"
+        return self.embedded_mongo_url(port)
 
     def dbt_vars(self) -> dict[str, int]:
         return {

@@ -23,14 +23,24 @@ from psycopg2 import sql
 from tracktracker_assets.bi.config import bi_settings
 from tracktracker_assets.services.postgres import bundled_bin_dir
 from tracktracker_assets.services.processes import (
+    Matcher,
     pid_alive,
     read_pid,
+    runs,
     start_background,
     stop_process_group,
+    stop_recorded,
     tcp_listening,
     wait_until,
 )
-from tracktracker_assets.services.state import port_for, read_ports
+from tracktracker_assets.services.state import (
+    CorruptState,
+    port_for,
+    read_ports,
+    read_state,
+    report_corrupt,
+    write_atomic,
+)
 from tracktracker_assets.settings import SUPERSET_METADATA_ROLE, Settings, get_settings, read_or_create_secret
 from tracktracker_assets.warehouse.access import scram_verifier
 
@@ -220,11 +230,22 @@ def _superset(settings: Settings, *args: str, stdin: str | None = None, timeout:
         raise RuntimeError(f"`superset {args[0]}` failed (exit {result.returncode}); see {log}")
 
 
+def _parse_marker(text: str) -> dict[str, str]:
+    data = json.loads(text)
+    if not isinstance(data, dict):
+        raise ValueError("not a JSON object")
+    return data
+
+
 def bootstrap(settings: Settings) -> bool:
     """Migrate / create the admin / sync roles when needed. Returns True if anything was done."""
     ensure_metadata_role(settings)
     marker = _marker(settings)
-    recorded = json.loads(marker.read_text()) if marker.exists() else {}
+    try:
+        recorded = read_state(marker, _parse_marker) or {}
+    except CorruptState as exc:
+        report_corrupt(exc, "checking Superset's metadata afresh")
+        recorded = {}
     revision, admin = _metadata_state(settings)
     current = version("apache-superset")
     up_to_date = (
@@ -257,8 +278,7 @@ def bootstrap(settings: Settings) -> bool:
     revision, admin = _metadata_state(settings)
     if not admin:
         raise RuntimeError(f"Superset's admin user was not created; see {log_file(settings)}")
-    marker.parent.mkdir(parents=True, exist_ok=True)
-    marker.write_text(json.dumps({"revision": revision, "superset_version": current}))
+    write_atomic(marker, json.dumps({"revision": revision, "superset_version": current}))
     return True
 
 
@@ -271,8 +291,16 @@ def _healthy(base_url: str) -> bool:
         return False
 
 
+def _ours(settings: Settings) -> Matcher:
+    """Our gunicorn, recognised without its PID file by the Superset home it was started for."""
+    return runs(
+        "gunicorn", "superset.app:create_app()", env={"SUPERSET_HOME": str(settings.home / "superset")}
+    )
+
+
 def running_pid(settings: Settings | None = None) -> int | None:
-    return read_pid(pid_file(settings or get_settings()))
+    settings = settings or get_settings()
+    return read_pid(pid_file(settings), find=_ours(settings))
 
 
 def is_running(settings: Settings | None = None) -> bool:
@@ -358,10 +386,7 @@ def start(
 def stop(settings: Settings | None = None) -> None:
     """Stop gunicorn and its workers; leaves no process behind."""
     settings = settings or get_settings()
-    pid = read_pid(pid_file(settings))
-    if pid is not None:
-        stop_process_group(pid)
-    pid_file(settings).unlink(missing_ok=True)
+    stopped = stop_recorded(pid_file(settings), find=_ours(settings))
     port = read_ports(settings).get(SERVICE)
-    if port is not None and pid is not None:
+    if port is not None and stopped:
         wait_until(lambda: not tcp_listening(port), timeout=10, what="Superset's port to close")

@@ -13,7 +13,14 @@ from pathlib import Path
 import requests
 
 from tracktracker_assets.instance import REPO_ROOT, dagster_env, prepare_dagster_home
-from tracktracker_assets.services.processes import read_pid, start_background, stop_process_group, wait_until
+from tracktracker_assets.services.processes import (
+    Matcher,
+    read_pid,
+    runs,
+    start_background,
+    stop_recorded,
+    wait_until,
+)
 from tracktracker_assets.services.state import port_for, read_ports
 from tracktracker_assets.settings import Settings
 from tracktracker_assets.transform.project import dbt_env
@@ -29,6 +36,10 @@ class DagsterServices:
 
     def _pid_file(self, name: str) -> Path:
         return self.settings.run_dir / f"dagster-{name}.pid"
+
+    def _ours(self, name: str) -> Matcher:
+        """The process, recognised without its PID file by the Dagster home it was started for."""
+        return runs(f"dagster-{name}", env={"DAGSTER_HOME": str(self.settings.dagster_home)})
 
     def _log(self, name: str) -> Path:
         return self.settings.log_dir / f"dagster-{name}.log"
@@ -72,10 +83,10 @@ class DagsterServices:
         return self.url
 
     def webserver_pid(self) -> int | None:
-        return read_pid(self._pid_file("webserver"))
+        return read_pid(self._pid_file("webserver"), find=self._ours("webserver"))
 
     def daemon_pid(self) -> int | None:
-        return read_pid(self._pid_file("daemon"))
+        return read_pid(self._pid_file("daemon"), find=self._ours("daemon"))
 
     def webserver_healthy(self) -> bool:
         if self.url is None or self.webserver_pid() is None:
@@ -87,7 +98,4 @@ class DagsterServices:
 
     def stop(self) -> None:
         for name in ("daemon", "webserver"):
-            pid = read_pid(self._pid_file(name))
-            if pid is not None:
-                stop_process_group(pid)
-            self._pid_file(name).unlink(missing_ok=True)
+            stop_recorded(self._pid_file(name), find=self._ours(name))

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import psycopg2
 
 from tracktracker_assets.registry import Registry
-from tracktracker_assets.services.mongo import EmbeddedMongo
+from tracktracker_assets.services.mongo import EmbeddedMongo, port_of
 from tracktracker_assets.services.postgres import DATABASES, EmbeddedPostgres
 from tracktracker_assets.settings import Settings
 from tracktracker_assets.warehouse.access import ensure_access_control
@@ -72,32 +73,43 @@ def stop_storage(settings: Settings) -> None:
 
 
 def storage_states(settings: Settings) -> list[ServiceState]:
+    """What runs, asked of the processes themselves: a PID file naming a process that is gone, or
+    that is now another program, shows the service as stopped."""
     states = []
     if settings.embedded_postgres:
         pg = EmbeddedPostgres(settings)
-        pid = pg.running_pid()
+        pid, port = pg.running_pid(), pg.running_port()
         states.append(
             ServiceState(
                 "postgres",
                 pid is not None,
-                f"embedded, 127.0.0.1:{pg.port}, pid {pid}" if pid else "embedded, stopped",
+                f"embedded, 127.0.0.1:{port}, pid {pid}" if pid else "embedded, stopped",
             )
         )
     else:
         states.append(ServiceState("postgres", _reachable(settings), "external (TRACKTRACKER_DATABASE_URL)"))
     if settings.embedded_mongo:
-        mongo = EmbeddedMongo(settings)
-        pid = mongo.running_pid()
+        mongo = EmbeddedMongo(settings).running()
+        port = port_of(mongo.argv) if mongo else None
         states.append(
             ServiceState(
                 "registry",
-                pid is not None,
-                f"embedded SecantusDB, 127.0.0.1:{mongo.port}, pid {pid}" if pid else "embedded, stopped",
+                mongo is not None,
+                f"embedded SecantusDB, 127.0.0.1:{port}, pid {mongo.pid}, "
+                + ("login required" if "--auth" in mongo.argv else "no login yet (the next `up` adds one)")
+                if mongo
+                else "embedded, stopped",
             )
         )
     else:
-        states.append(ServiceState("registry", True, "external (TRACKTRACKER_MONGO_URL)"))
+        # host and port only: the URL carries the credentials
+        states.append(ServiceState("registry", True, f"external, {_host_port(settings.mongo_url_override)}"))
     return states
+
+
+def _host_port(url: str | None) -> str:
+    netloc = urlsplit(url or "").netloc
+    return netloc.rpartition("@")[2] or "TRACKTRACKER_MONGO_URL"
 
 
 def _reachable(settings: Settings) -> bool:

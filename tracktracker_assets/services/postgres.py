@@ -19,8 +19,8 @@ from pathlib import Path
 import psycopg2
 from psycopg2 import sql
 
-from tracktracker_assets.services.processes import tcp_listening, wait_until
-from tracktracker_assets.services.state import port_for, read_ports
+from tracktracker_assets.services.processes import iter_processes, pid_alive, tcp_listening, wait_until
+from tracktracker_assets.services.state import port_for, read_ports, remember_port, set_aside, warn
 from tracktracker_assets.settings import Settings
 
 SERVICE_USER = "tracktracker"
@@ -166,23 +166,78 @@ class EmbeddedPostgres:
                     f"`chmod o+x {parent}`."
                 )
 
-    def running_pid(self) -> int | None:
-        pid_file = self.datadir / "postmaster.pid"
+    # ---- which server runs -----------------------------------------------------------------------
+    @property
+    def lock_file(self) -> Path:
+        return self.datadir / "postmaster.pid"
+
+    def _runs_here(self, pid: int) -> bool:
+        """pid is a PostgreSQL server process working in our data directory (a server's working
+        directory is its data directory)."""
+        proc = Path("/proc") / str(pid)
         try:
-            pid = int(pid_file.read_text().splitlines()[0])
+            exe, cwd = os.readlink(proc / "exe"), os.readlink(proc / "cwd")
+        except OSError:
+            return False
+        return Path(exe).name.startswith("postgres") and os.path.realpath(cwd) == os.path.realpath(
+            self.datadir
+        )
+
+    def _lock(self) -> tuple[int, int | None] | None:
+        """(pid, port) as postmaster.pid states them; None if there is none or it is garbage."""
+        try:
+            lines = self.lock_file.read_text(errors="replace").splitlines()
+            pid = int(lines[0])
         except (OSError, ValueError, IndexError):
             return None
-        from tracktracker_assets.services.processes import pid_alive
+        port = int(lines[3]) if len(lines) > 3 and lines[3].strip().isdigit() else None
+        return (pid, port) if pid > 0 else None
 
-        return pid if pid_alive(pid) else None
+    def running_pid(self) -> int | None:
+        """The postmaster's PID if it runs on our data directory (a PID reused by another program
+        after a crash does not count)."""
+        lock = self._lock()
+        return lock[0] if lock is not None and self._runs_here(lock[0]) else None
+
+    def running_port(self) -> int | None:
+        lock = self._lock()
+        return lock[1] if lock is not None and self._runs_here(lock[0]) else None
+
+    def _clear_stale_lock(self) -> None:
+        """Before a start with no server of ours running: a postmaster.pid that is garbage, or names a
+        process that is not our server, would make PostgreSQL refuse to start; it is set aside. One that
+        names a process that is gone PostgreSQL replaces itself."""
+        if not self.lock_file.exists():
+            return
+        lock = self._lock()
+        if lock is not None and not pid_alive(lock[0]):
+            return
+        ours = [record.pid for record in iter_processes() if self._runs_here(record.pid)]
+        if ours:
+            raise RuntimeError(
+                f"PostgreSQL processes (pid {', '.join(map(str, ours))}) run on {self.datadir}, but "
+                f"{self.lock_file} does not name their server. The server stops itself within a minute "
+                "when its lock file changes; wait, then run the command again."
+            )
+        reason = (
+            "is not a PostgreSQL lock file"
+            if lock is None
+            else f"names pid {lock[0]}, which is not a PostgreSQL server of this data directory "
+            "(its PID was reused after a crash)"
+        )
+        bad = set_aside(self.lock_file)
+        warn(f"{self.lock_file} {reason}; moved it to {bad.name}; starting PostgreSQL afresh")
 
     def start(self) -> int:
         """Start the cluster (initialising it on first use); returns the port it listens on."""
         if not self.is_initialised():
             self.initialise()
-        if self.running_pid() is not None and self.port is not None and tcp_listening(self.port):
+        running_port = self.running_port()
+        if running_port is not None and tcp_listening(running_port):
+            remember_port(self.settings, "postgres", running_port)
             self.ensure_databases()
-            return self.port
+            return running_port
+        self._clear_stale_lock()
         port = port_for(self.settings, "postgres")
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
         self.log_file.touch()
@@ -208,6 +263,7 @@ class EmbeddedPostgres:
         return port
 
     def stop(self) -> None:
+        # pg_ctl signals whatever postmaster.pid names: only when that is our server
         if self.running_pid() is None:
             return
         self._pg("pg_ctl", "-D", str(self.datadir), "-m", "fast", "-w", "-t", "60", "stop", timeout=90)

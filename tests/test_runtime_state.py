@@ -1,0 +1,409 @@
+"""Runtime state that heals: PID files trusted only for the process they recorded, corrupt state files
+reported by name and rebuilt, the registry found by its data directory, and the registry's login.
+
+PID reuse is simulated with stand-in processes this module starts itself (a small Python loop that
+writes down every SIGTERM it gets), some in their own session and some in pytest's own process group,
+where a wrong killpg would take pytest down with them. Services run in scratch homes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from pymongo import MongoClient
+from pymongo.errors import OperationFailure
+
+from tests.conftest import cli
+from tracktracker_assets.services.processes import (
+    ProcessRecord,
+    inspect,
+    is_running,
+    read_pid,
+    read_record,
+    start_background,
+    stop_process_group,
+    stop_recorded,
+    tcp_listening,
+)
+from tracktracker_assets.settings import Settings
+
+# a process that writes down every SIGTERM or SIGINT before it exits, so no signal goes unnoticed
+STAND_IN = """
+import signal, sys, time
+def noted(signum, frame):
+    with open(sys.argv[1], "a") as handle:
+        handle.write(f"{signum}\\n")
+    sys.exit(0)
+signal.signal(signal.SIGTERM, noted)
+signal.signal(signal.SIGINT, noted)
+with open(sys.argv[1], "a") as handle:
+    handle.write("ready\\n")
+while True:
+    time.sleep(0.05)
+"""
+
+
+def _signals(path: Path) -> list[str]:
+    """The signals a stand-in noted; waits until it is ready to note them."""
+    deadline = time.monotonic() + 20
+    while not path.exists() or "ready" not in path.read_text():
+        assert time.monotonic() < deadline, f"the stand-in writing {path} never started"
+        time.sleep(0.01)
+    return path.read_text().split()[1:]
+
+
+@dataclass
+class StandIn:
+    proc: subprocess.Popen[bytes]
+    signals_file: Path
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    @property
+    def record(self) -> ProcessRecord:
+        record = inspect(self.pid)
+        assert record is not None
+        return record
+
+    def signals(self) -> list[str]:
+        return _signals(self.signals_file)
+
+    def untouched(self) -> bool:
+        return self.proc.poll() is None and self.signals() == []
+
+    def gone(self, timeout: float = 30) -> bool:
+        """Exited (and reaped: by stop_process_group, which reaps its own children, or here)."""
+        deadline = time.monotonic() + timeout
+        while inspect(self.pid) is not None and time.monotonic() < deadline:
+            self.proc.poll()
+            time.sleep(0.05)
+        return inspect(self.pid) is None
+
+
+@pytest.fixture
+def stand_ins(tmp_path: Path) -> Iterator[Callable[..., StandIn]]:
+    started: list[StandIn] = []
+
+    def start(*extra_argv: str, own_group: bool = True, env: dict[str, str] | None = None) -> StandIn:
+        signals_file = tmp_path / f"signals-{len(started)}"
+        proc = subprocess.Popen(
+            [sys.executable, "-c", STAND_IN, str(signals_file), *extra_argv],
+            start_new_session=own_group,
+            env={**os.environ, **(env or {})},
+        )
+        stand_in = StandIn(proc, signals_file)
+        started.append(stand_in)
+        assert stand_in.signals() == []
+        return stand_in
+
+    yield start
+    for stand_in in started:
+        stand_in.proc.kill()
+        stand_in.proc.wait()
+
+
+@pytest.fixture
+def home(monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
+    """A scratch TRACKTRACKER_HOME (outside pytest's 0700 tmp tree: PostgreSQL runs as another user)."""
+    path = Path(tempfile.mkdtemp(prefix="tt-state-"))
+    for key in list(os.environ):
+        if key.startswith(("TRACKTRACKER_", "DAGSTER_")):
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("TRACKTRACKER_HOME", str(path))
+    settings = Settings.from_env()
+    settings.run_dir.mkdir(parents=True)
+    yield settings
+    try:
+        from tracktracker_assets.services.local import stop_storage
+
+        stop_storage(settings)
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _forged(stand_in: StandIn, **changes: object) -> str:
+    """A PID record naming the stand-in's PID, with something that does not match."""
+    record = stand_in.record
+    data = {
+        "pid": record.pid,
+        "start_time": record.start_time,
+        "argv": list(record.argv),
+        "boot_id": record.boot_id,
+    }
+    data.update(changes)
+    return json.dumps(data)
+
+
+# ---- PID files --------------------------------------------------------------------------------------
+def test_a_pid_file_is_trusted_only_for_the_process_it_recorded(
+    tmp_path: Path, stand_ins, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pid_file = tmp_path / "run" / "service.pid"
+    pid = start_background(
+        [sys.executable, "-c", STAND_IN, str(tmp_path / "ours-signals")],
+        pid_file=pid_file,
+        log_file=tmp_path / "log",
+    )
+    started = inspect(pid)
+    try:
+        assert _signals(tmp_path / "ours-signals") == []
+        record = ProcessRecord.parse(pid_file.read_text())
+        assert record == started and record.start_time > 0 and record.argv[1:2] == ("-c",)
+        assert read_pid(pid_file) == pid
+        assert stop_recorded(pid_file)
+    finally:
+        if started is not None and is_running(started):  # the test failed: leave nothing behind
+            os.kill(pid, signal.SIGKILL)
+    assert inspect(pid) is None and not pid_file.exists()
+    assert _signals(tmp_path / "ours-signals") == [str(int(signal.SIGTERM))]
+
+    foreign = stand_ins()
+    for content in (
+        _forged(foreign, start_time=foreign.record.start_time + 1),  # the PID, reused after a crash
+        _forged(foreign, argv=["/usr/bin/other-program"]),
+        _forged(foreign, boot_id="an-earlier-boot"),
+    ):
+        pid_file.write_text(content)
+        assert read_pid(pid_file) is None
+        assert not stop_recorded(pid_file)
+        assert foreign.untouched()
+
+    for content, said in (
+        (f"{foreign.pid}\n", "bare PID"),
+        ("\x00garbage{", "not what TrackTracker wrote"),
+        ("", "empty"),
+    ):
+        pid_file.write_text(content)
+        capsys.readouterr()
+        assert read_pid(pid_file) is None
+        warning = capsys.readouterr().err
+        assert str(pid_file) in warning and said in warning and "service.pid.bad" in warning, warning
+        assert not pid_file.exists() and (tmp_path / "run" / "service.pid.bad").read_text() == content
+        pid_file.write_text(content)
+        assert not stop_recorded(pid_file)
+        assert foreign.untouched()
+
+
+def test_a_group_is_signalled_only_when_our_process_leads_it(stand_ins) -> None:
+    # stand-ins in pytest's own process group: a killpg of that group would end this test run
+    member = stand_ins(own_group=False)
+    sibling = stand_ins(own_group=False)
+    assert os.getpgid(member.pid) == os.getpgid(0) != member.pid
+    assert stop_process_group(member.pid, expected=member.record)
+    assert member.gone() and member.signals() == [str(int(signal.SIGTERM))]  # the process alone
+    assert sibling.untouched()
+
+    leader = stand_ins()
+    wrong = ProcessRecord(leader.pid, leader.record.start_time - 1, leader.record.argv, leader.record.boot_id)
+    assert not stop_process_group(leader.pid, expected=wrong)
+    assert leader.untouched()
+
+
+def test_status_and_down_never_trust_nor_signal_processes_they_did_not_start(
+    home: Settings, stand_ins
+) -> None:
+    run = home.run_dir
+    leader, member = stand_ins(), stand_ins(own_group=False)
+    (run / "mongo.pid").write_text(_forged(leader, start_time=leader.record.start_time + 7))
+    (run / "superset.pid").write_text(f"{member.pid}\n")  # an older TrackTracker's bare PID
+    (run / "dagster-webserver.pid").write_text(_forged(member, argv=["dagster-webserver", "-p", "3000"]))
+    (run / "dagster-daemon.pid").write_text("garbage")
+    (run / "ports.json").write_text('{"postgres": 54')  # truncated
+    home.pgdata.mkdir()
+    (home.pgdata / "postmaster.pid").write_text(f"{leader.pid}\n{home.pgdata}\n1\n5432\n")
+
+    code, output = cli("status")
+    assert code == 0 and "Traceback" not in output, output
+    for service in ("postgres", "registry", "dagster", "dagster daemon", "superset"):
+        assert f"○ {service}: " in output, output
+    for name in ("ports.json", "superset.pid", "dagster-daemon.pid"):
+        assert f"{run / name} " in output and f"{name}.bad" in output, output
+    assert "rebuilt it from the running services (none is running)" in output
+    assert json.loads((run / "ports.json").read_text()) == {}
+
+    code, output = cli("down")
+    assert code == 0 and "Stopped." in output and "Traceback" not in output, output
+    assert leader.untouched() and member.untouched()
+
+
+def test_orphans_of_superset_and_dagster_are_found_by_the_home_they_run_for(
+    home: Settings, stand_ins
+) -> None:
+    gunicorn = stand_ins(
+        "gunicorn", "superset.app:create_app()", env={"SUPERSET_HOME": str(home.home / "superset")}
+    )
+    daemon = stand_ins("dagster-daemon", "run", env={"DAGSTER_HOME": str(home.dagster_home)})
+    elsewhere = stand_ins("dagster-daemon", "run", env={"DAGSTER_HOME": "/another/home/dagster"})
+    (home.run_dir / "superset.pid").write_text("{not json")
+
+    code, output = cli("status")
+    assert code == 0, output
+    assert "○ superset: stopped" in output  # found, but not answering HTTP
+    assert f"● dagster daemon: pid {daemon.pid}" in output, output
+    assert read_record(home.run_dir / "superset.pid") == gunicorn.record  # found and recorded
+
+    code, output = cli("down")
+    assert code == 0, output
+    assert gunicorn.gone() and daemon.gone()
+    assert gunicorn.signals() == daemon.signals() == [str(int(signal.SIGTERM))]
+    assert elsewhere.untouched()
+
+
+# ---- the registry -------------------------------------------------------------------------------------
+def _unauthenticated(port: int) -> MongoClient:
+    return MongoClient(f"mongodb://127.0.0.1:{port}/", serverSelectionTimeoutMS=3000)
+
+
+def test_the_registry_refuses_clients_without_the_login(settings: Settings) -> None:
+    from tracktracker_assets.services.local import open_registry, storage_states
+    from tracktracker_assets.services.mongo import EmbeddedMongo
+
+    port = EmbeddedMongo(settings).running_port()
+    assert port is not None
+    with pytest.raises(OperationFailure) as refused:
+        _unauthenticated(port)[settings.mongo_db].list_collection_names()
+    assert refused.value.code == 13 and "requires authentication" in str(refused.value)
+    wrong = MongoClient(
+        f"mongodb://tracktracker:guess@127.0.0.1:{port}/?authSource=admin", serverSelectionTimeoutMS=3000
+    )
+    with pytest.raises(OperationFailure, match="uthentication failed"):
+        wrong[settings.mongo_db].list_collection_names()
+
+    with open_registry(settings) as registry:
+        registry.add_user("login-check")
+        assert registry.require_user("login-check").user_id == "login-check"
+        assert registry.remove_user("login-check")
+
+    password = settings.mongo_password()
+    assert (
+        password in settings.mongo_url
+        and oct((settings.secrets_dir / "mongo-password").stat().st_mode)[-3:] == "600"
+    )
+    detail = next(s.detail for s in storage_states(settings) if s.name == "registry")
+    assert f"127.0.0.1:{port}" in detail and "login required" in detail and password not in detail
+    assert password not in repr(settings)
+    log = (settings.log_dir / "mongo.log").read_text() if (settings.log_dir / "mongo.log").exists() else ""
+    assert password not in log
+
+
+def test_an_orphaned_registry_with_a_garbage_pid_file_is_found_reused_and_stopped(home: Settings) -> None:
+    from tracktracker_assets.services.mongo import EmbeddedMongo
+    from tracktracker_assets.services.state import read_ports
+
+    mongo = EmbeddedMongo(home)
+    port = mongo.start()
+    server = mongo.running()
+    assert server is not None and "--auth" in server.argv
+
+    mongo.pid_file.write_text("garbage")
+    (home.run_dir / "ports.json").write_text("")
+    code, output = cli("status")
+    assert code == 0, output
+    assert f"● registry: embedded SecantusDB, 127.0.0.1:{port}, pid {server.pid}" in output, output
+    assert f"{mongo.pid_file} is not what TrackTracker wrote" in output
+    assert f"rebuilt it from the running services (mongo {port})" in output
+    assert read_record(mongo.pid_file) == server and read_ports(home) == {"mongo": port}
+
+    mongo.pid_file.write_text("12")
+    assert EmbeddedMongo(home).start() == port  # reused, not a second server on the same data
+    assert mongo.running() == server
+
+    mongo.pid_file.unlink()
+    code, output = cli("down")
+    assert code == 0 and "Stopped." in output, output
+    assert not is_running(server) and not tcp_listening(port)
+
+
+def test_a_registry_from_before_authentication_gets_a_login_on_the_next_up(home: Settings) -> None:
+    from tracktracker_assets.registry import Registry
+    from tracktracker_assets.services.mongo import EmbeddedMongo, server_executable
+    from tracktracker_assets.services.state import free_port, remember_port
+
+    # what an older TrackTracker left running: no --auth, a bare PID in mongo.pid
+    port = free_port()
+    home.mongo_data.mkdir()
+    argv = [
+        server_executable(),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--storage-path",
+        str(home.mongo_data),
+    ]
+    old = subprocess.Popen([*argv, "--standalone", "--log-level", "WARNING"], start_new_session=True)
+    try:
+        (home.run_dir / "mongo.pid").write_text(str(old.pid))
+        remember_port(home, "mongo", port)
+        deadline = time.monotonic() + 30
+        while not tcp_listening(port):
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        _unauthenticated(port)[home.mongo_db].users.insert_one({"user_id": "from-before", "status": "active"})
+
+        assert EmbeddedMongo(home).start() == port
+        assert inspect(old.pid) is None  # the unauthenticated server was stopped
+    finally:
+        if old.poll() is None:
+            old.kill()
+            old.wait()
+    with pytest.raises(OperationFailure):
+        _unauthenticated(port)[home.mongo_db].list_collection_names()
+    with Registry(home.mongo_url, home.mongo_db, home.secret_key) as registry:
+        assert registry.user_ids() == ["from-before"]
+
+    # a lost password file: the login is reset on the next start, the data stays
+    (home.secrets_dir / "mongo-password").unlink()
+    EmbeddedMongo(home).stop()
+    fresh = Settings.from_env()
+    assert EmbeddedMongo(fresh).start() == port
+    with Registry(fresh.mongo_url, fresh.mongo_db, fresh.secret_key) as registry:
+        assert registry.user_ids() == ["from-before"]
+
+
+# ---- PostgreSQL -----------------------------------------------------------------------------------------
+def test_postgres_starts_past_a_garbage_or_stale_postmaster_pid(
+    home: Settings, stand_ins, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.conftest import TEST_POSTGRES_CONFIG
+    from tracktracker_assets.services.postgres import EmbeddedPostgres
+    from tracktracker_assets.services.state import read_ports
+
+    pg = EmbeddedPostgres(home, extra_config=TEST_POSTGRES_CONFIG)
+    port = pg.start()
+    assert pg.running_pid() is not None and pg.running_port() == port
+    (home.run_dir / "ports.json").write_text("{]")
+    assert read_ports(home) == {"postgres": port}  # rebuilt from what the running server says
+    pg.stop()
+
+    pg.lock_file.write_text("garbage\n")
+    assert pg.running_pid() is None
+    capsys.readouterr()
+    assert pg.start() == port
+    assert f"{pg.lock_file} is not a PostgreSQL lock file" in capsys.readouterr().err
+    pg.stop()
+
+    # a crash left postmaster.pid behind, and its PID now belongs to another program
+    other = stand_ins()
+    pg.lock_file.write_text(f"{other.pid}\n{home.pgdata}\n1700000000\n{port}\n127.0.0.1\n")
+    assert pg.running_pid() is None
+    pg.stop()  # pg_ctl would signal what the lock file names: it must not run
+    assert other.untouched()
+    capsys.readouterr()
+    assert pg.start() == port
+    assert f"names pid {other.pid}, which is not a PostgreSQL server" in capsys.readouterr().err
+    assert other.untouched()
+    pg.stop()
