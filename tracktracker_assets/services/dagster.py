@@ -1,5 +1,7 @@
 """The Dagster webserver and daemon of local mode, as the compose deployment runs them: two processes
 (each loads the code location of workspace.yaml), instance storage in PostgreSQL, 127.0.0.1 only.
+The webserver is TrackTracker's front (services/dagster_front.py: Dagster's app behind a login), never
+the stock `dagster-webserver`, so no port serves the UI unprotected.
 Each runs in its own process group, so stopping one stops the code servers it spawned too.
 """
 
@@ -13,10 +15,14 @@ from pathlib import Path
 import requests
 
 from tracktracker_assets.instance import REPO_ROOT, dagster_env, prepare_dagster_home
+from tracktracker_assets.services import dagster_front
 from tracktracker_assets.services.processes import read_pid, start_background, stop_process_group, wait_until
 from tracktracker_assets.services.state import port_for, read_ports
 from tracktracker_assets.settings import Settings
 from tracktracker_assets.transform.project import dbt_env
+
+# docker-compose's webserver runs the same module (`python -m ...`)
+FRONT_MODULE = dagster_front.__name__
 
 
 def _bin(name: str) -> str:
@@ -48,10 +54,12 @@ class DagsterServices:
     def start(self) -> str:
         prepare_dagster_home(self.settings)
         workspace = str(REPO_ROOT / "workspace.yaml")
+        # the passwords exist before the front starts, so `up` can say where they are
+        dagster_front.load_accounts(self.settings)
         if self.webserver_pid() is None:
             port = port_for(self.settings, "dagster")
             start_background(
-                [_bin("dagster-webserver"), "-w", workspace, "-h", "127.0.0.1", "-p", str(port)],
+                [sys.executable, "-m", FRONT_MODULE, "-w", workspace, "-h", "127.0.0.1", "-p", str(port)],
                 pid_file=self._pid_file("webserver"),
                 log_file=self._log("webserver"),
                 env=self._env(),
@@ -70,6 +78,14 @@ class DagsterServices:
         )
         assert self.url is not None
         return self.url
+
+    def login_lines(self) -> list[str]:
+        """Where the UI's passwords are kept (never the passwords themselves)."""
+        operator, viewer = (source.where(self.settings) for source in dagster_front.ACCOUNTS)
+        return [
+            f"Login: user [bold]operator[/] (runs, wipes, schedules), password in {operator}",
+            f"       user [bold]viewer[/] (read only), password in {viewer}",
+        ]
 
     def webserver_pid(self) -> int | None:
         return read_pid(self._pid_file("webserver"))
