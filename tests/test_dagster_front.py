@@ -16,6 +16,7 @@ from urllib.parse import quote
 import pytest
 
 from tracktracker_assets.services.dagster_front import (
+    ACCOUNT_SOURCES,
     OPERATOR,
     ROLE_STATE_KEY,
     VIEWER,
@@ -212,8 +213,11 @@ def test_passwords_come_from_the_environment_or_0600_files(
     assert accounts[VIEWER].read_only and not accounts[OPERATOR].read_only
     assert accounts[OPERATOR].password not in repr(accounts[OPERATOR])
 
+    operator_source = next(source for source in ACCOUNT_SOURCES if source.name == OPERATOR)
+    assert operator_source.where(settings) == str(tmp_path / "secrets" / "dagster-operator-password")
     monkeypatch.setenv("TRACKTRACKER_DAGSTER_OPERATOR_PASSWORD", "from-compose-env")
     assert load_accounts(settings)[OPERATOR].password == "from-compose-env"
+    assert operator_source.where(settings) == "$TRACKTRACKER_DAGSTER_OPERATOR_PASSWORD"  # not its value
     monkeypatch.setenv("TRACKTRACKER_DAGSTER_VIEWER_PASSWORD", "from-compose-env")
     with pytest.raises(SystemExit, match="are the same"):
         load_accounts(settings)
@@ -314,6 +318,9 @@ def test_the_front_marks_roles_and_hands_a_viewers_query_through_whole() -> None
     scope, body = inner.seen[-1]
     assert body == query and scope["state"][ROLE_STATE_KEY] == VIEWER
     _call(front, "GET", "/", headers={"cookie": operator})
+    assert inner.seen[-1][0]["state"][ROLE_STATE_KEY] == OPERATOR
+    # Superset's cookies come along (same host): one the standard library cannot read hides nothing
+    _call(front, "GET", "/", headers={"cookie": 'session=.eJw"[x]; other; ' + operator})
     assert inner.seen[-1][0]["state"][ROLE_STATE_KEY] == OPERATOR
     # a client cannot mark itself: the front sets the role on every request
     _call(front, "GET", "/server_info")

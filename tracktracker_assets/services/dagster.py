@@ -29,6 +29,13 @@ def _bin(name: str) -> str:
     return str(Path(sys.executable).parent / name)
 
 
+def _runs_front(pid: int) -> bool:
+    try:
+        return FRONT_MODULE.encode() in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return True  # cannot tell (no /proc): leave it be
+
+
 @dataclass
 class DagsterServices:
     settings: Settings
@@ -56,6 +63,9 @@ class DagsterServices:
         workspace = str(REPO_ROOT / "workspace.yaml")
         # the passwords exist before the front starts, so `up` can say where they are
         dagster_front.load_accounts(self.settings)
+        running = self.webserver_pid()
+        if running is not None and not _runs_front(running):
+            stop_process_group(running)  # a stock dagster-webserver left by an older `up`: no login
         if self.webserver_pid() is None:
             port = port_for(self.settings, "dagster")
             start_background(
@@ -81,7 +91,7 @@ class DagsterServices:
 
     def login_lines(self) -> list[str]:
         """Where the UI's passwords are kept (never the passwords themselves)."""
-        operator, viewer = (source.where(self.settings) for source in dagster_front.ACCOUNTS)
+        operator, viewer = (source.where(self.settings) for source in dagster_front.ACCOUNT_SOURCES)
         return [
             f"Login: user [bold]operator[/] (runs, wipes, schedules), password in {operator}",
             f"       user [bold]viewer[/] (read only), password in {viewer}",

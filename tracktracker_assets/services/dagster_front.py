@@ -80,7 +80,7 @@ class AccountSource:
 
     def where(self, settings: Settings) -> str:
         if _env(self.env_var):
-            return self.env_var
+            return f"${self.env_var}"
         return str(settings.secrets_dir / self.file_name)
 
     def load(self, settings: Settings) -> Account:
@@ -88,7 +88,7 @@ class AccountSource:
         return Account(self.name, password, self.read_only)
 
 
-ACCOUNTS = (
+ACCOUNT_SOURCES = (
     AccountSource(OPERATOR, "TRACKTRACKER_DAGSTER_OPERATOR_PASSWORD", "dagster-operator-password", False),
     AccountSource(VIEWER, "TRACKTRACKER_DAGSTER_VIEWER_PASSWORD", "dagster-viewer-password", True),
 )
@@ -96,7 +96,7 @@ ACCOUNTS = (
 
 def load_accounts(settings: Settings) -> dict[str, Account]:
     """Both accounts; their password files are created on first use (0600)."""
-    accounts = {source.name: source.load(settings) for source in ACCOUNTS}
+    accounts = {source.name: source.load(settings) for source in ACCOUNT_SOURCES}
     if accounts[OPERATOR].password == accounts[VIEWER].password:
         raise SystemExit(
             "The Dagster operator and viewer passwords are the same; give them different values "
@@ -295,15 +295,11 @@ def _headers(scope: Scope) -> dict[str, str]:
 
 
 def _cookie(headers: Mapping[str, str], name: str) -> str | None:
-    from http.cookies import CookieError, SimpleCookie
+    # Starlette's lenient parser: the browser also sends Superset's cookies (same host, another port),
+    # and http.cookies drops every cookie after one it cannot read
+    from starlette.requests import cookie_parser
 
-    jar = SimpleCookie()
-    try:
-        jar.load(headers.get("cookie", ""))
-    except CookieError:
-        return None
-    morsel = jar.get(name)
-    return morsel.value if morsel else None
+    return cookie_parser(headers.get("cookie", "")).get(name)
 
 
 async def _read_body(receive: Receive, limit: int) -> bytes | None:
