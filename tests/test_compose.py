@@ -23,6 +23,8 @@ SECRETS = (
     "SUPERSET_SECRET_KEY",
     "TRACKTRACKER_SUPERSET_ADMIN_PASSWORD",
     "TRACKTRACKER_SUPERSET_READER_PASSWORD",
+    "TRACKTRACKER_DAGSTER_OPERATOR_PASSWORD",
+    "TRACKTRACKER_DAGSTER_VIEWER_PASSWORD",
 )
 
 
@@ -96,14 +98,21 @@ def _command(service: dict) -> list[str]:
 def test_commands_are_local_modes_commands(resolved: dict) -> None:
     """Local mode (services/dagster.py, bi/service.py) and compose start the same programs."""
     services = resolved["services"]
+    from tracktracker_assets.services.dagster import FRONT_MODULE
+
     webserver, daemon = _command(services["webserver"]), _command(services["daemon"])
-    assert webserver[0] == "dagster-webserver" and "-w" in webserver
+    # the Dagster UI only behind TrackTracker's front, never the stock (unprotected) dagster-webserver
+    assert webserver[:3] == ["python", "-m", FRONT_MODULE] and "-w" in webserver
+    assert not any("dagster-webserver" in " ".join(_command(s)) for s in services.values() if "command" in s)
     assert daemon[:2] == ["dagster-daemon", "run"] and "-w" in daemon
     local_source = (REPO / "tracktracker_assets" / "services" / "dagster.py").read_text()
     assert (
-        '_bin("dagster-webserver"), "-w"' in local_source
+        '[sys.executable, "-m", FRONT_MODULE, "-w"' in local_source
         and '_bin("dagster-daemon"), "run", "-w"' in local_source
+        and '_bin("dagster-webserver")' not in local_source
     )
+    # the healthcheck polls the one path the front leaves open
+    assert "/server_info" in " ".join(services["webserver"]["healthcheck"]["test"])
     # the code location: the module local mode's workspace.yaml loads, served over gRPC in compose
     local_workspace = yaml.safe_load((REPO / "workspace.yaml").read_text())
     module = local_workspace["load_from"][0]["python_module"]["module_name"]
@@ -134,6 +143,19 @@ def test_settings_are_local_modes_settings(resolved: dict) -> None:
         assert env["TRACKTRACKER_DATABASE_URL"].endswith("@postgres:5432/tracktracker")
         assert env["TRACKTRACKER_DAGSTER_DATABASE_URL"].endswith("@postgres:5432/dagster")
         assert env["TRACKTRACKER_MONGO_URL"] == _mongo_url(resolved)
+    # the Dagster UI's passwords are in the environment of the one service that checks them
+    for name, service in resolved["services"].items():
+        env = service.get("environment", {})
+        has_logins = {
+            "TRACKTRACKER_DAGSTER_OPERATOR_PASSWORD",
+            "TRACKTRACKER_DAGSTER_VIEWER_PASSWORD",
+        } <= set(env)
+        assert has_logins == (name == "webserver"), name
+    webserver_env = resolved["services"]["webserver"]["environment"]
+    assert (
+        webserver_env["TRACKTRACKER_DAGSTER_OPERATOR_PASSWORD"]
+        != webserver_env["TRACKTRACKER_DAGSTER_VIEWER_PASSWORD"]
+    )
     # the instance configuration is the same file in both modes (init copies it into DAGSTER_HOME)
     dockerfile = (REPO / "Dockerfile").read_text()
     assert "uv sync --frozen" in dockerfile and "dbt parse" in dockerfile

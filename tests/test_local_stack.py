@@ -1,9 +1,11 @@
 """The README's main command as a new user runs it (a subprocess in a scratch TRACKTRACKER_HOME), and
-the running stack it leaves: Dagster's webserver (GraphQL) and daemon, hands-off loading, `down` and
-a second `up`. (The README's test command is what CI runs: .ci/run calls it.)"""
+the running stack it leaves: Dagster's webserver (GraphQL, behind TrackTracker's login) and daemon,
+hands-off loading, `down` and a second `up`. (The README's test command is what CI runs: .ci/run
+calls it.)"""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -11,7 +13,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg2
@@ -48,6 +50,7 @@ class Stack:
     home: Path
     env: dict[str, str]
     output: str
+    sessions: dict[tuple[str, str], requests.Session] = field(default_factory=dict)
 
     def run(self, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -79,14 +82,38 @@ class Stack:
         assert match, self.output[-2000:]
         return match.group(1)
 
-    def graphql(self, query: str, variables: dict | None = None) -> dict:
-        response = requests.post(
+    def password(self, account: str) -> str:
+        return (self.home / "secrets" / f"dagster-{account}-password").read_text().strip()
+
+    def login(self, account: str = "operator") -> requests.Session:
+        """A session of the Dagster UI logged in as `account` through the login form (kept per URL)."""
+        key = (self.dagster, account)
+        if key not in self.sessions:
+            session = requests.Session()
+            response = session.post(
+                f"{self.dagster}/tracktracker/login",
+                data={"username": account, "password": self.password(account)},
+                allow_redirects=False,
+                timeout=30,
+            )
+            assert response.status_code == 303, response.text
+            self.sessions[key] = session
+        return self.sessions[key]
+
+    def graphql(self, query: str, variables: dict | None = None, *, account: str = "operator") -> dict:
+        response = self.login(account).post(
             f"{self.dagster}/graphql", json={"query": query, "variables": variables or {}}, timeout=60
         )
         response.raise_for_status()
         body = response.json()
         assert "errors" not in body, body
         return body["data"]
+
+    def runs_tagged(self, value: str) -> list[dict]:
+        return self.graphql(
+            f'{{ runsOrError(filter: {{tags: [{{key: "tracktracker/test", value: "{value}"}}]}}) '
+            "{ ... on Runs { results { runId } } } }"
+        )["runsOrError"]["results"]
 
 
 @pytest.fixture(scope="module")
@@ -246,6 +273,131 @@ def test_a_newly_connected_listener_reaches_gold_without_a_command(
         "{ ... on Runs { results { status tags { key value } } } } }"
     )["runsOrError"]["results"]
     assert [r["status"] for r in runs] == ["SUCCESS"]  # the sensor's first pull, not the schedule
+
+
+# ---- the Dagster UI's front (services/dagster_front.py) ------------------------------------------------
+def launch_mutation(marker: str) -> tuple[str, dict]:
+    """launchRun of a one-partition import, tagged so a test can tell whether it ran."""
+    return (
+        """mutation ($params: ExecutionParams!) { launchRun(executionParams: $params) { __typename } }""",
+        {
+            "params": {
+                "selector": {
+                    "repositoryLocationName": "tracktracker",
+                    "repositoryName": "__repository__",
+                    "jobName": "import_exports",
+                },
+                "executionMetadata": {
+                    "tags": [
+                        {"key": "dagster/partition", "value": "demo-ana"},
+                        {"key": "tracktracker/test", "value": marker},
+                    ]
+                },
+            }
+        },
+    )
+
+
+def test_the_dagster_ui_wants_a_login_and_keeps_its_passwords_out_of_logs(stack: Stack) -> None:
+    base = stack.dagster
+    ui = requests.get(f"{base}/runs", headers={"Accept": "text/html"}, allow_redirects=False, timeout=30)
+    assert ui.status_code == 303 and ui.headers["location"] == "/tracktracker/login?next=%2Fruns"
+    page = requests.get(base + ui.headers["location"], timeout=30)
+    assert page.status_code == 200 and 'name="password"' in page.text
+    assert requests.get(f"{base}/graphql", params={"query": "{ version }"}, timeout=30).status_code == 401
+    assert requests.post(f"{base}/graphql", json={"query": "{ version }"}, timeout=30).status_code == 401
+    # the health check `status` and compose poll answers versions only, without a login
+    assert requests.get(f"{base}/server_info", timeout=30).json()["dagster_version"]
+    operator, viewer = stack.password("operator"), stack.password("viewer")
+    for name, password in (("operator", "not-the-password"), ("viewer", operator), ("admin", operator)):
+        refused = requests.post(
+            f"{base}/tracktracker/login",
+            data={"username": name, "password": password},
+            allow_redirects=False,
+            timeout=30,
+        )
+        assert refused.status_code == 401 and "set-cookie" not in refused.headers, name
+    # `up` says where the passwords are, and neither is in its output or any log
+    secrets = stack.home / "secrets"
+    assert f"password in {secrets / 'dagster-operator-password'}" in stack.output
+    assert f"password in {secrets / 'dagster-viewer-password'}" in stack.output
+    logs = "".join(p.read_text(errors="replace") for p in (stack.home / "logs").rglob("*") if p.is_file())
+    for password in (operator, viewer):
+        assert password not in stack.output and password not in logs
+
+
+def test_a_mutation_over_get_is_refused_even_with_a_login(stack: Stack) -> None:
+    query, variables = launch_mutation("get-mutation")
+    response = stack.login("operator").get(
+        f"{stack.dagster}/graphql", params={"query": query, "variables": json.dumps(variables)}, timeout=30
+    )
+    assert response.status_code == 405, response.text
+    assert stack.runs_tagged("get-mutation") == []
+
+
+def test_cross_origin_requests_are_refused_even_with_a_session(stack: Stack) -> None:
+    from websockets.exceptions import InvalidStatus
+    from websockets.sync.client import connect
+
+    session = stack.login("operator")
+    query, variables = launch_mutation("cross-origin")
+    # Superset's address on the same host is the same *site* for a browser: the cookie goes along
+    superset = re.search(r"superset: (http://127\.0\.0\.1:\d+)", stack.output).group(1)
+    for headers in ({"Origin": superset}, {"Origin": "null"}, {"Sec-Fetch-Site": "cross-site"}):
+        response = session.post(
+            f"{stack.dagster}/graphql",
+            json={"query": query, "variables": variables},
+            headers=headers,
+            timeout=30,
+        )
+        assert response.status_code == 403, (headers, response.text)
+    assert stack.runs_tagged("cross-origin") == []
+    # the UI's subscriptions websocket: the session and the UI's own origin, nothing else
+    cookie = "; ".join(f"{c.name}={c.value}" for c in session.cookies)
+    address = stack.dagster.replace("http://", "ws://") + "/graphql"
+
+    def handshake(origin: str) -> object:
+        try:
+            with connect(
+                address,
+                subprotocols=["graphql-ws"],
+                additional_headers={"Origin": origin, "Cookie": cookie},
+                open_timeout=10,
+            ) as ws:
+                ws.send(json.dumps({"type": "connection_init"}))
+                return json.loads(ws.recv(timeout=10))["type"]
+        except InvalidStatus as refused:
+            return refused.response.status_code
+
+    assert handshake(stack.dagster) == "connection_ack"
+    assert handshake(superset) == 403
+
+
+def test_the_viewer_reads_but_changes_nothing(stack: Stack) -> None:
+    data = stack.graphql(
+        "{ assetNodes { assetKey { path } } permissions { permission value } }", account="viewer"
+    )
+    keys = {"/".join(n["assetKey"]["path"]) for n in data["assetNodes"]}
+    assert {"bronze/spotify_extended_history", "gold/fct_plays"} <= keys
+    # Dagster's own read-only mode: the UI hides launch, wipe and schedule buttons
+    assert data["permissions"] and not any(p["value"] for p in data["permissions"])
+    history = (
+        '{ assetOrError(assetKey: {path: ["gold", "fct_plays"]}) '
+        "{ ... on Asset { assetMaterializations(limit: 1) { runId } } } }"
+    )
+    before = stack.graphql(history, account="viewer")["assetOrError"]["assetMaterializations"]
+    assert before
+    viewer = stack.login("viewer")
+    query, variables = launch_mutation("viewer")
+    wipe = (
+        'mutation { wipeAssets(assetPartitionRanges: [{assetKey: {path: ["gold", "fct_plays"]}}]) '
+        "{ __typename } }"
+    )
+    for body in ({"query": query, "variables": variables}, {"query": wipe}):
+        response = viewer.post(f"{stack.dagster}/graphql", json=body, timeout=30)
+        assert response.status_code == 403, response.text
+    assert stack.runs_tagged("viewer") == []
+    assert stack.graphql(history)["assetOrError"]["assetMaterializations"] == before
 
 
 def test_down_stops_everything_and_a_second_up_reuses_the_data(stack: Stack) -> None:

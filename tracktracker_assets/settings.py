@@ -25,6 +25,8 @@ generated once and kept under TRACKTRACKER_HOME with 0600 permissions; nothing s
 | TRACKTRACKER_PULL_CONCURRENCY     | 16                              | users pulled at once in a scheduled tick           |
 | TRACKTRACKER_SPOTIFY_MAX_WAIT_S   | 30                              | longest Retry-After honoured in a run; longer waits defer to the next run |
 | TRACKTRACKER_ENRICH_BUDGET        | 500                             | catalog requests per enrichment run                |
+| TRACKTRACKER_DAGSTER_OPERATOR_PASSWORD | generated under HOME        | Dagster UI login `operator` (runs, wipes, schedules) |
+| TRACKTRACKER_DAGSTER_VIEWER_PASSWORD | generated under HOME          | Dagster UI login `viewer` (read only)              |
 | TRACKTRACKER_SUPERSET_URL         | none (run Superset locally)     | an existing Superset to provision (docker-compose) |
 | TRACKTRACKER_SUPERSET_PUBLIC_URL  | the request's host              | base URL listeners open (Spotify redirect of the upload page) |
 | TRACKTRACKER_SUPERSET_ADMIN_PASSWORD | generated under HOME         | password of Superset's `admin`                     |
@@ -46,6 +48,7 @@ TRACKTRACKER_HOME/secrets/mongo-password (docker-compose: MONGO_PASSWORD in .env
 
 The Superset variables are read by tracktracker_assets/bi/config.py, which superset_config.py imports
 inside Superset's own process.
+The Dagster UI's logins are read by tracktracker_assets/services/dagster_front.py (the UI's front).
 """
 
 from __future__ import annotations

@@ -25,9 +25,12 @@ def up(settings: Settings, console: Console, *, demo: bool, ui: bool = True) -> 
     for state in storage_states(settings):
         console.print(f"[green]●[/] {state.name}: {state.detail}")
     if ui:
+        dagster = DagsterServices(settings)
         with console.status("Starting the Dagster webserver and daemon..."):
-            dagster_url = DagsterServices(settings).start()
+            dagster_url = dagster.start()
         console.print(f"[green]●[/] dagster: {dagster_url} (webserver and daemon: schedules and sensors run)")
+        for line in dagster.login_lines():
+            console.print(f"  {line}", soft_wrap=True)  # unwrapped: the path stays one piece
     if demo and demo_pending(settings):
         load_demo(settings, console)
     else:

@@ -1,5 +1,7 @@
 """The Dagster webserver and daemon of local mode, as the compose deployment runs them: two processes
 (each loads the code location of workspace.yaml), instance storage in PostgreSQL, 127.0.0.1 only.
+The webserver is TrackTracker's front (services/dagster_front.py: Dagster's app behind a login), never
+the stock `dagster-webserver`, so no port serves the UI unprotected.
 Each runs in its own process group, so stopping one stops the code servers it spawned too.
 """
 
@@ -13,11 +15,13 @@ from pathlib import Path
 import requests
 
 from tracktracker_assets.instance import REPO_ROOT, dagster_env, prepare_dagster_home
+from tracktracker_assets.services import dagster_front
 from tracktracker_assets.services.processes import (
     Matcher,
     read_pid,
     runs,
     start_background,
+    stop_process_group,
     stop_recorded,
     wait_until,
 )
@@ -25,9 +29,19 @@ from tracktracker_assets.services.state import port_for, read_ports
 from tracktracker_assets.settings import Settings
 from tracktracker_assets.transform.project import dbt_env
 
+# docker-compose's webserver runs the same module (`python -m ...`)
+FRONT_MODULE = dagster_front.__name__
+
 
 def _bin(name: str) -> str:
     return str(Path(sys.executable).parent / name)
+
+
+def _runs_front(pid: int) -> bool:
+    try:
+        return FRONT_MODULE.encode() in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return True  # cannot tell (no /proc): leave it be
 
 
 @dataclass
@@ -39,7 +53,10 @@ class DagsterServices:
 
     def _ours(self, name: str) -> Matcher:
         """The process, recognised without its PID file by the Dagster home it was started for."""
-        return runs(f"dagster-{name}", env={"DAGSTER_HOME": str(self.settings.dagster_home)})
+        env = {"DAGSTER_HOME": str(self.settings.dagster_home)}
+        if name == "webserver":
+            return runs(Path(sys.executable).name, "-m", FRONT_MODULE, env=env)
+        return runs(f"dagster-{name}", env=env)
 
     def _log(self, name: str) -> Path:
         return self.settings.log_dir / f"dagster-{name}.log"
@@ -59,10 +76,15 @@ class DagsterServices:
     def start(self) -> str:
         prepare_dagster_home(self.settings)
         workspace = str(REPO_ROOT / "workspace.yaml")
+        # the passwords exist before the front starts, so `up` can say where they are
+        dagster_front.load_accounts(self.settings)
+        running = self.webserver_pid()
+        if running is not None and not _runs_front(running):
+            stop_process_group(running)  # a stock dagster-webserver left by an older `up`: no login
         if self.webserver_pid() is None:
             port = port_for(self.settings, "dagster")
             start_background(
-                [_bin("dagster-webserver"), "-w", workspace, "-h", "127.0.0.1", "-p", str(port)],
+                [sys.executable, "-m", FRONT_MODULE, "-w", workspace, "-h", "127.0.0.1", "-p", str(port)],
                 pid_file=self._pid_file("webserver"),
                 log_file=self._log("webserver"),
                 env=self._env(),
@@ -81,6 +103,14 @@ class DagsterServices:
         )
         assert self.url is not None
         return self.url
+
+    def login_lines(self) -> list[str]:
+        """Where the UI's passwords are kept (never the passwords themselves)."""
+        operator, viewer = (source.where(self.settings) for source in dagster_front.ACCOUNT_SOURCES)
+        return [
+            f"Login: user [bold]operator[/] (runs, wipes, schedules), password in {operator}",
+            f"       user [bold]viewer[/] (read only), password in {viewer}",
+        ]
 
     def webserver_pid(self) -> int | None:
         return read_pid(self._pid_file("webserver"), find=self._ours("webserver"))
