@@ -149,7 +149,6 @@ def test_every_fault_kind_stays_with_its_user_while_the_others_load(fake) -> Non
     started = time.monotonic()
     run = run_pull(get_settings(), users)
     faulty_run_s = time.monotonic() - started
-    print({p["user_id"]: p["seconds"] for p in run.pulls})
     assert run.success, run.failures
     pulls = {p["user_id"]: p for p in run.pulls}
     assert sorted(pulls) == sorted(users)

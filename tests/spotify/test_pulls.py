@@ -190,7 +190,7 @@ def test_api_plays_overlapping_a_later_export_count_once_in_gold(fake, real_gold
     connect_directly(fake, "overlap-api")
     plays = fake.generate_plays("sp-overlap-api", 20, end=datetime.now(UTC) - timedelta(hours=1))
     assert run_pull(get_settings(), ["overlap-api"]).success
-    code, output = cli("pull")  # also refreshes silver and gold
+    code, output = cli("pull", "overlap-api")  # also refreshes silver and gold
     assert code == 0, output
     # a later export of the same account: the same 20 plays (end time to the second, real ms_played)
     # plus 5 older ones the API never saw

@@ -6,7 +6,9 @@
   that timed out is never re-sent: a stalled server would only make each retry cost another timeout.
 - Tokens live in the MongoDB registry through RegistryTokenCache, so a rotated refresh token is
   saved the moment spotipy receives it.
-- spotipy logs token requests (bodies included) at DEBUG: its logger is held at INFO.
+- spotipy logs token requests (bodies included) at DEBUG, and every HTTP error with Spotify's raw,
+  often multi-line body at ERROR: its logger is held at CRITICAL, callers report each fault in one
+  line (faults.py) where it belongs (pull log, registry, run metadata).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from tracktracker_assets.settings import Settings
 
 SCOPE = "user-read-recently-played"
 
-logging.getLogger("spotipy").setLevel(logging.INFO)
+logging.getLogger("spotipy").setLevel(logging.CRITICAL)
 
 
 class SpotifyNotConfigured(RuntimeError):

@@ -182,11 +182,30 @@ def _ensure_token(manager: Any, settings: Settings, user_id: str, *, force: bool
         raise PullFault("failed", f"{ACCOUNTS} answered without an access token; the next pull tries again")
 
 
+def _item_problem(item: Any) -> tuple[datetime, str | None]:
+    """An item's played_at, and what is wrong with the item if anything."""
+    epoch = datetime.fromtimestamp(0, UTC)
+    if not isinstance(item, dict):
+        return epoch, f"{type(item).__name__} instead of an object"
+    played_at = item.get("played_at")
+    try:
+        at = _parse_time(played_at) if isinstance(played_at, str) else None
+    except ValueError:
+        at = None
+    if at is None or at.tzinfo is None:
+        return epoch, f"played_at {one_line(repr(played_at), 60)} is not a time with a zone"
+    track = item.get("track")
+    if not isinstance(track, dict | None) or not isinstance((track or {}).get("id"), str | None):
+        return at, "track is not an object with a string id"
+    return at, None
+
+
 def _plays(page: Any) -> list[tuple[datetime, dict[str, Any]]]:
     """The page's items with their played_at, or a fault: a page is stored whole or not at all."""
     if page is None:  # spotipy's answer to a 2xx body it cannot decode
         raise PullFault(
-            "failed", f"{WEB_API} answered with a body that is not JSON (empty, truncated or a page)"
+            "failed",
+            f"{WEB_API} answered with a body that is not JSON (empty, truncated or an error page)",
         )
     items = page.get("items") if isinstance(page, dict) else None
     if not isinstance(items, list):
@@ -195,17 +214,12 @@ def _plays(page: Any) -> list[tuple[datetime, dict[str, Any]]]:
         )
     plays = []
     for n, item in enumerate(items, 1):
-        played_at = item.get("played_at") if isinstance(item, dict) else None
-        try:
-            at = _parse_time(played_at) if isinstance(played_at, str) else None
-        except ValueError:
-            at = None
-        track = item.get("track") if isinstance(item, dict) else None
-        if at is None or at.tzinfo is None or not isinstance(track, dict | None):
+        at, problem = _item_problem(item)
+        if problem:
             raise PullFault(
                 "failed",
-                f"{WEB_API} answered with a malformed item {n} of {len(items)} "
-                f"(played_at {one_line(repr(played_at), 60)}); nothing of this page was stored",
+                f"{WEB_API} answered with a malformed item {n} of {len(items)} ({problem}); "
+                "nothing of this page was stored",
             )
         plays.append((at, item))
     return plays
@@ -285,14 +299,20 @@ def pull_user(
             message=fault.message,
             previous_last=previous,
         )
-        _note_problem(registry, outcome, fault.reauth_reason)
-    except (RegistryError, PyMongoError) as exc:  # the registry, not Spotify: noted here only
+        # the pull log below keeps the fault even when the registry is what fails next; a
+        # needs_reauth it could not note is found again by the next pull
+        with contextlib.suppress(RegistryError, PyMongoError):
+            _note_problem(registry, outcome, fault.reauth_reason)
+    except (RegistryError, PyMongoError) as exc:  # the registry (tokens live there), not Spotify
         outcome = PullOutcome(
             user_id, "failed", message=one_line(f"the user registry failed: {exc}"), previous_last=previous
         )
+        with contextlib.suppress(RegistryError, PyMongoError):
+            registry.record_pull_problem(user_id, outcome.message)
     else:
         outcome = _store(conn, user_id, plays, previous)
-        registry.record_pull(user_id, datetime.now(UTC))
+        with contextlib.suppress(RegistryError, PyMongoError):  # stored and logged: bookkeeping only
+            registry.record_pull(user_id, datetime.now(UTC))
         outcome.seconds = time.monotonic() - started
         return outcome
     _log(conn, outcome, previous, None)
