@@ -190,6 +190,10 @@ class Registry:
     def record_pull(self, user_id: str, at: datetime) -> None:
         self.users.update_one({"user_id": user_id}, {"$set": {"last_pull_at": at, "last_error": None}})
 
+    def record_pull_problem(self, user_id: str, problem: str) -> None:
+        """A pull that did not load (status unchanged: the next pull tries again; a good one clears it)."""
+        self.users.update_one({"user_id": user_id}, {"$set": {"last_error": problem}})
+
     def remove_user(self, user_id: str) -> bool:
         """Delete the user, their tokens and their sign-in sessions."""
         deleted = self.users.delete_one({"user_id": user_id}).deleted_count

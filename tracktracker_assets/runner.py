@@ -26,6 +26,7 @@ class RunOutcome:
     failed_checks: list[str] = field(default_factory=list)
     checks_evaluated: int = 0
     pull_lines: list[str] = field(default_factory=list)
+    pulls: list[dict[str, Any]] = field(default_factory=list)  # PullOutcome.as_record() per user
     enrich: dict[str, Any] = field(default_factory=dict)
 
 
@@ -56,7 +57,7 @@ def remove_partition(settings: Settings, user_id: str) -> None:
 
 def _outcome(result: Any) -> RunOutcome:
     from tracktracker_assets.exports.assets import MANIFEST_KEY, RESULTS_METADATA
-    from tracktracker_assets.spotify.assets import RECENTLY_PLAYED
+    from tracktracker_assets.spotify.assets import PULLS_METADATA, RECENTLY_PLAYED
 
     outcome = RunOutcome(run_id=result.run_id, success=result.success)
     for event in result.all_events:
@@ -69,8 +70,9 @@ def _outcome(result: Any) -> RunOutcome:
             materialization = event.event_specific_data.materialization
             if materialization.asset_key == MANIFEST_KEY and RESULTS_METADATA in materialization.metadata:
                 outcome.file_results = list(materialization.metadata[RESULTS_METADATA].value)
-            if materialization.asset_key == RECENTLY_PLAYED and "outcomes" in materialization.metadata:
-                outcome.pull_lines = _pull_lines(materialization.metadata["outcomes"].value)
+            if materialization.asset_key == RECENTLY_PLAYED and PULLS_METADATA in materialization.metadata:
+                outcome.pulls = list(materialization.metadata[PULLS_METADATA].value)
+                outcome.pull_lines = _pull_lines(outcome.pulls)
         if event.event_type_value == "ASSET_CHECK_EVALUATION":
             evaluation = event.event_specific_data
             outcome.checks_evaluated += 1
@@ -129,38 +131,67 @@ def run_checks(settings: Settings) -> RunOutcome:
     return _outcome(result)
 
 
-def _pull_lines(table: str) -> list[str]:
-    """One line per user from the pull asset's outcome table."""
+def _pull_lines(pulls: list[dict[str, Any]]) -> list[str]:
+    """One line per user from the pull asset's outcomes (messages are single lines already)."""
     lines = []
-    for row in table.splitlines()[2:]:
-        cells = [c.strip() for c in row.strip("|").split("|")]
-        user, status, items, new, *_, message = cells
-        lines.append(f"{user}: {status}, {new} new of {items} items" + (f" — {message}" if message else ""))
+    for pull in pulls:
+        message = " ".join(str(pull.get("message") or "").split())
+        lines.append(
+            f"{pull['user_id']}: {pull['status']}, {pull['inserted']} new of {pull['items']} items"
+            + (f" — {message}" if message else "")
+        )
     return lines
 
 
 def run_pull(settings: Settings, user_ids: list[str] | None = None) -> RunOutcome:
-    """Pull recently played for these users (default: every connected, active user): one run."""
+    """Pull recently played for these users (default: every connected, active user): one run.
+
+    The outcome's `pulls` has one record per user pulled; users asked for by name who cannot be
+    pulled (unknown, not connected, needs_reauth) get a `skipped` record saying why."""
     from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
     from tracktracker_assets.instance import get_instance
     from tracktracker_assets.services.local import open_registry
+    from tracktracker_assets.spotify.assets import PULL_USERS_TAG
 
     with open_registry(settings) as registry:
-        connected = [u.user_id for u in registry.connected_users() if u.status == "active"]
+        users = {u.user_id: u for u in registry.list_users()}
+    connected = [u for u, user in users.items() if user.connected and user.status == "active"]
     wanted = [u for u in connected if user_ids is None or u in user_ids]
+
+    def why_not(user_id: str) -> str:
+        user = users.get(user_id)
+        if user is None:
+            return "unknown user: `tracktracker users list` shows who is registered"
+        if not user.connected:
+            return f"not connected to Spotify: `tracktracker users connect {user_id}`"
+        return f"status {user.status}: reconnect with `tracktracker users connect {user_id}`"
+
+    skipped = [
+        {"user_id": u, "status": "skipped", "items": 0, "inserted": 0, "message": why_not(u)}
+        for u in dict.fromkeys(user_ids or [])
+        if u not in wanted
+    ]
     if not wanted:
-        return RunOutcome(run_id="", success=True, pull_lines=["No connected user to pull."])
+        lines = _pull_lines(skipped) if skipped else ["No connected user to pull."]
+        return RunOutcome(run_id="", success=True, pulls=skipped, pull_lines=lines)
     ensure_partitions(settings, wanted)
     instance = get_instance(settings)
     ordered = [u for u in instance.get_dynamic_partitions("users") if u in set(wanted)]
     job = _definitions().get_job_def("pull_recently_played")
     # one user: exactly that partition; several: one run over the range (the asset skips the
-    # unconnected users in between, and pulling a connected one twice is harmless)
-    span = {ASSET_PARTITION_RANGE_START_TAG: ordered[0], ASSET_PARTITION_RANGE_END_TAG: ordered[-1]}
-    selection: dict[str, Any] = {"partition_key": ordered[0]} if len(ordered) == 1 else {"tags": span}
+    # unconnected users in between and, when users were named, everyone not named)
+    tags = {PULL_USERS_TAG: ",".join(ordered)} if user_ids is not None else {}
+    if len(ordered) == 1:
+        selection: dict[str, Any] = {"partition_key": ordered[0], "tags": tags}
+    else:
+        span = {ASSET_PARTITION_RANGE_START_TAG: ordered[0], ASSET_PARTITION_RANGE_END_TAG: ordered[-1]}
+        selection = {"tags": {**span, **tags}}
     result = job.execute_in_process(instance=instance, run_config=QUIET, raise_on_error=False, **selection)
-    return _outcome(result)
+    outcome = _outcome(result)
+    outcome.pulls += skipped
+    outcome.pull_lines = _pull_lines(outcome.pulls)
+    return outcome
 
 
 def run_enrich(settings: Settings) -> RunOutcome:

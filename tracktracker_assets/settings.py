@@ -24,6 +24,7 @@ generated once and kept under TRACKTRACKER_HOME with 0600 permissions; nothing s
 | TRACKTRACKER_PULL_INTERVAL_MIN    | 10                              | recently-played pull schedule, minutes             |
 | TRACKTRACKER_PULL_CONCURRENCY     | 16                              | users pulled at once in a scheduled tick           |
 | TRACKTRACKER_SPOTIFY_MAX_WAIT_S   | 30                              | longest Retry-After honoured in a run; longer waits defer to the next run |
+| TRACKTRACKER_SPOTIFY_TIMEOUT_S    | 10                              | seconds a Spotify request may take to connect, and again to answer; one that times out is not re-sent, so a stalled listener costs about this much per run |
 | TRACKTRACKER_ENRICH_BUDGET        | 500                             | catalog requests per enrichment run                |
 | TRACKTRACKER_DAGSTER_OPERATOR_PASSWORD | generated under HOME        | Dagster UI login `operator` (runs, wipes, schedules) |
 | TRACKTRACKER_DAGSTER_VIEWER_PASSWORD | generated under HOME          | Dagster UI login `viewer` (read only)              |
@@ -125,6 +126,7 @@ class Settings:
     pull_interval_min: int = 10
     pull_concurrency: int = 16
     spotify_max_wait_s: int = 30
+    spotify_timeout_s: int = 10
     enrich_budget: int = 500
     superset_database_url_override: str | None = field(repr=False, default=None)
     superset_metadata_password_override: str | None = field(repr=False, default=None)
@@ -155,6 +157,7 @@ class Settings:
             pull_interval_min=_env_int("TRACKTRACKER_PULL_INTERVAL_MIN", 10),
             pull_concurrency=_env_int("TRACKTRACKER_PULL_CONCURRENCY", 16),
             spotify_max_wait_s=_env_int("TRACKTRACKER_SPOTIFY_MAX_WAIT_S", 30),
+            spotify_timeout_s=max(1, _env_int("TRACKTRACKER_SPOTIFY_TIMEOUT_S", 10)),
             enrich_budget=_env_int("TRACKTRACKER_ENRICH_BUDGET", 500),
             superset_database_url_override=_env("TRACKTRACKER_SUPERSET_DATABASE_URL"),
             superset_metadata_password_override=_env("TRACKTRACKER_SUPERSET_METADATA_PASSWORD"),

@@ -22,7 +22,7 @@ def test_enrichment_is_budgeted_resumable_and_reaches_gold(fake, monkeypatch) ->
     connect_directly(fake, "enriched")
     plays = fake.generate_plays("sp-enriched", 40, end=datetime.now(UTC) - timedelta(minutes=5))
     assert run_pull(get_settings(), ["enriched"]).success
-    code, output = cli("pull")  # refreshes silver and gold
+    code, output = cli("pull", "enriched")  # refreshes silver and gold
     assert code == 0, output
     fake.clear_requests()
 
@@ -43,7 +43,7 @@ def test_enrichment_is_budgeted_resumable_and_reaches_gold(fake, monkeypatch) ->
     assert asked and max(asked.values()) == 1  # one id per request, and no id asked twice
     assert all(path.count("/") == 3 for path in asked)  # /v1/{kind}s/{id}: never a batch
     # silver and gold pick the details up on the next refresh
-    code, output = cli("pull")
+    code, output = cli("pull", "enriched")
     assert code == 0, output
     [(tracks, with_details, with_genres)] = query(
         get_settings().database_url,
@@ -72,7 +72,7 @@ def test_a_long_retry_after_ends_the_run_and_keeps_what_arrived(fake, monkeypatc
     connect_directly(fake, "throttled")
     fake.generate_plays("sp-throttled", 30, end=datetime.now(UTC) - timedelta(minutes=1), seed="other-tracks")
     assert run_pull(get_settings(), ["throttled"]).success
-    code, output = cli("pull")
+    code, output = cli("pull", "throttled")
     assert code == 0, output
     monkeypatch.setenv("TRACKTRACKER_ENRICH_BUDGET", "100000")
     fake.inject_fault("/v1/artists/*", 429, retry_after=3600, times=1000)

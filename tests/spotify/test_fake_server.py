@@ -752,6 +752,46 @@ def test_faults_target_one_user(fake: FakeSpotify) -> None:
     assert raw_get(fake, "me/player/recently-played", fake.issue_access_token(alice)).status_code == 200
 
 
+def test_faults_can_send_any_body_slowly_cut_off_or_not_at_all(fake: FakeSpotify) -> None:
+    alice, bob = fake.add_user("alice"), fake.add_user("bob")
+    alice_token, bob_token = fake.issue_access_token(alice), fake.issue_access_token(bob)
+    path = "/v1/me/player/recently-played"
+    fake.inject_fault(path, 502, user=alice, raw="<html><p>Bad\ngateway</p></html>", content_type="text/html")
+    page = raw_get(fake, "me/player/recently-played", alice_token)
+    assert (page.status_code, page.headers["Content-Type"], page.text) == (
+        502,
+        "text/html",
+        "<html><p>Bad\ngateway</p></html>",
+    )
+    fake.inject_fault(path, 503, user=alice, message="two\nlines | and a pipe")
+    assert raw_get(fake, "me/player/recently-played", alice_token).json() == {
+        "error": {"status": 503, "message": "two\nlines | and a pipe"}
+    }
+    # a slow answer for alice holds up nobody else, and is the usual answer once it comes
+    fake.inject_fault(path, None, user=alice, delay=1.0)
+    with ThreadPoolExecutor(2) as pool:
+        slow = pool.submit(raw_get, fake, "me/player/recently-played", alice_token)
+        time.sleep(0.1)
+        started = time.perf_counter()
+        assert raw_get(fake, "me/player/recently-played", bob_token).status_code == 200
+        assert time.perf_counter() - started < 0.5
+        assert slow.result().json()["items"] == []
+    with requests.Session() as http:
+        fake.inject_fault(path, None, user=alice, cut_off=True)
+        with pytest.raises(requests.exceptions.ChunkedEncodingError):
+            http.get(
+                fake.api_base + "me/player/recently-played",
+                headers={"Authorization": f"Bearer {alice_token}"},
+            )
+        fake.inject_fault(path, None, user=alice, drop=True)
+        with pytest.raises(requests.ConnectionError, match="without response"):
+            http.get(
+                fake.api_base + "me/player/recently-played",
+                headers={"Authorization": f"Bearer {alice_token}"},
+            )
+    assert raw_get(fake, "me/player/recently-played", alice_token).status_code == 200  # faults used up
+
+
 def test_global_rate_limit(make_fake: Callable[..., FakeSpotify]) -> None:
     fake = make_fake(rate_limit_rps=5, rate_limit_retry_after=30)
     token = fake.issue_access_token(fake.add_user("burst"))

@@ -105,9 +105,14 @@ def test_a_revoked_token_marks_that_user_needs_reauth_while_others_load(fake) ->
     )
     assert cells["revoked-b"][1] == "needs_reauth" and cells["revoked-b"][5] == "-"
     assert "invalid_grant" in cells["revoked-b"][6]
-    # later ticks leave the user alone until they reconnect
+    # later ticks leave the user alone until they reconnect (asked for by name, they are told why)
+    fake.clear_requests()
     again = run_pull(get_settings(), users)
-    assert not any(line.startswith("revoked-b") for line in again.pull_lines)
+    assert outcome_of(again, "revoked-b").startswith("revoked-b: skipped") and "users connect" in (
+        outcome_of(again, "revoked-b")
+    )
+    assert fake.requests_to("*", user="sp-revoked-b") == []
+    assert not any(line.startswith("revoked-b") for line in run_pull(get_settings()).pull_lines)
 
 
 def test_a_rotated_refresh_token_is_persisted_and_the_old_one_dropped(fake) -> None:
@@ -185,7 +190,7 @@ def test_api_plays_overlapping_a_later_export_count_once_in_gold(fake, real_gold
     connect_directly(fake, "overlap-api")
     plays = fake.generate_plays("sp-overlap-api", 20, end=datetime.now(UTC) - timedelta(hours=1))
     assert run_pull(get_settings(), ["overlap-api"]).success
-    code, output = cli("pull")  # also refreshes silver and gold
+    code, output = cli("pull", "overlap-api")  # also refreshes silver and gold
     assert code == 0, output
     # a later export of the same account: the same 20 plays (end time to the second, real ms_played)
     # plus 5 older ones the API never saw

@@ -163,18 +163,41 @@ def users_connect(user_id: str, headless: bool, no_browser: bool) -> None:
 @click.argument("user_ids", nargs=-1)
 @friendly_errors
 def pull(user_ids: tuple[str, ...]) -> None:
-    """Pull recently played now for connected users (all by default), then refresh silver and gold."""
+    """Pull recently played now for connected users (all by default), then refresh silver and gold.
+
+    One line per listener. A listener whose pull failed does not stop the others: what was loaded is
+    refreshed, and the exit code is 1 when any listener was not pulled (see `tracktracker status`).
+    """
     from tracktracker_assets.cli.importing import refresh_if_behind
     from tracktracker_assets.runner import run_pull
     from tracktracker_assets.services.local import start_storage
+    from tracktracker_assets.spotify.pull import PROBLEM_STATUSES
 
     settings = get_settings()
     start_storage(settings)
     outcome = run_pull(settings, list(user_ids) or None)
-    for line in outcome.pull_lines:
-        console.print(line)
-    ok = outcome.success and refresh_if_behind(settings, console)
-    sys.exit(0 if ok else 1)
+    colour = {"ok": "green", "deferred": "yellow", "skipped": "dim"}
+    for pull_, line in zip(outcome.pulls, outcome.pull_lines, strict=False):
+        console.print(line, style=colour.get(pull_["status"], "red"), markup=False)
+    if not outcome.pulls:
+        for line in outcome.pull_lines:
+            console.print(line, markup=False)
+    for failure in outcome.failures:
+        console.print(f"[red]✗ run failed:[/] {failure}")
+    # named listeners who could not be pulled count as problems; in a pull of everyone, skipping
+    # those who must reconnect is the normal course
+    not_pulled = [
+        p["user_id"]
+        for p in outcome.pulls
+        if p["status"] in PROBLEM_STATUSES or (user_ids and p["status"] == "skipped")
+    ]
+    refreshed = refresh_if_behind(settings, console)  # also after a failure: what was loaded counts
+    if not_pulled:
+        console.print(
+            f"[red]{len(not_pulled)} of {len(outcome.pulls)} listeners not pulled[/] "
+            f"({', '.join(not_pulled)}): `tracktracker status` shows why."
+        )
+    sys.exit(0 if outcome.success and refreshed and not not_pulled else 1)
 
 
 @cli.command("import")

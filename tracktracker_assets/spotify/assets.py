@@ -1,9 +1,11 @@
 """bronze/spotify_recently_played: every connected user's recently-played items, pulled per user.
 
 Partitioned by user; a schedule tick pulls every connected user in ONE run (single-run backfill
-policy) with bounded concurrency. One user's fault (rate limit, revoked consent, 5xx) is that user's
-outcome in the run's metadata, never the others' failure. Two checks ride along: plays lost between
-polls (the gap check) and per-user freshness.
+policy) with bounded concurrency. One user's fault (rate limit, revoked consent, 5xx, timeout, an
+unreadable answer) is that user's outcome, never the others' failure: the run succeeds and its
+metadata carries every outcome as JSON under PULLS_METADATA (what the CLI reads) and as a Markdown
+table for the UI. Two checks ride along: plays lost between polls (the gap check) and per-user
+freshness.
 """
 
 from collections import Counter
@@ -28,6 +30,13 @@ from tracktracker_assets.resources import RegistryResource, WarehouseResource
 from tracktracker_assets.spotify.pull import PullOutcome, pull_users
 
 RECENTLY_PLAYED = AssetKey(["bronze", "spotify_recently_played"])
+PULLS_METADATA = "pulls"  # one PullOutcome.as_record() per user
+# set by `tracktracker pull USER...`: the run's partition range may hold other connected users
+PULL_USERS_TAG = "tracktracker/pull-users"
+
+
+def _cell(value: object) -> str:
+    return str(value or "").replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
 
 
 def _table(outcomes: list[PullOutcome]) -> str:
@@ -39,7 +48,7 @@ def _table(outcomes: list[PullOutcome]) -> str:
         gap = f"{o.gap_seconds / 60:.1f}" if o.gap_seconds else ""
         rows.append(
             f"| {o.user_id} | {o.status} | {o.items} | {o.inserted} | {o.oldest or ''} | {o.newest or ''} "
-            f"| {gap} | {o.message.replace('|', '/')} |"
+            f"| {gap} | {_cell(o.message)} |"
         )
     return "\n".join(rows)
 
@@ -76,6 +85,8 @@ def spotify_recently_played(
 ) -> Any:
     settings = warehouse.settings()
     in_run = set(context.partition_keys)  # resolving a range reads Dagster's storage: once
+    if PULL_USERS_TAG in context.run.tags:
+        in_run &= set(context.run.tags[PULL_USERS_TAG].split(","))
     with registry.open() as reg:
         candidates = [u.user_id for u in reg.connected_users() if u.user_id in in_run]
 
@@ -92,6 +103,7 @@ def spotify_recently_played(
             "users_pulled": len(outcomes),
             "rows_loaded": sum(o.inserted for o in outcomes),
             **{f"users_{status}": count for status, count in statuses.items()},
+            PULLS_METADATA: MetadataValue.json([o.as_record() for o in outcomes]),
             "outcomes": MetadataValue.md(_table(outcomes)),
         },
     )

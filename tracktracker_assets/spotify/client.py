@@ -2,14 +2,19 @@
 
 - urllib3 retries 5xx a few times, but never a 429: its Retry-After handling would sleep the whole
   wait (Spotify sends hours) inside one request; callers see the 429 and decide (pull.py, enrich.py).
+- Every request is bounded by settings.spotify_timeout_s to connect and again to answer, and a request
+  that timed out is never re-sent: a stalled server would only make each retry cost another timeout.
 - Tokens live in the MongoDB registry through RegistryTokenCache, so a rotated refresh token is
   saved the moment spotipy receives it.
-- spotipy logs token requests (bodies included) at DEBUG: its logger is held at INFO.
+- spotipy logs token requests (bodies included) at DEBUG, and every HTTP error with Spotify's raw,
+  often multi-line body at ERROR: its logger is held at CRITICAL, callers report each fault in one
+  line (faults.py) where it belongs (pull log, registry, run metadata).
 """
 
 from __future__ import annotations
 
 import logging
+from types import TracebackType
 from typing import Any
 
 import requests
@@ -17,15 +22,15 @@ import spotipy
 from requests.adapters import HTTPAdapter
 from spotipy.cache_handler import CacheHandler, MemoryCacheHandler
 from spotipy.oauth2 import SpotifyClientCredentials, SpotifyOAuth, SpotifyPKCE
+from urllib3.exceptions import ReadTimeoutError
 from urllib3.util.retry import Retry
 
 from tracktracker_assets.registry import Registry
 from tracktracker_assets.settings import Settings
 
 SCOPE = "user-read-recently-played"
-TIMEOUT_S = 20
 
-logging.getLogger("spotipy").setLevel(logging.INFO)
+logging.getLogger("spotipy").setLevel(logging.CRITICAL)
 
 
 class SpotifyNotConfigured(RuntimeError):
@@ -36,9 +41,41 @@ class SpotifyNotConfigured(RuntimeError):
         )
 
 
+class BoundedRetry(Retry):
+    """urllib3's Retry, except that a read timeout, and any broken answer to a POST, is final.
+
+    A server too slow to answer once is slow for the retry too (each retry would add a whole timeout);
+    a token refresh whose answer was lost may have rotated the refresh token, and re-sending the old
+    one would then be refused as if the listener had revoked consent.
+    """
+
+    def increment(
+        self,
+        method: str | None = None,
+        url: str | None = None,
+        response: Any = None,
+        error: Exception | None = None,
+        _pool: Any = None,
+        _stacktrace: TracebackType | None = None,
+    ) -> BoundedRetry:
+        if isinstance(error, ReadTimeoutError) or (
+            error is not None and method == "POST" and self._is_read_error(error)
+        ):
+            raise error
+        return super().increment(method, url, response, error, _pool, _stacktrace)
+
+
+def timeouts(settings: Settings) -> tuple[float, float]:
+    """(connect, read) seconds for every Spotify request."""
+    return (float(settings.spotify_timeout_s), float(settings.spotify_timeout_s))
+
+
 def http_session(pool: int = 32) -> requests.Session:
-    retry = Retry(
-        total=3,
+    # at most three attempts a request: two more on a 5xx or a dropped connection, one more connect
+    retry = BoundedRetry(
+        total=2,
+        connect=1,
+        read=1,
         status_forcelist=(500, 502, 503, 504),
         allowed_methods=frozenset({"GET", "POST"}),
         backoff_factor=0.2,
@@ -94,7 +131,7 @@ def user_auth_manager(
             scope=SCOPE,
             cache_handler=cache,
             requests_session=http,
-            requests_timeout=TIMEOUT_S,
+            requests_timeout=timeouts(settings),
             open_browser=False,
         )
     else:
@@ -104,7 +141,7 @@ def user_auth_manager(
             scope=SCOPE,
             cache_handler=cache,
             requests_session=http,
-            requests_timeout=TIMEOUT_S,
+            requests_timeout=timeouts(settings),
             open_browser=False,
         )
     return _point(auth, settings)
@@ -112,7 +149,7 @@ def user_auth_manager(
 
 def api(settings: Settings, auth_manager: Any, http: requests.Session) -> spotipy.Spotify:
     client = spotipy.Spotify(
-        auth_manager=auth_manager, requests_session=http, requests_timeout=TIMEOUT_S, retries=0
+        auth_manager=auth_manager, requests_session=http, requests_timeout=timeouts(settings), retries=0
     )
     client.prefix = settings.spotify_api_url  # spotipy has no constructor argument for the base URL
     return client
@@ -132,6 +169,6 @@ def app_api(settings: Settings, http: requests.Session) -> spotipy.Spotify | Non
         # spotipy's default is a `.cache` file in the working directory: tokens on disk, and stale ones
         cache_handler=MemoryCacheHandler(),
         requests_session=http,
-        requests_timeout=TIMEOUT_S,
+        requests_timeout=timeouts(settings),
     )
     return api(settings, _point(auth, settings), http)

@@ -8,7 +8,9 @@ Served: ``GET /v1/me``, ``GET /v1/me/player/recently-played``, ``GET /v1/{tracks
 (batch lookups answer 403 as for development-mode apps since February 2026), ``POST /api/token``
 (authorization_code with secret or PKCE, refresh_token, client_credentials) and ``GET /authorize``.
 Tests script it in Python: users, plays, token revocation and rotation, faults, latency, a rate limit,
-a fake clock and a log of every request.
+a fake clock and a log of every request. Faults target one path (and optionally one user) and can be
+any status with Spotify's error shape or any raw body (an HTML error page, text, truncated JSON), a
+slow answer, an answer cut off mid-body, or a connection closed without an answer.
 """
 
 from __future__ import annotations
@@ -124,15 +126,22 @@ class RecordedRequest:
 
 @dataclass
 class Fault:
-    """A queued canned answer for requests whose path matches ``path`` (fnmatch) and, if set, ``user``."""
+    """A queued canned answer for requests whose path matches ``path`` (fnmatch) and, if set, ``user``.
+
+    ``status`` None means the usual answer, changed only by ``delay``, ``cut_off`` or ``drop``."""
 
     path: str
-    status: int
+    status: int | None
     user: str | None = None
     method: str | None = None
     retry_after: int | None = None
     message: str | None = None
-    body: JsonObject | None = None
+    body: JsonObject | list[Any] | None = None
+    raw: bytes | None = None
+    content_type: str | None = None
+    delay: float = 0.0
+    cut_off: bool = False
+    drop: bool = False
     remaining: int = 1
 
 
@@ -198,6 +207,8 @@ class _Response:
     headers: dict[str, str] = field(default_factory=dict)
     user: str | None = None
     client_id: str | None = None
+    cut_off: bool = False  # send the headers of the whole body, then half of it, then hang up
+    drop: bool = False  # hang up without answering
 
 
 def _json(status: int, obj: Any, **headers: str) -> _Response:
@@ -516,20 +527,48 @@ class FakeSpotify:
     def inject_fault(
         self,
         path: str,
-        status: int,
+        status: int | None,
         *,
         user: FakeUser | str | None = None,
         method: str | None = None,
         times: int = 1,
         retry_after: int | None = None,
         message: str | None = None,
-        body: JsonObject | None = None,
+        body: JsonObject | list[Any] | None = None,
+        raw: bytes | str | None = None,
+        content_type: str | None = None,
+        delay: float = 0.0,
+        cut_off: bool = False,
+        drop: bool = False,
     ) -> Fault:
-        """Answer the next ``times`` matching requests with ``status`` (429 always sends Retry-After)."""
+        """Answer the next ``times`` matching requests with ``status`` (429 always sends Retry-After).
+
+        - ``message`` goes into Spotify's error shape (newlines and all); ``body`` replaces the whole
+          JSON body; ``raw`` is sent as is (``content_type`` defaults to text/plain): an HTML error
+          page, text, JSON cut short;
+        - ``status`` None keeps the usual answer: combine it with the following;
+        - ``delay``: seconds before answering (a slow server; other requests are not held up);
+        - ``cut_off``: the answer's headers promise the whole body, half of it is sent, then the
+          connection closes; ``drop``: the connection closes without any answer.
+        """
         user_id = user if isinstance(user, str) or user is None else user.id
         if status == 429 and retry_after is None:
             retry_after = 1
-        fault = Fault(path, status, user_id, method, retry_after, message, body, times)
+        fault = Fault(
+            path,
+            status,
+            user=user_id,
+            method=method,
+            retry_after=retry_after,
+            message=message,
+            body=body,
+            raw=raw.encode() if isinstance(raw, str) else raw,
+            content_type=content_type,
+            delay=delay,
+            cut_off=cut_off,
+            drop=drop,
+            remaining=times,
+        )
         with self._lock:
             self._faults.append(fault)
         return fault
@@ -557,11 +596,20 @@ class FakeSpotify:
         if self.latency:
             time.sleep(self.latency)  # outside the lock: concurrent requests overlap their latency
         with self._lock:
+            fault = self._take_fault(request)
+        if fault is not None and fault.delay:
+            time.sleep(fault.delay)  # outside the lock too: one slow user holds up nobody else
+        with self._lock:
             try:
-                response = self._dispatch(request)
+                if fault is not None and fault.status is not None:
+                    response = self._fault_response(fault)
+                else:
+                    response = self._dispatch(request)
             except Exception:
                 self.internal_errors.append(traceback.format_exc())
                 response = _api_error(500, "Server error.")
+            if fault is not None:
+                response.cut_off, response.drop = fault.cut_off, fault.drop
             if response.user is None:
                 response.user = self._request_user(request)
             self._requests.append(
@@ -579,9 +627,6 @@ class FakeSpotify:
         return response
 
     def _dispatch(self, request: _Request) -> _Response:
-        fault = self._take_fault(request)
-        if fault is not None:
-            return self._fault_response(fault)
         if request.path.startswith("/v1/") and self._over_rate_limit():
             return _api_error(429, _FAULT_MESSAGES[429], **{"Retry-After": str(self.rate_limit_retry_after)})
         path_matched = False
@@ -611,7 +656,11 @@ class FakeSpotify:
 
     @staticmethod
     def _fault_response(fault: Fault) -> _Response:
+        assert fault.status is not None
         headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
+        if fault.raw is not None:
+            content_type = fault.content_type or "text/plain; charset=utf-8"
+            return _Response(fault.status, fault.raw, content_type=content_type, headers=headers)
         if fault.body is not None:
             return _json(fault.status, fault.body, **headers)
         message = fault.message or _FAULT_MESSAGES.get(fault.status) or http.HTTPStatus(fault.status).phrase
@@ -1013,13 +1062,20 @@ class _Handler(BaseHTTPRequestHandler):
             form=dict(parse_qsl(raw_body.decode("utf-8", "replace"))) if is_form else {},
         )
         response = self.server.fake._handle(request)
+        if response.drop:
+            self.close_connection = True
+            return
         self.send_response(response.status)
         self.send_header("Content-Type", response.content_type)
         self.send_header("Content-Length", str(len(response.body)))
         for name, value in response.headers.items():
             self.send_header(name, value)
         self.end_headers()
-        self.wfile.write(response.body)
+        if response.cut_off:
+            self.wfile.write(response.body[: len(response.body) // 2])
+            self.close_connection = True
+        else:
+            self.wfile.write(response.body)
 
     def log_message(self, format: str, *args: Any) -> None:
         pass  # the fake keeps its own request log

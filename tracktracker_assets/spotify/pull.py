@@ -5,12 +5,17 @@ re-running a pull is harmless (items are keyed by user + played_at). Spotify kee
 a pull that returns 50 items whose oldest is newer than the last stored play means plays were lost
 in between; the pull log records the size of that gap for the asset check.
 
-Faults stay with their user: a 429 waits at most settings.spotify_max_wait_s and otherwise defers to
-the next tick; a revoked or expired consent marks the user needs_reauth; repeated 5xx fail only them.
+Faults stay with their user, whatever Spotify answers: every outcome (ok, deferred, failed,
+needs_reauth) gets a row in bronze.spotify_pulls with a one-line message, and a problem is kept in the
+registry's last_error for `tracktracker status` until a good pull clears it. A 429 waits at most
+settings.spotify_max_wait_s and otherwise defers to the next tick; only a refused consent
+(invalid_grant, a 401 after a fresh token, a missing scope) marks the user needs_reauth: 5xx, timeouts,
+unreadable or malformed answers, from the Web API or the accounts service, fail this pull only.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 import uuid
@@ -21,14 +26,24 @@ from typing import Any
 
 import requests
 from psycopg2.extras import execute_values
+from pymongo.errors import PyMongoError
 from spotipy.exceptions import SpotifyException, SpotifyOauthError
 
 from tracktracker_assets.ingest.loader import BRONZE_WRITE_LOCK
 from tracktracker_assets.registry import Registry, RegistryError
 from tracktracker_assets.settings import Settings
-from tracktracker_assets.spotify.client import user_api
+from tracktracker_assets.spotify.client import SCOPE, user_api
+from tracktracker_assets.spotify.faults import (
+    ACCOUNTS,
+    WEB_API,
+    oauth_message,
+    one_line,
+    transport_message,
+    web_api_message,
+)
 
 PAGE_LIMIT = 50
+PROBLEM_STATUSES = ("failed", "needs_reauth")  # the user was not pulled and something must change
 
 
 @dataclass
@@ -43,10 +58,39 @@ class PullOutcome:
     gap_seconds: float | None = None
     retry_after_s: int | None = None
     message: str = ""
+    seconds: float = 0.0  # wall time spent on this user
 
     @property
     def lost_plays(self) -> bool:
         return bool(self.gap_seconds and self.gap_seconds > 0)
+
+    def as_record(self) -> dict[str, Any]:
+        """JSON-ready, for the run's metadata (the CLI reads it from there)."""
+        return {
+            "user_id": self.user_id,
+            "status": self.status,
+            "items": self.items,
+            "inserted": self.inserted,
+            "oldest": self.oldest.isoformat() if self.oldest else None,
+            "newest": self.newest.isoformat() if self.newest else None,
+            "gap_seconds": self.gap_seconds,
+            "retry_after_s": self.retry_after_s,
+            "message": self.message,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+class PullFault(Exception):
+    """How one user's pull ended early, already described in one line."""
+
+    def __init__(
+        self, status: str, message: str, *, retry_after: int | None = None, reauth_reason: str | None = None
+    ) -> None:
+        self.status = status
+        self.message = one_line(message)
+        self.retry_after = retry_after
+        self.reauth_reason = one_line(reauth_reason) if reauth_reason else None
+        super().__init__(self.message)
 
 
 def _parse_time(value: str) -> datetime:
@@ -63,34 +107,166 @@ def last_stored_play(conn: Any, user_id: str) -> datetime | None:
     return value
 
 
-class _Deferred(Exception):
-    def __init__(self, retry_after: int) -> None:
-        super().__init__(retry_after)
-        self.retry_after = retry_after
+def _retry_after(headers: Any) -> int:
+    try:
+        return max(0, int(str((headers or {}).get("Retry-After", "1")).strip()))
+    except ValueError:  # an HTTP date or garbage: wait the shortest sensible time once
+        return 1
 
 
-def _fetch(api: Any, after_ms: int | None, max_wait_s: int, sleep: Callable[[float], None]) -> dict[str, Any]:
+def _oauth_fault(exc: SpotifyOauthError, user_id: str) -> PullFault:
+    if exc.error == "invalid_grant":  # consent revoked or older than six months
+        reason = one_line(f"invalid_grant: {exc.error_description or 'refresh token refused'}", 200)
+        return PullFault(
+            "needs_reauth",
+            f"Spotify refused the stored consent ({reason}); reconnect with "
+            f"`tracktracker users connect {user_id}`",
+            reauth_reason=reason,
+        )
+    if exc.error == "invalid_client":  # the app's id or secret, not this listener: everyone fails alike
+        return PullFault(
+            "failed",
+            f"{oauth_message(exc)}: check TRACKTRACKER_SPOTIFY_CLIENT_ID and "
+            "TRACKTRACKER_SPOTIFY_CLIENT_SECRET",
+        )
+    return PullFault("failed", f"{oauth_message(exc)}; the next pull tries again")
+
+
+def _web_api_fault(exc: SpotifyException, user_id: str) -> PullFault:
+    message = web_api_message(exc)
+    if exc.http_status == 401 or (exc.http_status == 403 and "scope" in str(exc.msg).lower()):
+        return PullFault(
+            "needs_reauth",
+            f"{message}; reconnect with `tracktracker users connect {user_id}`",
+            reauth_reason=message,
+        )
+    if exc.http_status == 403:
+        return PullFault(
+            "failed",
+            f"{message} (a development-mode app serves only the Spotify accounts added under its "
+            "Users and access at developer.spotify.com/dashboard)",
+        )
+    return PullFault("failed", message)
+
+
+def _ensure_token(manager: Any, settings: Settings, user_id: str, *, force: bool) -> None:
+    """A usable access token before any Web API call, so accounts-service faults are told apart."""
+    cache = manager.cache_handler
+    cached = cache.get_cached_token()
+    if not cached or not cached.get("refresh_token"):
+        # spotipy would otherwise start an interactive sign-in inside the run
+        raise PullFault(
+            "needs_reauth",
+            f"no Spotify consent is stored; connect with `tracktracker users connect {user_id}`",
+            reauth_reason="no stored Spotify token",
+        )
+    try:
+        token = (
+            manager.refresh_access_token(cached["refresh_token"]) if force else manager.validate_token(cached)
+        )
+    except SpotifyOauthError as exc:
+        raise _oauth_fault(exc, user_id) from None
+    except (RegistryError, PyMongoError):
+        raise
+    except Exception as exc:  # timeouts, connections, bodies that are not a token
+        raise PullFault("failed", transport_message(exc, ACCOUNTS, settings.spotify_timeout_s)) from None
+    if token is None:  # validate_token: the stored consent lacks the scope
+        raise PullFault(
+            "needs_reauth",
+            f"the stored consent does not grant {SCOPE}; reconnect with "
+            f"`tracktracker users connect {user_id}`",
+            reauth_reason=f"consent lacks {SCOPE}",
+        )
+    if not isinstance(token.get("access_token"), str) or not token["access_token"]:
+        cache.save_token_to_cache({**cached, "expires_at": 0})  # spotipy cached it: refresh next time
+        raise PullFault("failed", f"{ACCOUNTS} answered without an access token; the next pull tries again")
+
+
+def _item_problem(item: Any) -> tuple[datetime, str | None]:
+    """An item's played_at, and what is wrong with the item if anything."""
+    epoch = datetime.fromtimestamp(0, UTC)
+    if not isinstance(item, dict):
+        return epoch, f"{type(item).__name__} instead of an object"
+    played_at = item.get("played_at")
+    try:
+        at = _parse_time(played_at) if isinstance(played_at, str) else None
+    except ValueError:
+        at = None
+    if at is None or at.tzinfo is None:
+        return epoch, f"played_at {one_line(repr(played_at), 60)} is not a time with a zone"
+    track = item.get("track")
+    if not isinstance(track, dict | None) or not isinstance((track or {}).get("id"), str | None):
+        return at, "track is not an object with a string id"
+    return at, None
+
+
+def _plays(page: Any) -> list[tuple[datetime, dict[str, Any]]]:
+    """The page's items with their played_at, or a fault: a page is stored whole or not at all."""
+    if page is None:  # spotipy's answer to a 2xx body it cannot decode
+        raise PullFault(
+            "failed",
+            f"{WEB_API} answered with a body that is not JSON (empty, truncated or an error page)",
+        )
+    items = page.get("items") if isinstance(page, dict) else None
+    if not isinstance(items, list):
+        raise PullFault(
+            "failed", f"{WEB_API} answered with JSON that is not a recently-played page (no items list)"
+        )
+    plays = []
+    for n, item in enumerate(items, 1):
+        at, problem = _item_problem(item)
+        if problem:
+            raise PullFault(
+                "failed",
+                f"{WEB_API} answered with a malformed item {n} of {len(items)} ({problem}); "
+                "nothing of this page was stored",
+            )
+        plays.append((at, item))
+    return plays
+
+
+def _fetch(
+    api: Any, user_id: str, after_ms: int | None, settings: Settings, sleep: Callable[[float], None]
+) -> list[tuple[datetime, dict[str, Any]]]:
     """One recently-played page; honours a short Retry-After once, and refreshes a rejected token once."""
+    manager = api.auth_manager
+    _ensure_token(manager, settings, user_id, force=False)
     refreshed = waited = False
     while True:
         try:
-            return api.current_user_recently_played(limit=PAGE_LIMIT, after=after_ms)
+            page = api.current_user_recently_played(limit=PAGE_LIMIT, after=after_ms)
+        except SpotifyOauthError as exc:  # spotipy refreshed on its own (a token shorter-lived than 60 s)
+            raise _oauth_fault(exc, user_id) from None
         except SpotifyException as exc:
             if exc.http_status == 429:
-                retry_after = int((exc.headers or {}).get("Retry-After", "1"))
-                if waited or retry_after > max_wait_s:
-                    raise _Deferred(retry_after) from None
+                retry_after = _retry_after(exc.headers)
+                if waited or retry_after > settings.spotify_max_wait_s:
+                    raise PullFault(
+                        "deferred",
+                        f"rate limited: Spotify asks to wait {retry_after} s; the next tick retries",
+                        retry_after=retry_after,
+                    ) from None
                 sleep(retry_after)
                 waited = True
                 continue
             if exc.http_status == 401 and not refreshed:
                 # the server expired the token before its expires_at: refresh once, then retry
-                manager = api.auth_manager
-                token = manager.cache_handler.get_cached_token() or {}
-                manager.refresh_access_token(token.get("refresh_token"))
+                _ensure_token(manager, settings, user_id, force=True)
                 refreshed = True
                 continue
+            raise _web_api_fault(exc, user_id) from None
+        except (RegistryError, PyMongoError):
             raise
+        except Exception as exc:  # timeouts, connections, and answers spotipy itself chokes on
+            raise PullFault("failed", transport_message(exc, WEB_API, settings.spotify_timeout_s)) from None
+        return _plays(page)
+
+
+def _note_problem(registry: Registry, outcome: PullOutcome, reauth_reason: str | None = None) -> None:
+    if outcome.status == "needs_reauth":
+        registry.set_status(outcome.user_id, "needs_reauth", reauth_reason or outcome.message)
+    else:
+        registry.record_pull_problem(outcome.user_id, outcome.message)
 
 
 def pull_user(
@@ -103,6 +279,7 @@ def pull_user(
     sleep: Callable[[float], None] = time.sleep,
 ) -> PullOutcome:
     """Pull one user and store what is new. Never raises for Spotify's faults: they become the outcome."""
+    started = time.monotonic()
     user = registry.get_user(user_id)
     if user is None or not user.connected:
         return PullOutcome(user_id, "skipped", message="not connected to Spotify")
@@ -113,52 +290,44 @@ def pull_user(
     previous = last_stored_play(conn, user_id)
     after_ms = int(previous.timestamp() * 1000) if previous else None
     try:
-        page = _fetch(
-            user_api(settings, registry, user_id, http), after_ms, settings.spotify_max_wait_s, sleep
-        )
-    except _Deferred as deferred:
+        plays = _fetch(user_api(settings, registry, user_id, http), user_id, after_ms, settings, sleep)
+    except PullFault as fault:
         outcome = PullOutcome(
             user_id,
-            "deferred",
-            retry_after_s=deferred.retry_after,
-            message=f"rate limited: Spotify asks to wait {deferred.retry_after} s; the next tick retries",
+            fault.status,
+            retry_after_s=fault.retry_after,
+            message=fault.message,
+            previous_last=previous,
         )
-    except SpotifyOauthError as exc:
-        reason = f"{exc.error}: {exc.error_description}" if exc.error else str(exc)
-        registry.set_status(user_id, "needs_reauth", reason)
+        # the pull log below keeps the fault even when the registry is what fails next; a
+        # needs_reauth it could not note is found again by the next pull
+        with contextlib.suppress(RegistryError, PyMongoError):
+            _note_problem(registry, outcome, fault.reauth_reason)
+    except (RegistryError, PyMongoError) as exc:  # the registry (tokens live there), not Spotify
         outcome = PullOutcome(
-            user_id,
-            "needs_reauth",
-            message=f"Spotify refused the stored consent ({reason}); "
-            f"reconnect with `tracktracker users connect {user_id}`",
+            user_id, "failed", message=one_line(f"the user registry failed: {exc}"), previous_last=previous
         )
-    except SpotifyException as exc:
-        if exc.http_status in (401, 403):
-            registry.set_status(user_id, "needs_reauth", f"{exc.http_status}: {exc.msg}")
-            outcome = PullOutcome(
-                user_id,
-                "needs_reauth",
-                message=f"Spotify answered {exc.http_status} ({exc.msg}); reconnect with `users connect`",
-            )
-        else:
-            outcome = PullOutcome(user_id, "failed", message=f"Spotify answered {exc.http_status}: {exc.msg}")
-    except (requests.RequestException, RegistryError) as exc:
-        outcome = PullOutcome(user_id, "failed", message=f"{type(exc).__name__}: {exc}")
+        with contextlib.suppress(RegistryError, PyMongoError):
+            registry.record_pull_problem(user_id, outcome.message)
     else:
-        outcome = _store(conn, user_id, page.get("items") or [], previous)
-        registry.record_pull(user_id, datetime.now(UTC))
+        outcome = _store(conn, user_id, plays, previous)
+        with contextlib.suppress(RegistryError, PyMongoError):  # stored and logged: bookkeeping only
+            registry.record_pull(user_id, datetime.now(UTC))
+        outcome.seconds = time.monotonic() - started
         return outcome
     _log(conn, outcome, previous, None)
     conn.commit()
+    outcome.seconds = time.monotonic() - started
     return outcome
 
 
-def _store(conn: Any, user_id: str, items: list[dict[str, Any]], previous: datetime | None) -> PullOutcome:
-    played = [_parse_time(item["played_at"]) for item in items]
-    outcome = PullOutcome(user_id, "ok", items=len(items), previous_last=previous)
-    if played:
-        outcome.oldest, outcome.newest = min(played), max(played)
-        if len(items) >= PAGE_LIMIT and previous is not None and outcome.oldest > previous:
+def _store(
+    conn: Any, user_id: str, plays: list[tuple[datetime, dict[str, Any]]], previous: datetime | None
+) -> PullOutcome:
+    outcome = PullOutcome(user_id, "ok", items=len(plays), previous_last=previous)
+    if plays:
+        outcome.oldest, outcome.newest = min(at for at, _ in plays), max(at for at, _ in plays)
+        if len(plays) >= PAGE_LIMIT and previous is not None and outcome.oldest > previous:
             outcome.gap_seconds = (outcome.oldest - previous).total_seconds()
             outcome.message = (
                 f"{PAGE_LIMIT} items and the oldest is newer than the last stored play: "
@@ -169,7 +338,7 @@ def _store(conn: Any, user_id: str, items: list[dict[str, Any]], previous: datet
         cur.execute("select nextval('bronze.load_id_seq')")
         load_id = cur.fetchone()[0]
         pull_id = str(uuid.uuid4())
-        if items:
+        if plays:
             execute_values(
                 cur,
                 "insert into bronze.spotify_recently_played "
@@ -177,7 +346,7 @@ def _store(conn: Any, user_id: str, items: list[dict[str, Any]], previous: datet
                 "values %s on conflict (user_id, played_at) do nothing",
                 [
                     (user_id, at, (item.get("track") or {}).get("id"), pull_id, json.dumps(item), load_id)
-                    for at, item in zip(played, items, strict=True)
+                    for at, item in plays
                 ],
             )
             outcome.inserted = cur.rowcount
@@ -211,7 +380,7 @@ def _log(
                 previous,
                 outcome.gap_seconds,
                 outcome.retry_after_s,
-                outcome.message[:1000],
+                one_line(outcome.message, 1000),
             ),
         )
 
@@ -223,7 +392,10 @@ def pull_users(
     concurrency: int | None = None,
     on_outcome: Callable[[PullOutcome], None] | None = None,
 ) -> list[PullOutcome]:
-    """Pull many users at once (bounded concurrency); each worker has its own connection and session."""
+    """Pull many users at once (bounded concurrency); each worker has its own connection and session.
+
+    With every request bounded by settings.spotify_timeout_s, a stalled user holds one worker for
+    about one timeout while the others go on; the run ends when the slowest user is done."""
     import threading
     from concurrent.futures import ThreadPoolExecutor
 
@@ -236,19 +408,23 @@ def pull_users(
     registry = Registry(settings.mongo_url, settings.mongo_db, settings.secret_key)
 
     def work(user_id: str) -> PullOutcome:
-        if not hasattr(local, "conn"):
-            local.conn, local.http = (
-                connect(settings.database_url, application="tracktracker-pull"),
-                http_session(4),
-            )
+        if getattr(local, "conn", None) is None or local.conn.closed:  # a lost connection is replaced
+            local.conn = connect(settings.database_url, application="tracktracker-pull")
             with lock:
                 opened.append(local.conn)
+        if getattr(local, "http", None) is None:
+            local.http = http_session(4)
+            with lock:
                 opened.append(local.http)
+        started = time.monotonic()
         try:
             outcome = pull_user(settings, local.conn, registry, user_id, local.http)
-        except Exception as exc:  # a bug for one user must not sink the others
-            local.conn.rollback()
-            outcome = PullOutcome(user_id, "failed", message=f"{type(exc).__name__}: {exc}")
+        except Exception as exc:  # a bug, the warehouse or the registry: this user only
+            outcome = PullOutcome(
+                user_id, "failed", message=one_line(f"the pull failed: {type(exc).__name__}: {exc}")
+            )
+            outcome.seconds = time.monotonic() - started
+            _record_unexpected(local.conn, registry, outcome)
         if on_outcome:
             on_outcome(outcome)
         return outcome
@@ -260,3 +436,13 @@ def pull_users(
         for resource in opened:
             resource.close()
         registry.close()
+
+
+def _record_unexpected(conn: Any, registry: Registry, outcome: PullOutcome) -> None:
+    """Best effort: the warehouse or the registry may be what failed."""
+    with contextlib.suppress(Exception):
+        conn.rollback()
+        _log(conn, outcome, None, None)
+        conn.commit()
+    with contextlib.suppress(Exception):
+        registry.record_pull_problem(outcome.user_id, outcome.message)
