@@ -199,7 +199,7 @@ def test_one_bad_file_among_good_ones(loaded, tmp_path: Path) -> None:
     good = write(
         tmp_path,
         "new_good.json",
-        json.dumps([dict(r, ts=f"2030-01-01T00:00:{i:02d}Z") for i, r in enumerate(rows(20))]),
+        json.dumps([dict(r, ts=f"2010-01-01T00:00:{i:02d}Z") for i, r in enumerate(rows(20))]),
     )
     bad = _wrong_type(tmp_path)
     before = snapshot(loaded)
