@@ -3,8 +3,11 @@ that file, and leaves everything loaded before untouched. Through the real `trac
 
 from __future__ import annotations
 
+import errno
 import io
 import json
+import os
+import time
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -199,7 +202,7 @@ def test_one_bad_file_among_good_ones(loaded, tmp_path: Path) -> None:
     good = write(
         tmp_path,
         "new_good.json",
-        json.dumps([dict(r, ts=f"2030-01-01T00:00:{i:02d}Z") for i, r in enumerate(rows(20))]),
+        json.dumps([dict(r, ts=f"2010-01-01T00:00:{i:02d}Z") for i, r in enumerate(rows(20))]),
     )
     bad = _wrong_type(tmp_path)
     before = snapshot(loaded)
@@ -207,3 +210,216 @@ def test_one_bad_file_among_good_ones(loaded, tmp_path: Path) -> None:
     assert code == 1 and "wrong_type.json" in output and "20 new records" in output
     after = snapshot(loaded)
     assert after[0] == before[0] + 20 and after[3] == before[3] + 20
+
+
+def flat(output: str) -> str:
+    """The CLI's output with its line wrapping undone."""
+    return " ".join(output.split())
+
+
+# PostgreSQL's input parser takes these as timestamps; none is a play. Then layouts it also accepts
+# that are not ISO 8601, and real ISO timestamps that no play can have.
+SPECIAL_WORDS = ["yesterday", "now", "today", "tomorrow", "epoch", "infinity", "-infinity", "allballs"]
+NOT_ISO = ["Jan 8 2024 04:05:06", "J2460000", "2024-01-08 04:05:06 PST", "20240108T040506", "1704686706"]
+NOT_A_PLAY = ["1970-01-01T00:00:00Z", "0001-01-01T00:00:00Z", "2999-01-01T00:00:00Z"]
+
+
+def test_special_date_words_and_non_iso_timestamps_are_refused(loaded, tmp_path: Path) -> None:
+    """One import of many files, each with one bad time at record 7: every file refused, named with
+    its record and the value, nothing of any loaded, and gold as it was."""
+    cases = {}
+    for i, value in enumerate(SPECIAL_WORDS + NOT_ISO + NOT_A_PLAY):
+        r = rows(12)
+        r[6]["ts"] = value
+        cases[value] = write(tmp_path, f"ts_{i}.json", json.dumps(r))
+    account = [{"endTime": "2024-01-02 10:00", "msPlayed": 1000, "artistName": "a", "trackName": "b"}] * 3
+    account[1] = dict(account[1], endTime="yesterday")
+    cases["account yesterday"] = write(tmp_path, "StreamingHistory_music_9.json", json.dumps(account))
+    before = snapshot(loaded)
+    code, output = cli("import", USER, *map(str, cases.values()))
+    text = flat(output)
+    assert code == 1, output
+    for value, path in cases.items():
+        record = 2 if value == "account yesterday" else 7
+        assert f"✗ rejected {path.name}, record {record}: field `" in text, (value, output)
+    for word in SPECIAL_WORDS:
+        assert f'"{word}" is not a timestamp; expected an ISO 8601 date and time like' in text
+    assert "1970-01-01T00:00:00Z is no possible play time (before 2006" in text
+    assert "Nothing of this file was loaded" in text and "Nothing new to load" in text
+    assert snapshot(loaded) == before
+    notes = {p.name for p in (loaded.rejected_root / USER).glob("*.error.txt")}
+    assert all(any(n.endswith(f"-{p.name}.error.txt") for n in notes) for p in cases.values())
+
+
+@pytest.mark.timeout(120)
+def test_pipes_devices_and_sockets_are_refused_without_blocking(loaded, tmp_path: Path) -> None:
+    import socket
+
+    fifo = tmp_path / "endsong_0.json"
+    os.mkfifo(fifo)  # nobody writes to it: opening it to copy would wait forever
+    linked = tmp_path / "linked.json"
+    linked.symlink_to(fifo)
+    server = socket.socket(socket.AF_UNIX)
+    server.bind(str(tmp_path / "history.sock"))
+    inbox = loaded.inbox(USER)
+    before = snapshot(loaded), sorted(inbox.iterdir())
+    try:
+        for path, what in [
+            (fifo, "is a FIFO (named pipe), not a regular file"),
+            (linked, "is a FIFO (named pipe) (through a symbolic link), not a regular file"),
+            (Path("/dev/zero"), "is a character device, not a regular file"),
+            (tmp_path / "history.sock", "is a socket, not a regular file"),
+        ]:
+            code, output = cli("import", USER, str(GOOD), str(path))
+            assert code == 1 and f"{path}: {what}" in flat(output), output
+            assert "copy it out of the pipe, device or socket" in flat(output)
+    finally:
+        server.close()
+    assert (snapshot(loaded), sorted(inbox.iterdir())) == before  # not even the good file was copied
+
+
+def test_a_full_disk_while_copying_into_the_inbox_keeps_nothing(loaded, tmp_path: Path, monkeypatch) -> None:
+    """ENOSPC from a real tiny file system mounted on the inbox (or injected at the copy where no
+    tmpfs can be mounted): a clear message, no partial `.incoming-*`, and none of the command's
+    files left behind, so re-running the same command once there is space is all it takes."""
+    import subprocess
+
+    small = write(tmp_path, "small.json", json.dumps(rows(3)))
+    inbox = loaded.inbox(USER)
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=128k", "tmpfs", str(inbox)], check=False)
+    try:
+        if mounted.returncode != 0:
+            from tracktracker_assets.ingest import inbox as inbox_module
+
+            def fill_then_fail(src, dst, length=0):
+                if os.fstat(src.fileno()).st_size < 100_000:  # the small file fits
+                    return dst.write(src.read())
+                dst.write(src.read(1000))
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+            monkeypatch.setattr(inbox_module.shutil, "copyfileobj", fill_then_fail)
+        before = snapshot(loaded)
+        code, output = cli("import", USER, str(small), str(GOOD))  # the first fits, the second does not
+        text = flat(output)
+        assert code == 1, output
+        assert f"{GOOD.name}: the disk holding the inbox {inbox} is full (No space left on device)" in text
+        assert "nothing of the file was kept" in text and f"df -h {inbox}" in text
+        assert [p.name for p in inbox.iterdir() if p.name != ".lock"] == []
+        assert snapshot(loaded) == before
+    finally:
+        if mounted.returncode == 0:
+            subprocess.run(["umount", "-l", str(inbox)], check=True)
+        monkeypatch.undo()
+
+
+def test_an_import_over_the_quota_is_refused(loaded, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("TRACKTRACKER_USER_QUOTA_MB", "1")
+    before = snapshot(loaded), sorted(loaded.inbox(USER).iterdir())
+    code, output = cli("import", USER, str(GOOD))
+    text = flat(output)
+    assert code == 1, output
+    assert f"{GOOD.name}: would bring {USER}'s files on this server to" in text
+    assert "over the quota of 1 MB" in text and "TRACKTRACKER_USER_QUOTA_MB" in text
+    assert "Nothing was imported" in text
+    assert (snapshot(loaded), sorted(loaded.inbox(USER).iterdir())) == before
+
+
+def test_an_unreachable_database_before_the_import_is_named(loaded, monkeypatch) -> None:
+    from tracktracker_assets.services.state import free_port
+
+    monkeypatch.setenv("TRACKTRACKER_DATABASE_URL", f"postgresql://tt:secret@127.0.0.1:{free_port()}/tt")
+    code, output = cli("import", USER, str(GOOD))
+    text = flat(output)
+    assert code == 1, output
+    assert "the database server (PostgreSQL) went away before the import; nothing was imported" in text
+    assert "TRACKTRACKER_DATABASE_URL" in text and "secret" not in text
+    assert not any(p.name.startswith(GOOD.stem) for p in loaded.inbox(USER).iterdir())
+
+
+@pytest.mark.timeout(180, func_only=True)
+def test_postgres_killed_during_an_import_loads_nothing_and_a_rerun_completes(loaded, tmp_path) -> None:
+    """PostgreSQL is stopped the way a crash stops it (immediate shutdown: every backend killed, WAL
+    recovery at the next start) while the COPY of a file streams, and comes back a moment later (as a
+    service manager restarts it). The CLI names the service and what to do; the file stays in the
+    inbox (it is not the file's fault); nothing of it is in bronze, and the same command again loads
+    it whole. (Left down for good, the CLI says the same after Dagster's own connection retries, about
+    30 s: not waited for here.)"""
+    import signal
+    import threading
+
+    from tests.conftest import TEST_POSTGRES_CONFIG
+    from tracktracker_assets import progress
+    from tracktracker_assets.instance import get_instance
+    from tracktracker_assets.services.local import start_storage
+    from tracktracker_assets.services.postgres import EmbeddedPostgres
+    from tracktracker_assets.services.processes import pid_alive
+
+    export = write(
+        tmp_path, "Streaming_History_Audio_2012.json", GOOD.read_bytes().replace(b'"2024-', b'"2012-')
+    )
+    before = snapshot(loaded)
+    postgres = EmbeddedPostgres(loaded)
+    killed: list[int] = []
+    restarted: list[BaseException | None] = []
+
+    def start_again() -> None:
+        try:
+            start_storage(loaded, postgres_config=TEST_POSTGRES_CONFIG)
+            restarted.append(None)
+        except BaseException as exc:
+            restarted.append(exc)
+
+    restart = threading.Thread(target=start_again)
+
+    def kill_postgres(event: progress.Event) -> None:
+        if event.stage == "load" and not killed:
+            pid = postgres.running_pid()
+            assert pid is not None
+            killed.append(pid)
+            os.kill(pid, signal.SIGQUIT)  # immediate shutdown, as after a crash
+            deadline = time.monotonic() + 30
+            while pid_alive(pid) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            restart.start()
+
+    try:
+        with progress.listening(kill_postgres):
+            code, output = cli("import", USER, str(export))
+    finally:
+        if killed:
+            restart.join()
+        if restarted != [None]:
+            start_storage(loaded, postgres_config=TEST_POSTGRES_CONFIG)
+    text = flat(output)
+    assert killed and restarted == [None] and code == 1, (restarted, output)
+    assert "PostgreSQL" in text and "`tracktracker up`" in text and "import again" in text, output
+    assert "Traceback" not in output
+    waiting = [p for p in loaded.inbox(USER).iterdir() if p.name.startswith("Streaming_History_Audio_2012")]
+    assert len(waiting) == 1  # kept for the re-run, not rejected
+    assert not list((loaded.rejected_root / USER).glob("*Audio_2012*"))
+    assert snapshot(loaded) == before  # nothing half-loaded
+
+    # with PostgreSQL back in time, Dagster recorded the run's failure itself: no run left "started"
+    from dagster import DagsterRunStatus, RunsFilter
+
+    started = RunsFilter(job_name="import_exports", statuses=[DagsterRunStatus.STARTED])
+    assert get_instance(loaded).get_runs(started) == []
+
+    records = len(json.loads(export.read_bytes()))
+    code, output = cli("import", USER, str(export))
+    assert code == 0, output
+    after = snapshot(loaded)
+    assert after[0] == before[0] + records and after[2] == before[2] + 1
+    assert [p for p in loaded.inbox(USER).iterdir() if not p.name.startswith(".")] == []
+
+
+def test_rejected_files_beyond_what_is_kept_are_pruned_after_a_load_run(
+    loaded, tmp_path, monkeypatch
+) -> None:
+    monkeypatch.setenv("TRACKTRACKER_KEEP_FILES", "2")
+    bad = [write(tmp_path, f"bad_{i}.json", "not json") for i in range(3)]
+    code, output = cli("import", USER, *map(str, bad))
+    assert code == 1 and all(p.name in output for p in bad), output
+    folder = loaded.rejected_root / USER
+    kept = sorted(p.name for p in folder.iterdir() if not p.name.endswith(".error.txt"))
+    assert len(kept) == 2 and len(list(folder.glob("*.error.txt"))) == 2, kept

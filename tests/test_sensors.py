@@ -68,3 +68,76 @@ def test_bronze_changed_sensor_sees_pending_loads(real_gold) -> None:
     assert run_refresh(real_gold).success
     assert evaluate().__class__.__name__ == "SkipReason"
     assert cli("users", "remove", "sensor-loads", "--yes")[0] == 0
+
+
+def test_inbox_sensor_waits_until_a_file_copied_by_hand_settles(real_gold, monkeypatch) -> None:
+    import time
+
+    from tracktracker_assets.exports.sensors import inbox_sensor
+
+    monkeypatch.setenv("TRACKTRACKER_INBOX_SETTLE_S", "1")
+    context = build_sensor_context(instance=get_instance(real_gold))
+    inbox = real_gold.inbox("thinh")
+    inbox.mkdir(parents=True, exist_ok=True)
+    by_hand = inbox / "Streaming_History_Audio_2026.json"
+    by_hand.write_bytes(b'[{"ts": "2026-01-0')  # a copy in progress: written a moment ago
+    try:
+        skipped = inbox_sensor(context)
+        assert skipped.__class__.__name__ == "SkipReason"
+        assert "still being written in the inbox of thinh" in skipped.skip_message
+        time.sleep(1.1)
+        request = inbox_sensor(context)
+        assert request.tags["dagster/asset_partition_range_start"] == "thinh"
+    finally:
+        by_hand.unlink()
+
+
+def test_status_says_why_each_inbox_file_waits(real_gold, monkeypatch) -> None:
+    import os
+    import shutil
+    import time
+
+    from tracktracker_assets.cli.lifecycle import inbox_rows
+    from tracktracker_assets.settings import get_settings
+
+    monkeypatch.setenv("TRACKTRACKER_INBOX_SETTLE_S", "30")
+    settings = get_settings()
+    inbox = settings.inbox("mica")
+    ready = drop_into_inbox(
+        settings, "mica", REAL_DATA / "spotify-extended" / "mtas0--Streaming_History_Video_2019-2023.json"
+    )
+    settling = inbox / "copying_by_hand.json"
+    settling.write_bytes(b"[")
+    partial = inbox / ".incoming-0123"
+    partial.write_bytes(b"[")
+    fifo = inbox / "pipe.json"
+    os.mkfifo(fifo)
+    hours_ago = time.time() - 7200
+    for path in (partial, fifo):
+        os.utime(path, (hours_ago, hours_ago))
+    stranger = drop_into_inbox(settings, "not-registered", ready)
+
+    def why(daemon_running: bool) -> dict[tuple[str, str], tuple[str, str]]:
+        rows = inbox_rows(settings, {"mica"}, daemon_running=daemon_running)
+        return {(user, name): (state, detail) for user, name, _, state, detail in rows}
+
+    try:
+        code, output = cli("status")
+        assert code == 0 and "Inbox: files waiting" in output, output
+        assert all(p.name in output for p in (ready, settling, partial, fifo)), output
+        rows = why(daemon_running=False)
+        state, detail = rows["mica", ready.name]
+        assert state == "ready" and "the daemon is not running: `tracktracker up` starts it" in detail
+        state, detail = rows["mica", settling.name]
+        assert state == "settling" and "taken once unchanged for 30 s" in detail
+        state, detail = rows["mica", partial.name]
+        assert state == "interrupted copy" and "removed at the next load run" in detail
+        state, detail = rows["mica", fifo.name]
+        assert state == "not a file" and "a FIFO (named pipe): the next load run moves it" in detail
+        assert "not a registered listener" in rows["not-registered", stranger.name][1]
+        state, detail = why(daemon_running=True)["mica", ready.name]
+        assert "the daemon's inbox sensor starts a load run within a minute" in detail
+    finally:
+        for path in (ready, settling, partial, fifo):
+            path.unlink()
+        shutil.rmtree(stranger.parent)

@@ -16,6 +16,11 @@ generated once and kept under TRACKTRACKER_HOME with 0600 permissions; nothing s
 | TRACKTRACKER_DEDUPE_WINDOW_S      | 60                              | API vs export end-time match window (dbt var)      |
 | TRACKTRACKER_GLOBAL_MIN_USERS     | 3                               | k: global trends need this many distinct users     |
 | TRACKTRACKER_MAX_UPLOAD_MB        | 2048                            | largest export file or ZIP accepted                |
+| TRACKTRACKER_USER_QUOTA_MB        | 4096                            | per listener: bytes waiting in the inbox plus kept in archive/ and rejected/; an upload or import over it is refused (oldest archived files are removed first to make room) |
+| TRACKTRACKER_INBOX_SETTLE_S       | 5                               | a file dropped into an inbox by hand is taken once unchanged (size, mtime) this many seconds |
+| TRACKTRACKER_PARTIAL_MAX_AGE_MIN  | 60                              | an interrupted copy (`.incoming-*` in an inbox, a staged upload) untouched this long is removed |
+| TRACKTRACKER_KEEP_DAYS            | 30                              | archived and rejected files older than this are removed (after a load run, at `up`) |
+| TRACKTRACKER_KEEP_FILES           | 20                              | at most this many archived and this many rejected files kept per listener, newest first |
 | TRACKTRACKER_SPOTIFY_CLIENT_ID    | none (Web API off)              | your Spotify app's client id                       |
 | TRACKTRACKER_SPOTIFY_CLIENT_SECRET| none (PKCE, no secret)          | the app's secret, if you use one                   |
 | TRACKTRACKER_SPOTIFY_REDIRECT_URI | http://127.0.0.1:8765/callback  | redirect URI registered in the Spotify app         |
@@ -81,6 +86,19 @@ def _env_int(name: str, default: int) -> int:
         raise SystemExit(f"{name}={raw!r} is not a whole number; unset it or give an integer.") from exc
 
 
+def _env_float(name: str, default: float) -> float:
+    raw = _env(name)
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise SystemExit(f"{name}={raw!r} is not a number; unset it or give one.") from exc
+    if not value >= 0:
+        raise SystemExit(f"{name}={raw!r} is negative; unset it or give a number of at least 0.")
+    return value
+
+
 def read_or_create_secret(path: Path, make: callable = lambda: secrets.token_urlsafe(32)) -> str:  # type: ignore[valid-type]
     """A secret kept in a 0600 file: created on first use, then always the same."""
     if path.exists():
@@ -130,6 +148,11 @@ class Settings:
     enrich_budget: int = 500
     superset_database_url_override: str | None = field(repr=False, default=None)
     superset_metadata_password_override: str | None = field(repr=False, default=None)
+    user_quota_bytes: int = 4096 << 20
+    inbox_settle_s: float = 5.0
+    partial_max_age_s: float = 3600.0
+    keep_days: int = 30
+    keep_files: int = 20
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -161,6 +184,11 @@ class Settings:
             enrich_budget=_env_int("TRACKTRACKER_ENRICH_BUDGET", 500),
             superset_database_url_override=_env("TRACKTRACKER_SUPERSET_DATABASE_URL"),
             superset_metadata_password_override=_env("TRACKTRACKER_SUPERSET_METADATA_PASSWORD"),
+            user_quota_bytes=_env_int("TRACKTRACKER_USER_QUOTA_MB", 4096) << 20,
+            inbox_settle_s=_env_float("TRACKTRACKER_INBOX_SETTLE_S", 5.0),
+            partial_max_age_s=_env_float("TRACKTRACKER_PARTIAL_MAX_AGE_MIN", 60.0) * 60,
+            keep_days=_env_int("TRACKTRACKER_KEEP_DAYS", 30),
+            keep_files=_env_int("TRACKTRACKER_KEEP_FILES", 20),
         )
 
     # ---- where local state lives -------------------------------------------------------------

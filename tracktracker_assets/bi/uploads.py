@@ -16,10 +16,13 @@ from zoneinfo import ZoneInfo
 
 from werkzeug.utils import secure_filename
 
-from tracktracker_assets.ingest.inbox import drop_into_inbox, pending_files
+from tracktracker_assets.ingest.errors import ServiceProblem
+from tracktracker_assets.ingest.inbox import DISK_FULL, drop_into_inbox, pending_files
+from tracktracker_assets.ingest.retention import quota_problem, uploads_root
 from tracktracker_assets.settings import Settings
 
 CHUNK = 1 << 20
+QUOTA_STEP = 64 << 20  # how often, in bytes received, the quota is checked again
 FORMATS = {"spotify_extended": "extended streaming history", "spotify_account": "account data"}
 ZIP_MAGIC = b"PK\x03\x04"
 BOM = b"\xef\xbb\xbf"
@@ -67,12 +70,25 @@ def _not_an_export(name: str) -> Outcome:
 
 
 def staging_dir(settings: Settings, user_id: str) -> Path:
-    # beside the inbox (same file system): drop_into_inbox's copy and rename stay cheap and atomic
-    return settings.home / "uploads" / user_id
+    # beside the inbox (same file system): the finished upload is renamed into the inbox, whole
+    return uploads_root(settings) / user_id
+
+
+def _over_quota(settings: Settings, user_id: str, original: str, size: int) -> Outcome | None:
+    problem = quota_problem(settings, user_id, size, whose="your")
+    if problem is None:
+        return None
+    return Outcome(
+        original,
+        False,
+        f"was not kept: it {problem} Wait until your waiting files are loaded, or ask the owner of this "
+        "TrackTracker to raise TRACKTRACKER_USER_QUOTA_MB.",
+    )
 
 
 def accept_upload(settings: Settings, user_id: str, filename: str | None, stream: BinaryIO) -> Outcome:
-    """Check one uploaded file (size, ZIP or JSON) while staging it; drop it into the inbox if fine."""
+    """Check one uploaded file (size, ZIP or JSON, the listener's quota) while staging it; move it into
+    the inbox when whole and fine. Nothing is left behind when it is refused or the disk fills."""
     original = (filename or "").strip()
     if not original:
         return Outcome("(no name)", False, "No file was chosen.")
@@ -98,12 +114,20 @@ def accept_upload(settings: Settings, user_id: str, filename: str | None, stream
                         f"is larger than the {_mb(limit)} limit. Upload Spotify's ZIP as it came, or its "
                         "JSON files one by one; the server's owner can raise TRACKTRACKER_MAX_UPLOAD_MB.",
                     )
+                # checked as it grows, so an upload over the quota is not received to the end
+                if size == len(chunk) or size // QUOTA_STEP != (size - len(chunk)) // QUOTA_STEP:
+                    refused = _over_quota(settings, user_id, original, size)
+                    if refused is not None:
+                        return refused
                 out.write(chunk)
         if size == 0:
             return Outcome(
                 original, False, "is empty (0 bytes). Pick the file again; maybe it did not download fully."
             )
-        drop_into_inbox(settings, user_id, staged)
+        refused = _over_quota(settings, user_id, original, size)
+        if refused is not None:
+            return refused
+        drop_into_inbox(settings, user_id, staged, move=True)
         what = "ZIP archive" if kind_of(head) == "zip" else "JSON file"
         return Outcome(
             original,
@@ -111,12 +135,16 @@ def accept_upload(settings: Settings, user_id: str, filename: str | None, stream
             f"received ({what}, {_mb(size)}). It will appear in your dashboards within a few minutes; "
             "this page shows the result of the import below.",
         )
-    except OSError as exc:  # disk full, permissions: the listener can only retry or tell the owner
+    except (OSError, ServiceProblem) as exc:  # the listener can only retry or tell the owner
+        if isinstance(exc, ServiceProblem):
+            why = "the server's disk is full" if exc.disk_full else "its storage failed"
+        else:
+            why = "the server's disk is full" if exc.errno in DISK_FULL else (exc.strerror or str(exc))
         return Outcome(
             original,
             False,
-            f"could not be stored on the server ({exc.strerror or exc}). Nothing was kept; try again later "
-            "or tell the owner of this TrackTracker.",
+            f"could not be stored on the server ({why}). Nothing was kept; try again later or tell the "
+            "owner of this TrackTracker.",
         )
     finally:
         shutil.rmtree(stage, ignore_errors=True)

@@ -3,6 +3,7 @@ a second refreshes silver and gold; a live display shows both."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,26 +20,53 @@ from rich.progress import (
 )
 
 from tracktracker_assets import progress as progress_events
-from tracktracker_assets.ingest.errors import ImportProblem
+from tracktracker_assets.ingest.errors import ImportProblem, ServiceProblem
 from tracktracker_assets.ingest.inbox import drop_into_inbox
+from tracktracker_assets.ingest.retention import quota_problem
+from tracktracker_assets.ingest.sources import check_regular
 from tracktracker_assets.runner import RunOutcome, run_import, run_refresh
 from tracktracker_assets.services.local import open_registry, start_storage
 from tracktracker_assets.settings import Settings
 
 
-def _check_paths(settings: Settings, paths: list[Path]) -> None:
+def _check_paths(settings: Settings, user_id: str, paths: list[Path]) -> None:
+    """Refuse, before anything is copied: missing files, folders, pipes and devices (never opened:
+    a pipe would block, a device stream forever), files over the size limit, and the whole lot when it
+    would pass the listener's quota."""
+    total = 0
     for path in paths:
-        if not path.exists():
-            raise ImportProblem(str(path), "no such file.", hint="Check the path.")
         if path.is_dir():
             raise ImportProblem(str(path), "is a folder.", hint="Give the export's JSON files or its ZIP.")
-        size = path.stat().st_size
+        size = check_regular(path).st_size
         if size > settings.max_upload_bytes:
             raise ImportProblem(
                 str(path),
                 f"is {size >> 20} MB, more than the {settings.max_upload_bytes >> 20} MB limit.",
                 hint="Raise TRACKTRACKER_MAX_UPLOAD_MB if this really is a Spotify export.",
             )
+        total += size
+    problem = quota_problem(settings, user_id, total)
+    if problem is not None:
+        names = paths[0].name if len(paths) == 1 else f"these {len(paths)} files"
+        raise ImportProblem(
+            names,
+            problem,
+            hint=f"Remove old files from {settings.rejected_root / user_id}, or raise "
+            "TRACKTRACKER_USER_QUOTA_MB. Nothing was imported.",
+        )
+
+
+def _drop_all(settings: Settings, user_id: str, paths: list[Path]) -> None:
+    """Copy every file into the inbox, or none: after a failed copy (a full disk, an unreadable file)
+    the ones already copied are taken out again, so that re-running the same command is the fix."""
+    dropped: list[Path] = []
+    try:
+        for path in paths:
+            dropped.append(drop_into_inbox(settings, user_id, path))
+    except BaseException:
+        for path in dropped:
+            path.unlink(missing_ok=True)
+        raise
 
 
 @contextmanager
@@ -78,9 +106,16 @@ def _live_progress(display: Progress) -> Any:
     return on_event
 
 
+# Dagster prefixes a failure with the error's class; ours are written to be read without it
+_OWN_ERROR = re.compile(r"^tracktracker_assets\.[\w.]+: ")
+
+
 def _report(console: Console, outcome: RunOutcome) -> tuple[bool, int]:
     ok, inserted = True, 0
     for dropped in outcome.file_results:
+        if dropped.get("left_in_inbox"):
+            ok = False
+            console.print(f"[yellow]! {dropped['file']}:[/] {dropped['left_in_inbox']}")
         if dropped.get("error"):
             ok = False
             console.print(f"[red]✗ rejected[/] {dropped['error']}")
@@ -98,31 +133,81 @@ def _report(console: Console, outcome: RunOutcome) -> tuple[bool, int]:
                 console.print(f"[yellow]=[/] {entry['name']}: {message}")
     for failure in outcome.failures:
         ok = False
-        console.print(f"[red]✗ run failed:[/] {failure}")
+        console.print(f"[red]✗ run failed:[/] {_OWN_ERROR.sub('', failure)}")
     return ok, inserted
 
 
 def import_files(settings: Settings, console: Console, user_id: str, paths: list[Path]) -> bool:
     """Returns True when every file was loaded (or was already loaded) and gold is current."""
-    _check_paths(settings, paths)
-    start_storage(settings)
-    with open_registry(settings) as registry:
-        registry.require_user(user_id)
-    from tracktracker_assets.cli.people import mirror_users
+    with database_errors("before the import; nothing was imported"):
+        start_storage(settings)
+        with open_registry(settings) as registry:
+            registry.require_user(user_id)
+        from tracktracker_assets.cli.people import mirror_users
 
-    mirror_users(settings)
-    for path in paths:
-        drop_into_inbox(settings, user_id, path)
+        mirror_users(settings)
+    _check_paths(settings, user_id, paths)
+    _drop_all(settings, user_id, paths)
     return load_and_refresh(settings, console, [user_id])
 
 
 def load_and_refresh(settings: Settings, console: Console, user_ids: list[str]) -> bool:
-    with live_progress(console):
+    with (
+        database_errors(
+            "during the import. Each file is loaded whole or not at all: files not loaded yet stay in "
+            "the inbox, and the same import (or the daemon) finishes the job, skipping what was loaded"
+        ),
+        live_progress(console),
+    ):
         outcome = run_import(settings, user_ids)
     ok, inserted = _report(console, outcome)
-    if not refresh_if_behind(settings, console, inserted):
-        ok = False
+    if outcome.failures and any(_service_failure(f) for f in outcome.failures):
+        return False  # the database is the problem: a refresh now would fail the same way
+    with database_errors("during the refresh of silver and gold; the next refresh completes it"):
+        if not refresh_if_behind(settings, console, inserted):
+            ok = False
     return ok
+
+
+def _service_failure(message: str) -> bool:
+    return message.startswith(f"{ServiceProblem.__module__}.{ServiceProblem.__name__}:")
+
+
+@contextmanager
+def database_errors(when: str) -> Iterator[None]:
+    """A lost connection to PostgreSQL (stopped, killed, out of disk) surfaces from psycopg2 or from
+    Dagster's storage as a driver error: say which service and what to do instead of a traceback."""
+    try:
+        yield
+    except ServiceProblem:
+        raise
+    except Exception as exc:
+        cause = _database_cause(exc)
+        if cause is None:
+            raise
+        detail = (str(cause).strip().splitlines() or [type(cause).__name__])[0]
+        raise ServiceProblem(
+            f"the database server (PostgreSQL) went away {when}. ({detail}) Start it again with "
+            "`tracktracker up` (or check the server of TRACKTRACKER_DATABASE_URL), then run the "
+            "import again."
+        ) from None
+
+
+def _database_cause(exc: BaseException) -> BaseException | None:
+    import psycopg2
+    import sqlalchemy.exc
+
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(
+            current,
+            psycopg2.OperationalError | psycopg2.InterfaceError | sqlalchemy.exc.DBAPIError,
+        ):
+            return current
+        current = current.__cause__ or current.__context__
+    return None
 
 
 def refresh_if_behind(settings: Settings, console: Console, new_plays: int | None = None) -> bool:

@@ -24,6 +24,9 @@ def up(settings: Settings, console: Console, *, demo: bool, ui: bool = True) -> 
         ensure_manifest(settings)
     for state in storage_states(settings):
         console.print(f"[green]●[/] {state.name}: {state.detail}")
+    from tracktracker_assets.ingest.retention import tidy_everyone
+
+    tidy_everyone(settings)  # interrupted copies and files past their retention: cheap, once per up
     if ui:
         dagster = DagsterServices(settings)
         with console.status("Starting the Dagster webserver and daemon..."):
@@ -141,3 +144,41 @@ def status(settings: Settings, console: Console) -> None:
         ["user", "status", "plays", "last play", "last import", "last pull", "problem"],
         rows,
     )
+    daemon = next((s.running for s in states if s.name == "dagster daemon"), False)
+    inbox = inbox_rows(settings, set(users), daemon_running=daemon)
+    if inbox:
+        print_table("Inbox: files waiting", ["user", "file", "size", "state", "why it waits"], inbox)
+
+
+def inbox_rows(settings: Settings, registered: set[str], *, daemon_running: bool) -> list[list[str]]:
+    """One row per entry waiting in an inbox, with why it waits: still being written (settling),
+    an interrupted copy, or complete and waiting for a load run (and whether one is coming)."""
+    from tracktracker_assets.ingest.inbox import inbox_report
+    from tracktracker_assets.ingest.retention import size_text
+
+    root = settings.inbox_root
+    rows: list[list[str]] = []
+    in_flight: bool | None = None
+    for user_id in sorted(d.name for d in root.iterdir() if d.is_dir()) if root.is_dir() else []:
+        for waiting in inbox_report(settings, user_id):
+            detail = waiting.detail
+            if waiting.state in ("ready", "not a file"):
+                if in_flight is None:
+                    in_flight = _load_run_in_flight(settings)
+                if user_id not in registered:
+                    detail = "not a registered listener's inbox: never loaded (`tracktracker users add`)"
+                elif in_flight:
+                    detail += "; a load run is queued or running, it or the sensor's next tick takes it"
+                elif daemon_running:
+                    detail += "; the daemon's inbox sensor starts a load run within a minute"
+                else:
+                    detail += "; the daemon is not running: `tracktracker up` starts it"
+            rows.append([user_id, waiting.name, size_text(waiting.size), waiting.state, detail])
+    return rows
+
+
+def _load_run_in_flight(settings: Settings) -> bool:
+    from tracktracker_assets.instance import get_instance
+    from tracktracker_assets.jobs import import_exports_job, job_in_flight
+
+    return job_in_flight(get_instance(settings), import_exports_job.name)

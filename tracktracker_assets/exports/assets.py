@@ -57,6 +57,8 @@ def _table(results: list[InboxResult]) -> str:
         "|---|---|---|---|---|---|---|",
     ]
     for result in results:
+        if result.left_in_inbox:
+            lines.append(f"| {result.path.name} | | left in the inbox | | | | {result.left_in_inbox} |")
         if result.error:
             lines.append(f"| {result.path.name} | | rejected | | | | {result.error} |")
         for f in result.files:

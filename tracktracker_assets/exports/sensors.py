@@ -3,7 +3,7 @@
 from dagster import DefaultSensorStatus, RunRequest, SensorEvaluationContext, SkipReason, sensor
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
-from tracktracker_assets.ingest.inbox import users_with_pending_files
+from tracktracker_assets.ingest.inbox import users_with_pending_files, users_with_settling_files
 from tracktracker_assets.jobs import import_exports_job, job_in_flight
 from tracktracker_assets.settings import get_settings
 
@@ -11,8 +11,16 @@ from tracktracker_assets.settings import get_settings
 @sensor(job=import_exports_job, minimum_interval_seconds=30, default_status=DefaultSensorStatus.RUNNING)
 def inbox_sensor(context: SensorEvaluationContext) -> RunRequest | SkipReason:
     known = context.instance.get_dynamic_partitions("users")
-    waiting = [u for u in users_with_pending_files(get_settings()) if u in known]
+    settings = get_settings()
+    waiting = [u for u in users_with_pending_files(settings) if u in known]
     if not waiting:
+        # a file still being copied in by hand is taken once it has settled, at a later tick
+        settling = [u for u in users_with_settling_files(settings) if u in known]
+        if settling:
+            return SkipReason(
+                f"files still being written in the inbox of {', '.join(settling)}: taken once unchanged "
+                f"for {settings.inbox_settle_s:g} s"
+            )
         return SkipReason("no files waiting in any inbox")
     if job_in_flight(context.instance, import_exports_job.name):
         return SkipReason("a load run is already queued or running; it or the next tick takes the files")

@@ -24,3 +24,19 @@ class ImportProblem(Exception):
 
 
 RE_EXPORT_HINT = "Request a fresh copy from Spotify (Account > Privacy settings) or re-download it."
+
+
+class ServiceProblem(RuntimeError):
+    """A load stopped by something other than the file: the database went away, a disk is full.
+
+    The file is not at fault, so it is never rejected: it stays in the inbox, nothing of it was loaded,
+    and the same import completes once the service is back.
+    """
+
+    def __init__(self, message: str, *, disk_full: bool = False) -> None:
+        super().__init__(message)
+        self.disk_full = disk_full
+
+
+def disk_full_hint(where: str) -> str:
+    return f"Free some space on the disk holding {where} (`df -h {where}` shows it) and try again."

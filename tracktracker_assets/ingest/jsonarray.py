@@ -17,7 +17,7 @@ from typing import IO, Any
 import msgspec
 
 from tracktracker_assets.ingest.errors import RE_EXPORT_HINT, ImportProblem
-from tracktracker_assets.ingest.formats import Format, describe_object, detect_by_keys
+from tracktracker_assets.ingest.formats import TIMESTAMP_EXAMPLES, Format, describe_object, detect_by_keys
 
 CHUNK_BYTES = 256 << 10
 MAX_RECORD_BYTES = 4 << 20
@@ -31,6 +31,7 @@ _BYTE = re.compile(r"\(byte (\d+)\)")
 _any_list = msgspec.json.Decoder(list[Any])
 _dict_list = msgspec.json.Decoder(list[dict[str, Any]])
 _any = msgspec.json.Decoder()
+_encode = msgspec.json.Encoder().encode
 
 
 def _skip_separator(buf: bytearray, end: int) -> tuple[int, bool] | None:
@@ -328,7 +329,7 @@ class ArrayReader:
             extras = None
         except msgspec.ValidationError as exc:
             if "unknown field" not in str(exc):
-                raise self._invalid(exc, first) from None
+                raise self._invalid(exc, first, framed=framed) from None
             records, extras = self._decode_lenient(framed, first)
         except UnicodeDecodeError:
             _check_utf8(bytes(framed[1:]), offset, self._name)
@@ -354,11 +355,19 @@ class ArrayReader:
                     msgspec.convert({k: v for k, v in item.items() if k in known}, self._fmt.record_type)
                 )
             except msgspec.ValidationError as exc:
-                raise self._invalid(exc, first, index=i) from None
+                raise self._invalid(exc, first, index=i, record=item) from None
             extras.append(extra or None)
         return records, extras
 
-    def _invalid(self, exc: msgspec.ValidationError, first: int, index: int | None = None) -> ImportProblem:
+    def _invalid(
+        self,
+        exc: msgspec.ValidationError,
+        first: int,
+        index: int | None = None,
+        *,
+        framed: bytes | memoryview | None = None,
+        record: dict[str, Any] | None = None,
+    ) -> ImportProblem:
         message = str(exc)
         field = None
         match = _PATH.search(message)
@@ -369,8 +378,16 @@ class ArrayReader:
         elif " - at `$." in message:  # from msgspec.convert on one record
             message, _, path = message.partition(" - at `$.")
             field = path.rstrip("`")
-        record = first + (index or 0) + 1
-        if "Expected `object`" in message:
+        number = first + (index or 0) + 1
+        if field in TIMESTAMP_EXAMPLES and "missing required field" not in message:
+            value = _raw_value(framed, index, field) if record is None else record.get(field)
+            shown = _encode(value).decode()
+            shown = shown if len(shown) <= 60 else shown[:57] + "..."
+            problem = (
+                f"field `{field}`: {shown} is not a timestamp; expected an ISO 8601 date and time like "
+                f'"{TIMESTAMP_EXAMPLES[field]}", as Spotify writes it.'
+            )
+        elif "Expected `object`" in message:
             problem = f"wrong shape: {message.replace('Expected `object`, got', 'expected a record, got a')}."
         elif "missing required field" in message:
             problem = f"wrong shape: {message.replace('Object missing', 'the record lacks the')}."
@@ -380,7 +397,7 @@ class ArrayReader:
             self._name,
             problem,
             hint="Nothing of this file was loaded; fix or remove that record, or use the original export.",
-            record=record,
+            record=number,
         )
 
     def _malformed(self, at: int) -> None:
@@ -390,3 +407,13 @@ class ArrayReader:
             hint=RE_EXPORT_HINT,
             record=self.records_read + 1,
         )
+
+
+def _raw_value(framed: bytes | memoryview | None, index: int | None, field: str) -> Any:
+    """The value as written in the file, to show it in the error (only on the error path)."""
+    if framed is None or index is None:
+        return None
+    try:
+        return _dict_list.decode(framed)[index].get(field)
+    except (msgspec.DecodeError, IndexError):
+        return None

@@ -3,10 +3,13 @@
 A parser thread turns the file into CSV batches while the connection streams the previous batch to
 PostgreSQL, so parsing (Python, one core) and COPY (the server process, the other core) overlap.
 A bad file raises ImportProblem before commit: nothing of it is written, earlier loads stay intact.
+A database that fails meanwhile (connection lost, disk full) raises ServiceProblem: rolled back just
+the same, and not the file's fault.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import queue
@@ -14,14 +17,14 @@ import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import IO, Any
 
 import msgspec
 import psycopg2
 import psycopg2.errors
 
-from tracktracker_assets.ingest.errors import ImportProblem
+from tracktracker_assets.ingest.errors import ImportProblem, ServiceProblem
 from tracktracker_assets.ingest.formats import ACCOUNT, EXTENDED, Format
 from tracktracker_assets.ingest.jsonarray import SNIFF_BYTES, ArrayReader, Batch, sniff
 from tracktracker_assets.ingest.sources import Source
@@ -45,6 +48,14 @@ EVENT_KEY: dict[str, tuple[str, ...]] = {
 }  # fmt: skip
 TIME_COLUMN = {EXTENDED.name: "ts", ACCOUNT.name: "end_time"}
 BRONZE_WRITE_LOCK = "tracktracker.bronze.write"
+# Spotify began in 2006; a play before that, or more than a day ahead of this clock, is a broken value
+# (a zeroed or hand-typed date), not listening, and would fall outside dim_date.
+EARLIEST_PLAY = datetime(2006, 1, 1, tzinfo=UTC)
+FUTURE_SLACK = timedelta(days=1)
+FIX_RECORD_HINT = "Nothing of this file was loaded; fix or remove that record, or use the original export."
+# SQLSTATE classes that mean a value of the file was refused (data exception, integrity, a program
+# limit such as a value too large to index); every other error is the database's, not the file's
+FILE_FAULT_CLASSES = ("22", "23", "54")
 
 
 @dataclass
@@ -133,37 +144,79 @@ def load_source(
     hashed up front, so that re-importing a file is a no-op without parsing it. With durable=False the
     commit does not wait for the disk: call make_durable before relying on it.
     """
+    try:
+        return _load_source(conn, user_id, source, progress, durable)
+    except psycopg2.Error as exc:
+        rollback_quietly(conn)
+        raise database_problem(source.name, exc) from None
+    except BaseException:
+        rollback_quietly(conn)
+        raise
+
+
+def rollback_quietly(conn: Any) -> None:
+    """Roll back if the connection still lives (after it was lost there is nothing to roll back)."""
+    with contextlib.suppress(psycopg2.Error):
+        conn.rollback()
+
+
+def database_problem(name: str, exc: psycopg2.Error) -> ImportProblem | ServiceProblem:
+    """A value of the file that PostgreSQL refused (ImportProblem), or the database failing."""
+    code = getattr(exc, "pgcode", None) or ""
+    if code[:2] in FILE_FAULT_CLASSES:
+        return _copy_problem(name, exc)
+    detail = (getattr(exc, "pgerror", None) or str(exc) or type(exc).__name__).strip()
+    first_line = detail.splitlines()[0].removeprefix("ERROR:").strip().rstrip(".")
+    kept = "Nothing of this file was loaded and it stays in the inbox"
+    if code == "53100" or "No space left on device" in detail:
+        return ServiceProblem(
+            f"{name}: PostgreSQL ran out of disk space while loading it ({first_line}). {kept}. "
+            "Free some space on the disk holding the database, then run the import again.",
+            disk_full=True,
+        )
+    # class 08: the connection; 57P: the server shutting down or crashed (57014 is a cancelled query)
+    lost = code[:2] == "08" or code.startswith("57P")
+    if lost or (not code and isinstance(exc, psycopg2.OperationalError | psycopg2.InterfaceError)):
+        return ServiceProblem(
+            f"{name}: the connection to the warehouse database (PostgreSQL) was lost while loading it "
+            f"({first_line}). {kept}. Start PostgreSQL again (`tracktracker up`, or the server of "
+            "TRACKTRACKER_DATABASE_URL) and run the import again."
+        )
+    return ServiceProblem(
+        f"{name}: the warehouse database (PostgreSQL) failed while loading it ({first_line}). {kept}. "
+        "Check PostgreSQL's log, then run the import again."
+    )
+
+
+def _load_source(
+    conn: Any, user_id: str, source: Source, progress: Progress | None, durable: bool
+) -> FileResult:
     if _same_size_loaded(conn, user_id, source.size):
         sha = sha256_of(source)
         if (done := _loaded(conn, user_id, sha)) is not None:
             return _already(source.name, sha, done)
     fmt = detect(source)
-    try:
-        if fmt is None:
-            sha = sha256_of(source)
-            if (done := _loaded(conn, user_id, sha)) is not None:
-                return _already(source.name, sha, done)
-            _record(
-                conn,
-                user_id,
-                sha,
-                source.name,
-                "empty",
-                source.size,
-                0,
-                0,
-                0,
-                None,
-                None,
-                _next_load_id(conn),
-            )
-            conn.commit()
-            return FileResult(source.name, sha, "empty", message="holds no records (an empty array).")
-        result = _load(conn, user_id, source, fmt, progress, durable)
-    except BaseException:
-        conn.rollback()
-        raise
-    return result
+    if fmt is None:
+        sha = sha256_of(source)
+        if (done := _loaded(conn, user_id, sha)) is not None:
+            return _already(source.name, sha, done)
+        _record(
+            conn,
+            user_id,
+            sha,
+            source.name,
+            "empty",
+            source.size,
+            0,
+            0,
+            0,
+            None,
+            None,
+            _next_load_id(conn),
+        )
+        conn.commit()
+        return FileResult(source.name, sha, "empty", message="holds no records (an empty array).")
+    return _load(conn, user_id, source, fmt, progress, durable)
 
 
 def _next_load_id(conn: Any) -> int:
@@ -192,6 +245,8 @@ def _load(
             f"select min({time_col}), max({time_col}) from {fmt.table} where load_id = %s", (load_id,)
         )
         min_ts, max_ts = cur.fetchone()
+    if records and (min_ts < EARLIEST_PLAY or max_ts > datetime.now(UTC) + FUTURE_SLACK):
+        raise _implausible_time(source, fmt)
     duplicates = _drop_known_events(conn, user_id, fmt, load_id, min_ts, max_ts) if records else 0
     inserted = records - duplicates
     _record(
@@ -477,7 +532,7 @@ def _copy(
                 raise pipe.error from None
             if isinstance(exc, ImportProblem):
                 raise
-            raise _copy_problem(source.name, exc) from None
+            raise database_problem(source.name, exc) from None
         finally:
             pipe.close()
         if pipe.error is not None:
@@ -485,6 +540,31 @@ def _copy(
         while stream.read(1 << 20):  # bytes after the closing ']' belong to the file's hash too
             pass
         return pipe.records, stream.digest.hexdigest()
+
+
+def _implausible_time(source: Source, fmt: Format) -> ImportProblem:
+    """Name the first record whose time is a real timestamp but no possible play (error path only)."""
+    latest = datetime.now(UTC) + FUTURE_SLACK
+    with source.open() as stream:
+        for batch in ArrayReader(stream, source.name, fmt).batches():
+            for i, record in enumerate(batch.records):
+                value = getattr(record, fmt.time_field)
+                moment = value if isinstance(value, datetime) else datetime.fromisoformat(value)
+                moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+                if not EARLIEST_PLAY <= moment <= latest:
+                    shown = _encode(value).decode().strip('"')  # as the file writes it
+                    return ImportProblem(
+                        source.name,
+                        f"field `{fmt.time_field}`: {shown} is no possible play time (before 2006, when "
+                        "Spotify began, or in the future).",
+                        record=batch.first_index + i + 1,
+                        hint=FIX_RECORD_HINT,
+                    )
+    return ImportProblem(
+        source.name,
+        "a play time before 2006 or in the future (the file changed while it was read?).",
+        hint=FIX_RECORD_HINT,
+    )
 
 
 def _copy_problem(name: str, exc: psycopg2.Error) -> ImportProblem:
@@ -495,9 +575,4 @@ def _copy_problem(name: str, exc: psycopg2.Error) -> ImportProblem:
     record = int(match.group(1)) if match else None
     column = match.group(2) if match and match.group(2) else None
     problem = f"field `{column}`: {first_line}." if column else f"{first_line}."
-    return ImportProblem(
-        name,
-        problem,
-        record=record,
-        hint="Nothing of this file was loaded; fix or remove that record, or use the original export.",
-    )
+    return ImportProblem(name, problem, record=record, hint=FIX_RECORD_HINT)

@@ -7,6 +7,8 @@ ratios, and a reader that stops at the declared size whatever the entry's header
 
 from __future__ import annotations
 
+import os
+import stat
 import zipfile
 import zlib
 from collections.abc import Iterator
@@ -20,6 +22,75 @@ from tracktracker_assets.ingest.errors import RE_EXPORT_HINT, ImportProblem
 MAX_ENTRIES = 10_000
 MAX_RATIO = 200  # JSON compresses ~10-20x; a bomb compresses thousands of times
 MAX_TOTAL_BYTES = 64 << 30
+
+
+NOT_REGULAR_HINT = (
+    "Give the export file itself: copy it out of the pipe, device or socket into a regular file first."
+)
+
+
+def special_kind(mode: int) -> str | None:
+    """What a file that is not a regular file is, in words; None for a regular file."""
+    if stat.S_ISREG(mode):
+        return None
+    for test, what in (
+        (stat.S_ISFIFO, "a FIFO (named pipe)"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISDIR, "a folder"),
+    ):
+        if test(mode):
+            return what
+    return "not a regular file"
+
+
+def check_regular(path: Path, name: str | None = None) -> os.stat_result:
+    """The file's status if it is a regular file (symbolic links followed); ImportProblem otherwise.
+
+    Only stat, never open: opening a FIFO waits for a writer forever, and a device can stream
+    without end.
+    """
+    name = name or str(path)
+    try:
+        status = path.stat()
+    except FileNotFoundError:
+        broken = path.is_symlink()
+        raise ImportProblem(
+            name,
+            "is a symbolic link to a file that does not exist." if broken else "no such file.",
+            hint="Check the path.",
+        ) from None
+    except OSError as exc:
+        raise ImportProblem(
+            name, f"cannot be read ({exc.strerror or exc}).", hint="Check the path."
+        ) from None
+    kind = special_kind(status.st_mode)
+    if kind is not None:
+        via = " (through a symbolic link)" if path.is_symlink() else ""
+        raise ImportProblem(name, f"is {kind}{via}, not a regular file.", hint=NOT_REGULAR_HINT)
+    return status
+
+
+def open_regular(path: Path, name: str | None = None) -> IO[bytes]:
+    """Open a regular file for reading; ImportProblem for anything else, without ever blocking.
+
+    Checked before opening and again on the opened descriptor (O_NONBLOCK keeps the open itself from
+    waiting), so a file swapped for a pipe in between is refused too.
+    """
+    check_regular(path, name)
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as exc:
+        raise ImportProblem(
+            name or str(path), f"cannot be opened ({exc.strerror or exc}).", hint="Check its permissions."
+        ) from None
+    kind = special_kind(os.fstat(fd).st_mode)
+    if kind is not None:
+        os.close(fd)
+        raise ImportProblem(name or str(path), f"is {kind}, not a regular file.", hint=NOT_REGULAR_HINT)
+    os.set_blocking(fd, True)
+    return os.fdopen(fd, "rb")
 
 
 class Source:
@@ -49,7 +120,7 @@ class FileSource(Source):
 
     @contextmanager
     def open(self) -> Iterator[IO[bytes]]:
-        with open(self.path, "rb") as stream:
+        with open_regular(self.path, self.name) as stream:
             yield stream
 
 
@@ -101,7 +172,7 @@ class ZipEntrySource(Source):
 
 
 def is_zip(path: Path) -> bool:
-    with open(path, "rb") as handle:
+    with open_regular(path, path.name) as handle:
         return handle.read(4) == b"PK\x03\x04"
 
 

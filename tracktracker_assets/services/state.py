@@ -189,8 +189,9 @@ def free_port() -> int:
 
 
 def port_is_free(port: int) -> bool:
-    """Nobody listens on port: connections of a stopped server lingering in TIME_WAIT do not count,
-    as the servers bind with SO_REUSEADDR too."""
+    """Whether a server could listen on the port. With SO_REUSEADDR, as the servers themselves bind:
+    connections in TIME_WAIT from before a crash do not stop PostgreSQL from reusing its port, so they
+    must not move it to a new one (services started earlier keep the old address)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
