@@ -30,8 +30,14 @@ generated once and kept under TRACKTRACKER_HOME with 0600 permissions; nothing s
 | TRACKTRACKER_SUPERSET_ADMIN_PASSWORD | generated under HOME         | password of Superset's `admin`                     |
 | TRACKTRACKER_SUPERSET_READER_PASSWORD | generated under HOME        | password of the read-only warehouse role `superset_reader` |
 | SUPERSET_SECRET_KEY               | generated under HOME            | signs Superset's sessions, encrypts its secrets    |
-| TRACKTRACKER_SUPERSET_WORKERS     | 1                               | gunicorn worker processes                          |
-| TRACKTRACKER_SUPERSET_THREADS     | 8                               | threads per worker                                 |
+| TRACKTRACKER_SUPERSET_WORKERS     | cores / 2, at most 1 per 2 GiB of memory, 1 to 4 | Superset worker processes (each imports ~300 MB) |
+| TRACKTRACKER_SUPERSET_THREADS     | 4 x cores / workers, 4 to 8     | threads per worker, held only while Superset works |
+| TRACKTRACKER_SUPERSET_MAX_BODY_MB | 16                              | largest request body outside the upload page (413) |
+| TRACKTRACKER_SUPERSET_HEADER_TIMEOUT_S | 20                         | a request's head must arrive within this, or the connection is closed |
+| TRACKTRACKER_SUPERSET_BODY_GRACE_S | 10                             | a body may pause this long; after it, it must average the rate below (408) |
+| TRACKTRACKER_SUPERSET_BODY_MIN_RATE_KB | 16                         | slowest average rate of a request body, KB/s       |
+| TRACKTRACKER_SUPERSET_BODY_TIMEOUT_S | 60                           | a body outside the upload page must be complete within this (408) |
+| TRACKTRACKER_SUPERSET_UPLOAD_TIMEOUT_S | 3600                       | an upload to the upload page must be complete within this (408) |
 | TRACKTRACKER_SUPERSET_CACHE       | off                             | `on` caches chart data                             |
 | TRACKTRACKER_SUPERSET_CACHE_TIMEOUT | 300                           | seconds a cached chart result lives                |
 | TRACKTRACKER_SQLLAB_TIMEOUT       | 60                              | SQL Lab query timeout, seconds                     |
@@ -39,7 +45,8 @@ generated once and kept under TRACKTRACKER_HOME with 0600 permissions; nothing s
 | TRACKTRACKER_SUPERSET_LOG_LEVEL   | INFO                            | Superset's log level                               |
 
 The Superset variables are read by tracktracker_assets/bi/config.py, which superset_config.py imports
-inside Superset's own process.
+inside Superset's own process. The request limits are applied by Superset's front
+(tracktracker_assets/bi/front.py) before Superset sees a request.
 """
 
 from __future__ import annotations
