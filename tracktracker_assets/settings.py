@@ -30,7 +30,7 @@ generated once and kept under TRACKTRACKER_HOME with 0600 permissions; nothing s
 | TRACKTRACKER_SUPERSET_ADMIN_PASSWORD | generated under HOME         | password of Superset's `admin`                     |
 | TRACKTRACKER_SUPERSET_READER_PASSWORD | generated under HOME        | password of the read-only warehouse role `superset_reader` |
 | SUPERSET_SECRET_KEY               | generated under HOME            | signs Superset's sessions, encrypts its secrets    |
-| TRACKTRACKER_SUPERSET_WORKERS     | cores / 2, at most 1 per 2 GiB of memory, 1 to 4 | Superset worker processes (each imports ~300 MB) |
+| TRACKTRACKER_SUPERSET_WORKERS     | 1 per core and per 2 GiB of memory, 1 to 4 | Superset worker processes (each imports ~300 MB) |
 | TRACKTRACKER_SUPERSET_THREADS     | 4 x cores / workers, 4 to 8     | threads per worker, held only while Superset works |
 | TRACKTRACKER_SUPERSET_MAX_BODY_MB | 16                              | largest request body outside the upload page (413) |
 | TRACKTRACKER_SUPERSET_HEADER_TIMEOUT_S | 20                         | a request's head must arrive within this, or the connection is closed |

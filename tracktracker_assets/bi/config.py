@@ -48,13 +48,14 @@ def memory_bytes() -> int | None:
 
 
 def default_workers(cpus: int, memory: int | None) -> int:
-    """Superset worker processes: one per two cores and per 2 GiB of memory, from one to four.
+    """Superset worker processes: one per core and per 2 GiB of memory, from one to four.
 
-    Each worker imports Superset (~300 MB, ~8 s of CPU at start) and grows with the results it holds;
-    a second process pays off only with cores to run it, threads cover the waiting on PostgreSQL.
+    Chart requests are mostly Python in Superset (one core per process, whatever its threads): on 2
+    cores, 20 listeners opening a dashboard at once waited 24.3 s (p95) with one worker, 18.6 s with two
+    (docs/scale-out.md). Each worker imports Superset again (~300 MB, ~8 s of CPU at start).
     """
     by_memory = max(1, memory // (2 << 30)) if memory else 4
-    return max(1, min(4, cpus // 2, by_memory))
+    return max(1, min(4, cpus, by_memory))
 
 
 def default_threads(cpus: int, workers: int) -> int:

@@ -1,4 +1,4 @@
-"""Superset's front: an ASGI server around Superset's WSGI app, so that slow clients hold no thread.
+"""Superset's front: an ASGI app around Superset's WSGI app, so that slow clients hold no thread.
 
 gunicorn runs `Worker` (uvicorn's event loop with the h11 HTTP/1.1 parser) serving `application()`.
 A request's head and its whole body are received on the event loop, within limits, before Superset's
@@ -18,6 +18,9 @@ Limits (settings in tracktracker_assets/settings.py):
 Bodies and answers past 256 KiB wait in unnamed files under TRACKTRACKER_HOME/spool (0700). gunicorn's
 --timeout restarts a worker whose event loop hangs, and also one whose every thread has been stuck on
 a request for longer than that timeout.
+
+Not asgiref's WsgiToAsgi (it runs every call on one thread unless told otherwise) nor a2wsgi (it streams
+the body into the WSGI thread, which then waits on a slow client): both keep a thread on the client.
 """
 
 from __future__ import annotations
@@ -490,7 +493,7 @@ class Pool:
 
 # ---- the ASGI app -----------------------------------------------------------------------------------------
 class SlowReader(Exception):
-    pass
+    """The client took no byte of its answer for SEND_TIMEOUT_S."""
 
 
 class Front:
