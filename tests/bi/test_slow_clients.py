@@ -41,11 +41,22 @@ def _head(path: str, length: int, content_type: str) -> bytes:
 
 
 def _answer(sock: socket.socket) -> tuple[int, bytes]:
-    """Status and body of the answer on a connection the front closes after it."""
+    """Status and body of the answer on a connection (the front's own answers carry their length)."""
     data = b""
-    while chunk := sock.recv(65536):
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        assert chunk, f"closed after {data!r}"
         data += chunk
     head, _, body = data.partition(b"\r\n\r\n")
+    length = int(
+        next(
+            line.split(b":")[1] for line in head.lower().split(b"\r\n") if line.startswith(b"content-length:")
+        )
+    )
+    while len(body) < length:
+        chunk = sock.recv(65536)
+        assert chunk, f"closed after {len(body)} of {length} bytes"
+        body += chunk
     return int(head.split(b" ", 2)[1]), body
 
 

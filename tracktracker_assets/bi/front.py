@@ -549,8 +549,7 @@ class Front:
             try:
                 await _send(send, start)
                 await _send(send, {"type": "http.response.body", "body": text, "more_body": True})
-                if refused.status == 413:
-                    await drop_body(receive)
+                await drop_body(receive)
                 await _send(send, {"type": "http.response.body", "body": b"", "more_body": False})
             except SlowReader:
                 pass
@@ -619,7 +618,9 @@ async def _watch(receive: Receive, spool: ResponseSpool) -> None:
 
 
 async def drop_body(receive: Receive) -> None:
-    """Read and drop the rest of a refused body for up to LINGER_S (while it keeps coming)."""
+    """Read and drop the rest of a refused body for up to LINGER_S (while it keeps coming), so that the
+    connection is closed with nothing unread: otherwise the kernel resets it, and a client still sending
+    may lose the answer it has been sent."""
     end = time.monotonic() + LINGER_S
     while (left := end - time.monotonic()) > 0:
         try:
