@@ -22,7 +22,7 @@ import shutil
 from datetime import timedelta
 
 from tracktracker_assets.bi import mutators
-from tracktracker_assets.bi.config import bi_settings
+from tracktracker_assets.bi.config import bi_settings, upload_request_bytes
 from tracktracker_assets.bi.upload import blueprint as upload_blueprint
 from tracktracker_assets.settings import get_settings
 
@@ -166,4 +166,5 @@ LOG_LEVEL = _bi.log_level
 # ---- the listeners' page: upload an export, connect Spotify (tracktracker_assets.bi.upload) ------------
 BLUEPRINTS = [upload_blueprint]
 # Werkzeug refuses a larger request before reading its body; the page explains the limit (413 handler).
-MAX_CONTENT_LENGTH = _tt.max_upload_bytes + (16 << 20)
+# The front (tracktracker_assets/bi/front.py) lets exactly this much through to the upload page.
+MAX_CONTENT_LENGTH = upload_request_bytes(_tt.max_upload_bytes)

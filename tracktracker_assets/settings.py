@@ -40,8 +40,14 @@ generated once and kept under TRACKTRACKER_HOME with 0600 permissions; nothing s
 | TRACKTRACKER_SUPERSET_METADATA_PASSWORD | generated under HOME      | password of `superset_meta`, the role that owns Superset's metadata database |
 | TRACKTRACKER_SUPERSET_DATABASE_URL | `superset` database as superset_meta | Superset's metadata database (docker-compose gives it to Superset) |
 | SUPERSET_SECRET_KEY               | generated under HOME            | signs Superset's sessions, encrypts its secrets    |
-| TRACKTRACKER_SUPERSET_WORKERS     | 1                               | gunicorn worker processes                          |
-| TRACKTRACKER_SUPERSET_THREADS     | 8                               | threads per worker                                 |
+| TRACKTRACKER_SUPERSET_WORKERS     | 1 per core and per 2 GiB of memory, 1 to 4 | Superset worker processes (each imports ~300 MB) |
+| TRACKTRACKER_SUPERSET_THREADS     | 4 x cores / workers, 4 to 8     | threads per worker, held only while Superset works |
+| TRACKTRACKER_SUPERSET_MAX_BODY_MB | 16                              | largest request body outside the upload page (413) |
+| TRACKTRACKER_SUPERSET_HEADER_TIMEOUT_S | 20                         | a request's head must arrive within this, or the connection is closed |
+| TRACKTRACKER_SUPERSET_BODY_GRACE_S | 10                             | a body may pause this long; after it, it must average the rate below (408) |
+| TRACKTRACKER_SUPERSET_BODY_MIN_RATE_KB | 16                         | slowest average rate of a request body, KB/s       |
+| TRACKTRACKER_SUPERSET_BODY_TIMEOUT_S | 60                           | a body outside the upload page must be complete within this (408) |
+| TRACKTRACKER_SUPERSET_UPLOAD_TIMEOUT_S | 3600                       | an upload to the upload page must be complete within this (408) |
 | TRACKTRACKER_SUPERSET_CACHE       | off                             | `on` caches chart data                             |
 | TRACKTRACKER_SUPERSET_CACHE_TIMEOUT | 300                           | seconds a cached chart result lives                |
 | TRACKTRACKER_SQLLAB_TIMEOUT       | 60                              | SQL Lab query timeout, seconds; also the statement timeout PostgreSQL enforces on every listener query (charts too) |
@@ -53,8 +59,9 @@ The embedded registry server always requires a login: user `tracktracker`, passw
 TRACKTRACKER_HOME/secrets/mongo-password (docker-compose: MONGO_PASSWORD in .env).
 
 The Superset variables are read by tracktracker_assets/bi/config.py, which superset_config.py imports
-inside Superset's own process.
-The Dagster UI's logins are read by tracktracker_assets/services/dagster_front.py (the UI's front).
+inside Superset's own process. The request limits are applied by Superset's front
+(tracktracker_assets/bi/front.py) before Superset sees a request. The Dagster UI's logins are read by
+tracktracker_assets/services/dagster_front.py (the UI's front).
 """
 
 from __future__ import annotations

@@ -311,19 +311,29 @@ def is_running(settings: Settings | None = None) -> bool:
     return running_pid(settings) is not None and port is not None and _healthy(f"http://127.0.0.1:{port}")
 
 
-def gunicorn_argv(bind: str, workers: int, threads: int) -> list[str]:
-    """How Superset is served, locally and in docker-compose (`tracktracker superset serve`)."""
+APP = "tracktracker_assets.bi.front:application()"
+
+
+def gunicorn_argv(bind: str, workers: int, threads: int, app: str = APP) -> list[str]:
+    """How Superset is served, locally and in docker-compose (`tracktracker superset serve`).
+
+    gunicorn runs the front's worker (tracktracker_assets/bi/front.py): requests are received whole and
+    answers sent on an event loop, so a thread of the `threads` per worker is held only while Superset
+    works. The watchdog's timeout stays above SQL Lab's, so a long query is never mistaken for a hang.
+    """
+    timeout = max(120, bi_settings().sqllab_timeout + 30)
     return [
         _tool("gunicorn"),
         "--bind", bind,
         "--workers", str(workers),
-        "--worker-class", "gthread",
+        "--worker-class", "tracktracker_assets.bi.front.Worker",
         "--threads", str(threads),
-        "--timeout", "120",
+        "--timeout", str(timeout),
         "--graceful-timeout", "5",
-        "--limit-request-line", "0",
-        "--limit-request-field_size", "0",
-        "superset.app:create_app()",
+        "--keep-alive", "5",
+        # no runtime control socket: it sits at one path per user, shared by every gunicorn
+        "--no-control-socket",
+        app,
     ]  # fmt: skip
 
 
@@ -359,8 +369,7 @@ def start(
     _ensure_secret_key(settings)
     bootstrap(settings)
     port = port_for(settings, SERVICE)
-    # one process with threads: Superset's requests mostly wait on PostgreSQL, and each extra worker
-    # costs another ~8 s of CPU to import Superset at start-up (doubled on a busy 2-core machine)
+    # workers and threads follow the cores and memory (bi/config.py); each worker imports Superset again
     config = bi_settings()
     workers = workers or config.workers
     argv = gunicorn_argv(f"127.0.0.1:{port}", workers, config.threads)

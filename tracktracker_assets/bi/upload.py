@@ -172,7 +172,7 @@ def spotify_callback() -> Any:
 
 @blueprint.app_errorhandler(413)
 def _too_large(error: Exception) -> Any:
-    if not request.path.startswith("/tracktracker/"):
+    if not request.path.startswith("/tracktracker/") or not current_user.is_authenticated:
         return error
     settings = get_settings()
     text = (
