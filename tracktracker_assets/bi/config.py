@@ -8,7 +8,7 @@ where only the environment matters and nothing heavy may be imported.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 # settings.py imports only the standard library, so sharing its parsers keeps Superset's start light
@@ -77,9 +77,10 @@ def _positive(name: str, default: int) -> int:
 
 @dataclass(frozen=True)
 class BISettings:
-    admin_password: str | None
-    reader_password: str | None
-    secret_key: str | None
+    # secrets stay out of repr: a settings object in a log line or traceback must not print them
+    admin_password: str | None = field(repr=False)
+    reader_password: str | None = field(repr=False)
+    secret_key: str | None = field(repr=False)
     public_url: str | None
     workers: int
     threads: int
