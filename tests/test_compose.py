@@ -23,6 +23,7 @@ SECRETS = (
     "SUPERSET_SECRET_KEY",
     "TRACKTRACKER_SUPERSET_ADMIN_PASSWORD",
     "TRACKTRACKER_SUPERSET_READER_PASSWORD",
+    "SUPERSET_METADATA_PASSWORD",
     "TRACKTRACKER_DAGSTER_OPERATOR_PASSWORD",
     "TRACKTRACKER_DAGSTER_VIEWER_PASSWORD",
 )
@@ -138,11 +139,14 @@ def test_settings_are_local_modes_settings(resolved: dict) -> None:
         env = service["environment"]
         used = {k for k in env if k.startswith(("TRACKTRACKER_", "SUPERSET_"))}
         assert used <= documented, (name, used - documented)
-        assert env["TRACKTRACKER_HOME"] == "/data" and env["DAGSTER_HOME"].startswith("/data")
+        assert env["TRACKTRACKER_HOME"] == "/data"
+        assert env["TRACKTRACKER_MONGO_URL"] == _mongo_url(resolved)
+        if name == "superset":
+            continue  # nothing of the warehouse owner: test_superset_is_given_nothing_of_the_warehouse_owner
+        assert env["DAGSTER_HOME"].startswith("/data")
         assert env["TRACKTRACKER_DATABASE_URL"].startswith("postgresql://tracktracker:")
         assert env["TRACKTRACKER_DATABASE_URL"].endswith("@postgres:5432/tracktracker")
         assert env["TRACKTRACKER_DAGSTER_DATABASE_URL"].endswith("@postgres:5432/dagster")
-        assert env["TRACKTRACKER_MONGO_URL"] == _mongo_url(resolved)
     # the Dagster UI's passwords are in the environment of the one service that checks them
     for name, service in resolved["services"].items():
         env = service.get("environment", {})
@@ -181,3 +185,19 @@ def test_mongo_requires_the_login_local_mode_uses(resolved: dict) -> None:
     assert "auth(process.env.MONGO_INITDB_ROOT_USERNAME, process.env.MONGO_INITDB_ROOT_PASSWORD)" in check
     assert "listDatabases" in check and "not-a-real-secret" not in check
     assert not mongo.get("ports"), "the registry is reached only inside the compose network"
+
+
+def test_superset_is_given_nothing_of_the_warehouse_owner(resolved: dict) -> None:
+    """Superset's queries log in as the reader or a listener's role and its metadata as superset_meta:
+    its container holds no owner, Dagster or metadata-role-creating credentials."""
+    services = resolved["services"]
+    env = services["superset"]["environment"]
+    owner_password = "not-a-real-secret-postgres_password"
+    assert not [k for k, v in env.items() if owner_password in str(v)], env
+    assert "TRACKTRACKER_DATABASE_URL" not in env and "TRACKTRACKER_DAGSTER_DATABASE_URL" not in env
+    assert env["TRACKTRACKER_SUPERSET_DATABASE_URL"].startswith("postgresql://superset_meta:")
+    assert env["TRACKTRACKER_SUPERSET_DATABASE_URL"].endswith("@postgres:5432/superset")
+    assert "TRACKTRACKER_SUPERSET_READER_PASSWORD" in env
+    # init creates superset_meta with the same password Superset connects with
+    init = services["init"]["environment"]
+    assert init["TRACKTRACKER_SUPERSET_METADATA_PASSWORD"] in env["TRACKTRACKER_SUPERSET_DATABASE_URL"]
