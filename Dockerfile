@@ -24,4 +24,7 @@ RUN uv sync --frozen --no-dev \
 
 USER tracktracker
 EXPOSE 3000 4000 8088
+# every service (Dagster's code server and daemon too, which do not start through the CLI) writes the
+# /data volume with umask 077: listeners' files and logs are private (tracktracker_assets/services/home.py)
+ENTRYPOINT ["/app/deploy/entrypoint.sh"]
 CMD ["tracktracker", "--help"]

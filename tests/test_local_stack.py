@@ -400,6 +400,25 @@ def test_the_viewer_reads_but_changes_nothing(stack: Stack) -> None:
     assert stack.graphql(history)["assetOrError"]["assetMaterializations"] == before
 
 
+def test_the_home_and_everything_in_it_is_private(stack: Stack) -> None:
+    """After `up`, the demo's import and the daemon's runs: no file or folder under the home is readable
+    or writable by anyone but its owner; PostgreSQL's user (when run as root) may only pass through."""
+    import stat
+
+    loose = []
+    for root, folders, files in os.walk(stack.home):
+        for name in [*folders, *files]:
+            path = Path(root) / name
+            info = path.lstat()
+            if stat.S_ISLNK(info.st_mode) or path in (stack.home / "logs",):
+                continue
+            if stat.S_IMODE(info.st_mode) & 0o077:
+                loose.append(f"{path} {oct(stat.S_IMODE(info.st_mode))}")
+    assert loose == [], loose[:20]
+    for folder in (stack.home, stack.home / "logs"):
+        assert stat.S_IMODE(folder.stat().st_mode) in (0o700, 0o710), folder
+
+
 def test_down_stops_everything_and_a_second_up_reuses_the_data(stack: Stack) -> None:
     before = stack.query("select count(*) from gold.fct_plays")[0][0]
     down = stack.run("down", timeout=180)

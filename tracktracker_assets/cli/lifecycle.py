@@ -15,10 +15,14 @@ def up(settings: Settings, console: Console, *, demo: bool, ui: bool = True) -> 
     from tracktracker_assets.demo import demo_pending, load_demo
     from tracktracker_assets.instance import prepare_dagster_home
     from tracktracker_assets.services.dagster import DagsterServices
+    from tracktracker_assets.services.home import tighten
     from tracktracker_assets.transform.project import ensure_manifest
 
     with console.status("Starting PostgreSQL and the user registry..."):
         start_storage(settings)
+    loosened = tighten(settings)  # files an older version or a hand left readable by others
+    if loosened:
+        console.print(f"Made {len(loosened)} files and folders under {settings.home} private (0600/0700).")
     with console.status("Preparing the Dagster instance and the dbt project..."):
         prepare_dagster_home(settings)
         ensure_manifest(settings)

@@ -261,6 +261,9 @@ _add_subcommands()
 
 
 def main() -> None:
+    from tracktracker_assets.services.home import private_umask
+
+    private_umask()  # everything under TRACKTRACKER_HOME is this user's alone (services/home.py)
     cli(prog_name="tracktracker")
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 import psycopg2
 from psycopg2 import sql
 
+from tracktracker_assets.services.home import lock_down
 from tracktracker_assets.services.processes import iter_processes, pid_alive, tcp_listening, wait_until
 from tracktracker_assets.services.state import port_for, read_ports, remember_port, set_aside, warn
 from tracktracker_assets.settings import Settings
@@ -118,12 +119,11 @@ class EmbeddedPostgres:
 
     def initialise(self) -> None:
         user = self._run_as()
+        # the home is private; the service user may only pass through it to its data directory
+        lock_down(self.settings, traverse_gid=user.pw_gid if user else None)
         self.datadir.mkdir(parents=True, exist_ok=True)
         self._hand_over(self.datadir, 0o700)
         if user is not None:
-            # our own state directory: let the service user pass through it, nothing more
-            home = self.settings.home
-            home.chmod(home.stat().st_mode | 0o001)
             self._check_traversable(self.datadir, user)
         password = self.settings.postgres_password()
         with tempfile.NamedTemporaryFile("w", delete=False, prefix="tt-pw-") as handle:
@@ -158,8 +158,10 @@ class EmbeddedPostgres:
 
     def _check_traversable(self, path: Path, user: pwd.struct_passwd) -> None:
         for parent in path.parents:
-            mode = parent.stat().st_mode
-            if not mode & 0o001 and parent.stat().st_uid != user.pw_uid:
+            info = parent.stat()
+            mode = info.st_mode
+            by_group = info.st_gid == user.pw_gid and mode & 0o010
+            if not mode & 0o001 and not by_group and info.st_uid != user.pw_uid:
                 raise RuntimeError(
                     f"PostgreSQL runs as the system user {SERVICE_USER!r} and cannot enter {parent} "
                     f"(mode {oct(mode & 0o777)}). Put TRACKTRACKER_HOME somewhere it can reach, or run "
@@ -239,9 +241,10 @@ class EmbeddedPostgres:
             return running_port
         self._clear_stale_lock()
         port = port_for(self.settings, "postgres")
-        self.log_file.parent.mkdir(parents=True, exist_ok=True)
+        user = self._run_as()
+        lock_down(self.settings, traverse_gid=user.pw_gid if user else None)
         self.log_file.touch()
-        self._hand_over(self.log_file, 0o640)
+        self._hand_over(self.log_file, 0o600)
         config = {**BASE_CONFIG, **self.extra_config}
         options = " ".join(f"-c {key}={value}" for key, value in config.items())
         self._pg(
