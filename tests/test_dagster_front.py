@@ -17,6 +17,7 @@ import pytest
 
 from tracktracker_assets.services.dagster_front import (
     ACCOUNT_SOURCES,
+    DEFAULT_ALLOWED_HOSTS,
     OPERATOR,
     ROLE_STATE_KEY,
     VIEWER,
@@ -394,3 +395,33 @@ def test_unauthenticated_pages_go_to_the_login_and_wrong_passwords_are_braked() 
     assert [attempt("wrong")[0] for _ in range(2)] == [401, 401]
     status, headers = attempt(quote(OPERATOR_ACCOUNT.password))
     assert status == 429 and int(headers["retry-after"]) > 0 and "set-cookie" not in headers
+
+
+@pytest.mark.parametrize(
+    ("host", "answered"),
+    [
+        ("127.0.0.1:3000", True),
+        ("localhost:3000", True),
+        ("[::1]:3000", True),
+        ("LOCALHOST", True),
+        ("dagster.example.org", False),  # a rebound name of another site
+        ("evil.test:3000", False),
+        ("", False),
+    ],
+)
+def test_only_the_names_this_server_is_opened_by_are_answered(host: str, answered: bool) -> None:
+    """DNS rebinding: a page of another site whose name resolves to 127.0.0.1 reaches nothing, not even
+    the login form or /server_info."""
+
+    async def inner(scope: dict, receive: object, send: object) -> None:  # pragma: no cover
+        raise AssertionError("the front let the request through")
+
+    front = DagsterFront(inner, ACCOUNTS, "k" * 32)
+    for path in ("/tracktracker/login", "/graphql"):
+        status, _, _ = _call(front, "GET", path, headers={"host": host})
+        assert (status != 421) == answered, (host, path, status)
+    extended = DagsterFront(
+        inner, ACCOUNTS, "k" * 32, allowed_hosts=DEFAULT_ALLOWED_HOSTS | {"dagster.example.org"}
+    )
+    status, _, _ = _call(extended, "GET", "/tracktracker/login", headers={"host": "dagster.example.org"})
+    assert status == 200

@@ -33,6 +33,7 @@ generated once and kept under TRACKTRACKER_HOME with 0600 permissions; nothing s
 | TRACKTRACKER_ENRICH_BUDGET        | 500                             | catalog requests per enrichment run                |
 | TRACKTRACKER_DAGSTER_OPERATOR_PASSWORD | generated under HOME        | Dagster UI login `operator` (runs, wipes, schedules) |
 | TRACKTRACKER_DAGSTER_VIEWER_PASSWORD | generated under HOME          | Dagster UI login `viewer` (read only)              |
+| TRACKTRACKER_DAGSTER_ALLOWED_HOSTS | 127.0.0.1, localhost, [::1] | further host names the Dagster UI answers to (behind a proxy); others get 421 |
 | TRACKTRACKER_SUPERSET_URL         | none (run Superset locally)     | an existing Superset to provision (docker-compose) |
 | TRACKTRACKER_SUPERSET_PUBLIC_URL  | the request's host              | base URL listeners open (Spotify redirect of the upload page) |
 | TRACKTRACKER_SUPERSET_ADMIN_PASSWORD | generated under HOME         | password of Superset's `admin`                     |

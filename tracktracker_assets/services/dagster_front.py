@@ -165,6 +165,23 @@ def _normalise_origin(origin: str) -> str:
     return f"{scheme}://{netloc}"
 
 
+DEFAULT_ALLOWED_HOSTS = frozenset({"127.0.0.1", "localhost", "[::1]"})
+
+
+def host_name(host: str | None) -> str:
+    """The Host header without its port, lower case ("[::1]:3000" -> "[::1]")."""
+    value = (host or "").strip().lower()
+    if value.startswith("["):
+        return value[: value.find("]") + 1] if "]" in value else value
+    return value.rsplit(":", 1)[0] if value.count(":") == 1 else value
+
+
+def allowed_hosts() -> frozenset[str]:
+    """TRACKTRACKER_DAGSTER_ALLOWED_HOSTS (comma-separated host names), besides the loopback names."""
+    extra = {host_name(h) for h in (_env("TRACKTRACKER_DAGSTER_ALLOWED_HOSTS") or "").split(",") if h.strip()}
+    return DEFAULT_ALLOWED_HOSTS | extra
+
+
 def own_origin(scheme: str, host: str | None) -> str | None:
     """The origin a request addressed: its scheme (ws counts as http) and its Host header."""
     if not host:
@@ -402,10 +419,12 @@ class DagsterFront:
         accounts: Mapping[str, Account],
         key: str,
         failed_logins: FailedLogins | None = None,
+        allowed_hosts: frozenset[str] = DEFAULT_ALLOWED_HOSTS,
     ) -> None:
         self.app = app
         self.sessions = Sessions(key, accounts)
         self.failed_logins = failed_logins or FailedLogins()
+        self.allowed_hosts = allowed_hosts
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
@@ -422,6 +441,13 @@ class DagsterFront:
         headers = _headers(scope)
         query_string = scope.get("query_string", b"").decode("latin-1")
 
+        if host_name(headers.get("host")) not in self.allowed_hosts:
+            # a page of another site whose name now resolves to this machine (DNS rebinding) must not
+            # reach the login form or the API: only the names this server is opened by are answered
+            await self._refuse(
+                scope, receive, send, 421, "Unknown host name: set TRACKTRACKER_DAGSTER_ALLOWED_HOSTS."
+            )
+            return
         if websocket or method not in _SAFE_METHODS:
             problem = cross_origin_problem(
                 headers, own_origin(scope.get("scheme", "http"), headers.get("host"))
@@ -648,12 +674,15 @@ def serve(settings: Settings, workspace: Iterable[str], host: str, port: int) ->
         with WorkspaceProcessContext(
             instance, workspace_load_target=target, version=__version__, read_only=False
         ) as process_context:
-            front = DagsterFront(dagster_app(process_context), accounts, key)
+            front = DagsterFront(dagster_app(process_context), accounts, key, allowed_hosts=allowed_hosts())
             log.info("Serving the Dagster UI behind TrackTracker's login on http://%s:%s", host, port)
             uvicorn.run(front, host=host, port=port, log_level="warning", timeout_graceful_shutdown=5)
 
 
 def main(argv: list[str] | None = None) -> None:
+    from tracktracker_assets.services.home import private_umask
+
+    private_umask()  # compose starts this module directly, not through the CLI
     parser = argparse.ArgumentParser(
         prog="python -m tracktracker_assets.services.dagster_front",
         description="The Dagster UI behind TrackTracker's login (what `tracktracker up` runs).",
