@@ -88,3 +88,36 @@ def test_no_secret_outside_secrets(real_gold) -> None:
     for database in ("dagster", "superset", "tracktracker"):
         url = with_database(settings.database_url, database)
         assert _tables_holding(url, list(secrets.values())) == [], database
+    # the registry's documents (its files may be compressed on disk): tokens are encrypted there
+    from pymongo import MongoClient
+
+    client = MongoClient(settings.mongo_url, serverSelectionTimeoutMS=5000)
+    try:
+        database = client[settings.mongo_db]
+        documents = [
+            doc for name in database.list_collection_names() for doc in database[name].find({}, {"_id": 0})
+        ]
+    finally:
+        client.close()
+    assert documents
+    assert not pattern.search(json.dumps(documents, default=str).encode())
+    # the servers still running for this home (PostgreSQL, the registry) were given no secret
+    environments = _environments_of(settings.home)
+    assert environments, "no server of this home found"
+    for command, environ in environments:
+        assert not pattern.search(environ), command
+
+
+def _environments_of(home: Path) -> list[tuple[str, bytes]]:
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            command = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            environ = (proc / "environ").read_bytes()
+        except OSError:
+            continue
+        if str(home) in command:
+            found.append((command[:120], environ))
+    return found

@@ -16,7 +16,6 @@ left running with a lost or garbled PID file is found, reused by `up` and stoppe
 
 from __future__ import annotations
 
-import os
 import shutil
 import sys
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ from tracktracker_assets.services.processes import (
     is_running,
     read_record,
     runs,
+    server_env,
     start_background,
     stop_process_group,
     stop_recorded,
@@ -154,7 +154,7 @@ class EmbeddedMongo:
         provision_login(url, MONGO_USER, self.settings.mongo_password(), self.settings.mongo_db)
 
     def _launch(self, port: int, *, auth: bool) -> None:
-        env = {**os.environ, "XDG_RUNTIME_DIR": str(self.settings.run_dir)}
+        env = server_env(XDG_RUNTIME_DIR=str(self.settings.run_dir))
         argv = [
             server_executable(),
             "--host",

@@ -20,7 +20,13 @@ import psycopg2
 from psycopg2 import sql
 
 from tracktracker_assets.services.home import lock_down
-from tracktracker_assets.services.processes import iter_processes, pid_alive, tcp_listening, wait_until
+from tracktracker_assets.services.processes import (
+    iter_processes,
+    pid_alive,
+    server_env,
+    tcp_listening,
+    wait_until,
+)
 from tracktracker_assets.services.state import port_for, read_ports, remember_port, set_aside, warn
 from tracktracker_assets.settings import Settings
 
@@ -98,6 +104,7 @@ class EmbeddedPostgres:
             text=True,
             timeout=timeout,
             cwd="/",
+            env=server_env(),
             **kwargs,  # type: ignore[arg-type]
         )
         if result.returncode != 0:

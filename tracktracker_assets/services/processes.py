@@ -345,3 +345,16 @@ def listening_ports(pid: int) -> list[int]:
                 if len(fields) > 9 and fields[3] == "0A" and fields[9] in inodes:  # 0A: LISTEN
                     ports.add(int(fields[1].rsplit(":", 1)[1], 16))
     return sorted(ports)
+
+
+# What a database server needs of our environment: nothing secret. Servers are started by whichever
+# command first needs them, whose environment may by then hold the warehouse owner's URL or dbt's
+# password (exported for dbt): none of it reaches a server's environment (/proc/<pid>/environ).
+_SECRET_HINTS = ("PASSWORD", "SECRET", "TOKEN", "_URL", "_KEY", "TT_DBT_", "PGPASS")
+
+
+def server_env(**extra: str) -> dict[str, str]:
+    """This process's environment without anything that could hold a secret, plus extra."""
+    env = {k: v for k, v in os.environ.items() if not any(hint in k.upper() for hint in _SECRET_HINTS)}
+    env.update(extra)
+    return env
