@@ -16,7 +16,7 @@ def _marker(settings: Settings) -> Path:
 def demo_pending(settings: Settings) -> bool:
     """The demo loads on first start: no users yet, or only demo users from an interrupted demo."""
     from tracktracker_assets.services.local import open_registry
-    from tracktracker_assets.synthetic.generator import DEMO_USERS
+    from tracktracker_assets.synthetic import DEMO_USERS
 
     if _marker(settings).exists():
         return False
@@ -31,7 +31,7 @@ def load_demo(settings: Settings, console: Console) -> bool:
     from tracktracker_assets.cli.summary import print_summary
     from tracktracker_assets.ingest.inbox import drop_into_inbox
     from tracktracker_assets.services.local import open_registry
-    from tracktracker_assets.synthetic.generator import generate_demo
+    from tracktracker_assets.synthetic import generate_demo
 
     data_dir = settings.home / "demo-data"
     with console.status("Generating the demo dataset (invented listeners, deterministic)..."):

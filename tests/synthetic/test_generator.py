@@ -32,7 +32,7 @@ from tracktracker_assets.synthetic import (
     write_export,
     write_overlapping_exports,
 )
-from tracktracker_assets.synthetic.generator import MAX_PAUSE_MS, MIN_SESSION_GAP_MS, SKIP_REASONS
+from tracktracker_assets.synthetic.plays import MAX_PAUSE_MS, MIN_SESSION_GAP_MS, SKIP_REASONS
 
 REPO = Path(__file__).resolve().parents[2]
 REAL = Path(os.environ.get("TRACKTRACKER_REAL_DATA", "/work/shared/data/real"))
