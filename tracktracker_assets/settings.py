@@ -25,6 +25,7 @@ generated once and kept under TRACKTRACKER_HOME with 0600 permissions; nothing s
 | TRACKTRACKER_PULL_CONCURRENCY     | 16                              | users pulled at once in a scheduled tick           |
 | TRACKTRACKER_SPOTIFY_MAX_WAIT_S   | 30                              | longest Retry-After honoured in a run; longer waits defer to the next run |
 | TRACKTRACKER_ENRICH_BUDGET        | 500                             | catalog requests per enrichment run                |
+| TRACKTRACKER_BUSY_WAIT_S          | 900                             | longest wait for a busy dbt slot or warehouse lock; then fail naming the holder |
 | TRACKTRACKER_SUPERSET_URL         | none (run Superset locally)     | an existing Superset to provision (docker-compose) |
 | TRACKTRACKER_SUPERSET_PUBLIC_URL  | the request's host              | base URL listeners open (Spotify redirect of the upload page) |
 | TRACKTRACKER_SUPERSET_ADMIN_PASSWORD | generated under HOME         | password of Superset's `admin`                     |
@@ -107,6 +108,7 @@ class Settings:
     pull_concurrency: int = 16
     spotify_max_wait_s: int = 30
     enrich_budget: int = 500
+    busy_wait_s: int = 900
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -135,6 +137,7 @@ class Settings:
             pull_concurrency=_env_int("TRACKTRACKER_PULL_CONCURRENCY", 16),
             spotify_max_wait_s=_env_int("TRACKTRACKER_SPOTIFY_MAX_WAIT_S", 30),
             enrich_budget=_env_int("TRACKTRACKER_ENRICH_BUDGET", 500),
+            busy_wait_s=_env_int("TRACKTRACKER_BUSY_WAIT_S", 900),
         )
 
     # ---- where local state lives -------------------------------------------------------------
