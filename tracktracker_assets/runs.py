@@ -16,6 +16,7 @@ without sleeping and ignores interrupts, so TrackTracker claims the slots before
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import time
@@ -23,7 +24,6 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
 from dagster._core.launcher import CheckRunHealthResult, WorkerStatus
@@ -180,10 +180,16 @@ def reclaim_stale_runs(instance: DagsterInstance, *, local_only: bool | None = N
 
 
 def _local_only() -> bool:
-    from tracktracker_assets.settings import get_settings
+    """The instance's storage is the embedded PostgreSQL (reachable from this machine only)."""
+    from tracktracker_assets.settings import get_settings, with_database
 
     settings = get_settings()
-    return settings.embedded_postgres and settings.dagster_database_url_override is None
+    if not settings.embedded_postgres:
+        return False
+    try:
+        return settings.dagster_database_url == with_database(settings.database_url, "dagster")
+    except RuntimeError:  # the embedded server was never started
+        return False
 
 
 def free_orphaned_slots(instance: DagsterInstance) -> list[str]:
@@ -237,6 +243,17 @@ def describe_record(record: RunRecord) -> str:
     return f"run {run.run_id[:8]} ({run.job_name}, {run.status.value.lower()} since {stamp}{where})"
 
 
+def ensure_pool(instance: DagsterInstance, pool: str, default_limit: int | None) -> None:
+    """Give a pool its default limit (dagster.yaml) the first time it is used, as Dagster does."""
+    from sqlalchemy.exc import IntegrityError
+
+    storage = instance.event_log_storage
+    if default_limit is None or pool in {limit.name for limit in storage.get_pool_limits()}:
+        return
+    with contextlib.suppress(IntegrityError):  # another process just did
+        storage.initialize_concurrency_limit_to_default(pool)
+
+
 def pooled_steps(nodes: Iterable[tuple[str, str | None]]) -> list[tuple[str, str]]:
     return [(step_key, pool) for step_key, pool in nodes if pool]
 
@@ -264,9 +281,7 @@ def claim_pool_slots(
     default_limit = storage.get_pool_config().default_pool_limit
     deadline = time.monotonic() + timeout_s
     for step_key, pool in steps:
-        known = {limit.name for limit in storage.get_pool_limits()}
-        if pool not in known and default_limit is not None:
-            storage.initialize_concurrency_limit_to_default(pool)
+        ensure_pool(instance, pool, default_limit)
         last_reclaim = 0.0
         last_message = ""
         while True:
@@ -309,14 +324,3 @@ class TrackTrackerRunLauncher(DefaultRunLauncher):
         if reason is not None:
             return CheckRunHealthResult(WorkerStatus.FAILED, reason)
         return CheckRunHealthResult(WorkerStatus.RUNNING, "")
-
-
-def status_counts(instance: DagsterInstance) -> dict[str, Any]:
-    """In-flight runs and pool holders, for `status`-like reports and tests."""
-    runs = instance.get_run_records(filters=RunsFilter(statuses=LIVE_STATUSES))
-    storage = instance.event_log_storage
-    holders = {
-        key: [s.run_id for s in storage.get_concurrency_info(key).claimed_slots]
-        for key in storage.get_concurrency_keys()
-    }
-    return {"in_flight": [describe_record(r) for r in runs], "slots": holders}
