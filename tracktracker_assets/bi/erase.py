@@ -17,7 +17,7 @@ from tracktracker_assets.bi.listeners import password_file
 from tracktracker_assets.bi.security import LISTENER_ROLE
 from tracktracker_assets.settings import Settings
 
-MAX_PASSES = 5  # rows referencing rows that reference the account are deleted in later passes
+MAX_DEPTH = 4  # how far rows depending on the account's rows are followed
 
 
 def _connect(settings: Settings) -> Any | None:
@@ -45,51 +45,65 @@ def _listener_account(cur: Any, user_id: str) -> int | None:
     return row[0]
 
 
-def _references(cur: Any) -> list[tuple[str, str, bool]]:
-    """(table, column, nullable) of every foreign key to ab_user.id."""
+def _references(cur: Any, table: str) -> list[tuple[str, str, str, bool]]:
+    """(child table, child column, referenced column, child column nullable) of every single-column
+    foreign key to table."""
     cur.execute(
         """
-        select cl.relname, att.attname, not att.attnotnull
+        select child.relname, catt.attname, patt.attname, not catt.attnotnull
         from pg_constraint con
-        join pg_class cl on cl.oid = con.conrelid
-        join pg_attribute att on att.attrelid = con.conrelid and att.attnum = any(con.conkey)
-        where con.contype = 'f' and con.confrelid = 'public.ab_user'::regclass
-        """
+        join pg_class child on child.oid = con.conrelid
+        join pg_attribute catt on catt.attrelid = con.conrelid and catt.attnum = con.conkey[1]
+        join pg_attribute patt on patt.attrelid = con.confrelid and patt.attnum = con.confkey[1]
+        where con.contype = 'f' and con.confrelid = %s::regclass and cardinality(con.conkey) = 1
+        """,
+        (f"public.{table}",),
     )
     return cur.fetchall()
 
 
+def _delete(cur: Any, table: str, column: str, values: list[Any], depth: int = 0) -> int:
+    """Delete the rows of table whose column is one of values, and first every row depending on
+    them (Superset declares no ON DELETE CASCADE)."""
+    if not values or depth > MAX_DEPTH:
+        return 0
+    removed = 0
+    for child, child_column, parent_column, _ in _references(cur, table):
+        if child == table:
+            continue
+        cur.execute(
+            sql.SQL("select distinct {} from {} where {} = any(%s)").format(
+                sql.Identifier(parent_column), sql.Identifier(table), sql.Identifier(column)
+            ),
+            (values,),
+        )
+        keys = [r[0] for r in cur.fetchall() if r[0] is not None]
+        removed += _delete(cur, child, child_column, keys, depth + 1)
+    cur.execute(
+        sql.SQL("delete from {} where {} = any(%s)").format(sql.Identifier(table), sql.Identifier(column)),
+        (values,),
+    )
+    return removed + cur.rowcount
+
+
 def purge_history(conn: Any, account_id: int) -> int:
-    """Delete the rows that are the account's own (user_id columns); unlink it from the rest."""
+    """Delete the rows that are the account's own (its `user_id` rows: action log, SQL Lab queries,
+    tabs, saved queries, favourites, with what depends on them); unlink it from shared objects it
+    created or changed (created_by_fk, changed_by_fk). Returns rows deleted."""
     removed = 0
     with conn.cursor() as cur:
-        references = [r for r in _references(cur) if r[0] not in ("ab_user", "ab_user_role")]
-        for _ in range(MAX_PASSES):
-            failed = False
-            for table, column, nullable in references:
-                cur.execute("savepoint ref")
-                try:
-                    if column == "user_id" or not nullable:
-                        cur.execute(
-                            sql.SQL("delete from {} where {} = %s").format(
-                                sql.Identifier(table), sql.Identifier(column)
-                            ),
-                            (account_id,),
-                        )
-                    else:
-                        cur.execute(
-                            sql.SQL("update {} set {} = null where {} = %s").format(
-                                sql.Identifier(table), sql.Identifier(column), sql.Identifier(column)
-                            ),
-                            (account_id,),
-                        )
-                    removed += cur.rowcount
-                    cur.execute("release savepoint ref")
-                except psycopg2.IntegrityError:
-                    cur.execute("rollback to savepoint ref")
-                    failed = True
-            if not failed:
-                break
+        for table, column, _, nullable in _references(cur, "ab_user"):
+            if table in ("ab_user", "ab_user_role"):
+                continue
+            if column == "user_id" or not nullable:
+                removed += _delete(cur, table, column, [account_id])
+            else:
+                cur.execute(
+                    sql.SQL("update {} set {} = null where {} = %s").format(
+                        sql.Identifier(table), sql.Identifier(column), sql.Identifier(column)
+                    ),
+                    (account_id,),
+                )
     conn.commit()
     return removed
 
@@ -111,11 +125,10 @@ def erase_listener(settings: Settings, user_id: str) -> str | None:
         history = purge_history(conn, account)
         if service.is_running(settings):
             listeners.remove_listener(provision.admin_client(settings), settings, user_id)
-        else:
-            with conn.cursor() as cur:
-                cur.execute("delete from ab_user_role where user_id = %s", (account,))
-                cur.execute("delete from ab_user where id = %s", (account,))
-            conn.commit()
+        with conn.cursor() as cur:  # also when the API only locked it (history it still saw)
+            cur.execute("delete from ab_user_role where user_id = %s", (account,))
+            cur.execute("delete from ab_user where id = %s", (account,))
+        conn.commit()
     finally:
         conn.close()
     return f"Superset account and {history} rows of its history deleted"
