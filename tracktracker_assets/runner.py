@@ -88,9 +88,11 @@ def _interrupted(result: Any) -> bool:
 def _end_interrupted(instance: Any, run_id: str, job_name: str, received: list[str]) -> RunInterrupted:
     why = received[-1] if received else "SIGINT or SIGTERM"
     run = instance.get_run_by_id(run_id)
-    if run is not None and not run.is_finished:
-        instance.report_run_failed(run, f"Interrupted by {why}.")
     instance.event_log_storage.free_concurrency_slots_for_run(run_id)
+    if run is None:
+        return RunInterrupted(f"Interrupted by {why} before the {job_name} run started: nothing was changed.")
+    if not run.is_finished:
+        instance.report_run_failed(run, f"Interrupted by {why}.")
     return RunInterrupted(
         f"Interrupted by {why}: run {run_id[:8]} ({job_name}) was stopped and marked failed. What it "
         "finished is kept (each file and each dbt model is all or nothing); run the command again to "

@@ -240,7 +240,8 @@ def describe_record(record: RunRecord) -> str:
     if PID_TAG in run.tags:
         where = f", pid {run.tags[PID_TAG]} on {run.tags.get(HOST_TAG, '?')}"
     stamp = datetime.fromtimestamp(since, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-    return f"run {run.run_id[:8]} ({run.job_name}, {run.status.value.lower()} since {stamp}{where})"
+    state = "running" if run.status == DagsterRunStatus.STARTED else run.status.value.lower()
+    return f"run {run.run_id[:8]} ({run.job_name}, {state} since {stamp}{where})"
 
 
 def ensure_pool(instance: DagsterInstance, pool: str, default_limit: int | None) -> None:
