@@ -3,6 +3,7 @@ every row of their history in Superset's metadata database (not just a locked ac
 
 from __future__ import annotations
 
+import pytest
 from rich.console import Console
 
 from tests.stores import database_traces
@@ -12,6 +13,8 @@ from tracktracker_assets.cli import superset as superset_cli
 from tracktracker_assets.services.local import open_registry
 
 from .conftest import BIStack
+
+pytestmark = pytest.mark.slow
 
 USER, NAME = "sql-lab-leaver", "Lena Leaving-Soon"
 
