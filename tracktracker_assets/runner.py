@@ -2,15 +2,24 @@
 
 The runs are recorded in the Dagster instance like any other (they show in the UI); executing in
 process lets the CLI show live progress and spares a second Python start-up.
+
+Every run goes through `_execute`: runs of processes that died are reclaimed first; the run records
+this process (host, PID, start time) so it can be reclaimed in turn if this process dies; its pool
+slots are claimed with a bounded wait that says who holds them; SIGINT and SIGTERM end it cleanly
+(the run marked failed, its slots freed, dbt stopped, a message and a non-zero exit).
 """
 
 from __future__ import annotations
 
 import contextlib
+import signal
+import threading
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from tracktracker_assets import progress, runs
 from tracktracker_assets.settings import Settings
 
 # the CLI reports problems itself; Dagster's console log would repeat them
@@ -37,6 +46,99 @@ def _definitions() -> Any:
     return defs
 
 
+class RunInterrupted(RuntimeError):
+    """A run stopped by SIGINT or SIGTERM (marked failed in the instance)."""
+
+
+@contextlib.contextmanager
+def _signals_interrupt() -> Iterator[list[str]]:
+    """SIGTERM interrupts like Ctrl-C while this process prepares a run or waits for a slot (inside
+    the run, Dagster turns both into an interrupt of the running step). Yields the signals received."""
+    received: list[str] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield received
+        return
+
+    def interrupt(signum: int, _frame: Any) -> None:
+        received.append(signal.Signals(signum).name)
+        raise KeyboardInterrupt
+
+    previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield received
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _interrupted(result: Any) -> bool:
+    from dagster._core.errors import DagsterExecutionInterruptedError
+
+    name = DagsterExecutionInterruptedError.__name__
+    for event in result.all_events:
+        error = event.step_failure_data.error if event.is_step_failure and event.step_failure_data else None
+        if event.is_run_failure and event.event_specific_data and event.event_specific_data.error:
+            error = event.event_specific_data.error
+        while error is not None:
+            if error.cls_name == name or "KeyboardInterrupt" in (error.cls_name or ""):
+                return True
+            error = error.cause
+    return False
+
+
+def _end_interrupted(instance: Any, run_id: str, job_name: str, received: list[str]) -> RunInterrupted:
+    why = received[-1] if received else "SIGINT or SIGTERM"
+    run = instance.get_run_by_id(run_id)
+    instance.event_log_storage.free_concurrency_slots_for_run(run_id)
+    if run is None:
+        return RunInterrupted(f"Interrupted by {why} before the {job_name} run started: nothing was changed.")
+    if not run.is_finished:
+        instance.report_run_failed(run, f"Interrupted by {why}.")
+    return RunInterrupted(
+        f"Interrupted by {why}: run {run_id[:8]} ({job_name}) was stopped and marked failed. What it "
+        "finished is kept (each file and each dbt model is all or nothing); run the command again to "
+        "complete the rest."
+    )
+
+
+def _execute(settings: Settings, job_name: str, **selection: Any) -> Any:
+    """Execute a job in this process on the instance (see the module docstring); the result."""
+    from dagster._core.utils import make_new_run_id
+
+    from tracktracker_assets.instance import get_instance
+
+    instance = get_instance(settings)
+    job = _definitions().get_job_def(job_name)
+    run_id = make_new_run_id()
+    tags = {**selection.pop("tags", {}), **runs.this_process_tags()}
+    steps = runs.pooled_steps((node.name, getattr(node.definition, "pool", None)) for node in job.graph.nodes)
+    with _signals_interrupt() as received:
+        try:
+            runs.reclaim_stale_runs(instance)
+            runs.claim_pool_slots(
+                instance,
+                run_id,
+                steps,
+                timeout_s=settings.busy_wait_s,
+                on_wait=lambda message: progress.report(progress.Event("dbt", message, 0)),
+            )
+            result = job.execute_in_process(
+                instance=instance,
+                run_id=run_id,
+                tags=tags,
+                run_config=QUIET,
+                raise_on_error=False,
+                **selection,
+            )
+        except KeyboardInterrupt:
+            raise _end_interrupted(instance, run_id, job_name, received) from None
+        finally:
+            instance.event_log_storage.free_concurrency_slots_for_run(run_id)
+    if _interrupted(result):
+        raise _end_interrupted(instance, run_id, job_name, received)
+    return result
+
+
 def ensure_partitions(settings: Settings, user_ids: list[str]) -> None:
     from tracktracker_assets.instance import get_instance
 
@@ -45,14 +147,6 @@ def ensure_partitions(settings: Settings, user_ids: list[str]) -> None:
     missing = [u for u in user_ids if u not in known]
     if missing:
         instance.add_dynamic_partitions("users", missing)
-
-
-def remove_partition(settings: Settings, user_id: str) -> None:
-    from tracktracker_assets.instance import get_instance
-
-    instance = get_instance(settings)
-    if instance.has_dynamic_partition("users", user_id):
-        instance.delete_dynamic_partition("users", user_id)
 
 
 def _outcome(result: Any) -> RunOutcome:
@@ -92,18 +186,11 @@ def run_import(settings: Settings, user_ids: list[str]) -> RunOutcome:
     ensure_partitions(settings, user_ids)
     instance = get_instance(settings)
     ordered = [u for u in instance.get_dynamic_partitions("users") if u in set(user_ids)]
-    job = _definitions().get_job_def("import_exports")
     if len(ordered) == 1:
-        result = job.execute_in_process(
-            instance=instance, partition_key=ordered[0], run_config=QUIET, raise_on_error=False
-        )
+        result = _execute(settings, "import_exports", partition_key=ordered[0])
     else:
-        result = job.execute_in_process(
-            instance=instance,
-            run_config=QUIET,
-            raise_on_error=False,
-            tags={ASSET_PARTITION_RANGE_START_TAG: ordered[0], ASSET_PARTITION_RANGE_END_TAG: ordered[-1]},
-        )
+        span = {ASSET_PARTITION_RANGE_START_TAG: ordered[0], ASSET_PARTITION_RANGE_END_TAG: ordered[-1]}
+        result = _execute(settings, "import_exports", tags=span)
     return _outcome(result)
 
 
@@ -112,23 +199,15 @@ def run_refresh(settings: Settings) -> RunOutcome:
 
     dagster-dbt echoes dbt's log to stdout; here it goes to logs/dbt.log, keeping stdout for results.
     """
-    from tracktracker_assets.instance import get_instance
-
-    instance = get_instance(settings)
-    job = _definitions().get_job_def("refresh_warehouse")
     settings.log_dir.mkdir(parents=True, exist_ok=True)
     with open(settings.log_dir / "dbt.log", "a") as log, contextlib.redirect_stdout(log):
-        result = job.execute_in_process(instance=instance, run_config=QUIET, raise_on_error=False)
+        result = _execute(settings, "refresh_warehouse")
     return _outcome(result)
 
 
 def run_checks(settings: Settings) -> RunOutcome:
     """The whole-warehouse invariants (the nightly job), now."""
-    from tracktracker_assets.instance import get_instance
-
-    job = _definitions().get_job_def("warehouse_checks")
-    result = job.execute_in_process(instance=get_instance(settings), run_config=QUIET, raise_on_error=False)
-    return _outcome(result)
+    return _outcome(_execute(settings, "warehouse_checks"))
 
 
 def _pull_lines(pulls: list[dict[str, Any]]) -> list[str]:
@@ -196,10 +275,7 @@ def run_pull(settings: Settings, user_ids: list[str] | None = None) -> RunOutcom
 
 def run_enrich(settings: Settings) -> RunOutcome:
     """Fetch missing catalog details now (the half-hourly job)."""
-    from tracktracker_assets.instance import get_instance
-
-    job = _definitions().get_job_def("enrich_catalog")
-    result = job.execute_in_process(instance=get_instance(settings), run_config=QUIET, raise_on_error=False)
+    result = _execute(settings, "enrich_catalog")
     outcome = _outcome(result)
     for event in result.all_events:
         if event.event_type_value == "ASSET_MATERIALIZATION":

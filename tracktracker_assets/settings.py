@@ -34,6 +34,7 @@ generated once and kept under TRACKTRACKER_HOME with 0600 permissions; nothing s
 | TRACKTRACKER_DAGSTER_OPERATOR_PASSWORD | generated under HOME        | Dagster UI login `operator` (runs, wipes, schedules) |
 | TRACKTRACKER_DAGSTER_VIEWER_PASSWORD | generated under HOME          | Dagster UI login `viewer` (read only)              |
 | TRACKTRACKER_DAGSTER_ALLOWED_HOSTS | 127.0.0.1, localhost, [::1] | further host names the Dagster UI answers to (behind a proxy); others get 421 |
+| TRACKTRACKER_BUSY_WAIT_S          | 900                             | longest wait for a busy dbt slot or warehouse lock; then fail naming the holder |
 | TRACKTRACKER_SUPERSET_URL         | none (run Superset locally)     | an existing Superset to provision (docker-compose) |
 | TRACKTRACKER_SUPERSET_PUBLIC_URL  | the request's host              | base URL listeners open (Spotify redirect of the upload page) |
 | TRACKTRACKER_SUPERSET_ADMIN_PASSWORD | generated under HOME         | password of Superset's `admin`                     |
@@ -161,6 +162,7 @@ class Settings:
     partial_max_age_s: float = 3600.0
     keep_days: int = 30
     keep_files: int = 20
+    busy_wait_s: int = 900
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -197,6 +199,7 @@ class Settings:
             partial_max_age_s=_env_float("TRACKTRACKER_PARTIAL_MAX_AGE_MIN", 60.0) * 60,
             keep_days=_env_int("TRACKTRACKER_KEEP_DAYS", 30),
             keep_files=_env_int("TRACKTRACKER_KEEP_FILES", 20),
+            busy_wait_s=_env_int("TRACKTRACKER_BUSY_WAIT_S", 900),
         )
 
     # ---- where local state lives -------------------------------------------------------------

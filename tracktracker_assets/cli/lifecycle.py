@@ -26,6 +26,7 @@ def up(settings: Settings, console: Console, *, demo: bool, ui: bool = True) -> 
     with console.status("Preparing the Dagster instance and the dbt project..."):
         prepare_dagster_home(settings)
         ensure_manifest(settings)
+    _heal(settings, console)
     for state in storage_states(settings):
         console.print(f"[green]●[/] {state.name}: {state.detail}")
     from tracktracker_assets.ingest.retention import tidy_everyone
@@ -47,6 +48,19 @@ def up(settings: Settings, console: Console, *, demo: bool, ui: bool = True) -> 
     if ui:
         superset_cli.start_and_provision(settings, console)
     _next_steps(settings, console)
+
+
+def _heal(settings: Settings, console: Console) -> None:
+    """What a crash may have left: runs of dead processes (holding the one dbt slot) and erasures that
+    were cut short."""
+    from tracktracker_assets.instance import get_instance
+    from tracktracker_assets.runs import reclaim_stale_runs
+    from tracktracker_assets.users.erasure import resume_pending, summary
+
+    for reclaimed in reclaim_stale_runs(get_instance(settings)):
+        console.print(f"[yellow]![/] {reclaimed}: marked failed, its slots freed")
+    for erasure in resume_pending(settings, console):
+        console.print(summary(erasure))
 
 
 def init(settings: Settings, console: Console) -> None:

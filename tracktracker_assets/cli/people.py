@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import shutil
-
 from rich.console import Console
 
+from tracktracker_assets.registry import RegistryError
 from tracktracker_assets.services.local import open_registry, start_storage
 from tracktracker_assets.settings import Settings
 from tracktracker_assets.users.sync import listener_limits, sync_registry_users
@@ -31,7 +30,14 @@ def mirror_users(settings: Settings, *, refresh_roles: bool = False) -> None:
 
 
 def add(settings: Settings, console: Console, user_id: str, display_name: str | None, timezone: str) -> None:
+    from tracktracker_assets.users.erasure import pending_user_ids
+
     start_storage(settings)
+    if user_id in pending_user_ids(settings):
+        raise RegistryError(
+            f"The erasure of {user_id!r} was cut short and is not finished: run "
+            f"`tracktracker users remove {user_id}` to finish it, then add them again."
+        )
     with open_registry(settings) as registry:
         user = registry.add_user(user_id, display_name, timezone)
     mirror_users(settings)
@@ -71,30 +77,8 @@ def list_users(settings: Settings, console: Console) -> None:
 
 
 def remove(settings: Settings, console: Console, user_id: str) -> None:
-    """Erase a user everywhere: registry (tokens, sessions), warehouse rows, partitions, files."""
-    from tracktracker_assets.runner import remove_partition
-    from tracktracker_assets.transform.refresh import rebuild_global_aggregates
-    from tracktracker_assets.warehouse.erase import erase_user
+    """Erase a user everywhere (users/erasure.py), or finish an erasure of them that was cut short."""
+    from tracktracker_assets.users.erasure import erase, summary
 
     start_storage(settings)
-    with open_registry(settings) as registry:
-        registry.require_user(user_id)
-        registry.remove_user(user_id)
-    conn = connect(settings.database_url)
-    try:
-        deleted = erase_user(conn, user_id)
-    finally:
-        conn.close()
-    for root in (settings.inbox_root, settings.archive_root, settings.rejected_root):
-        shutil.rmtree(root / user_id, ignore_errors=True)
-    remove_partition(settings, user_id)
-    mirror_users(settings)
-    from tracktracker_assets.cli import superset as superset_cli
-
-    superset_cli.on_user_removed(settings, console, user_id)
-    with console.status("Recomputing global trends without them..."):
-        rebuild_global_aggregates(settings)
-    console.print(
-        f"Removed [bold]{user_id}[/]: {sum(deleted.values())} rows erased "
-        f"from {len(deleted)} tables, tokens and files deleted."
-    )
+    console.print(summary(erase(settings, console, user_id)))

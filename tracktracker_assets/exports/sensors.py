@@ -22,8 +22,12 @@ def inbox_sensor(context: SensorEvaluationContext) -> RunRequest | SkipReason:
                 f"for {settings.inbox_settle_s:g} s"
             )
         return SkipReason("no files waiting in any inbox")
-    if job_in_flight(context.instance, import_exports_job.name):
-        return SkipReason("a load run is already queued or running; it or the next tick takes the files")
+    running = job_in_flight(context.instance, import_exports_job.name)  # reclaims runs of dead processes
+    if running:
+        return SkipReason(
+            f"load run {running.run_id[:8]} is {running.status.value.lower()}; it or the next tick "
+            "takes the files"
+        )
     # one run for every user with files: partitions are ordered, so a range covers them all
     ordered = [u for u in known if u in waiting]
     return RunRequest(

@@ -24,8 +24,14 @@ from tracktracker_assets.settings import Settings, get_settings
 from tracktracker_assets.transform.locking import dbt_lock
 from tracktracker_assets.transform.project import DBT_PROJECT_DIR, ensure_manifest, export_dbt_env
 from tracktracker_assets.transform.views import EXCLUDE_STATIC, mark_static_nodes_built, static_nodes_current
+from tracktracker_assets.warehouse.build_state import (
+    BUILD_IN_PROGRESS,
+    clear_state,
+    set_state,
+    unfinished_build,
+)
 from tracktracker_assets.warehouse.db import connect
-from tracktracker_assets.warehouse.maintenance import vacuum_after_bulk_writes
+from tracktracker_assets.warehouse.maintenance import BULK_ROWS, vacuum_after_bulk_writes
 
 DBT_PROJECT = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
 KEEP_TARGET_DIRS = 20
@@ -64,25 +70,40 @@ ensure_manifest(get_settings())
     pool="dbt",
 )
 def dbt_silver_gold(context: AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
-    """Build silver and gold (models + data tests) incrementally; one dbt invocation per run."""
+    """Build silver and gold (models + data tests) incrementally; one dbt invocation per run.
+
+    Cut short at any point (a kill, a crash, an interrupt) or failed, a build leaves every model as
+    its last finished transaction wrote it; the next build's watermarks pick up from there, and the
+    build-in-progress marker (warehouse/build_state.py), cleared only once a build succeeded, makes
+    sure that next build happens and vacuums what the cut one wrote.
+    """
     settings = get_settings()
     export_dbt_env(settings)
     selected = len(context.selected_asset_keys)
     args = ["build", "--exclude", "test_type:unit"]
-    skip_static = static_nodes_current(settings, DBT_PROJECT.manifest_path)
-    if skip_static:
-        args += ["--exclude", EXCLUDE_STATIC]
     events = []
-    with dbt_lock(settings):
+
+    def waiting(message: str) -> None:
+        context.log.info(message)
+        progress.report(progress.Event("dbt", message, 0, selected))
+
+    with dbt_lock(settings, run_id=context.run_id, on_wait=waiting):
+        skip_static = static_nodes_current(settings, DBT_PROJECT.manifest_path)
+        if skip_static:
+            args += ["--exclude", EXCLUDE_STATIC]
+        unfinished = _mark_build(settings, context.run_id)
+        if unfinished:
+            context.log.info(f"Run {unfinished[:8]}'s build did not finish; this build completes it.")
         for event in dbt.cli(args, context=context).stream():
             if isinstance(event, Output | AssetMaterialization):
                 progress.report(progress.Event("dbt", "/".join(_key(event).path), len(events) + 1, selected))
             events.append(event)
-        vacuumed = vacuum_after_bulk_writes(settings)
+        vacuumed = vacuum_after_bulk_writes(settings, min_rows=0 if unfinished else BULK_ROWS)
+        _unmark_build(settings)
     if vacuumed:
         context.log.info(f"Vacuumed and analyzed after a large build: {', '.join(vacuumed)}")
     if not skip_static:
-        mark_static_nodes_built(DBT_PROJECT.manifest_path)
+        mark_static_nodes_built(settings, DBT_PROJECT.manifest_path)
     counts = table_row_counts(settings)
     for event in events:
         if isinstance(event, Output | AssetMaterialization):
@@ -91,6 +112,25 @@ def dbt_silver_gold(context: AssetExecutionContext, dbt: DbtCliResource) -> Iter
                 event = event.with_metadata({**event.metadata, "row_count": counts[tuple(key.path)]})
         yield event
     _prune_target_dirs(DBT_PROJECT_DIR / "target")
+
+
+def _mark_build(settings: Settings, run_id: str) -> str | None:
+    """Set the build-in-progress marker; returns the run id of a build that left one behind."""
+    conn = connect(settings.database_url)
+    try:
+        previous = unfinished_build(conn)
+        set_state(conn, BUILD_IN_PROGRESS, run_id)
+    finally:
+        conn.close()
+    return previous
+
+
+def _unmark_build(settings: Settings) -> None:
+    conn = connect(settings.database_url)
+    try:
+        clear_state(conn, BUILD_IN_PROGRESS)
+    finally:
+        conn.close()
 
 
 def _key(event: Output | AssetMaterialization) -> AssetKey:

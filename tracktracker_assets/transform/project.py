@@ -13,6 +13,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from tracktracker_assets.settings import Settings
+from tracktracker_assets.transform.child import PARENT_ENV
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt"
 
@@ -34,25 +35,34 @@ def dbt_env(settings: Settings) -> dict[str, str]:
         "TRACKTRACKER_COUNTED_PLAY_MS": str(settings.counted_play_ms),
         "TRACKTRACKER_DEDUPE_WINDOW_S": str(settings.dedupe_window_s),
         "TRACKTRACKER_GLOBAL_MIN_USERS": str(settings.global_min_users),
+        # a backend whose dbt was killed mid-query stops within 2 s instead of finishing the query
+        # (holding its locks) before it notices the client is gone
+        "PGOPTIONS": "-c client_connection_check_interval=2000",
     }
     return env
 
 
 def export_dbt_env(settings: Settings) -> None:
-    """Put dbt's connection variables into this process's environment (dbt subprocesses inherit it)."""
+    """Put dbt's connection variables into this process's environment (dbt subprocesses inherit it),
+    and name this process as the one whose death ends them (transform/child.py)."""
     os.environ.update(dbt_env(settings))
+    os.environ[PARENT_ENV] = str(os.getpid())
 
 
 def dbt_executable() -> str:
-    candidate = Path(sys.executable).parent / "dbt"
-    return str(candidate) if candidate.exists() else (shutil.which("dbt") or "dbt")
+    """`tracktracker-dbt` (dbt that dies with its parent) where installed, else dbt itself."""
+    for name in ("tracktracker-dbt", "dbt"):
+        candidate = Path(sys.executable).parent / name
+        if candidate.exists():
+            return str(candidate)
+    return shutil.which("tracktracker-dbt") or shutil.which("dbt") or "dbt"
 
 
 def run_dbt(
     settings: Settings, args: Sequence[str], *, check: bool = True
 ) -> subprocess.CompletedProcess[str]:
     """Run a dbt command against the warehouse (used by tests, the benchmark and `prepare`)."""
-    env = {**os.environ, **dbt_env(settings)}
+    env = {**os.environ, **dbt_env(settings), PARENT_ENV: str(os.getpid())}
     result = subprocess.run(
         [dbt_executable(), *args, "--project-dir", str(DBT_PROJECT_DIR)],
         cwd=DBT_PROJECT_DIR,

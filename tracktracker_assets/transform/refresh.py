@@ -1,4 +1,4 @@
-"""dbt runs outside the regular refresh: global aggregates after an erasure."""
+"""dbt runs outside the regular refresh: what holds every listener's data, rebuilt after an erasure."""
 
 from __future__ import annotations
 
@@ -7,9 +7,14 @@ from tracktracker_assets.transform.locking import dbt_lock
 from tracktracker_assets.transform.project import ensure_manifest, run_dbt
 from tracktracker_assets.warehouse.db import connect, table_exists
 
+# Tables without a user_id whose rows an erased listener may have shaped: the weekly counts across
+# listeners, and the shared dimensions (a track's latest name and last play, one only they played).
+# Rebuilding them replaces the tables, which drops the views on them: the views are rebuilt too.
+SHARED_MODELS = "global_rank_weekly dim_track dim_artist dim_album config.materialized:view"
 
-def rebuild_global_aggregates(settings: Settings) -> None:
-    """Cross-user trends hold counts, not rows, of every user: recompute them after an erasure."""
+
+def rebuild_shared_models(settings: Settings) -> None:
+    """Recompute the shared models from what is left (after an erasure)."""
     conn = connect(settings.database_url)
     try:
         built = table_exists(conn, "gold.fct_plays")
@@ -19,12 +24,4 @@ def rebuild_global_aggregates(settings: Settings) -> None:
         return
     ensure_manifest(settings)
     with dbt_lock(settings):
-        run_dbt(
-            settings,
-            [
-                "run",
-                "--select",
-                "global_top_tracks_weekly global_top_artists_weekly user_status dim_user",
-                "--full-refresh",
-            ],
-        )
+        run_dbt(settings, ["run", "--select", SHARED_MODELS, "--full-refresh"])

@@ -5,6 +5,10 @@ dbt recreates every view on every run, and re-runs the calendar, which costs eac
 view (~0.2 s of dbt's own work each) for nothing. A stamp remembers the checksums of these nodes as
 last built; while it matches the manifest and every relation exists, refreshes leave them out. A
 full rebuild drops tables and, with them, dependent views: the existence check brings them back.
+
+The stamp lives in the warehouse it describes (bronze.dbt_state), written only after a build that
+succeeded: dbt/target is shared by every warehouse built from this checkout, and a build cut short
+leaves the old stamp (or none), so the next build rebuilds these nodes.
 """
 
 from __future__ import annotations
@@ -15,10 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from tracktracker_assets.settings import Settings
-from tracktracker_assets.transform.project import DBT_PROJECT_DIR
+from tracktracker_assets.warehouse.build_state import STATIC_NODES, get_state, set_state
 from tracktracker_assets.warehouse.db import connect
 
-STAMP = DBT_PROJECT_DIR / "target" / ".tracktracker-static"
 EXCLUDE_STATIC = "config.materialized:view tag:static"
 
 
@@ -45,10 +48,11 @@ def _fingerprint(nodes: list[tuple[str, str, str]], macros: list[str]) -> str:
 def static_nodes_current(settings: Settings, manifest_path: Path) -> bool:
     manifest = json.loads(manifest_path.read_text())
     nodes = _static_nodes(manifest)
-    if not STAMP.exists() or STAMP.read_text() != _fingerprint(nodes, _project_macros(manifest)):
-        return False
+    fingerprint = _fingerprint(nodes, _project_macros(manifest))
     conn = connect(settings.database_url)
     try:
+        if get_state(conn, STATIC_NODES) != fingerprint:
+            return False
         with conn.cursor() as cur:
             cur.execute(
                 "select count(to_regclass(format('%%I.%%I', s, n))) "
@@ -60,6 +64,10 @@ def static_nodes_current(settings: Settings, manifest_path: Path) -> bool:
         conn.close()
 
 
-def mark_static_nodes_built(manifest_path: Path) -> None:
+def mark_static_nodes_built(settings: Settings, manifest_path: Path) -> None:
     manifest = json.loads(manifest_path.read_text())
-    STAMP.write_text(_fingerprint(_static_nodes(manifest), _project_macros(manifest)))
+    conn = connect(settings.database_url)
+    try:
+        set_state(conn, STATIC_NODES, _fingerprint(_static_nodes(manifest), _project_macros(manifest)))
+    finally:
+        conn.close()

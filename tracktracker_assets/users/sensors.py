@@ -7,10 +7,14 @@ from dagster import DefaultSensorStatus, RunRequest, SensorEvaluationContext, Se
 from tracktracker_assets.jobs import refresh_job
 from tracktracker_assets.partitions import users_partitions
 from tracktracker_assets.resources import RegistryResource
+from tracktracker_assets.runs import reclaim_stale_runs
 
 
 @sensor(job=refresh_job, minimum_interval_seconds=30, default_status=DefaultSensorStatus.RUNNING)
 def registry_sensor(context: SensorEvaluationContext, registry: RegistryResource) -> SensorResult:
+    # the refresh this requests queues behind any refresh in flight: one left by a dead process is
+    # reclaimed here, or it would hold the queue (one refresh at a time) for good
+    reclaim_stale_runs(context.instance)
     with registry.open() as reg:
         users = reg.list_users()
     current = {u.user_id for u in users}

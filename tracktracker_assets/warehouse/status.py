@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from tracktracker_assets.warehouse.build_state import unfinished_build
 from tracktracker_assets.warehouse.db import table_exists
 
 # bronze tables and the silver model whose load-id watermark says how far dbt has read them
@@ -25,12 +26,19 @@ def _scalar(conn: Any, sql: str) -> int:
 
 
 def pending_bronze_load_id(conn: Any) -> int | None:
-    """The newest bronze load silver has not read yet, or None when silver is current."""
+    """The newest bronze load silver and gold have not taken in yet, or None when they are current.
+
+    After a build that was cut short, silver may be current while gold is not: then the newest load.
+    """
     pending = None
     try:
+        unfinished = unfinished_build(conn) is not None
         for newest_sql, model, column in FOLLOWERS:
             newest = _scalar(conn, newest_sql)
             if newest == 0:
+                continue
+            if unfinished:
+                pending = max(pending or 0, newest)
                 continue
             seen = (
                 _scalar(conn, f"select coalesce(max({column}), 0) from {model}")

@@ -1,0 +1,147 @@
+"""Runs of dead processes are reclaimed (with PID reuse told apart by process start time), waits for
+a busy slot or lock are bounded and name the holder, and erasure's matching of a listener's names.
+Against the session's real PostgreSQL and Dagster instance; the dead and live processes are stand-ins
+the tests start themselves."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from dagster import DagsterRunStatus
+from dagster._core.storage.dagster_run import DagsterRun
+from dagster._core.utils import make_new_run_id
+
+from tracktracker_assets.runs import (
+    HOST_TAG,
+    PID_TAG,
+    PROCESS_TAG,
+    BusyError,
+    claim_pool_slots,
+    ensure_pool,
+    reclaim_stale_runs,
+    this_process_tags,
+)
+from tracktracker_assets.transform.locking import DBT_LOCK_KEY, LockBusyError, dbt_lock
+from tracktracker_assets.users.traces import REDACTED, Identity, redact_file
+from tracktracker_assets.warehouse.db import connect
+
+
+class Runs:
+    """Runs the test adds to the session's instance (deleted afterwards)."""
+
+    def __init__(self, instance) -> None:
+        self.instance = instance
+        self.created: list[str] = []
+
+    def started(self, tags: dict[str, str]) -> str:
+        run_id = make_new_run_id()
+        self.instance.add_run(
+            DagsterRun(
+                job_name="refresh_warehouse", run_id=run_id, status=DagsterRunStatus.STARTED, tags=tags
+            )
+        )
+        self.created.append(run_id)
+        return run_id
+
+
+@pytest.fixture
+def runs(settings):
+    from tracktracker_assets.instance import get_instance
+
+    made = Runs(get_instance(settings))
+    yield made
+    for run_id in made.created:
+        made.instance.event_log_storage.free_concurrency_slots_for_run(run_id)
+        made.instance.delete_run(run_id)
+    made.instance.dispose()
+
+
+def dead_process_tags() -> dict[str, str]:
+    stand_in = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    from tracktracker_assets.runs import process_identity
+
+    tags = {
+        **this_process_tags(),
+        PID_TAG: str(stand_in.pid),
+        PROCESS_TAG: process_identity(stand_in.pid) or "",
+    }
+    stand_in.kill()
+    stand_in.wait()
+    return tags
+
+
+def test_runs_of_dead_processes_are_reclaimed_and_their_slots_freed(runs) -> None:
+    instance = runs.instance
+    storage = instance.event_log_storage
+    dead = runs.started(dead_process_tags())
+    reused = runs.started({**this_process_tags(), PROCESS_TAG: "another-boot:1"})
+    alive = runs.started(this_process_tags())
+    elsewhere = runs.started({**dead_process_tags(), HOST_TAG: "another-host"})
+    ensure_pool(instance, "dbt", 1)
+    assert storage.claim_concurrency_slot("dbt", dead, "dbt_silver_gold").is_claimed
+
+    reclaimed = {r.run_id: r.reason for r in reclaim_stale_runs(instance)}
+    assert set(reclaimed) == {dead, reused}
+    assert "is gone" in reclaimed[dead] and "another process" in reclaimed[reused]
+    status = {run_id: instance.get_run_by_id(run_id).status for run_id in (dead, reused, alive, elsewhere)}
+    assert status == {
+        dead: DagsterRunStatus.FAILURE,
+        reused: DagsterRunStatus.FAILURE,
+        alive: DagsterRunStatus.STARTED,  # this process: alive
+        elsewhere: DagsterRunStatus.STARTED,  # another host's: cannot be judged from here
+    }
+    assert storage.get_concurrency_info("dbt").claimed_slots == []
+    failure = instance.get_run_record_by_id(dead)
+    assert failure.end_time is not None
+
+
+def test_a_wait_for_a_busy_slot_is_bounded_and_names_the_holder(runs) -> None:
+    instance = runs.instance
+    storage = instance.event_log_storage
+    holder = runs.started(this_process_tags())
+    ensure_pool(instance, "dbt", 1)
+    assert storage.claim_concurrency_slot("dbt", holder, "dbt_silver_gold").is_claimed
+    waiter = make_new_run_id()
+    heard: list[str] = []
+    with pytest.raises(BusyError) as raised:
+        claim_pool_slots(instance, waiter, [("dbt_silver_gold", "dbt")], timeout_s=1.5, on_wait=heard.append)
+    message = str(raised.value)
+    assert holder[:8] in message and f"pid {os.getpid()}" in message and "TRACKTRACKER_BUSY_WAIT_S" in message
+    assert heard and holder[:8] in heard[0]
+    # the waiter left no queued claim behind (one for a run not created yet would look like a leftover)
+    assert all(p.run_id != waiter for p in storage.get_concurrency_info("dbt").pending_steps)
+    storage.free_concurrency_slots_for_run(holder)
+    claim_pool_slots(instance, waiter, [("dbt_silver_gold", "dbt")], timeout_s=5)
+    assert [s.run_id for s in storage.get_concurrency_info("dbt").claimed_slots] == [waiter]
+    storage.free_concurrency_slots_for_run(waiter)
+
+
+def test_a_wait_for_the_dbt_lock_is_bounded_and_names_the_backend(settings) -> None:
+    holder = connect(settings.database_url, autocommit=True, application="tt-test-lock-holder")
+    try:
+        with holder.cursor() as cur:
+            cur.execute("select pg_backend_pid(), pg_advisory_lock(hashtext(%s))", (DBT_LOCK_KEY,))
+            backend = cur.fetchone()[0]
+        with pytest.raises(LockBusyError) as raised, dbt_lock(dataclasses.replace(settings, busy_wait_s=1)):
+            pass
+        assert f"backend {backend}" in str(raised.value) and "tt-test-lock-holder" in str(raised.value)
+    finally:
+        holder.close()
+    with dbt_lock(dataclasses.replace(settings, busy_wait_s=5)):
+        pass  # free again once the holder's connection is gone
+
+
+def test_a_listener_is_matched_as_a_whole_word_in_every_spelling(tmp_path: Path) -> None:
+    ana = Identity("ana", "Ana Nguyễn")
+    assert ana.found_in(b"/inbox/ana/file.json") and ana.found_in(b'{"user": "ana"}')
+    assert ana.found_in(b"| ANA | x |") and ana.found_in(b'"name": "Ana Nguy\\u1ec5n"')
+    assert not ana.found_in(b"demo-ana banana analyze ana_2023")
+    log = tmp_path / "daemon.log"
+    log.write_bytes(b"keep 1\nloaded /inbox/ana/x.json\nkeep demo-ana\nAna Nguy\xe1\xbb\x85n listened\n")
+    assert redact_file(log, ana) == 2
+    assert log.read_bytes() == b"keep 1\n" + REDACTED + b"keep demo-ana\n" + REDACTED

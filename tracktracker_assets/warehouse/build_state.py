@@ -1,0 +1,49 @@
+"""What dbt builds leave in the warehouse besides data (bronze.dbt_state).
+
+- `static_nodes`: the fingerprint of the views and static tables as last built (transform/views.py).
+  Kept in the warehouse it describes, not beside the dbt project, which several warehouses share.
+- `build_in_progress`: set (to the run id) before dbt starts and cleared once a build succeeded.
+  Still there, it says a build was cut short (a kill, a crash, an interrupt) or failed: some models
+  may be ahead of others, so the next refresh must run even if no bronze load is new, and it
+  vacuums and analyzes everything (statistics of a cut build may be lost with a crash).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tracktracker_assets.warehouse.db import table_exists
+
+STATIC_NODES = "static_nodes"
+BUILD_IN_PROGRESS = "build_in_progress"
+
+
+def get_state(conn: Any, key: str) -> str | None:
+    if not table_exists(conn, "bronze.dbt_state"):
+        return None
+    with conn.cursor() as cur:
+        cur.execute("select value from bronze.dbt_state where key = %s", (key,))
+        row = cur.fetchone()
+    return row[0] if row else None
+
+
+def set_state(conn: Any, key: str, value: str) -> None:
+    """Upsert and commit."""
+    with conn.cursor() as cur:
+        cur.execute(
+            "insert into bronze.dbt_state (key, value) values (%s, %s) "
+            "on conflict (key) do update set value = excluded.value, updated_at = now()",
+            (key, value),
+        )
+    conn.commit()
+
+
+def clear_state(conn: Any, key: str) -> None:
+    with conn.cursor() as cur:
+        cur.execute("delete from bronze.dbt_state where key = %s", (key,))
+    conn.commit()
+
+
+def unfinished_build(conn: Any) -> str | None:
+    """The run id of a dbt build that started and has not finished (running now, cut short or failed)."""
+    return get_state(conn, BUILD_IN_PROGRESS)
