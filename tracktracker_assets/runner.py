@@ -257,7 +257,6 @@ def run_pull(settings: Settings, user_ids: list[str] | None = None) -> RunOutcom
     ensure_partitions(settings, wanted)
     instance = get_instance(settings)
     ordered = [u for u in instance.get_dynamic_partitions("users") if u in set(wanted)]
-    job = _definitions().get_job_def("pull_recently_played")
     # one user: exactly that partition; several: one run over the range (the asset skips the
     # unconnected users in between and, when users were named, everyone not named)
     tags = {PULL_USERS_TAG: ",".join(ordered)} if user_ids is not None else {}
@@ -266,8 +265,7 @@ def run_pull(settings: Settings, user_ids: list[str] | None = None) -> RunOutcom
     else:
         span = {ASSET_PARTITION_RANGE_START_TAG: ordered[0], ASSET_PARTITION_RANGE_END_TAG: ordered[-1]}
         selection = {"tags": {**span, **tags}}
-    result = job.execute_in_process(instance=instance, run_config=QUIET, raise_on_error=False, **selection)
-    outcome = _outcome(result)
+    outcome = _outcome(_execute(settings, "pull_recently_played", **selection))
     outcome.pulls += skipped
     outcome.pull_lines = _pull_lines(outcome.pulls)
     return outcome
