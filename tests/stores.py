@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import stat
 from pathlib import Path
 
 import psycopg2
@@ -99,6 +100,9 @@ def file_traces(root: Path, needles: list[str], *, skip: tuple[str, ...] = ()) -
         for name in filenames:
             path = here / name
             try:
+                # Only regular files: opening a FIFO (dbt's, Dagster's compute-log pipes) blocks forever.
+                if not stat.S_ISREG(path.lstat().st_mode):
+                    continue
                 data = path.read_bytes()
             except OSError:
                 continue
