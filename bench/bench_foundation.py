@@ -32,8 +32,8 @@ import json, sys, time
 from pathlib import Path
 from tracktracker_assets.settings import get_settings
 from tracktracker_assets.warehouse.db import connect
-from tracktracker_assets.ingest.loader import load_source, make_durable
-from tracktracker_assets.ingest.sources import FileSource
+from tracktracker_assets.exports.loader import load_source, make_durable
+from tracktracker_assets.exports.sources import FileSource
 
 jobs = json.loads(sys.argv[1])
 conn = connect(get_settings().database_url)
@@ -85,14 +85,14 @@ def main() -> None:
     home = Path(tempfile.mkdtemp(prefix="tt-bench-"))
     home.chmod(0o711)
     os.environ["TRACKTRACKER_HOME"] = str(home)
-    from tracktracker_assets.cli.people import mirror_users
-    from tracktracker_assets.ingest.formats import EXTENDED
-    from tracktracker_assets.ingest.jsonarray import ArrayReader
-    from tracktracker_assets.ingest.loader import COPY_OPTIONS, _CsvPipe, copy_columns
+    from tracktracker_assets.exports.formats import EXTENDED
+    from tracktracker_assets.exports.jsonarray import ArrayReader
+    from tracktracker_assets.exports.loader import COPY_OPTIONS, _CsvPipe, copy_columns
     from tracktracker_assets.services.local import open_registry, start_storage, stop_storage
     from tracktracker_assets.settings import get_settings
     from tracktracker_assets.transform.project import ensure_manifest, run_dbt
     from tracktracker_assets.transform.views import EXCLUDE_STATIC
+    from tracktracker_assets.users.accounts import mirror_users
     from tracktracker_assets.warehouse.db import connect
     from tracktracker_assets.warehouse.maintenance import vacuum_after_bulk_writes
 
@@ -187,7 +187,7 @@ def main() -> None:
         second = home / "Streaming_History_Audio_2028.json"
         second.write_text(new_file.read_text().replace('"2027-', '"2028-'))
         child(LOAD_CHILD, json.dumps({first_user: [str(second)]}))
-        from tracktracker_assets.runner import run_refresh
+        from tracktracker_assets.orchestration.runs import run_refresh
 
         t = time.perf_counter()
         outcome = run_refresh(settings)

@@ -79,13 +79,13 @@ def main() -> None:
         )
         from rich.console import Console
 
-        from tracktracker_assets.cli.importing import load_and_refresh
-        from tracktracker_assets.cli.people import mirror_users
-        from tracktracker_assets.ingest.inbox import drop_into_inbox
-        from tracktracker_assets.instance import get_instance
-        from tracktracker_assets.runner import _definitions, run_enrich, run_pull
+        from tracktracker_assets.exports.inbox import drop_into_inbox
+        from tracktracker_assets.orchestration.instance import get_instance
+        from tracktracker_assets.orchestration.pipeline import load_and_refresh
+        from tracktracker_assets.orchestration.runs import _definitions, run_enrich, run_pull
         from tracktracker_assets.services.local import open_registry, start_storage, stop_storage
         from tracktracker_assets.settings import get_settings
+        from tracktracker_assets.users.accounts import mirror_users
         from tracktracker_assets.warehouse.db import query
 
         settings = get_settings()

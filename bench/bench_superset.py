@@ -35,8 +35,8 @@ import json, sys, time
 from pathlib import Path
 from tracktracker_assets.settings import get_settings
 from tracktracker_assets.warehouse.db import connect
-from tracktracker_assets.ingest.loader import load_source, make_durable
-from tracktracker_assets.ingest.sources import FileSource
+from tracktracker_assets.exports.loader import load_source, make_durable
+from tracktracker_assets.exports.sources import FileSource
 
 jobs = json.loads(Path(sys.argv[1]).read_text())
 conn = connect(get_settings().database_url)
@@ -79,11 +79,11 @@ LATE_MODELS = ["rank_music+", "global_rank_weekly+"]
 
 def prepare(args: argparse.Namespace, results: dict) -> None:
     """Resumable: each finished step is recorded in HOME/prepared.json."""
-    from tracktracker_assets.cli.people import mirror_users
     from tracktracker_assets.services.local import open_registry, start_storage
     from tracktracker_assets.settings import get_settings
     from tracktracker_assets.synthetic import VINTAGES, generate_dataset
     from tracktracker_assets.transform.project import run_dbt
+    from tracktracker_assets.users.accounts import mirror_users
     from tracktracker_assets.warehouse.db import connect
 
     settings = get_settings()
@@ -145,9 +145,9 @@ def prepare(args: argparse.Namespace, results: dict) -> None:
 
 # ---- measure ----------------------------------------------------------------------------------------
 def measure(args: argparse.Namespace, results: dict) -> None:
-    from tracktracker_assets.bi import provision, service
-    from tracktracker_assets.bi.client import SupersetClient
-    from tracktracker_assets.bi.listeners import listener_password
+    from tracktracker_assets.dashboards import provision, service
+    from tracktracker_assets.dashboards.client import SupersetClient
+    from tracktracker_assets.dashboards.listeners import listener_password
     from tracktracker_assets.services.local import open_registry
     from tracktracker_assets.settings import get_settings
     from tracktracker_assets.warehouse.db import connect

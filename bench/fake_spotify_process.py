@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tracktracker_assets.spotify.fake_server import FakeSpotify
+from tests.fakes.spotify_server import FakeSpotify
 
 
 def main() -> None:

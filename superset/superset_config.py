@@ -1,16 +1,17 @@
 """Superset configuration for TrackTracker (loaded through SUPERSET_CONFIG_PATH).
 
-Everything comes from the environment (tracktracker_assets/bi/config.py lists it); nothing secret has a
-default. In local mode `tracktracker_assets.bi.service` sets the variables below; in compose mode the
+Everything comes from the environment (tracktracker_assets/dashboards/config.py lists it); nothing
+secret has a
+default. In local mode `tracktracker_assets.dashboards.service` sets the variables below; in compose mode the
 container sets them.
 
 - TRACKTRACKER_HOME: state directory (secrets/, superset/); default ./.tracktracker
 - TRACKTRACKER_SUPERSET_DATABASE_URL: the metadata database (the `superset` database); required
 - SUPERSET_SECRET_KEY: signs sessions, encrypts connection passwords; default generated once under
   $TRACKTRACKER_HOME/secrets/superset-secret-key (0600)
-- cache, SQL Lab timeout and row limit, log level: see bi/config.py
+- cache, SQL Lab timeout and row limit, log level: see dashboards/config.py
 
-It also registers the listeners' upload / connect-Spotify page (tracktracker_assets.bi.upload).
+It also registers the listeners' upload / connect-Spotify page (tracktracker_assets.dashboards.upload_page).
 """
 
 from __future__ import annotations
@@ -21,9 +22,9 @@ import secrets
 import shutil
 from datetime import timedelta
 
-from tracktracker_assets.bi import mutators
-from tracktracker_assets.bi.config import bi_settings, upload_request_bytes
-from tracktracker_assets.bi.upload import blueprint as upload_blueprint
+from tracktracker_assets.dashboards import mutators
+from tracktracker_assets.dashboards.config import bi_settings, upload_request_bytes
+from tracktracker_assets.dashboards.upload_page import blueprint as upload_blueprint
 from tracktracker_assets.settings import get_settings
 
 # Superset imports this module while building its own config: keep it free of Superset imports.
@@ -65,7 +66,7 @@ _metadata_url = _env("TRACKTRACKER_SUPERSET_DATABASE_URL")
 if _metadata_url is None:
     raise RuntimeError(
         "TRACKTRACKER_SUPERSET_DATABASE_URL is not set: start Superset with `tracktracker up` "
-        "(tracktracker_assets.bi.service.start) or give it the URL of the `superset` database."
+        "(tracktracker_assets.dashboards.service.start) or give it the URL of the `superset` database."
     )
 SQLALCHEMY_DATABASE_URI = _metadata_url
 SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
@@ -97,11 +98,11 @@ SQLLAB_CTAS_NO_LIMIT = False
 # Inline syntax checks in SQL Lab run pgsanity, which needs PostgreSQL's `ecpg` on PATH (the service
 # puts the bundled PostgreSQL's bin directory there); without it every keystroke shows an error marker.
 SQL_VALIDATORS_BY_ENGINE = {"postgresql": "PostgreSQLValidator"} if shutil.which("ecpg") else {}
-# Superset's own check in SQL Lab; tracktracker_assets.bi.mutators.query_guard applies the same list
+# Superset's own check in SQL Lab; tracktracker_assets.dashboards.mutators.query_guard applies the same list
 # (and whole families such as pg_*) to every statement Superset sends, charts included.
 DISALLOWED_SQL_FUNCTIONS = {"postgresql": set(mutators.BLOCKED_FUNCTIONS)}
 
-# ---- who runs a query, and what it may be (tracktracker_assets/bi/mutators.py) -------------------------
+# ---- who runs a query, and what it may be (tracktracker_assets/dashboards/mutators.py) ---------------------
 # Each person's queries log in as their own PostgreSQL role, whose row-level security PostgreSQL
 # enforces: the admin as superset_reader, a listener as their listener role. Superset's RLS rules stay
 # as a second layer.
@@ -163,8 +164,8 @@ APP_NAME = "TrackTracker"
 LOGO_RIGHT_TEXT = "TrackTracker"
 LOG_LEVEL = _bi.log_level
 
-# ---- the listeners' page: upload an export, connect Spotify (tracktracker_assets.bi.upload) ------------
+# ---- the listeners' page: upload an export, connect Spotify (tracktracker_assets.dashboards.upload_page) ---
 BLUEPRINTS = [upload_blueprint]
 # Werkzeug refuses a larger request before reading its body; the page explains the limit (413 handler).
-# The front (tracktracker_assets/bi/front.py) lets exactly this much through to the upload page.
+# The front (tracktracker_assets/dashboards/front.py) lets exactly this much through to the upload page.
 MAX_CONTENT_LENGTH = upload_request_bytes(_tt.max_upload_bytes)

@@ -37,7 +37,7 @@ def tt_home() -> Iterator[Path]:
         if key.startswith("TRACKTRACKER_") and key != "TRACKTRACKER_HOME":
             saved[key] = os.environ.pop(key)
     os.environ["TRACKTRACKER_HOME"] = str(home)
-    # short enough for the runaway-query test to wait it out (tests/bi/test_hostile_listener.py): the
+    # short enough for the runaway-query test to wait it out (tests/dashboards/test_hostile_listener.py): the
     # listeners' roles get it as their statement timeout, Superset as SQL Lab's
     os.environ["TRACKTRACKER_SQLLAB_TIMEOUT"] = "15"
     yield home
@@ -122,8 +122,8 @@ def real_gold(settings):
     through the same load-and-refresh path for several users at once (one load run, one dbt build)."""
     from rich.console import Console
 
-    from tracktracker_assets.cli.importing import load_and_refresh
-    from tracktracker_assets.ingest.inbox import drop_into_inbox
+    from tracktracker_assets.exports.inbox import drop_into_inbox
+    from tracktracker_assets.orchestration.pipeline import load_and_refresh
 
     for person, (user_id, tz) in REAL_PEOPLE.items():
         code, output = cli("users", "add", user_id, "--name", person, "--timezone", tz)

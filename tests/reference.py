@@ -1,6 +1,7 @@
 """An independent, plain-Python reading of Spotify exports: what gold must say about them.
 
-Deliberately written from the export formats and DESIGN.md's rules, not from the project's code.
+Deliberately written from the export formats and the platform's counting rules (a play counts from 30 s
+on; the same event in two exports counts once), not from the project's code.
 """
 
 from __future__ import annotations

@@ -97,7 +97,7 @@ def _command(service: dict) -> list[str]:
 
 
 def test_commands_are_local_modes_commands(resolved: dict) -> None:
-    """Local mode (services/dagster.py, bi/service.py) and compose start the same programs."""
+    """Local mode (services/dagster.py, dashboards/service.py) and compose start the same programs."""
     services = resolved["services"]
     from tracktracker_assets.services.dagster import FRONT_MODULE
 

@@ -1,4 +1,4 @@
-"""The pure parts of the Dagster UI's front (services/dagster_front.py): mutation detection, the
+"""The pure parts of the Dagster UI's front (orchestration/front.py): mutation detection, the
 same-origin rule, sessions, the login brake, where passwords come from, and the front's decisions on
 requests driven through its ASGI interface. The front around the real Dagster webserver is tested on
 the running stack in tests/test_local_stack.py."""
@@ -15,7 +15,7 @@ from urllib.parse import quote
 
 import pytest
 
-from tracktracker_assets.services.dagster_front import (
+from tracktracker_assets.orchestration.front import (
     ACCOUNT_SOURCES,
     DEFAULT_ALLOWED_HOSTS,
     OPERATOR,

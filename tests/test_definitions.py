@@ -6,7 +6,9 @@ from dagster import AssetKey
 
 
 def test_definitions_load_as_one_lineage(settings) -> None:
-    from tracktracker_assets.definitions import defs
+    from tracktracker_assets.definitions import load
+
+    defs = load()
 
     graph = defs.resolve_asset_graph()
     keys = {k.to_user_string() for k in graph.get_all_asset_keys()}

@@ -15,8 +15,8 @@ from pathlib import Path
 from tests.conftest import REAL_DATA, REPO, cli
 from tests.stores import traces
 from tests.test_users import own_export, play_timestamps
-from tracktracker_assets.transform.locking import BRONZE_LOCK_KEY
 from tracktracker_assets.warehouse.db import connect, query
+from tracktracker_assets.warehouse.locks import BRONZE_LOCK_KEY
 
 USER = "erased-midway"
 NAME = "Nguyễn Midway"  # not ASCII: Dagster keeps it \\u-escaped, which must be found too

@@ -35,7 +35,7 @@ from tests.conftest import REAL_DATA, REPO, TEST_POSTGRES_CONFIG
 from tests.stores import traces
 from tests.test_incremental import fingerprint
 from tests.test_local_stack import processes_of
-from tracktracker_assets.transform.locking import BRONZE_LOCK_KEY
+from tracktracker_assets.warehouse.locks import BRONZE_LOCK_KEY
 
 USER = "fault-alice"
 NAME = "Fault Alice"
@@ -334,8 +334,8 @@ def _sensor_context(lab: Lab, monkeypatch: pytest.MonkeyPatch):
     """The lab's Dagster instance, as the daemon's sensors would see it."""
     from dagster import build_sensor_context
 
-    from tracktracker_assets.instance import get_instance
-    from tracktracker_assets.resources import WarehouseResource
+    from tracktracker_assets.orchestration.instance import get_instance
+    from tracktracker_assets.orchestration.resources import WarehouseResource
 
     settings = lab.settings()
     for key in ("TRACKTRACKER_HOME", "DAGSTER_HOME", "TRACKTRACKER_DAGSTER_DATABASE_URL"):

@@ -100,7 +100,7 @@ def test_overlapping_and_repeated_imports_add_no_duplicates(real_gold, tmp_path:
 
 
 def test_dagster_checks_pass_on_real_data(real_gold) -> None:
-    from tracktracker_assets.runner import run_refresh
+    from tracktracker_assets.orchestration.runs import run_refresh
 
     outcome = run_refresh(real_gold)
     assert outcome.success and outcome.failed_checks == []

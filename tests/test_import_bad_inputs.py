@@ -289,7 +289,7 @@ def test_a_full_disk_while_copying_into_the_inbox_keeps_nothing(loaded, tmp_path
     mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=128k", "tmpfs", str(inbox)], check=False)
     try:
         if mounted.returncode != 0:
-            from tracktracker_assets.ingest import inbox as inbox_module
+            from tracktracker_assets.exports import inbox as inbox_module
 
             def fill_then_fail(src, dst, length=0):
                 if os.fstat(src.fileno()).st_size < 100_000:  # the small file fits
@@ -348,8 +348,8 @@ def test_postgres_killed_during_an_import_loads_nothing_and_a_rerun_completes(lo
     import threading
 
     from tests.conftest import TEST_POSTGRES_CONFIG
-    from tracktracker_assets import progress
-    from tracktracker_assets.instance import get_instance
+    from tracktracker_assets.orchestration import progress
+    from tracktracker_assets.orchestration.instance import get_instance
     from tracktracker_assets.services.local import start_storage
     from tracktracker_assets.services.postgres import EmbeddedPostgres
     from tracktracker_assets.services.processes import pid_alive

@@ -21,7 +21,7 @@ import pytest
 import requests
 
 from tests.conftest import REAL_DATA, REPO
-from tracktracker_assets.spotify.fake_server import FakeSpotify
+from tests.fakes.spotify_server import FakeSpotify
 
 
 def readme_commands() -> list[str]:
@@ -275,7 +275,7 @@ def test_a_newly_connected_listener_reaches_gold_without_a_command(
     assert [r["status"] for r in runs] == ["SUCCESS"]  # the sensor's first pull, not the schedule
 
 
-# ---- the Dagster UI's front (services/dagster_front.py) ------------------------------------------------
+# ---- the Dagster UI's front (orchestration/front.py) ------------------------------------------------
 def launch_mutation(marker: str) -> tuple[str, dict]:
     """launchRun of a one-partition import, tagged so a test can tell whether it ran."""
     return (

@@ -1,4 +1,4 @@
-"""The pure parts of Superset's hooks (tracktracker_assets/bi/mutators.py) and of the warehouse's
+"""The pure parts of Superset's hooks (tracktracker_assets/dashboards/mutators.py) and of the warehouse's
 access control, without services: what a listener's SQL may be, what the action log keeps, how a
 password becomes a SCRAM verifier."""
 
@@ -10,7 +10,7 @@ import hmac
 
 import pytest
 
-from tracktracker_assets.bi.mutators import REDACTED, scrub, statement_problem
+from tracktracker_assets.dashboards.mutators import REDACTED, scrub, statement_problem
 from tracktracker_assets.warehouse.access import scram_verifier
 
 ALLOWED = [

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tracktracker_assets.registry import Registry, RegistryError
+from tracktracker_assets.users.registry import Registry, RegistryError
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from dagster import DagsterRunStatus
 from dagster._core.storage.dagster_run import DagsterRun
 from dagster._core.utils import make_new_run_id
 
-from tracktracker_assets.runs import (
+from tracktracker_assets.orchestration.liveness import (
     HOST_TAG,
     PID_TAG,
     PROCESS_TAG,
@@ -26,9 +26,9 @@ from tracktracker_assets.runs import (
     reclaim_stale_runs,
     this_process_tags,
 )
-from tracktracker_assets.transform.locking import DBT_LOCK_KEY, LockBusyError, dbt_lock
 from tracktracker_assets.users.traces import REDACTED, Identity, redact_file
 from tracktracker_assets.warehouse.db import connect
+from tracktracker_assets.warehouse.locks import DBT_LOCK_KEY, LockBusyError, dbt_lock
 
 
 class Runs:
@@ -51,7 +51,7 @@ class Runs:
 
 @pytest.fixture
 def runs(settings):
-    from tracktracker_assets.instance import get_instance
+    from tracktracker_assets.orchestration.instance import get_instance
 
     made = Runs(get_instance(settings))
     yield made
@@ -63,7 +63,7 @@ def runs(settings):
 
 def dead_process_tags() -> dict[str, str]:
     stand_in = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
-    from tracktracker_assets.runs import process_identity
+    from tracktracker_assets.orchestration.liveness import process_identity
 
     tags = {
         **this_process_tags(),
@@ -145,3 +145,22 @@ def test_a_listener_is_matched_as_a_whole_word_in_every_spelling(tmp_path: Path)
     log.write_bytes(b"keep 1\nloaded /inbox/ana/x.json\nkeep demo-ana\nAna Nguy\xe1\xbb\x85n listened\n")
     assert redact_file(log, ana) == 2
     assert log.read_bytes() == b"keep 1\n" + REDACTED + b"keep demo-ana\n" + REDACTED
+
+
+def test_pull_outcomes_read_as_one_line_per_user() -> None:
+    from tracktracker_assets.orchestration.runs import _pull_lines
+
+    lines = _pull_lines(
+        [
+            {"user_id": "ana", "status": "ok", "inserted": 3, "items": 50, "message": None},
+            {
+                "user_id": "sam",
+                "status": "needs_reauth",
+                "inserted": 0,
+                "items": 0,
+                "message": "token\n revoked",
+            },
+        ]
+    )
+    assert lines == ["ana: ok, 3 new of 50 items", "sam: needs_reauth, 0 new of 0 items — token revoked"]
+    assert _pull_lines([]) == []

@@ -328,9 +328,9 @@ def test_an_orphaned_registry_with_a_garbage_pid_file_is_found_reused_and_stoppe
 
 
 def test_a_registry_from_before_authentication_gets_a_login_on_the_next_up(home: Settings) -> None:
-    from tracktracker_assets.registry import Registry
     from tracktracker_assets.services.mongo import EmbeddedMongo, server_executable
     from tracktracker_assets.services.state import free_port, remember_port
+    from tracktracker_assets.users.registry import Registry
 
     # what an older TrackTracker left running: no --auth, a bare PID in mongo.pid
     port = free_port()

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dagster import build_sensor_context
 
 from tests.conftest import REAL_DATA, cli
-from tracktracker_assets.ingest.inbox import drop_into_inbox
-from tracktracker_assets.instance import get_instance
-from tracktracker_assets.resources import RegistryResource, WarehouseResource
+from tracktracker_assets.exports.inbox import drop_into_inbox
+from tracktracker_assets.orchestration.instance import get_instance
+from tracktracker_assets.orchestration.resources import RegistryResource, WarehouseResource
 
 
 def test_registry_sensor_adds_and_removes_partitions(real_gold) -> None:
@@ -46,7 +46,7 @@ def test_inbox_sensor_requests_one_run_for_all_waiting_users(real_gold) -> None:
 
 
 def test_bronze_changed_sensor_sees_pending_loads(real_gold) -> None:
-    from tracktracker_assets.runner import run_import, run_refresh
+    from tracktracker_assets.orchestration.runs import run_import, run_refresh
     from tracktracker_assets.transform.sensors import bronze_changed_sensor
 
     instance = get_instance(real_gold)

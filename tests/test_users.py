@@ -60,7 +60,7 @@ def test_remove_erases_the_user_from_every_store(real_gold, tmp_path: Path) -> N
     assert query(url, "select count(*) from gold.fct_plays where user_id <> 'leaver'")[1] == others
     code, output = cli("users", "list")
     assert "leaver" not in output
-    from tracktracker_assets.instance import get_instance
+    from tracktracker_assets.orchestration.instance import get_instance
 
     assert "leaver" not in get_instance(settings).get_dynamic_partitions("users")
     code, output = cli("users", "remove", "leaver", "--yes")

@@ -25,13 +25,13 @@ def demo_pending(settings: Settings) -> bool:
         return set(registry.user_ids()) <= demo_ids
 
 
-def load_demo(settings: Settings, console: Console) -> bool:
-    from tracktracker_assets.cli.importing import load_and_refresh
-    from tracktracker_assets.cli.people import mirror_users
-    from tracktracker_assets.cli.summary import print_summary
-    from tracktracker_assets.ingest.inbox import drop_into_inbox
+def load_demo(settings: Settings, console: Console) -> tuple[list[str], bool]:
+    """Generate, register and load the demo listeners; their ids, and whether everything loaded."""
+    from tracktracker_assets.exports.inbox import drop_into_inbox
+    from tracktracker_assets.orchestration.pipeline import load_and_refresh
     from tracktracker_assets.services.local import open_registry
     from tracktracker_assets.synthetic import generate_demo
+    from tracktracker_assets.users.accounts import mirror_users
 
     data_dir = settings.home / "demo-data"
     with console.status("Generating the demo dataset (invented listeners, deterministic)..."):
@@ -45,7 +45,6 @@ def load_demo(settings: Settings, console: Console) -> bool:
             drop_into_inbox(settings, user.user_id, path)
     console.print(f"Loading the demo: {', '.join(demo_users)} ...")
     ok = load_and_refresh(settings, console, list(demo_users))
-    print_summary(settings, console, list(demo_users))
     if ok:
         _marker(settings).write_text("the demo was loaded; delete this file to load it again\n")
-    return ok
+    return list(demo_users), ok

@@ -60,10 +60,10 @@ generated once and kept under TRACKTRACKER_HOME with 0600 permissions; nothing s
 The embedded registry server always requires a login: user `tracktracker`, password generated in
 TRACKTRACKER_HOME/secrets/mongo-password (docker-compose: MONGO_PASSWORD in .env).
 
-The Superset variables are read by tracktracker_assets/bi/config.py, which superset_config.py imports
+The Superset variables are read by tracktracker_assets/dashboards/config.py, which superset_config.py imports
 inside Superset's own process. The request limits are applied by Superset's front
-(tracktracker_assets/bi/front.py) before Superset sees a request. The Dagster UI's logins are read by
-tracktracker_assets/services/dagster_front.py (the UI's front).
+(tracktracker_assets/dashboards/front.py) before Superset sees a request. The Dagster UI's logins are read by
+tracktracker_assets/orchestration/front.py (the UI's front).
 """
 
 from __future__ import annotations
@@ -285,7 +285,7 @@ class Settings:
 
     @property
     def superset_owner_url(self) -> str:
-        """Superset's metadata database as the warehouse owner: only to create its role (bi/service.py)."""
+        """Superset's metadata database as the warehouse owner: only to create its role (dashboards/service.py)."""
         return with_database(self.database_url, "superset")
 
     def superset_metadata_password(self) -> str:

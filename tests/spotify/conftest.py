@@ -8,8 +8,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.fakes.spotify_server import FakeSpotify, FakeUser
 from tracktracker_assets.spotify.client import SCOPE
-from tracktracker_assets.spotify.fake_server import FakeSpotify, FakeUser
 
 SPOTIFY_ENV = (
     "TRACKTRACKER_SPOTIFY_CLIENT_ID",

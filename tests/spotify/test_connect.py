@@ -10,9 +10,9 @@ import requests
 from rich.console import Console
 
 from tests.conftest import cli
-from tracktracker_assets.registry import RegistryError
 from tracktracker_assets.services.local import open_registry
 from tracktracker_assets.settings import get_settings
+from tracktracker_assets.users.registry import RegistryError
 
 
 def _consent(fake, url: str) -> str:

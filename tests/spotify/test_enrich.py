@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from tests.conftest import REPO, cli
 from tests.spotify.conftest import connect_directly
-from tracktracker_assets.runner import run_enrich, run_pull
+from tracktracker_assets.orchestration.runs import run_enrich, run_pull
 from tracktracker_assets.settings import get_settings
 from tracktracker_assets.warehouse.db import query
 

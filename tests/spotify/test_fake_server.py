@@ -31,13 +31,13 @@ from spotipy.oauth2 import SpotifyClientCredentials, SpotifyOAuth, SpotifyOauthE
 from spotipy.util import normalize_scope
 from urllib3.util.retry import Retry
 
-from tracktracker_assets.spotify.fake_catalog import (
+from tests.fakes.spotify_catalog import (
     REMOVED_TRACK_FIELDS,
     SPOTIFY_ID_RE,
     Catalog,
     format_played_at,
 )
-from tracktracker_assets.spotify.fake_server import FakeSpotify, FakeUser
+from tests.fakes.spotify_server import FakeSpotify, FakeUser
 
 REFERENCE = Path("/work/shared/reference/spotify-api")
 OPENAPI_FILE = REFERENCE / "sonallux__spotify-web-api__fixed-spotify-open-api.yml"

@@ -14,7 +14,7 @@ import pytest
 
 from tests.conftest import cli
 from tests.spotify.conftest import connect_directly
-from tracktracker_assets.runner import _pull_lines, run_pull
+from tracktracker_assets.orchestration.runs import _pull_lines, run_pull
 from tracktracker_assets.services.local import open_registry
 from tracktracker_assets.settings import get_settings
 from tracktracker_assets.spotify.assets import _table

@@ -13,7 +13,7 @@ import pytest
 
 from tests.conftest import cli
 from tests.spotify.conftest import connect_directly
-from tracktracker_assets.runner import run_pull
+from tracktracker_assets.orchestration.runs import run_pull
 from tracktracker_assets.services.local import open_registry
 from tracktracker_assets.settings import get_settings
 from tracktracker_assets.warehouse.db import query
@@ -155,7 +155,7 @@ def test_tokens_are_unreadable_at_rest_and_absent_from_logs(fake) -> None:
         current = registry.load_token("secretive")
     secrets = [refresh_token, current["refresh_token"], current["access_token"]]
     assert not any(s in raw for s in secrets)
-    from tracktracker_assets.instance import get_instance
+    from tracktracker_assets.orchestration.instance import get_instance
 
     logs = " ".join(str(entry) for entry in get_instance(get_settings()).all_logs(run.run_id))
     captured = buffer.getvalue()
@@ -245,9 +245,9 @@ def test_a_new_connection_is_pulled_at_once_and_only_once(fake) -> None:
     """The sensor asks for a first pull of a listener who just connected, once per consent."""
     from dagster import build_sensor_context
 
-    from tracktracker_assets.instance import get_instance
-    from tracktracker_assets.resources import RegistryResource
-    from tracktracker_assets.runner import ensure_partitions
+    from tracktracker_assets.orchestration.instance import get_instance
+    from tracktracker_assets.orchestration.resources import RegistryResource
+    from tracktracker_assets.orchestration.runs import ensure_partitions
     from tracktracker_assets.spotify.sensors import new_connection_sensor
 
     settings = get_settings()

@@ -15,9 +15,9 @@ from urllib.parse import urlsplit
 
 from rich.console import Console
 
-from tracktracker_assets.registry import RegistryError, User
 from tracktracker_assets.settings import Settings
 from tracktracker_assets.spotify.connect import authorization_url, complete_authorization, parse_redirect
+from tracktracker_assets.users.registry import RegistryError, User
 
 PAGE = """<!doctype html><meta charset="utf-8"><title>TrackTracker</title>
 <body style="font-family: sans-serif; margin: 4em"><h1>{title}</h1><p>{text}</p></body>"""

@@ -13,7 +13,7 @@ def up(settings: Settings, console: Console, *, demo: bool, ui: bool = True) -> 
     and the demo on first start."""
     from tracktracker_assets.cli import superset as superset_cli
     from tracktracker_assets.demo import demo_pending, load_demo
-    from tracktracker_assets.instance import prepare_dagster_home
+    from tracktracker_assets.orchestration.instance import prepare_dagster_home
     from tracktracker_assets.services.dagster import DagsterServices
     from tracktracker_assets.services.home import tighten
     from tracktracker_assets.transform.project import ensure_manifest
@@ -29,7 +29,7 @@ def up(settings: Settings, console: Console, *, demo: bool, ui: bool = True) -> 
     _heal(settings, console)
     for state in storage_states(settings):
         console.print(f"[green]●[/] {state.name}: {state.detail}")
-    from tracktracker_assets.ingest.retention import tidy_everyone
+    from tracktracker_assets.exports.retention import tidy_everyone
 
     tidy_everyone(settings)  # interrupted copies and files past their retention: cheap, once per up
     if ui:
@@ -39,11 +39,12 @@ def up(settings: Settings, console: Console, *, demo: bool, ui: bool = True) -> 
         console.print(f"[green]●[/] dagster: {dagster_url} (webserver and daemon: schedules and sensors run)")
         for line in dagster.login_lines():
             console.print(f"  {line}", soft_wrap=True)  # unwrapped: the path stays one piece
-    if demo and demo_pending(settings):
-        load_demo(settings, console)
-    else:
-        from tracktracker_assets.cli.summary import print_summary
+    from tracktracker_assets.cli.summary import print_summary
 
+    if demo and demo_pending(settings):
+        demo_ids, _ = load_demo(settings, console)
+        print_summary(settings, console, demo_ids)
+    else:
         print_summary(settings, console)
     if ui:
         superset_cli.start_and_provision(settings, console)
@@ -53,8 +54,8 @@ def up(settings: Settings, console: Console, *, demo: bool, ui: bool = True) -> 
 def _heal(settings: Settings, console: Console) -> None:
     """What a crash may have left: runs of dead processes (holding the one dbt slot) and erasures that
     were cut short."""
-    from tracktracker_assets.instance import get_instance
-    from tracktracker_assets.runs import reclaim_stale_runs
+    from tracktracker_assets.orchestration.instance import get_instance
+    from tracktracker_assets.orchestration.liveness import reclaim_stale_runs
     from tracktracker_assets.users.erasure import resume_pending, summary
 
     for reclaimed in reclaim_stale_runs(get_instance(settings)):
@@ -66,8 +67,8 @@ def _heal(settings: Settings, console: Console) -> None:
 def init(settings: Settings, console: Console) -> None:
     """docker-compose's one-off init: what `up` prepares, against the external servers (idempotent).
     The dashboards are provisioned once Superset answers (`tracktracker superset provision`)."""
-    from tracktracker_assets.bi import service
-    from tracktracker_assets.instance import prepare_dagster_home
+    from tracktracker_assets.dashboards import service
+    from tracktracker_assets.orchestration.instance import prepare_dagster_home
     from tracktracker_assets.transform.project import ensure_manifest
 
     start_storage(settings)
@@ -119,7 +120,7 @@ def service_states(settings: Settings) -> list:
 
 
 def status(settings: Settings, console: Console) -> None:
-    from tracktracker_assets.cli.main import print_table
+    from tracktracker_assets.cli.output import print_table
     from tracktracker_assets.warehouse.db import connect, table_exists
 
     states = service_states(settings)
@@ -171,8 +172,8 @@ def status(settings: Settings, console: Console) -> None:
 def inbox_rows(settings: Settings, registered: set[str], *, daemon_running: bool) -> list[list[str]]:
     """One row per entry waiting in an inbox, with why it waits: still being written (settling),
     an interrupted copy, or complete and waiting for a load run (and whether one is coming)."""
-    from tracktracker_assets.ingest.inbox import inbox_report
-    from tracktracker_assets.ingest.retention import size_text
+    from tracktracker_assets.exports.inbox import inbox_report
+    from tracktracker_assets.exports.retention import size_text
 
     root = settings.inbox_root
     rows: list[list[str]] = []
@@ -196,7 +197,8 @@ def inbox_rows(settings: Settings, registered: set[str], *, daemon_running: bool
 
 
 def _load_run_in_flight(settings: Settings) -> bool:
-    from tracktracker_assets.instance import get_instance
-    from tracktracker_assets.jobs import import_exports_job, job_in_flight
+    from tracktracker_assets.exports.jobs import import_exports_job
+    from tracktracker_assets.orchestration.instance import get_instance
+    from tracktracker_assets.orchestration.liveness import job_in_flight
 
     return job_in_flight(get_instance(settings), import_exports_job.name)

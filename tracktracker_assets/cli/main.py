@@ -4,38 +4,12 @@ from __future__ import annotations
 
 import csv
 import sys
-import warnings
-from collections.abc import Callable
-from functools import wraps
 from pathlib import Path
-from typing import Any
 
 import click
-from rich.console import Console
-from rich.table import Table
 
-from tracktracker_assets.registry import RegistryError
+from tracktracker_assets.cli.output import console, friendly_errors
 from tracktracker_assets.settings import get_settings
-
-# messages go to stderr (stdout carries results such as `sql` CSV); wide enough when piped or logged
-console = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 160)
-warnings.filterwarnings("ignore")
-
-
-def friendly_errors(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Known failures print one clear message and exit 1 instead of a traceback."""
-
-    @wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from tracktracker_assets.ingest.errors import ImportProblem
-
-        try:
-            return func(*args, **kwargs)
-        except (RegistryError, ImportProblem, RuntimeError) as exc:
-            console.print(f"[bold red]error:[/] {exc}")
-            sys.exit(1)
-
-    return wrapper
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -144,8 +118,8 @@ def users_remove(user_id: str, yes: bool) -> None:
 def users_connect(user_id: str, headless: bool, no_browser: bool) -> None:
     """Connect USER_ID's Spotify account (Web API pulls of recently played)."""
     from tracktracker_assets.cli.connect import connect_user
-    from tracktracker_assets.cli.people import mirror_users
     from tracktracker_assets.services.local import start_storage
+    from tracktracker_assets.users.accounts import mirror_users
 
     settings = get_settings()
     start_storage(settings)
@@ -168,8 +142,8 @@ def pull(user_ids: tuple[str, ...]) -> None:
     One line per listener. A listener whose pull failed does not stop the others: what was loaded is
     refreshed, and the exit code is 1 when any listener was not pulled (see `tracktracker status`).
     """
-    from tracktracker_assets.cli.importing import refresh_if_behind
-    from tracktracker_assets.runner import run_pull
+    from tracktracker_assets.orchestration.pipeline import refresh_if_behind
+    from tracktracker_assets.orchestration.runs import run_pull
     from tracktracker_assets.services.local import start_storage
     from tracktracker_assets.spotify.pull import PROBLEM_STATUSES
 
@@ -206,9 +180,9 @@ def pull(user_ids: tuple[str, ...]) -> None:
 @friendly_errors
 def import_(user_id: str, paths: tuple[Path, ...]) -> None:
     """Import Spotify export files or ZIPs for USER_ID, then refresh silver and gold."""
-    from tracktracker_assets.cli import importing
+    from tracktracker_assets.orchestration import pipeline
 
-    ok = importing.import_files(get_settings(), console, user_id, list(paths))
+    ok = pipeline.import_files(get_settings(), console, user_id, list(paths))
     sys.exit(0 if ok else 1)
 
 
@@ -242,15 +216,6 @@ def sql(query: str) -> None:
         conn.close()
 
 
-def print_table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
-    table = Table(title=title, title_justify="left")
-    for column in columns:
-        table.add_column(column)
-    for row in rows:
-        table.add_row(*["" if v is None else str(v) for v in row])
-    console.print(table)
-
-
 def _add_subcommands() -> None:
     from tracktracker_assets.cli.superset import superset
 
@@ -261,9 +226,11 @@ _add_subcommands()
 
 
 def main() -> None:
+    from tracktracker_assets.cli.output import quiet_library_warnings
     from tracktracker_assets.services.home import private_umask
 
     private_umask()  # everything under TRACKTRACKER_HOME is this user's alone (services/home.py)
+    quiet_library_warnings()
     cli(prog_name="tracktracker")
 
 

@@ -28,7 +28,7 @@ order by u.user_id
 
 
 def print_summary(settings: Settings, console: Console, user_ids: list[str] | None = None) -> None:
-    from tracktracker_assets.cli.main import print_table
+    from tracktracker_assets.cli.output import print_table
 
     conn = connect(settings.database_url)
     try:

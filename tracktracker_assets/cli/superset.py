@@ -28,7 +28,7 @@ def _console() -> Console:
 # ---- hooks ------------------------------------------------------------------------------------------
 def start_and_provision(settings: Settings, console: Console) -> str:
     """Start Superset (first start ~40 s: migrations, admin, roles) and make it match the code."""
-    from tracktracker_assets.bi import provision, service
+    from tracktracker_assets.dashboards import provision, service
 
     with console.status("Starting Superset (the first start takes about a minute)..."):
         base_url = service.start(settings)
@@ -59,14 +59,14 @@ def start_and_provision(settings: Settings, console: Console) -> str:
 
 
 def stop(settings: Settings, console: Console) -> None:
-    from tracktracker_assets.bi import service
+    from tracktracker_assets.dashboards import service
 
     service.stop(settings)
 
 
 def state(settings: Settings) -> Any:
     """Superset's line in `tracktracker status` (a services.local.ServiceState)."""
-    from tracktracker_assets.bi import service
+    from tracktracker_assets.dashboards import service
     from tracktracker_assets.services.local import ServiceState
 
     if service.is_running(settings):
@@ -76,7 +76,7 @@ def state(settings: Settings) -> Any:
 
 def on_user_added(settings: Settings, console: Console, user_id: str) -> None:
     """Create or update the listener's Superset account now if Superset runs, else at the next `up`."""
-    from tracktracker_assets.bi import listeners, provision, service
+    from tracktracker_assets.dashboards import listeners, provision, service
     from tracktracker_assets.services.local import open_registry
 
     if not service.is_running(settings):
@@ -95,7 +95,7 @@ def on_user_added(settings: Settings, console: Console, user_id: str) -> None:
 
 def on_user_removed(settings: Settings, console: Console, user_id: str) -> None:
     """Delete the listener's Superset account (or, if Superset is down, at the next `up`)."""
-    from tracktracker_assets.bi import listeners, provision, service
+    from tracktracker_assets.dashboards import listeners, provision, service
 
     if not service.is_running(settings):
         listeners.password_file(settings, user_id).unlink(missing_ok=True)
@@ -105,7 +105,7 @@ def on_user_removed(settings: Settings, console: Console, user_id: str) -> None:
 
 
 def _print_login(settings: Settings, console: Console, user_id: str) -> None:
-    from tracktracker_assets.bi import listeners, service
+    from tracktracker_assets.dashboards import listeners, service
 
     password = listeners.listener_password(settings, user_id)
     if password is None:
@@ -119,7 +119,7 @@ def _print_login(settings: Settings, console: Console, user_id: str) -> None:
 
 # ---- `tracktracker superset ...` --------------------------------------------------------------------
 def _friendly(func: Any) -> Any:
-    from tracktracker_assets.cli.main import friendly_errors
+    from tracktracker_assets.cli.output import friendly_errors
 
     return friendly_errors(func)
 
@@ -154,7 +154,7 @@ def stop_command() -> None:
 @_friendly
 def login(user_id: str, reset: bool) -> None:
     """Show the Superset login of a listener (URL, user, password)."""
-    from tracktracker_assets.bi import listeners, provision, service
+    from tracktracker_assets.dashboards import listeners, provision, service
     from tracktracker_assets.services.local import open_registry, start_storage
 
     settings = get_settings()
@@ -181,6 +181,6 @@ def login(user_id: str, reset: bool) -> None:
 @_friendly
 def serve(host: str, port: int) -> None:
     """Serve Superset in the foreground (docker-compose; locally `up` runs it in the background)."""
-    from tracktracker_assets.bi import service
+    from tracktracker_assets.dashboards import service
 
     service.serve(get_settings(), host, port)

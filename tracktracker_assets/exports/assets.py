@@ -22,11 +22,11 @@ from dagster import (
     multi_asset,
 )
 
-from tracktracker_assets import progress
-from tracktracker_assets.ingest.inbox import InboxResult, process_inbox
-from tracktracker_assets.ingest.loader import Progress
-from tracktracker_assets.partitions import users_partitions
-from tracktracker_assets.resources import WarehouseResource
+from tracktracker_assets.exports.inbox import InboxResult, process_inbox
+from tracktracker_assets.exports.loader import Progress
+from tracktracker_assets.orchestration import progress
+from tracktracker_assets.orchestration.partitions import users_partitions
+from tracktracker_assets.orchestration.resources import WarehouseResource
 
 EXTENDED_KEY = AssetKey(["bronze", "spotify_extended_history"])
 ACCOUNT_KEY = AssetKey(["bronze", "spotify_account_history"])

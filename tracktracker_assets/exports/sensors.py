@@ -1,16 +1,17 @@
 """Files dropped into an inbox (by hand, the CLI or the upload page) start one load run."""
 
 from dagster import DefaultSensorStatus, RunRequest, SensorEvaluationContext, SkipReason, sensor
-from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
-from tracktracker_assets.ingest.inbox import users_with_pending_files, users_with_settling_files
-from tracktracker_assets.jobs import import_exports_job, job_in_flight
+from tracktracker_assets.exports.inbox import users_with_pending_files, users_with_settling_files
+from tracktracker_assets.exports.jobs import import_exports_job
+from tracktracker_assets.orchestration.liveness import job_in_flight
+from tracktracker_assets.orchestration.partitions import ordered_users, users_partitions, users_range
 from tracktracker_assets.settings import get_settings
 
 
 @sensor(job=import_exports_job, minimum_interval_seconds=30, default_status=DefaultSensorStatus.RUNNING)
 def inbox_sensor(context: SensorEvaluationContext) -> RunRequest | SkipReason:
-    known = context.instance.get_dynamic_partitions("users")
+    known = context.instance.get_dynamic_partitions(users_partitions.name)
     settings = get_settings()
     waiting = [u for u in users_with_pending_files(settings) if u in known]
     if not waiting:
@@ -28,11 +29,5 @@ def inbox_sensor(context: SensorEvaluationContext) -> RunRequest | SkipReason:
             f"load run {running.run_id[:8]} is {running.status.value.lower()}; it or the next tick "
             "takes the files"
         )
-    # one run for every user with files: partitions are ordered, so a range covers them all
-    ordered = [u for u in known if u in waiting]
-    return RunRequest(
-        tags={
-            ASSET_PARTITION_RANGE_START_TAG: ordered[0],
-            ASSET_PARTITION_RANGE_END_TAG: ordered[-1],
-        },
-    )
+    # one run for every user with files
+    return RunRequest(**users_range(ordered_users(known, waiting)))

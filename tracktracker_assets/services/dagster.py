@@ -1,6 +1,6 @@
 """The Dagster webserver and daemon of local mode, as the compose deployment runs them: two processes
 (each loads the code location of workspace.yaml), instance storage in PostgreSQL, 127.0.0.1 only.
-The webserver is TrackTracker's front (services/dagster_front.py: Dagster's app behind a login), never
+The webserver is TrackTracker's front (orchestration/front.py: Dagster's app behind a login), never
 the stock `dagster-webserver`, so no port serves the UI unprotected.
 Each runs in its own process group, so stopping one stops the code servers it spawned too.
 """
@@ -14,8 +14,8 @@ from pathlib import Path
 
 import requests
 
-from tracktracker_assets.instance import REPO_ROOT, dagster_env, prepare_dagster_home
-from tracktracker_assets.services import dagster_front
+from tracktracker_assets.orchestration import front as dagster_front
+from tracktracker_assets.orchestration.instance import REPO_ROOT, dagster_env, prepare_dagster_home
 from tracktracker_assets.services.processes import (
     Matcher,
     read_pid,

@@ -7,10 +7,10 @@ from urllib.parse import urlsplit
 
 import psycopg2
 
-from tracktracker_assets.registry import Registry
 from tracktracker_assets.services.mongo import EmbeddedMongo, port_of
 from tracktracker_assets.services.postgres import DATABASES, EmbeddedPostgres
 from tracktracker_assets.settings import Settings
+from tracktracker_assets.users.registry import Registry
 from tracktracker_assets.warehouse.access import ensure_access_control
 from tracktracker_assets.warehouse.db import connect
 from tracktracker_assets.warehouse.schema import migrate

@@ -2,7 +2,7 @@
 
 No MongoDB server can be installed from the package registries, so local mode and the tests run the
 registry against SecantusDB (WiredTiger storage, reports MongoDB 8.2 and raises real E11000 errors).
-docker-compose uses the real `mongo` image. Only tracktracker_assets/registry.py talks to either.
+docker-compose uses the real `mongo` image. Only tracktracker_assets/users/registry.py talks to either.
 
 The server always runs with authentication (SCRAM-SHA-256) on 127.0.0.1: TrackTracker logs in as
 `tracktracker` with a password generated under TRACKTRACKER_HOME/secrets/. SecantusDB provisions users
@@ -21,7 +21,6 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from tracktracker_assets.registry import login_accepted, provision_login
 from tracktracker_assets.services.processes import (
     Matcher,
     ProcessRecord,
@@ -37,6 +36,7 @@ from tracktracker_assets.services.processes import (
 )
 from tracktracker_assets.services.state import free_port, port_for, read_ports, remember_port
 from tracktracker_assets.settings import MONGO_USER, Settings
+from tracktracker_assets.users.registry import login_accepted, provision_login
 
 PROGRAM = "secantusd-py"
 

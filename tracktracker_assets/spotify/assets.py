@@ -25,8 +25,8 @@ from dagster import (
     multi_asset,
 )
 
-from tracktracker_assets.partitions import users_partitions
-from tracktracker_assets.resources import RegistryResource, WarehouseResource
+from tracktracker_assets.orchestration.partitions import users_partitions
+from tracktracker_assets.orchestration.resources import RegistryResource, WarehouseResource
 from tracktracker_assets.spotify.pull import PullOutcome, pull_users
 
 RECENTLY_PLAYED = AssetKey(["bronze", "spotify_recently_played"])
@@ -87,14 +87,19 @@ def spotify_recently_played(
     in_run = set(context.partition_keys)  # resolving a range reads Dagster's storage: once
     if PULL_USERS_TAG in context.run.tags:
         in_run &= set(context.run.tags[PULL_USERS_TAG].split(","))
-    with registry.open() as reg:
-        candidates = [u.user_id for u in reg.connected_users() if u.user_id in in_run]
-
     def report(outcome: PullOutcome) -> None:
         if outcome.status in ("failed", "needs_reauth"):
             context.log.warning(f"{outcome.user_id}: {outcome.status}: {outcome.message}")
 
-    outcomes = pull_users(settings, candidates, on_outcome=report)
+    with registry.open() as reg:
+        candidates = [u.user_id for u in reg.connected_users() if u.user_id in in_run]
+        outcomes = pull_users(
+            settings,
+            candidates,
+            registry=reg,
+            connect_warehouse=lambda: warehouse.connect(application="tracktracker-pull"),
+            on_outcome=report,
+        )
     statuses = Counter(o.status for o in outcomes)
     context.log.info(f"pulled {len(outcomes)} users: {dict(statuses)}")
     yield MaterializeResult(

@@ -25,8 +25,8 @@ from spotipy.oauth2 import SpotifyClientCredentials, SpotifyOAuth, SpotifyPKCE
 from urllib3.exceptions import ReadTimeoutError
 from urllib3.util.retry import Retry
 
-from tracktracker_assets.registry import Registry
 from tracktracker_assets.settings import Settings
+from tracktracker_assets.users.registry import Registry
 
 SCOPE = "user-read-recently-played"
 

@@ -13,7 +13,6 @@ from spotipy.cache_handler import MemoryCacheHandler
 from spotipy.exceptions import SpotifyException, SpotifyOauthError
 from spotipy.oauth2 import SpotifyPKCE
 
-from tracktracker_assets.registry import Registry, RegistryError, User
 from tracktracker_assets.settings import Settings
 from tracktracker_assets.spotify.client import (
     RegistryTokenCache,
@@ -22,6 +21,7 @@ from tracktracker_assets.spotify.client import (
     http_session,
     user_auth_manager,
 )
+from tracktracker_assets.users.registry import Registry, RegistryError, User
 
 __all__ = ["SpotifyNotConfigured", "authorization_url", "complete_authorization", "parse_redirect"]
 

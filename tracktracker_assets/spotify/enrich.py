@@ -21,10 +21,10 @@ import requests
 from psycopg2.extras import execute_values
 from spotipy.exceptions import SpotifyException, SpotifyOauthError
 
-from tracktracker_assets.ingest.loader import BRONZE_WRITE_LOCK
-from tracktracker_assets.registry import Registry
 from tracktracker_assets.settings import Settings
 from tracktracker_assets.spotify.client import app_api, http_session, user_api
+from tracktracker_assets.users.registry import Registry
+from tracktracker_assets.warehouse.locks import bronze_write
 
 KINDS = ("album", "artist", "track")  # albums and artists first: they come from tracks already known
 COMMIT_EVERY = 50
@@ -76,9 +76,7 @@ class EnrichOutcome:
 def seed_from_recently_played(conn: Any) -> int:
     """Track objects that came with recently-played items are catalog rows already: no request."""
     with conn.cursor() as cur:
-        cur.execute("select pg_advisory_xact_lock(hashtext(%s))", (BRONZE_WRITE_LOCK,))
-        cur.execute("select nextval('bronze.load_id_seq')")
-        load_id = cur.fetchone()[0]
+        load_id = bronze_write(conn)
         cur.execute(
             """
             insert into bronze.spotify_catalog (kind, id, status, payload, load_id)
@@ -133,9 +131,7 @@ class _Writer:
             return
         rows, self._rows = self._rows, []
         with self._conn.cursor() as cur:
-            cur.execute("select pg_advisory_xact_lock(hashtext(%s))", (BRONZE_WRITE_LOCK,))
-            cur.execute("select nextval('bronze.load_id_seq')")
-            load_id = cur.fetchone()[0]
+            load_id = bronze_write(self._conn)
             execute_values(
                 cur,
                 "insert into bronze.spotify_catalog (kind, id, status, payload, load_id) values %s "

@@ -29,8 +29,6 @@ from psycopg2.extras import execute_values
 from pymongo.errors import PyMongoError
 from spotipy.exceptions import SpotifyException, SpotifyOauthError
 
-from tracktracker_assets.ingest.loader import BRONZE_WRITE_LOCK
-from tracktracker_assets.registry import Registry, RegistryError
 from tracktracker_assets.settings import Settings
 from tracktracker_assets.spotify.client import SCOPE, user_api
 from tracktracker_assets.spotify.faults import (
@@ -41,6 +39,8 @@ from tracktracker_assets.spotify.faults import (
     transport_message,
     web_api_message,
 )
+from tracktracker_assets.users.registry import Registry, RegistryError
+from tracktracker_assets.warehouse.locks import bronze_write
 
 PAGE_LIMIT = 50
 PROBLEM_STATUSES = ("failed", "needs_reauth")  # the user was not pulled and something must change
@@ -334,9 +334,7 @@ def _store(
                 f"up to {outcome.gap_seconds / 60:.0f} minutes of plays were lost between polls"
             )
     with conn.cursor() as cur:
-        cur.execute("select pg_advisory_xact_lock(hashtext(%s))", (BRONZE_WRITE_LOCK,))
-        cur.execute("select nextval('bronze.load_id_seq')")
-        load_id = cur.fetchone()[0]
+        load_id = bronze_write(conn)
         pull_id = str(uuid.uuid4())
         if plays:
             execute_values(
@@ -389,10 +387,13 @@ def pull_users(
     settings: Settings,
     user_ids: list[str],
     *,
+    registry: Registry,
+    connect_warehouse: Callable[[], Any],
     concurrency: int | None = None,
     on_outcome: Callable[[PullOutcome], None] | None = None,
 ) -> list[PullOutcome]:
-    """Pull many users at once (bounded concurrency); each worker has its own connection and session.
+    """Pull many users at once (bounded concurrency); each worker has its own warehouse connection
+    (from connect_warehouse: the caller's resource) and HTTP session; the registry is shared.
 
     With every request bounded by settings.spotify_timeout_s, a stalled user holds one worker for
     about one timeout while the others go on; the run ends when the slowest user is done."""
@@ -400,16 +401,14 @@ def pull_users(
     from concurrent.futures import ThreadPoolExecutor
 
     from tracktracker_assets.spotify.client import http_session
-    from tracktracker_assets.warehouse.db import connect
 
     local = threading.local()
     opened: list[Any] = []
     lock = threading.Lock()
-    registry = Registry(settings.mongo_url, settings.mongo_db, settings.secret_key)
 
     def work(user_id: str) -> PullOutcome:
         if getattr(local, "conn", None) is None or local.conn.closed:  # a lost connection is replaced
-            local.conn = connect(settings.database_url, application="tracktracker-pull")
+            local.conn = connect_warehouse()
             with lock:
                 opened.append(local.conn)
         if getattr(local, "http", None) is None:
@@ -435,7 +434,6 @@ def pull_users(
     finally:
         for resource in opened:
             resource.close()
-        registry.close()
 
 
 def _record_unexpected(conn: Any, registry: Registry, outcome: PullOutcome) -> None:

@@ -1,34 +1,42 @@
 """The recently-played pull: every connected, active user in one run, every N minutes."""
 
-from dagster import DefaultScheduleStatus, RunRequest, ScheduleEvaluationContext, SkipReason, schedule
-from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
-
-from tracktracker_assets.jobs import enrich_job, pull_job
-from tracktracker_assets.resources import RegistryResource
-from tracktracker_assets.settings import get_settings
-
-
-@schedule(
-    job=pull_job,
-    cron_schedule=f"*/{get_settings().pull_interval_min} * * * *",
-    default_status=DefaultScheduleStatus.RUNNING,
-    description="Pull recently played for every connected user (one run, bounded concurrency).",
+from dagster import (
+    DefaultScheduleStatus,
+    RunRequest,
+    ScheduleDefinition,
+    ScheduleEvaluationContext,
+    SkipReason,
+    schedule,
 )
-def recently_played_schedule(
-    context: ScheduleEvaluationContext, registry: RegistryResource
-) -> RunRequest | SkipReason:
-    with registry.open() as reg:
-        connected = {u.user_id for u in reg.connected_users() if u.status == "active"}
-    known = context.instance.get_dynamic_partitions("users")
-    ordered = [u for u in known if u in connected]
-    if not ordered:
-        return SkipReason("no user is connected to Spotify")
-    # partitions are ordered; a range from the first to the last connected user covers them all and
-    # the asset skips the unconnected ones in between
-    return RunRequest(
-        run_key=None,
-        tags={ASSET_PARTITION_RANGE_START_TAG: ordered[0], ASSET_PARTITION_RANGE_END_TAG: ordered[-1]},
+
+from tracktracker_assets.orchestration.partitions import ordered_users, users_partitions, users_range
+from tracktracker_assets.orchestration.resources import RegistryResource
+from tracktracker_assets.settings import Settings, get_settings
+from tracktracker_assets.spotify.jobs import enrich_job, pull_job
+
+
+def build_pull_schedule(settings: Settings) -> ScheduleDefinition:
+    """The pull every TRACKTRACKER_PULL_INTERVAL_MIN minutes (read when definitions load, not at import)."""
+
+    @schedule(
+        job=pull_job,
+        cron_schedule=f"*/{settings.pull_interval_min} * * * *",
+        default_status=DefaultScheduleStatus.RUNNING,
+        description="Pull recently played for every connected user (one run, bounded concurrency).",
+        name="recently_played_schedule",
     )
+    def recently_played_schedule(
+        context: ScheduleEvaluationContext, registry: RegistryResource
+    ) -> RunRequest | SkipReason:
+        with registry.open() as reg:
+            connected = {u.user_id for u in reg.connected_users() if u.status == "active"}
+        ordered = ordered_users(context.instance.get_dynamic_partitions(users_partitions.name), connected)
+        if not ordered:
+            return SkipReason("no user is connected to Spotify")
+        # the asset skips the unconnected users inside the range
+        return RunRequest(run_key=None, **users_range(ordered))
+
+    return recently_played_schedule
 
 
 @schedule(

@@ -2,8 +2,9 @@
 
 from dagster import DefaultSensorStatus, RunRequest, SensorEvaluationContext, SensorResult, SkipReason, sensor
 
-from tracktracker_assets.jobs import pull_job
-from tracktracker_assets.resources import RegistryResource
+from tracktracker_assets.orchestration.partitions import users_partitions
+from tracktracker_assets.orchestration.resources import RegistryResource
+from tracktracker_assets.spotify.jobs import pull_job
 
 
 @sensor(job=pull_job, minimum_interval_seconds=30, default_status=DefaultSensorStatus.RUNNING)
@@ -21,7 +22,7 @@ def new_connection_sensor(
     if not fresh:
         return SkipReason("no listener connected Spotify since their last pull")
     # the registry sensor adds a new user's partition; until it has, wait for the next tick
-    known = set(context.instance.get_dynamic_partitions("users"))
+    known = set(context.instance.get_dynamic_partitions(users_partitions.name))
     # one run per consent: the run key makes a failed first pull wait for the schedule, not loop
     return SensorResult(
         run_requests=[

@@ -14,7 +14,8 @@ def _ms(year: int, month: int, day: int) -> int:
     return int(datetime(year, month, day, tzinfo=UTC).timestamp() * 1000)
 
 
-# Dates where real exports change shape (read off the samples in shared/data/real).
+# Dates where real exports change shape (read off real public exports of several vintages: platform
+# strings switch to short names, audiobook fields appear).
 PLATFORM_CUTOVER_MS = _ms(2022, 12, 15)  # "Android OS 12 API 31 (...)" becomes "android"
 AUDIOBOOKS_FROM_MS = _ms(2023, 10, 1)  # Spotify audiobooks launch
 VIDEO_OFFLINE_FROM_MS = _ms(2025, 1, 1)  # newest exports fill offline fields of video rows from 2025 on

@@ -10,7 +10,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from dagster import AssetExecutionContext, AssetKey, AssetMaterialization, AssetSpec, Output
+from dagster import AssetExecutionContext, AssetKey, AssetMaterialization, AssetsDefinition, AssetSpec, Output
 from dagster_dbt import (
     DagsterDbtTranslator,
     DagsterDbtTranslatorSettings,
@@ -19,10 +19,10 @@ from dagster_dbt import (
     dbt_assets,
 )
 
-from tracktracker_assets import progress
-from tracktracker_assets.settings import Settings, get_settings
-from tracktracker_assets.transform.locking import dbt_lock
-from tracktracker_assets.transform.project import DBT_PROJECT_DIR, ensure_manifest, export_dbt_env
+from tracktracker_assets.orchestration import progress
+from tracktracker_assets.orchestration.resources import WarehouseResource
+from tracktracker_assets.settings import Settings
+from tracktracker_assets.transform.project import DBT_PROJECT_DIR, export_dbt_env
 from tracktracker_assets.transform.views import EXCLUDE_STATIC, mark_static_nodes_built, static_nodes_current
 from tracktracker_assets.warehouse.build_state import (
     BUILD_IN_PROGRESS,
@@ -31,9 +31,9 @@ from tracktracker_assets.warehouse.build_state import (
     unfinished_build,
 )
 from tracktracker_assets.warehouse.db import connect
+from tracktracker_assets.warehouse.locks import dbt_lock
 from tracktracker_assets.warehouse.maintenance import BULK_ROWS, vacuum_after_bulk_writes
 
-DBT_PROJECT = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
 KEEP_TARGET_DIRS = 20
 
 
@@ -56,20 +56,31 @@ def _prune_target_dirs(target: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-ensure_manifest(get_settings())
+def build_dbt_assets(project: DbtProject) -> AssetsDefinition:
+    """Silver and gold as one multi-asset over the parsed project (built when definitions load, never
+    at import: parsing takes seconds and needs the settings)."""
+
+    @dbt_assets(
+        manifest=project.manifest_path,
+        project=project,
+        dagster_dbt_translator=TrackTrackerTranslator(
+            settings=DagsterDbtTranslatorSettings(enable_asset_checks=True)
+        ),
+        exclude="test_type:unit",
+        name="dbt_silver_gold",
+        pool="dbt",
+    )
+    def dbt_silver_gold(
+        context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource
+    ) -> Iterator[Any]:
+        yield from build_silver_gold(context, dbt, project, warehouse.settings())
+
+    return dbt_silver_gold
 
 
-@dbt_assets(
-    manifest=DBT_PROJECT.manifest_path,
-    project=DBT_PROJECT,
-    dagster_dbt_translator=TrackTrackerTranslator(
-        settings=DagsterDbtTranslatorSettings(enable_asset_checks=True)
-    ),
-    exclude="test_type:unit",
-    name="dbt_silver_gold",
-    pool="dbt",
-)
-def dbt_silver_gold(context: AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
+def build_silver_gold(
+    context: AssetExecutionContext, dbt: DbtCliResource, project: DbtProject, settings: Settings
+) -> Iterator[Any]:
     """Build silver and gold (models + data tests) incrementally; one dbt invocation per run.
 
     Cut short at any point (a kill, a crash, an interrupt) or failed, a build leaves every model as
@@ -77,7 +88,6 @@ def dbt_silver_gold(context: AssetExecutionContext, dbt: DbtCliResource) -> Iter
     build-in-progress marker (warehouse/build_state.py), cleared only once a build succeeded, makes
     sure that next build happens and vacuums what the cut one wrote.
     """
-    settings = get_settings()
     export_dbt_env(settings)
     selected = len(context.selected_asset_keys)
     args = ["build", "--exclude", "test_type:unit"]
@@ -88,7 +98,7 @@ def dbt_silver_gold(context: AssetExecutionContext, dbt: DbtCliResource) -> Iter
         progress.report(progress.Event("dbt", message, 0, selected))
 
     with dbt_lock(settings, run_id=context.run_id, on_wait=waiting):
-        skip_static = static_nodes_current(settings, DBT_PROJECT.manifest_path)
+        skip_static = static_nodes_current(settings, project.manifest_path)
         if skip_static:
             args += ["--exclude", EXCLUDE_STATIC]
         unfinished = _mark_build(settings, context.run_id)
@@ -103,7 +113,7 @@ def dbt_silver_gold(context: AssetExecutionContext, dbt: DbtCliResource) -> Iter
     if vacuumed:
         context.log.info(f"Vacuumed and analyzed after a large build: {', '.join(vacuumed)}")
     if not skip_static:
-        mark_static_nodes_built(settings, DBT_PROJECT.manifest_path)
+        mark_static_nodes_built(settings, project.manifest_path)
     counts = table_row_counts(settings)
     for event in events:
         if isinstance(event, Output | AssetMaterialization):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -11,6 +12,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
+
+from dagster_dbt import DbtProject
 
 from tracktracker_assets.settings import Settings
 from tracktracker_assets.transform.child import PARENT_ENV
@@ -105,3 +108,14 @@ def ensure_manifest(settings: Settings) -> Path:
         run_dbt(settings, ["parse", "--quiet"])
         stamp.write_text(fingerprint)
     return manifest
+
+
+@functools.cache
+def _parsed_project(fingerprint: str) -> DbtProject:
+    return DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+
+
+def dbt_project(settings: Settings) -> DbtProject:
+    """The dbt project with a current manifest, parsed at most once per process and settings."""
+    ensure_manifest(settings)
+    return _parsed_project(_fingerprint(dbt_env(settings)))

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from tracktracker_assets.settings import Settings
-from tracktracker_assets.transform.locking import dbt_lock
 from tracktracker_assets.transform.project import ensure_manifest, run_dbt
 from tracktracker_assets.warehouse.db import connect, table_exists
+from tracktracker_assets.warehouse.locks import dbt_lock
 
 # Tables without a user_id whose rows an erased listener may have shaped: the weekly counts across
 # listeners, and the shared dimensions (a track's latest name and last play, one only they played).

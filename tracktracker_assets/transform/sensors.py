@@ -8,9 +8,9 @@ import`) instead of retrying a failing build every tick.
 
 from dagster import DefaultSensorStatus, RunRequest, SensorEvaluationContext, SkipReason, sensor
 
-from tracktracker_assets.jobs import job_in_flight, refresh_job
-from tracktracker_assets.resources import WarehouseResource
-from tracktracker_assets.runs import describe_run
+from tracktracker_assets.orchestration.liveness import describe_run, job_in_flight
+from tracktracker_assets.orchestration.resources import WarehouseResource
+from tracktracker_assets.transform.jobs import refresh_job
 from tracktracker_assets.warehouse.build_state import unfinished_build
 from tracktracker_assets.warehouse.status import pending_bronze_load_id
 

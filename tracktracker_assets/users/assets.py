@@ -2,7 +2,7 @@
 
 from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue, asset
 
-from tracktracker_assets.resources import RegistryResource, WarehouseResource
+from tracktracker_assets.orchestration.resources import RegistryResource, WarehouseResource
 from tracktracker_assets.users.sync import sync_registry_users
 
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from rich.console import Console
 
+from tracktracker_assets.orchestration.partitions import users_partitions
 from tracktracker_assets.settings import Settings
 from tracktracker_assets.users.traces import Identity
 from tracktracker_assets.warehouse.db import connect
@@ -75,12 +76,12 @@ def _warehouse_login(erasure: Erasure) -> str | None:
 
 
 def _partition(erasure: Erasure) -> str | None:
-    from tracktracker_assets.cli.people import mirror_users
-    from tracktracker_assets.instance import get_instance
+    from tracktracker_assets.orchestration.instance import get_instance
+    from tracktracker_assets.users.sync import mirror_users
 
     instance = get_instance(erasure.settings)
-    if instance.has_dynamic_partition("users", erasure.user_id):
-        instance.delete_dynamic_partition("users", erasure.user_id)
+    if instance.has_dynamic_partition(users_partitions.name, erasure.user_id):
+        instance.delete_dynamic_partition(users_partitions.name, erasure.user_id)
     mirror_users(erasure.settings)
     return None
 
@@ -119,14 +120,14 @@ def _shared_models(erasure: Erasure) -> str | None:
 
 
 def _superset(erasure: Erasure) -> str | None:
-    from tracktracker_assets.bi.erase import erase_listener
+    from tracktracker_assets.dashboards.erase import erase_listener
 
     return erase_listener(erasure.settings, erasure.user_id)
 
 
 def _dagster(erasure: Erasure) -> str | None:
-    from tracktracker_assets.instance import get_instance
-    from tracktracker_assets.runs import reclaim_stale_runs
+    from tracktracker_assets.orchestration.instance import get_instance
+    from tracktracker_assets.orchestration.liveness import reclaim_stale_runs
     from tracktracker_assets.users.traces import purge_dagster
 
     instance = get_instance(erasure.settings)

@@ -4,10 +4,10 @@ import hashlib
 
 from dagster import DefaultSensorStatus, RunRequest, SensorEvaluationContext, SensorResult, sensor
 
-from tracktracker_assets.jobs import refresh_job
-from tracktracker_assets.partitions import users_partitions
-from tracktracker_assets.resources import RegistryResource
-from tracktracker_assets.runs import reclaim_stale_runs
+from tracktracker_assets.orchestration.liveness import reclaim_stale_runs
+from tracktracker_assets.orchestration.partitions import users_partitions
+from tracktracker_assets.orchestration.resources import RegistryResource
+from tracktracker_assets.transform.jobs import refresh_job
 
 
 @sensor(job=refresh_job, minimum_interval_seconds=30, default_status=DefaultSensorStatus.RUNNING)

@@ -1,4 +1,5 @@
-"""Mirror the registry's users into bronze.registry_users (dbt reads time zones from there)."""
+"""Mirror the registry's users into the warehouse (bronze.registry_users: dbt reads time zones from
+there), their PostgreSQL roles and the Dagster partitions."""
 
 from __future__ import annotations
 
@@ -6,8 +7,11 @@ from typing import Any
 
 from psycopg2.extras import execute_values
 
-from tracktracker_assets.registry import User
-from tracktracker_assets.warehouse.access import ListenerLimits
+from tracktracker_assets.services.local import open_registry
+from tracktracker_assets.settings import Settings
+from tracktracker_assets.users.registry import User
+from tracktracker_assets.warehouse.access import ListenerLimits, sync_listeners
+from tracktracker_assets.warehouse.db import connect
 
 
 def sync_registry_users(conn: Any, users: list[User]) -> dict[str, int]:
@@ -38,7 +42,25 @@ def sync_registry_users(conn: Any, users: list[User]) -> dict[str, int]:
 def listener_limits() -> ListenerLimits:
     """What one listener's PostgreSQL role may use: Superset's SQL Lab timeout is the statement timeout
     of every listener query (charts too), enforced by the server."""
-    from tracktracker_assets.bi.config import bi_settings
+    from tracktracker_assets.dashboards.config import bi_settings
 
     bi = bi_settings()
     return ListenerLimits(statement_timeout_s=bi.sqllab_timeout, connections=bi.listener_connections)
+
+
+def mirror_users(settings: Settings, *, refresh_roles: bool = False) -> None:
+    """bronze.registry_users, the listeners' PostgreSQL roles and the `users` partitions follow the
+    registry right away (the sensor would mirror users within a minute when the daemon runs).
+    refresh_roles: re-apply every listener role's limits (at `up`), not only create missing ones."""
+    from tracktracker_assets.orchestration.instance import get_instance
+    from tracktracker_assets.orchestration.partitions import ensure_partitions
+
+    with open_registry(settings) as registry:
+        users = registry.list_users()
+    conn = connect(settings.database_url)
+    try:
+        sync_registry_users(conn, users)
+        sync_listeners(conn, settings, [u.user_id for u in users], listener_limits(), refresh=refresh_roles)
+    finally:
+        conn.close()
+    ensure_partitions(get_instance(settings), [u.user_id for u in users])

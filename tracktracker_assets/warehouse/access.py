@@ -9,7 +9,7 @@ got around by any SQL, because PostgreSQL applies them to every statement of a r
   dbt's post-hook (dbt/macros/row_security.sql) has put that relation's row-level-security policy in
   place, in the same transaction: a relation without a policy is not readable by listeners at all.
 - one login role per listener, `tt_listener_<random>`, member of `tt_listeners` (inheriting its grants,
-  never allowed to SET ROLE to it). Superset's connection mutator (bi/mutators.py) picks it for that
+  never allowed to SET ROLE to it). Superset's connection mutator (dashboards/mutators.py) picks it for that
   listener's requests. Its name says nothing about the listener (role names are visible to everyone
   in pg_roles); tt_security.listener_roles maps it to the user id, and the SECURITY DEFINER function
   tt_security.listener_user_id() answers "whose session is this" for the policies without letting a
@@ -18,7 +18,7 @@ got around by any SQL, because PostgreSQL applies them to every statement of a r
 Per-role limits hold whatever a session does: statement and idle-in-transaction timeouts, a connection
 limit, a temporary-file limit (superuser-only setting: a session cannot raise it). The timeouts are
 user-settable in PostgreSQL; Superset refuses SET, set_config() and the like before they reach the
-server (bi/mutators.py), and set_config is not executable by the listeners' roles at all.
+server (dashboards/mutators.py), and set_config is not executable by the listeners' roles at all.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ from typing import Any
 from psycopg2 import sql
 
 from tracktracker_assets.settings import Settings
+from tracktracker_assets.warehouse.locks import ACCESS_LOCK_KEY, ADVISORY_LOCK_FUNCTIONS, transaction_lock
 
 LISTENER_GROUP = "tt_listeners"
 READER_ROLE = "superset_reader"
@@ -46,22 +47,7 @@ SECURITY_SCHEMA = "tt_security"
 # let a query block every load and refresh (they take global advisory locks); set_config changes the
 # session's limits; sleeping holds a connection for nothing.
 RESTRICTED_FUNCTIONS = (
-    "pg_advisory_lock(bigint)",
-    "pg_advisory_lock(integer, integer)",
-    "pg_advisory_lock_shared(bigint)",
-    "pg_advisory_lock_shared(integer, integer)",
-    "pg_advisory_xact_lock(bigint)",
-    "pg_advisory_xact_lock(integer, integer)",
-    "pg_advisory_xact_lock_shared(bigint)",
-    "pg_advisory_xact_lock_shared(integer, integer)",
-    "pg_try_advisory_lock(bigint)",
-    "pg_try_advisory_lock(integer, integer)",
-    "pg_try_advisory_lock_shared(bigint)",
-    "pg_try_advisory_lock_shared(integer, integer)",
-    "pg_try_advisory_xact_lock(bigint)",
-    "pg_try_advisory_xact_lock(integer, integer)",
-    "pg_try_advisory_xact_lock_shared(bigint)",
-    "pg_try_advisory_xact_lock_shared(integer, integer)",
+    *ADVISORY_LOCK_FUNCTIONS,
     "set_config(text, text, boolean)",
     "pg_sleep(double precision)",
     "pg_sleep_for(interval)",
@@ -158,12 +144,12 @@ def ensure_access_control(conn: Any, other_databases: tuple[str, ...] = ()) -> N
 
     Needs CREATEROLE (the embedded server's and docker-compose's owner are superusers). Function
     privileges in pg_catalog can only be changed by a superuser: elsewhere that layer is skipped and
-    Superset's own refusal (bi/mutators.py) remains.
+    Superset's own refusal (dashboards/mutators.py) remains.
     """
     if _access_current(conn):
         return
     with conn.cursor() as cur:
-        cur.execute("select pg_advisory_xact_lock(hashtext('tracktracker.warehouse.access'))")
+        transaction_lock(conn, ACCESS_LOCK_KEY)
         for role in (LISTENER_GROUP, READER_ROLE):
             if not _role_exists(cur, role):
                 # the reader gets its login and password when Superset is provisioned
@@ -261,7 +247,7 @@ def ensure_listener(
     """The listener's login role exists, with its limits, and its password is kept under secrets/.
     Idempotent: an existing role keeps its name; a lost password file gets a new password. Commits."""
     with conn.cursor() as cur:
-        cur.execute("select pg_advisory_xact_lock(hashtext('tracktracker.warehouse.access'))")
+        transaction_lock(conn, ACCESS_LOCK_KEY)
         role = _mapped_role(cur, user_id)
         known = read_listener_login(settings, user_id)
         if role is None:
@@ -321,7 +307,7 @@ def ensure_listener(
 def drop_listener(conn: Any, settings: Settings, user_id: str) -> bool:
     """Drop the listener's role (ending its sessions) and forget its login. Idempotent; commits."""
     with conn.cursor() as cur:
-        cur.execute("select pg_advisory_xact_lock(hashtext('tracktracker.warehouse.access'))")
+        transaction_lock(conn, ACCESS_LOCK_KEY)
         role = _mapped_role(cur, user_id)
         known = read_listener_login(settings, user_id)
         candidates = {r for r in (role, known.role if known else None) if r and r.startswith(ROLE_PREFIX)}

@@ -14,10 +14,15 @@ from typing import Any
 
 from psycopg2 import sql
 
-from tracktracker_assets.transform.locking import BRONZE_LOCK_KEY, DBT_LOCK_KEY, acquire_advisory_lock
+from tracktracker_assets.warehouse.locks import (
+    BRONZE_LOCK_KEY,
+    DBT_LOCK_KEY,
+    ERASURE_LOCK_KEY,
+    acquire_advisory_lock,
+    transaction_lock,
+)
 
 LAYERS = ("bronze", "silver", "gold")
-ERASURE_LOCK_KEY = "tracktracker.erasure"
 
 
 @dataclass(frozen=True)
@@ -55,7 +60,7 @@ def pending_erasure(conn: Any, user_id: str) -> ErasureRecord | None:
 def request_erasure(conn: Any, user_id: str, display_name: str | None) -> ErasureRecord:
     """The pending erasure of this user, recorded now if there is none yet. Commits."""
     with conn.cursor() as cur:
-        cur.execute("select pg_advisory_xact_lock(hashtext(%s))", (ERASURE_LOCK_KEY,))
+        transaction_lock(conn, ERASURE_LOCK_KEY)
         cur.execute(
             f"select {_COLUMNS} from bronze.erasures where user_id = %s and completed_at is null "
             "order by erasure_id limit 1",

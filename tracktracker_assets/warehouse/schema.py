@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from tracktracker_assets.warehouse.locks import MIGRATE_LOCK_KEY, transaction_lock
+
 MIGRATIONS: list[tuple[int, str]] = [
     (
         1,
@@ -180,7 +182,7 @@ def migrate(conn: Any) -> list[int]:
     """Apply pending migrations; returns the versions applied. Safe to call concurrently."""
     applied: list[int] = []
     with conn.cursor() as cur:
-        cur.execute("select pg_advisory_xact_lock(hashtext('tracktracker.bronze.migrate'))")
+        transaction_lock(conn, MIGRATE_LOCK_KEY)
         cur.execute("create schema if not exists bronze")
         cur.execute(
             "create table if not exists bronze.schema_migrations "

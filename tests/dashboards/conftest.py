@@ -1,0 +1,147 @@
+"""Superset over the session's real warehouse: one start for the package, stopped at its end.
+
+Gold is built by the real pipeline: the session's `real_gold` (nine people's public exports) plus three
+synthetic listeners whose history runs up to now (tests/dashboards/listeners.py), added with `tracktracker
+users add` and loaded through the inbox, Dagster and dbt like any import. Provisioning creates a Superset
+account for every registry user. Superset gets a 2 MB upload limit so the size checks are testable,
+and a fake Spotify (tests.fakes.spotify_server) for the connect page.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg2
+import pytest
+
+from tests.conftest import cli
+from tests.fakes.spotify_server import FakeSpotify
+from tracktracker_assets.dashboards import provision, service
+from tracktracker_assets.dashboards.client import SupersetClient
+from tracktracker_assets.dashboards.config import bi_settings
+from tracktracker_assets.dashboards.listeners import listener_password
+from tracktracker_assets.settings import Settings
+
+from .browser import SCREENSHOTS
+from .listeners import LISTENERS, write_recent_exports
+
+UPLOAD_LIMIT_MB = 2
+
+
+@dataclass
+class BIStack:
+    settings: Settings
+    url: str
+    provisioned: provision.Provisioned
+    timings: dict[str, float]
+
+    def admin(self) -> SupersetClient:
+        return provision.admin_client(self.settings)
+
+    def password(self, user_id: str) -> str:
+        password = listener_password(self.settings, user_id)
+        assert password, f"no stored Superset password for {user_id}"
+        return password
+
+    def listener(self, user_id: str) -> SupersetClient:
+        return SupersetClient(self.url, user_id, self.password(user_id))
+
+    @property
+    def sqllab_timeout(self) -> int:
+        return bi_settings().sqllab_timeout
+
+    def superset_environments(self) -> list[bytes]:
+        """The environment of every running process of this Superset."""
+        marker = f"SUPERSET_HOME={self.settings.home / 'superset'}".encode()
+        found = []
+        for proc in Path("/proc").iterdir():
+            try:
+                environ = (proc / "environ").read_bytes() if proc.name.isdigit() else b""
+            except OSError:
+                continue
+            if marker in environ.split(b"\0"):
+                found.append(environ)
+        return found
+
+    def query(self, statement: str, params: tuple | dict = ()) -> list[tuple]:
+        conn = psycopg2.connect(self.settings.database_url)
+        try:
+            with conn.cursor() as cur:
+                cur.execute(statement, params)
+                return cur.fetchall()
+        finally:
+            conn.close()
+
+
+def _superset_processes(settings: Settings) -> list[str]:
+    """Live processes started by bi.service for this TRACKTRACKER_HOME (found by SUPERSET_HOME)."""
+    marker = f"SUPERSET_HOME={settings.home / 'superset'}".encode()
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            if marker in (proc / "environ").read_bytes().split(b"\0"):
+                found.append(f"{proc.name}: {(proc / 'cmdline').read_bytes()[:120]!r}")
+        except OSError:
+            continue
+    return found
+
+
+@pytest.fixture(scope="package")
+def bi_gold(real_gold: Settings) -> Settings:
+    """The session's real gold plus the recent synthetic listeners, through the real import path."""
+    from rich.console import Console
+
+    from tracktracker_assets.exports.inbox import drop_into_inbox
+    from tracktracker_assets.orchestration.pipeline import load_and_refresh
+
+    for listener in LISTENERS:
+        code, output = cli("users", "add", listener.user_id, "--name", listener.display_name,
+                           "--timezone", listener.timezone)  # fmt: skip
+        assert code == 0, output
+    with tempfile.TemporaryDirectory(prefix="tt-bi-exports-") as folder:
+        for user_id, files in write_recent_exports(Path(folder)).items():
+            for path in files:
+                drop_into_inbox(real_gold, user_id, path)
+        assert load_and_refresh(real_gold, Console(quiet=True), [listener.user_id for listener in LISTENERS])
+    return real_gold
+
+
+@pytest.fixture(scope="package")
+def fake_spotify() -> Iterator[FakeSpotify]:
+    """Spotify's accounts service and Web API for the connect page (any redirect URI is accepted)."""
+    with FakeSpotify(redirect_uris=None) as server:
+        yield server
+
+
+@pytest.fixture(scope="package")
+def bi_stack(bi_gold: Settings, fake_spotify: FakeSpotify) -> Iterator[BIStack]:
+    settings = bi_gold
+    timings: dict[str, float] = {}
+    # for Superset's process only: the session's settings stay as they are for the other tests
+    superset_env = {
+        "TRACKTRACKER_MAX_UPLOAD_MB": str(UPLOAD_LIMIT_MB),
+        "TRACKTRACKER_SPOTIFY_CLIENT_ID": fake_spotify.client_id,
+        "TRACKTRACKER_SPOTIFY_API_URL": fake_spotify.api_base,
+        "TRACKTRACKER_SPOTIFY_ACCOUNTS_URL": fake_spotify.base_url,
+    }
+    for stale in SCREENSHOTS.glob("*.png"):  # what a person looks at must come from this run
+        stale.unlink()
+    began = time.monotonic()
+    base_url = service.start(settings, extra_env=superset_env)
+    timings["first start (migrate, admin, roles, gunicorn)"] = time.monotonic() - began
+    try:
+        began = time.monotonic()
+        provisioned = provision.provision(settings)
+        timings["provision"] = time.monotonic() - began
+        print("\nSuperset: " + ", ".join(f"{k} {v:.1f} s" for k, v in timings.items()))
+        yield BIStack(settings, base_url, provisioned, timings)
+    finally:
+        service.stop(settings)
+    left = _superset_processes(settings)
+    assert not left, f"Superset processes left behind: {left}"

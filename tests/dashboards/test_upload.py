@@ -1,0 +1,178 @@
+"""The listeners' page inside Superset, in the browser: upload an export (checked, then into the inbox
+where the Dagster sensor finds it), see what became of it, connect Spotify through its consent page."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import pytest
+import requests
+from playwright.sync_api import BrowserContext, Page
+from rich.console import Console
+
+from tests.conftest import cli
+from tests.fakes.spotify_server import FakeSpotify
+from tracktracker_assets.cli import superset as superset_cli
+from tracktracker_assets.exports.inbox import pending_files
+from tracktracker_assets.orchestration.pipeline import load_and_refresh
+from tracktracker_assets.services.local import open_registry
+from tracktracker_assets.synthetic import make_user, write_export
+
+from .browser import chromium, login, screenshot
+from .conftest import UPLOAD_LIMIT_MB, BIStack
+
+pytestmark = pytest.mark.slow
+LISTENER = "dave"
+
+
+@pytest.fixture(scope="module")
+def dave(bi_stack: BIStack) -> Iterator[str]:
+    """A new listener, registered like `tracktracker users add` does, with no data yet."""
+    code, output = cli("users", "add", LISTENER, "--name", "Dave Grohl-Fan", "--timezone", "Australia/Sydney")
+    assert code == 0, output
+    superset_cli.on_user_added(bi_stack.settings, Console(quiet=True), LISTENER)
+    yield LISTENER
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[BrowserContext]:
+    with chromium() as context:
+        yield context
+
+
+@pytest.fixture
+def page(bi_stack: BIStack, browser: BrowserContext, dave: str) -> Iterator[Page]:
+    page = login(browser, bi_stack.url, dave, bi_stack.password(dave))
+    yield page
+    page.close()
+
+
+def upload(page: Page, stack: BIStack, *paths: Path) -> str:
+    page.goto(f"{stack.url}/tracktracker/upload")
+    page.set_input_files("input[type=file]", [str(p) for p in paths])
+    page.click("form[action='/tracktracker/upload'] button[type=submit]")
+    page.wait_for_load_state("load")
+    return page.inner_text("main")
+
+
+def test_the_page_needs_a_login(bi_stack: BIStack) -> None:
+    response = requests.get(f"{bi_stack.url}/tracktracker/upload", allow_redirects=False, timeout=30)
+    assert response.status_code == 302 and "/login/" in response.headers["Location"]
+
+
+def test_an_export_lands_in_the_inbox_and_its_outcome_shows(
+    bi_stack: BIStack, page: Page, dave: str, tmp_path: Path
+) -> None:
+    settings = bi_stack.settings
+    user = make_user(dave, seed=7, tz="Australia/Sydney", plays_per_day=20.0)
+    export = next(
+        p
+        for p in write_export(user, tmp_path / "x", "current", date(2025, 3, 1), date(2025, 3, 20))
+        if "Audio" in p.name
+    )
+    not_history = tmp_path / "Userdata.json"
+    not_history.write_text(json.dumps({"username": "dave", "country": "AU"}))
+
+    text = upload(page, bi_stack, export, not_history)
+    assert f"{export.name} received (JSON file" in text and "within a few minutes" in text
+    assert sorted(p.name for p in pending_files(settings, dave)) == sorted([export.name, not_history.name])
+    screenshot(page, "upload-accepted.png", content="main")
+
+    # the Dagster sensor sees the files and asks for a run for dave; the run is the import job
+    from dagster import build_sensor_context
+
+    from tracktracker_assets.exports.sensors import inbox_sensor
+    from tracktracker_assets.orchestration.instance import get_instance
+
+    request = inbox_sensor(build_sensor_context(instance=get_instance(settings)))
+    tags = request.tags
+    assert (tags["dagster/asset_partition_range_start"], tags["dagster/asset_partition_range_end"]) == (
+        dave,
+        dave,
+    )
+    load_and_refresh(settings, Console(quiet=True), [dave])
+    assert pending_files(settings, dave) == []
+
+    page.goto(f"{bi_stack.url}/tracktracker/upload")
+    history = page.inner_text("main")
+    screenshot(page, "upload-history.png", content="main")
+    ((plays,),) = bi_stack.query(
+        "select count(*) from bronze.spotify_extended_history where user_id = %s", (dave,)
+    )
+    assert f"{plays:,} new plays" in history
+    assert "Userdata.json" in history and "rejected" in history
+    # and the plays are in dave's dashboards
+    ((gold,),) = bi_stack.query("select count(*) from gold.fct_plays where user_id = %s", (dave,))
+    assert gold == plays > 0
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        (b"hello, this is not an export", "neither a ZIP nor a JSON file"),
+        (b"", "is empty"),
+        (b"[" + b" " * (UPLOAD_LIMIT_MB << 20) + b"]", f"larger than the {UPLOAD_LIMIT_MB} MB limit"),
+    ],
+)
+def test_bad_files_are_refused_before_they_land(
+    bi_stack: BIStack, page: Page, dave: str, tmp_path: Path, content: bytes, problem: str
+) -> None:
+    path = tmp_path / "my_spotify_data.json"
+    path.write_bytes(content)
+    text = upload(page, bi_stack, path)
+    assert problem in text, text[:600]
+    assert pending_files(bi_stack.settings, dave) == []
+    assert not any((bi_stack.settings.home / "uploads" / dave).glob("*/*")), "staged upload left behind"
+
+
+def test_an_upload_over_the_request_limit_gets_a_clear_answer(
+    bi_stack: BIStack, page: Page, tmp_path: Path
+) -> None:
+    path = tmp_path / "huge.zip"
+    path.write_bytes(b"PK\x03\x04" + b"\0" * ((UPLOAD_LIMIT_MB + 17) << 20))
+    text = upload(page, bi_stack, path)
+    assert f"larger than the {UPLOAD_LIMIT_MB} MB limit, so none of it was kept" in text
+    screenshot(page, "upload-too-large.png", content="main")
+
+
+def test_connect_spotify_through_its_consent_page(
+    bi_stack: BIStack, page: Page, dave: str, fake_spotify: FakeSpotify
+) -> None:
+    fake_spotify.add_user("dave-on-spotify", display_name="Dave")
+    fake_spotify.deny_next_login()
+    page.goto(f"{bi_stack.url}/tracktracker/upload")
+    page.click("button.spotify")
+    page.wait_for_load_state("load")
+    assert "you declined access" in page.inner_text("main")
+
+    fake_spotify.approve_next_login("dave-on-spotify")
+    page.click("button.spotify")
+    page.wait_for_load_state("load")
+    text = page.inner_text("main")
+    screenshot(page, "spotify-connected.png", content="main")
+    assert "Spotify is connected" in text and "Connected as dave-on-spotify" in text
+    with open_registry(bi_stack.settings) as registry:
+        assert registry.require_user(dave).spotify_user_id == "dave-on-spotify"
+
+
+def test_an_admin_is_told_the_page_is_for_listeners(bi_stack: BIStack, browser: BrowserContext) -> None:
+    page = login(browser, bi_stack.url, "admin", _admin_password(bi_stack))
+    page.goto(f"{bi_stack.url}/tracktracker/upload")
+    assert "This page is for listeners" in page.inner_text("main")
+    page.close()
+
+
+def _admin_password(stack: BIStack) -> str:
+    from tracktracker_assets.dashboards import service
+
+    return service.admin_password(stack.settings)
+
+
+def test_listeners_can_find_the_page(bi_stack: BIStack) -> None:
+    """The Current listening dashboard links to it."""
+    client = bi_stack.admin()
+    dashboard = client.get(f"/api/v1/dashboard/{bi_stack.provisioned.dashboards['Current listening']}")
+    assert "](/tracktracker/upload)" in dashboard["result"]["position_json"]

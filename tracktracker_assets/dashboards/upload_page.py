@@ -1,0 +1,188 @@
+"""The listeners' page inside Superset: upload a Spotify export, connect the Spotify account.
+
+Registered through superset_config.BLUEPRINTS, so it runs in Superset's process with Superset's login
+and CSRF protection; the signed-in Superset user is the listener (username = registry user_id).
+
+    GET  /tracktracker/upload             the page: form, Spotify connection, recent import outcomes
+    POST /tracktracker/upload             files -> checks -> the listener's inbox (Dagster's sensor loads it)
+    POST /tracktracker/spotify/connect    -> Spotify's consent page
+    GET  /tracktracker/spotify/callback   Spotify sends the listener back here
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+from flask import Blueprint, Response, flash, get_flashed_messages, redirect, render_template, request
+from flask_login import current_user
+
+from tracktracker_assets.dashboards.config import bi_settings
+from tracktracker_assets.exports.uploads import (
+    ImportRecord,
+    Outcome,
+    accept_upload,
+    import_history,
+    local_time,
+)
+from tracktracker_assets.settings import Settings, get_settings
+from tracktracker_assets.users.registry import RegistryError, User
+
+blueprint = Blueprint("tracktracker", __name__, url_prefix="/tracktracker", template_folder="templates")
+CALLBACK_PATH = "/tracktracker/spotify/callback"
+
+
+@dataclass
+class Notice:
+    ok: bool
+    text: str
+
+
+def callback_url() -> str:
+    """The redirect URI registered with Spotify: this server's public URL + the callback route."""
+    base = bi_settings().public_url or request.host_url.rstrip("/")
+    return base + CALLBACK_PATH
+
+
+def _listener(settings: Settings) -> User | None:
+    from tracktracker_assets.services.local import open_registry
+
+    with open_registry(settings) as registry:
+        return registry.get_user(current_user.username)
+
+
+def _history(settings: Settings, user: User) -> tuple[list[ImportRecord], str | None]:
+    """The listener's imports, read as their own warehouse role: Superset's process holds no owner
+    credentials. The connection goes through Superset's gold database, so its connection mutator
+    (dashboards/mutators.py) picks the signed-in listener's role."""
+    try:
+        with gold_database().get_raw_connection() as conn:
+            return import_history(settings, conn, user.user_id, user.timezone), None
+    except Exception as exc:  # the page still works for uploads when the warehouse is down
+        return [], f"Your import history is unavailable right now ({type(exc).__name__})."
+
+
+def gold_database() -> Any:
+    """Superset's connection to the gold warehouse (the bundle's database, whose URI names the reader)."""
+    from superset.extensions import db
+    from superset.models.core import Database
+
+    from tracktracker_assets.warehouse.access import READER_ROLE
+
+    for database in db.session.query(Database).all():
+        if database.url_object.username == READER_ROLE:
+            return database
+    raise RuntimeError("Superset has no gold database yet: run `tracktracker superset provision`.")
+
+
+def _page(
+    settings: Settings, user: User | None, notices: list[Notice] | None = None, status: int = 200
+) -> tuple[str, int]:
+    history, history_error = _history(settings, user) if user else ([], None)
+    body = render_template(
+        "tracktracker/upload.html",
+        user=user,
+        username=current_user.username,
+        notices=notices or [],
+        history=history,
+        history_error=history_error,
+        limit_mb=settings.max_upload_bytes >> 20,
+        last_pull=local_time(user.last_pull_at, user.timezone) if user and user.last_pull_at else None,
+        spotify_configured=bool(settings.spotify_client_id),
+    )
+    return body, status
+
+
+@blueprint.before_request
+def _require_login() -> Response | None:
+    if not current_user.is_authenticated:
+        return redirect(f"/login/?next={quote(request.full_path)}")
+    return None
+
+
+@blueprint.route("/upload", methods=["GET"])
+def upload_page() -> Any:
+    settings = get_settings()
+    flashed = get_flashed_messages(
+        with_categories=True, category_filter=["tracktracker-ok", "tracktracker-bad"]
+    )
+    notices = [Notice(category == "tracktracker-ok", text) for category, text in flashed]
+    return _page(settings, _listener(settings), notices)
+
+
+@blueprint.route("/upload", methods=["POST"])
+def upload_files() -> Any:
+    settings = get_settings()
+    user = _listener(settings)
+    if user is None or user.status == "disabled":
+        return _page(settings, user, status=403)
+    files = [f for f in request.files.getlist("files") if f and f.filename]
+    if not files:
+        return _page(
+            settings, user, [Notice(False, "Choose a file first: your Spotify ZIP or its JSON files.")], 400
+        )
+    outcomes: list[Outcome] = [accept_upload(settings, user.user_id, f.filename, f.stream) for f in files]
+    notices = [Notice(o.accepted, f"{o.name} {o.message}") for o in outcomes]
+    return _page(settings, user, notices, 200 if all(o.accepted for o in outcomes) else 400)
+
+
+@blueprint.route("/spotify/connect", methods=["POST"])
+def spotify_connect() -> Any:
+    settings = get_settings()
+    user = _listener(settings)
+    if user is None or user.status == "disabled":
+        return _page(settings, user, status=403)
+    try:
+        from tracktracker_assets.spotify.connect import SpotifyNotConfigured, authorization_url
+    except ImportError:
+        return _page(
+            settings, user, [Notice(False, "Connecting Spotify is not available on this server yet.")], 503
+        )
+    try:
+        return redirect(authorization_url(settings, user.user_id, callback_url()))
+    except SpotifyNotConfigured:
+        text = (
+            "This TrackTracker is not set up to talk to Spotify yet: its owner has to create a Spotify app "
+            "and set TRACKTRACKER_SPOTIFY_CLIENT_ID. Uploading your export works without it."
+        )
+        return _page(settings, user, [Notice(False, text)], 503)
+    except RegistryError as exc:
+        return _page(settings, user, [Notice(False, str(exc))], 400)
+
+
+@blueprint.route("/spotify/callback", methods=["GET"])
+def spotify_callback() -> Any:
+    settings = get_settings()
+    from tracktracker_assets.spotify.connect import complete_authorization
+
+    args = request.args
+    try:
+        connected = complete_authorization(
+            settings, args.get("state", ""), args.get("code"), args.get("error"), callback_url()
+        )
+    except RegistryError as exc:
+        flash(f"Spotify was not connected: {exc}", "tracktracker-bad")
+    else:
+        if connected.user_id != current_user.username:
+            flash(f"Spotify was connected for {connected.user_id}, not for you.", "tracktracker-bad")
+        else:
+            flash(
+                "Spotify is connected. Your recently played tracks will be fetched every few minutes from "
+                "now on; Spotify only shares the last 50 plays, so upload your export for your full history.",
+                "tracktracker-ok",
+            )
+    # back to the page, so that reloading it does not replay the one-time code
+    return redirect("/tracktracker/upload")
+
+
+@blueprint.app_errorhandler(413)
+def _too_large(error: Exception) -> Any:
+    if not request.path.startswith("/tracktracker/") or not current_user.is_authenticated:
+        return error
+    settings = get_settings()
+    text = (
+        f"The upload is larger than the {settings.max_upload_bytes >> 20} MB limit, so none of it was kept. "
+        "Upload the ZIP as Spotify sent it, or fewer JSON files at a time."
+    )
+    return _page(settings, _listener(settings), [Notice(False, text)], 413)

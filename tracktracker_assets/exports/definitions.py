@@ -1,0 +1,11 @@
+"""The exports room on the orchestrator: inbox files to bronze."""
+
+from dagster import Definitions
+
+from tracktracker_assets.exports.assets import spotify_exports
+from tracktracker_assets.exports.jobs import import_exports_job
+from tracktracker_assets.exports.sensors import inbox_sensor
+
+
+def defs() -> Definitions:
+    return Definitions(assets=[spotify_exports], jobs=[import_exports_job], sensors=[inbox_sensor])

@@ -1,0 +1,570 @@
+"""Load one export file into bronze: one transaction, streamed through COPY, recorded in the manifest.
+
+A parser thread turns the file into CSV batches while the connection streams the previous batch to
+PostgreSQL, so parsing (Python, one core) and COPY (the server process, the other core) overlap.
+A bad file raises ImportProblem before commit: nothing of it is written, earlier loads stay intact.
+A database that fails meanwhile (connection lost, disk full) raises ServiceProblem: rolled back just
+the same, and not the file's fault.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import queue
+import re
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import IO, Any
+
+import msgspec
+import psycopg2
+import psycopg2.errors
+
+from tracktracker_assets.exports.errors import ImportProblem, ServiceProblem
+from tracktracker_assets.exports.formats import ACCOUNT, EXTENDED, Format
+from tracktracker_assets.exports.jsonarray import SNIFF_BYTES, ArrayReader, Batch, sniff
+from tracktracker_assets.exports.sources import Source
+from tracktracker_assets.warehouse.locks import bronze_write, next_load_id
+
+Progress = Callable[[int, int], None]  # (records read, bytes read)
+
+# Columns that identify one listening event within a format: rows agreeing on all of them are the
+# same event seen twice (the same export loaded twice, overlapping exports).
+EVENT_KEY: dict[str, tuple[str, ...]] = {
+    # the same columns dbt's staging models identify an event by (play_id): keep them in step
+    EXTENDED.name: (
+        "ts", "ms_played",
+        "spotify_track_uri", "spotify_episode_uri", "audiobook_chapter_uri", "audiobook_uri",
+        "master_metadata_track_name", "episode_name", "audiobook_chapter_title",
+        "master_metadata_album_artist_name", "episode_show_name", "audiobook_title",
+    ),
+    ACCOUNT.name: (
+        "end_time", "ms_played", "artist_name", "track_name", "podcast_name", "episode_name",
+        "audiobook_name", "chapter_name", "author_name",
+    ),
+}  # fmt: skip
+TIME_COLUMN = {EXTENDED.name: "ts", ACCOUNT.name: "end_time"}
+# Spotify began in 2006; a play before that, or more than a day ahead of this clock, is a broken value
+# (a zeroed or hand-typed date), not listening, and would fall outside dim_date.
+EARLIEST_PLAY = datetime(2006, 1, 1, tzinfo=UTC)
+FUTURE_SLACK = timedelta(days=1)
+FIX_RECORD_HINT = "Nothing of this file was loaded; fix or remove that record, or use the original export."
+# SQLSTATE classes that mean a value of the file was refused (data exception, integrity, a program
+# limit such as a value too large to index); every other error is the database's, not the file's
+FILE_FAULT_CLASSES = ("22", "23", "54")
+
+
+@dataclass
+class FileResult:
+    name: str
+    sha256: str
+    status: str  # loaded | already_loaded | no_new_records | empty | skipped | rejected
+    format: str | None = None
+    records: int = 0
+    inserted: int = 0
+    duplicates: int = 0
+    min_ts: datetime | None = None
+    max_ts: datetime | None = None
+    message: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.status != "rejected"
+
+
+def sha256_of(source: Source) -> str:
+    digest = hashlib.sha256()
+    with source.open() as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _loaded(conn: Any, user_id: str, sha256: str) -> tuple | None:
+    with conn.cursor() as cur:
+        cur.execute(
+            "select format, records, inserted, loaded_at from bronze.loaded_files "
+            "where user_id = %s and sha256 = %s",
+            (user_id, sha256),
+        )
+        return cur.fetchone()
+
+
+def _already(name: str, sha: str, done: tuple) -> FileResult:
+    return FileResult(
+        name,
+        sha,
+        "already_loaded",
+        format=done[0],
+        records=done[1],
+        message=f"already loaded on {done[3]:%Y-%m-%d %H:%M} UTC ({done[1]} records): nothing to do.",
+    )
+
+
+def detect(source: Source) -> Format | None:
+    """The source's format; None for an empty array. Raises ImportProblem for anything else."""
+    with source.open() as stream:
+        head = stream.read(SNIFF_BYTES)
+        complete = len(head) < SNIFF_BYTES
+        sniffed = sniff(head, complete=complete, name=source.name, read_rest=lambda n: head + stream.read(n))
+    return sniffed.format
+
+
+def _same_size_loaded(conn: Any, user_id: str, size: int) -> bool:
+    with conn.cursor() as cur:
+        cur.execute(
+            "select 1 from bronze.loaded_files where user_id = %s and bytes = %s limit 1", (user_id, size)
+        )
+        return cur.fetchone() is not None
+
+
+def make_durable(conn: Any) -> None:
+    """Wait until every earlier commit of this session is on disk.
+
+    Loads of a batch commit without waiting for their WAL flush (one fsync per file would cost more
+    than the parsing); one synchronous commit that writes a commit record flushes all WAL before it.
+    Callers move files out of the inbox only after this, so a crash can only leave files to reload.
+    """
+    with conn.cursor() as cur:
+        cur.execute("set synchronous_commit = on")
+        cur.execute("select txid_current()")
+    conn.commit()
+
+
+def load_source(
+    conn: Any, user_id: str, source: Source, *, progress: Progress | None = None, durable: bool = True
+) -> FileResult:
+    """Load one history file of a user. Commits on success; raises ImportProblem (rolled back) if bad.
+
+    The file is hashed while it is parsed. Only when a file of the same size was loaded before is it
+    hashed up front, so that re-importing a file is a no-op without parsing it. With durable=False the
+    commit does not wait for the disk: call make_durable before relying on it.
+    """
+    try:
+        return _load_source(conn, user_id, source, progress, durable)
+    except psycopg2.Error as exc:
+        rollback_quietly(conn)
+        raise database_problem(source.name, exc) from None
+    except BaseException:
+        rollback_quietly(conn)
+        raise
+
+
+def rollback_quietly(conn: Any) -> None:
+    """Roll back if the connection still lives (after it was lost there is nothing to roll back)."""
+    with contextlib.suppress(psycopg2.Error):
+        conn.rollback()
+
+
+def database_problem(name: str, exc: psycopg2.Error) -> ImportProblem | ServiceProblem:
+    """A value of the file that PostgreSQL refused (ImportProblem), or the database failing."""
+    code = getattr(exc, "pgcode", None) or ""
+    if code[:2] in FILE_FAULT_CLASSES:
+        return _copy_problem(name, exc)
+    detail = (getattr(exc, "pgerror", None) or str(exc) or type(exc).__name__).strip()
+    first_line = detail.splitlines()[0].removeprefix("ERROR:").strip().rstrip(".")
+    kept = "Nothing of this file was loaded and it stays in the inbox"
+    if code == "53100" or "No space left on device" in detail:
+        return ServiceProblem(
+            f"{name}: PostgreSQL ran out of disk space while loading it ({first_line}). {kept}. "
+            "Free some space on the disk holding the database, then run the import again.",
+            disk_full=True,
+        )
+    # class 08: the connection; 57P: the server shutting down or crashed (57014 is a cancelled query)
+    lost = code[:2] == "08" or code.startswith("57P")
+    if lost or (not code and isinstance(exc, psycopg2.OperationalError | psycopg2.InterfaceError)):
+        return ServiceProblem(
+            f"{name}: the connection to the warehouse database (PostgreSQL) was lost while loading it "
+            f"({first_line}). {kept}. Start PostgreSQL again (`tracktracker up`, or the server of "
+            "TRACKTRACKER_DATABASE_URL) and run the import again."
+        )
+    return ServiceProblem(
+        f"{name}: the warehouse database (PostgreSQL) failed while loading it ({first_line}). {kept}. "
+        "Check PostgreSQL's log, then run the import again."
+    )
+
+
+def _load_source(
+    conn: Any, user_id: str, source: Source, progress: Progress | None, durable: bool
+) -> FileResult:
+    if _same_size_loaded(conn, user_id, source.size):
+        sha = sha256_of(source)
+        if (done := _loaded(conn, user_id, sha)) is not None:
+            return _already(source.name, sha, done)
+    fmt = detect(source)
+    if fmt is None:
+        sha = sha256_of(source)
+        if (done := _loaded(conn, user_id, sha)) is not None:
+            return _already(source.name, sha, done)
+        _record(
+            conn,
+            user_id,
+            sha,
+            source.name,
+            "empty",
+            source.size,
+            0,
+            0,
+            0,
+            None,
+            None,
+            next_load_id(conn),
+        )
+        conn.commit()
+        return FileResult(source.name, sha, "empty", message="holds no records (an empty array).")
+    return _load(conn, user_id, source, fmt, progress, durable)
+
+
+def _load(
+    conn: Any, user_id: str, source: Source, fmt: Format, progress: Progress | None, durable: bool
+) -> FileResult:
+    with conn.cursor() as cur:
+        if not durable:
+            cur.execute("set local synchronous_commit = off")
+    # the one bronze writer: the duplicate check below sees every earlier load
+    load_id = bronze_write(conn)
+    records, sha = _copy(conn, user_id, source, fmt, load_id, progress)
+    if (done := _loaded(conn, user_id, sha)) is not None:  # same bytes, loaded before (or meanwhile)
+        conn.rollback()
+        return _already(source.name, sha, done)
+    time_col = TIME_COLUMN[fmt.name]
+    with conn.cursor() as cur:
+        cur.execute(
+            f"select min({time_col}), max({time_col}) from {fmt.table} where load_id = %s", (load_id,)
+        )
+        min_ts, max_ts = cur.fetchone()
+    if records and (min_ts < EARLIEST_PLAY or max_ts > datetime.now(UTC) + FUTURE_SLACK):
+        raise _implausible_time(source, fmt)
+    duplicates = _drop_known_events(conn, user_id, fmt, load_id, min_ts, max_ts) if records else 0
+    inserted = records - duplicates
+    _record(
+        conn,
+        user_id,
+        sha,
+        source.name,
+        fmt.name,
+        source.size,
+        records,
+        inserted,
+        duplicates,
+        min_ts,
+        max_ts,
+        load_id,
+    )
+    conn.commit()
+    if inserted == 0:
+        status, message = "no_new_records", f"all {records} records were already loaded: nothing new."
+    else:
+        status = "loaded"
+        message = f"{inserted} new records" + (f", {duplicates} already loaded" if duplicates else "")
+    return FileResult(
+        source.name,
+        sha,
+        status,
+        format=fmt.name,
+        records=records,
+        inserted=inserted,
+        duplicates=duplicates,
+        min_ts=min_ts,
+        max_ts=max_ts,
+        message=message,
+    )
+
+
+def _drop_known_events(
+    conn: Any, user_id: str, fmt: Format, load_id: int, min_ts: datetime, max_ts: datetime
+) -> int:
+    """Remove rows of this load that earlier loads already hold; returns how many.
+
+    Only earlier loads of this user whose time range overlaps can hold the same events; the manifest
+    names them, and each load's rows are contiguous (one COPY), so the BRIN index on load_id reads just
+    those blocks: the cost follows the overlapping files, not the size of bronze.
+    """
+    with conn.cursor() as cur:
+        cur.execute(
+            "select array_agg(load_id) from bronze.loaded_files where user_id = %s and format = %s "
+            "and min_ts <= %s and max_ts >= %s",
+            (user_id, fmt.name, max_ts, min_ts),
+        )
+        overlapping = cur.fetchone()[0]
+        if not overlapping:
+            return 0
+        # fresh rows have no statistics yet; a nested loop over them would take hours
+        cur.execute("set local enable_nestloop = off")
+        time_col, *rest = EVENT_KEY[fmt.name]
+        # equality on time and ms_played lets PostgreSQL hash-join; the nullable rest is a filter
+        match = " and ".join(f"old.{c} is not distinct from new.{c}" for c in rest[1:])
+        cur.execute(
+            f"""
+            delete from {fmt.table} new
+            using {fmt.table} old
+            where new.load_id = %(load_id)s
+              and old.load_id = any(%(overlapping)s) and old.user_id = %(user_id)s
+              and old.{time_col} = new.{time_col} and old.ms_played = new.ms_played
+              and {match}
+            """,
+            {"load_id": load_id, "user_id": user_id, "overlapping": overlapping},
+        )
+        return cur.rowcount
+
+
+def _record(
+    conn: Any,
+    user_id: str,
+    sha: str,
+    name: str,
+    fmt: str,
+    size: int,
+    records: int,
+    inserted: int,
+    duplicates: int,
+    min_ts: datetime | None,
+    max_ts: datetime | None,
+    load_id: int,
+) -> None:
+    with conn.cursor() as cur:
+        cur.execute(
+            "insert into bronze.loaded_files (user_id, sha256, file_name, format, bytes, records, inserted, "
+            "duplicates, min_ts, max_ts, load_id) values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
+            "on conflict (user_id, sha256) do nothing",
+            (user_id, sha, name[-500:], fmt, size, records, inserted, duplicates, min_ts, max_ts, load_id),
+        )
+
+
+# ---- COPY pipeline ----------------------------------------------------------------------------
+#
+# Rows go to COPY as CSV with backslash escapes and an unquoted `null` for NULL, which is what
+# msgspec's JSON encoder writes for a tuple once its brackets become a separator and a newline.
+# Each row is encoded in C straight into one buffer (encode_into), then its '[' and ']' overwritten,
+# ~3x faster than the csv module and without rescanning the batch. A batch holding a JSON-only escape
+# (\n, \u0001 ...), which CSV would read differently, is redone row by row in Python.
+
+COPY_OPTIONS = "(format csv, escape '\\', null 'null')"
+_END = object()
+_COPY_LINE = re.compile(r"COPY \S+, line (\d+)(?:, column (\w+))?")
+_ENCODER = msgspec.json.Encoder()
+_encode = _ENCODER.encode
+_encode_into = _ENCODER.encode_into
+_ESCAPE_OTHER_THAN_QUOTE = re.compile(rb'\\[^"]')
+_MAYBE_UNSAFE = re.compile(rb'\\[^"\\]')
+
+
+def _has_unsafe_escape(data: bytes) -> bool:
+    """A JSON escape other than \" or \\ (say \n or \u0001), which CSV would read differently.
+    Escaped backslashes pair up left to right, so dropping them leaves only escapes that start."""
+    if b"\\" not in data:
+        return False
+    return _ESCAPE_OTHER_THAN_QUOTE.search(data.replace(b"\\\\", b"")) is not None
+
+
+def _csv_value(value: Any) -> str:
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, int):
+        return str(value)
+    text = str(value).replace("\x00", "")  # PostgreSQL text cannot hold NUL
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def rows_to_csv(rows: list[tuple[Any, ...]]) -> bytes:
+    """CSV lines for whole rows, each settled on its own (the careful path)."""
+    lines = []
+    for row in rows:
+        line = _encode(row)[1:-1]
+        if _has_unsafe_escape(line):
+            line = ",".join(map(_csv_value, row)).encode()
+        lines.append(line)
+    return b"\n".join(lines) + b"\n" if lines else b""
+
+
+def batch_to_csv(
+    records: list[msgspec.Struct], stored: int, head: tuple[Any, ...], extras: list[dict | None] | None
+) -> bytes:
+    """COPY input for a batch: each row is head + (extra JSON text or null) + the stored fields."""
+    astuple = msgspec.structs.astuple
+    buf = bytearray()
+    if extras is None:
+        prefix = _encode(head)[1:-1] + b",null"
+        for record in records:
+            buf += prefix
+            at = len(buf)
+            _encode_into(astuple(record)[:stored], buf, at)
+            buf[at] = 0x2C  # '[' -> ','
+            buf[-1] = 0x0A  # ']' -> newline
+    else:
+        for record, extra in zip(records, extras, strict=True):
+            at = len(buf)
+            _encode_into((*head, _encode(extra).decode() if extra else None), buf, at)
+            del buf[at]  # the '['
+            buf[-1] = 0x2C
+            at = len(buf)
+            _encode_into(astuple(record)[:stored], buf, at)
+            buf[at] = 0x2C
+            del buf[at]  # fields follow the ',' already written
+            buf[-1] = 0x0A
+    data = bytes(buf)
+    if _MAYBE_UNSAFE.search(data) and _has_unsafe_escape(data):
+        return rows_to_csv(
+            [
+                (*head, _encode(extra).decode() if extra else None, *astuple(record)[:stored])
+                for record, extra in zip(records, extras or [None] * len(records), strict=True)
+            ]
+        )
+    return data
+
+
+class _HashingStream:
+    """Hands the parser the file's bytes and hashes them on the way (one pass over the file)."""
+
+    def __init__(self, raw: IO[bytes]) -> None:
+        self._raw = raw
+        self.digest = hashlib.sha256()
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._raw.read(size)
+        self.digest.update(data)
+        return data
+
+
+class _CsvPipe(io.RawIOBase):
+    """A file-like COPY reads from; a parser thread fills it with CSV batches (bounded queue)."""
+
+    def __init__(
+        self, reader: ArrayReader, prefix: tuple[Any, ...], fmt: Format, progress: Progress | None
+    ) -> None:
+        super().__init__()
+        self._reader = reader
+        self._prefix = prefix
+        self._stored = len(fmt.columns)
+        self._progress = progress
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize=3)
+        self._pending = b""
+        self._stop = threading.Event()
+        self.error: BaseException | None = None
+        self.records = 0
+        self._thread = threading.Thread(target=self._produce, name="tracktracker-parse", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+        super().close()
+
+    def _put(self, item: Any) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.2)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _produce(self) -> None:
+        try:
+            for batch in self._reader.batches():
+                if not self._put(self._csv(batch)):
+                    return
+                self.records += len(batch.records)
+                if self._progress:
+                    self._progress(self._reader.records_read, self._reader.bytes_read)
+            self._put(_END)
+        except BaseException as exc:  # handed to the COPY side, which aborts the statement
+            self._put(exc)
+
+    def _csv(self, batch: Batch) -> bytes:
+        return batch_to_csv(batch.records, self._stored, self._prefix, batch.extras)
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        while not self._pending:
+            item = self._queue.get()
+            if item is _END:
+                return b""
+            if isinstance(item, BaseException):
+                self.error = item
+                raise item
+            self._pending = item
+        if size < 0 or size >= len(self._pending):
+            data, self._pending = self._pending, b""
+        else:
+            data, self._pending = self._pending[:size], self._pending[size:]
+        return data
+
+
+def copy_columns(fmt: Format) -> str:
+    return ", ".join(("user_id", "load_id", "extra", *fmt.columns.values()))
+
+
+def _copy(
+    conn: Any, user_id: str, source: Source, fmt: Format, load_id: int, progress: Progress | None
+) -> tuple[int, str]:
+    """COPY the source into its bronze table; (records, sha256 of the file)."""
+    statement = f"copy {fmt.table} ({copy_columns(fmt)}) from stdin with {COPY_OPTIONS}"
+    with source.open() as raw:
+        stream = _HashingStream(raw)
+        pipe = _CsvPipe(ArrayReader(stream, source.name, fmt), (user_id, load_id), fmt, progress)
+        pipe.start()
+        try:
+            with conn.cursor() as cur:
+                cur.copy_expert(statement, pipe, size=1 << 20)
+        except (psycopg2.Error, ImportProblem) as exc:
+            if isinstance(pipe.error, ImportProblem):
+                raise pipe.error from None
+            if isinstance(exc, ImportProblem):
+                raise
+            raise database_problem(source.name, exc) from None
+        finally:
+            pipe.close()
+        if pipe.error is not None:
+            raise pipe.error
+        while stream.read(1 << 20):  # bytes after the closing ']' belong to the file's hash too
+            pass
+        return pipe.records, stream.digest.hexdigest()
+
+
+def _implausible_time(source: Source, fmt: Format) -> ImportProblem:
+    """Name the first record whose time is a real timestamp but no possible play (error path only)."""
+    latest = datetime.now(UTC) + FUTURE_SLACK
+    with source.open() as stream:
+        for batch in ArrayReader(stream, source.name, fmt).batches():
+            for i, record in enumerate(batch.records):
+                value = getattr(record, fmt.time_field)
+                moment = value if isinstance(value, datetime) else datetime.fromisoformat(value)
+                moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+                if not EARLIEST_PLAY <= moment <= latest:
+                    shown = _encode(value).decode().strip('"')  # as the file writes it
+                    return ImportProblem(
+                        source.name,
+                        f"field `{fmt.time_field}`: {shown} is no possible play time (before 2006, when "
+                        "Spotify began, or in the future).",
+                        record=batch.first_index + i + 1,
+                        hint=FIX_RECORD_HINT,
+                    )
+    return ImportProblem(
+        source.name,
+        "a play time before 2006 or in the future (the file changed while it was read?).",
+        hint=FIX_RECORD_HINT,
+    )
+
+
+def _copy_problem(name: str, exc: psycopg2.Error) -> ImportProblem:
+    """A value PostgreSQL refused (a date that does not exist, a NUL byte): name record and field."""
+    detail = (exc.pgerror or str(exc)).strip()
+    first_line = detail.splitlines()[0].removeprefix("ERROR:").strip()
+    match = _COPY_LINE.search(detail)
+    record = int(match.group(1)) if match else None
+    column = match.group(2) if match and match.group(2) else None
+    problem = f"field `{column}`: {first_line}." if column else f"{first_line}."
+    return ImportProblem(name, problem, record=record, hint=FIX_RECORD_HINT)

@@ -1,0 +1,81 @@
+"""Invariants of the warehouse beyond dbt's tests: bronze reconciles with gold, no duplicate events."""
+
+from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetKey, MetadataValue, asset_check
+
+from tracktracker_assets.orchestration.resources import WarehouseResource
+
+FCT_PLAYS = AssetKey(["gold", "fct_plays"])
+
+RECONCILE_SQL = """
+with bronze_extended as (
+    -- distinct events per user, identified like stg_spotify_extended's play_id
+    select user_id, count(distinct (
+        ts, ms_played,
+        coalesce(spotify_track_uri, spotify_episode_uri, audiobook_chapter_uri, audiobook_uri),
+        nullif(btrim(coalesce(master_metadata_track_name, episode_name, audiobook_chapter_title)), ''),
+        nullif(btrim(coalesce(master_metadata_album_artist_name, episode_show_name, audiobook_title)), '')
+    )) as events
+    from bronze.spotify_extended_history group by user_id
+),
+silver as (
+    select user_id, count(*) as events, count(*) filter (where source = 'spotify_extended') as extended
+    from silver.plays group by user_id
+),
+gold as (
+    select user_id, count(*) as events from gold.fct_plays group by user_id
+)
+select
+    coalesce(b.user_id, s.user_id, g.user_id) as user_id,
+    coalesce(b.events, 0) as bronze_extended_events,
+    coalesce(s.extended, 0) as silver_extended_events,
+    coalesce(s.events, 0) as silver_events,
+    coalesce(g.events, 0) as gold_events
+from bronze_extended b
+full join silver s on s.user_id = b.user_id
+full join gold g on g.user_id = coalesce(b.user_id, s.user_id)
+"""
+
+
+@asset_check(
+    asset=FCT_PLAYS,
+    description="Every extended-history event in bronze reaches silver once, "
+    "and gold holds exactly silver's events, per user.",
+)
+def fct_plays_reconciles_with_bronze(
+    context: AssetCheckExecutionContext, warehouse: WarehouseResource
+) -> AssetCheckResult:
+    with warehouse.connection() as conn, conn.cursor() as cur:
+        cur.execute(RECONCILE_SQL)
+        rows = cur.fetchall()
+    mismatched = [r for r in rows if r[1] != r[2] or r[3] != r[4]]
+    table = "\n".join(
+        ["| user | bronze extended | silver extended | silver | gold |", "|---|---|---|---|---|"]
+        + [f"| {r[0]} | {r[1]} | {r[2]} | {r[3]} | {r[4]} |" for r in (mismatched or rows)[:50]]
+    )
+    return AssetCheckResult(
+        passed=not mismatched,
+        metadata={"users": len(rows), "mismatched_users": len(mismatched), "counts": MetadataValue.md(table)},
+    )
+
+
+@asset_check(
+    asset=FCT_PLAYS, description="No listening event appears twice (same user, end time, content, ms_played)."
+)
+def fct_plays_no_duplicate_events(
+    context: AssetCheckExecutionContext, warehouse: WarehouseResource
+) -> AssetCheckResult:
+    with warehouse.connection() as conn, conn.cursor() as cur:
+        cur.execute(
+            """
+            select user_id, ended_at, track_key, ms_played, count(*)
+            from gold.fct_plays
+            group by user_id, ended_at, track_key, ms_played, source
+            having count(*) > 1
+            limit 20
+            """
+        )
+        rows = cur.fetchall()
+    return AssetCheckResult(
+        passed=not rows,
+        metadata={"examples": MetadataValue.md("\n".join(f"- {r}" for r in rows) or "none")},
+    )

@@ -1,0 +1,47 @@
+"""Listeners' accounts, everywhere at once: what the CLI, the demo, tests and benchmarks call.
+
+The registry (MongoDB) is the source of truth; the warehouse's copy of it (bronze.registry_users),
+each listener's PostgreSQL role and the Dagster `users` partitions follow it through `mirror_users`.
+"""
+
+from __future__ import annotations
+
+from rich.console import Console
+
+from tracktracker_assets.services.local import open_registry, start_storage
+from tracktracker_assets.settings import Settings
+from tracktracker_assets.users.registry import RegistryError, User
+from tracktracker_assets.users.sync import mirror_users
+
+__all__ = ["add_listener", "list_listeners", "mirror_users", "remove_listener"]
+
+
+def add_listener(settings: Settings, user_id: str, display_name: str | None, timezone: str) -> User:
+    """Register a listener and mirror them (warehouse row, PostgreSQL role, partition)."""
+    from tracktracker_assets.users.erasure import pending_user_ids
+
+    start_storage(settings)
+    if user_id in pending_user_ids(settings):
+        raise RegistryError(
+            f"The erasure of {user_id!r} was cut short and is not finished: run "
+            f"`tracktracker users remove {user_id}` to finish it, then add them again."
+        )
+    with open_registry(settings) as registry:
+        user = registry.add_user(user_id, display_name, timezone)
+    mirror_users(settings)
+    return user
+
+
+def list_listeners(settings: Settings) -> list[User]:
+    start_storage(settings)
+    with open_registry(settings) as registry:
+        return registry.list_users()
+
+
+def remove_listener(settings: Settings, console: Console, user_id: str) -> str:
+    """Erase a listener from every store (users/erasure.py), or finish an erasure that was cut short;
+    the summary of what was erased."""
+    from tracktracker_assets.users.erasure import erase, summary
+
+    start_storage(settings)
+    return summary(erase(settings, console, user_id))
