@@ -76,7 +76,7 @@ def test_an_erasure_killed_midway_is_finished_by_the_next_remove(real_gold, tmp_
         lock.close()
 
     # what the issue found: registry entry gone, data kept; now the record says what is left to do
-    assert steps_done(url) == ["registry", "partition", "files"]
+    assert steps_done(url) == ["registry", "warehouse login", "partition", "files"]
     assert query(url, "select count(*) from gold.fct_plays where user_id = %s", (USER,))[1][0][0] > 0
     code, output = cli("users", "add", USER)
     assert code == 1 and "not finished" in output and f"users remove {USER}" in output, output

@@ -97,14 +97,18 @@ class Lab:
         return result, time.monotonic() - began
 
     def settings(self):
+        """The lab's settings, read from the lab's environment (the commands' own): this process's
+        environment holds the session's Dagster URL, which the first in-process run put there."""
         from tracktracker_assets.settings import Settings
 
-        saved = os.environ.get("TRACKTRACKER_HOME")
-        os.environ["TRACKTRACKER_HOME"] = str(self.home)
+        saved = dict(os.environ)
         try:
+            os.environ.clear()
+            os.environ.update(self.env)
             return Settings.from_env()
         finally:
-            os.environ["TRACKTRACKER_HOME"] = saved or ""
+            os.environ.clear()
+            os.environ.update(saved)
 
     # ---- observing ------------------------------------------------------------------------------
     def query(self, sql: str, params: tuple = (), database: str = "tracktracker") -> list[tuple]:

@@ -11,6 +11,9 @@ from tracktracker_assets.cli import superset as superset_cli
 from tracktracker_assets.dashboards.erase import erase_listener
 from tracktracker_assets.dashboards.listeners import password_file
 from tracktracker_assets.services.local import open_registry
+from tracktracker_assets.users.accounts import mirror_users
+from tracktracker_assets.warehouse.access import drop_listener
+from tracktracker_assets.warehouse.db import connect
 
 from .conftest import BIStack
 
@@ -24,6 +27,7 @@ def test_a_listeners_superset_account_and_history_are_erased(bi_stack: BIStack) 
     with open_registry(settings) as registry:
         registry.upsert_user(USER, NAME, "Europe/Paris")
     try:
+        mirror_users(settings)  # their warehouse login, without which SQL Lab shows them nothing
         superset_cli.on_user_added(settings, Console(quiet=True), USER)  # what `users add` calls
         listener = bi_stack.listener(USER)
         listener.sql(bi_stack.provisioned.database_id, "select count(*) as n from gold.fct_plays")
@@ -32,6 +36,11 @@ def test_a_listeners_superset_account_and_history_are_erased(bi_stack: BIStack) 
     finally:
         with open_registry(settings) as registry:
             registry.remove_user(USER)
+        conn = connect(settings.database_url)
+        try:
+            drop_listener(conn, settings, USER)
+        finally:
+            conn.close()
     done = erase_listener(settings, USER)
     assert done and "history deleted" in done
     assert database_traces(settings.superset_database_url, [USER, NAME], "superset") == []
