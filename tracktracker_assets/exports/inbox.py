@@ -15,6 +15,7 @@ import errno
 import fcntl
 import os
 import shutil
+import stat
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -430,6 +431,9 @@ def _file_away(settings: Settings, user_id: str, path: Path, result: InboxResult
     except OSError as exc:
         result.left_in_inbox = f"could not be moved to {folder} ({exc.strerror or exc}): left in the inbox"
         return None
+    # a file copied in by hand keeps its creator's mode (often 0644): kept files are the owner's alone
+    with contextlib.suppress(OSError):
+        target.chmod(0o600)
     if not result.ok:
         # on a full disk the note is lost, but the outcome is still in the run's log and the CLI's output
         with contextlib.suppress(OSError):
@@ -443,6 +447,9 @@ def inbox_lock(settings: Settings, user_id: str) -> Iterator[None]:
     the second waits, then finds the files already gone."""
     inbox = settings.inbox(user_id)
     inbox.mkdir(parents=True, exist_ok=True)
+    # an inbox made by hand (mkdir under a 022 umask) is tightened like everything under the home
+    with contextlib.suppress(OSError):
+        inbox.chmod(stat.S_IMODE(inbox.stat().st_mode) & 0o700)
     with open(inbox / ".lock", "w") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
