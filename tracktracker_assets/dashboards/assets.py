@@ -18,8 +18,8 @@ ASSETS_DIR = Path(__file__).resolve().parents[2] / "superset" / "assets"
 _GOLD_TABLE = re.compile(r"\bgold\s*\.\s*\"?([a-z_][a-z0-9_]*)\"?", re.IGNORECASE)
 
 
-def _load(folder: str) -> list[dict[str, Any]]:
-    return [yaml.safe_load(p.read_text()) for p in sorted((ASSETS_DIR / folder).rglob("*.yaml"))]
+def _load(assets_dir: Path, folder: str) -> list[dict[str, Any]]:
+    return [yaml.safe_load(p.read_text()) for p in sorted((assets_dir / folder).rglob("*.yaml"))]
 
 
 def _dataset_tables(dataset: dict[str, Any]) -> set[str]:
@@ -39,10 +39,10 @@ def _chart_uuids(position: dict[str, Any]) -> set[str]:
 def dashboard_specs(assets_dir: Path = ASSETS_DIR) -> list[AssetSpec]:
     if not (assets_dir / "dashboards").is_dir():
         return []
-    datasets = {d["uuid"]: _dataset_tables(d) for d in _load("datasets")}
-    charts = {c["uuid"]: datasets.get(c["dataset_uuid"], set()) for c in _load("charts")}
+    datasets = {d["uuid"]: _dataset_tables(d) for d in _load(assets_dir, "datasets")}
+    charts = {c["uuid"]: datasets.get(c["dataset_uuid"], set()) for c in _load(assets_dir, "charts")}
     specs = []
-    for dashboard in _load("dashboards"):
+    for dashboard in _load(assets_dir, "dashboards"):
         tables = set().union(*(charts.get(u, set()) for u in _chart_uuids(dashboard.get("position") or {})))
         slug = dashboard.get("slug") or re.sub(
             r"[^a-z0-9]+", "_", dashboard["dashboard_title"].lower()

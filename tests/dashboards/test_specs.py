@@ -1,0 +1,55 @@
+"""The dashboards as assets: read from the same bundle provisioning imports, each depending on the gold
+tables its charts read (through datasets and SQL)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from dagster import AssetKey
+
+from tracktracker_assets.dashboards.assets import ASSETS_DIR, dashboard_specs
+
+
+def test_every_dashboard_of_the_bundle_is_an_asset_on_gold() -> None:
+    specs = {spec.key: spec for spec in dashboard_specs()}
+    titles = sorted(p.stem for p in (ASSETS_DIR / "dashboards").glob("*.yaml"))
+    assert len(specs) == len(titles) == 4
+    history = specs[AssetKey(["superset", "listening_history"])]
+    assert AssetKey(["gold", "fct_plays"]) in {dep.asset_key for dep in history.deps}
+    for spec in specs.values():
+        assert spec.group_name == "dashboards"
+        assert spec.deps and all(dep.asset_key.path[0] == "gold" for dep in spec.deps)
+        assert spec.metadata["charts"] > 0
+
+
+def _write(folder: Path, name: str, document: dict) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{name}.yaml").write_text(yaml.safe_dump(document))
+
+
+def test_dependencies_follow_tables_and_sql_and_skip_other_schemas(tmp_path: Path) -> None:
+    _write(tmp_path / "datasets", "a", {"uuid": "d1", "table_name": "agg_top_tracks", "schema": "gold"})
+    _write(
+        tmp_path / "datasets", "b", {"uuid": "d2", "sql": "select * from gold.fct_plays join GOLD . dim_user"}
+    )
+    _write(tmp_path / "datasets", "c", {"uuid": "d3", "table_name": "plays", "schema": "silver"})
+    for chart, dataset in (("c1", "d1"), ("c2", "d2"), ("c3", "d3"), ("unused", "d1")):
+        _write(tmp_path / "charts", chart, {"uuid": chart, "dataset_uuid": dataset})
+    position = {
+        "CHART-1": {"type": "CHART", "meta": {"uuid": "c1"}},
+        "CHART-2": {"type": "CHART", "meta": {"uuid": "c2"}},
+        "CHART-3": {"type": "CHART", "meta": {"uuid": "c3"}},
+        "ROW-1": {"type": "ROW"},
+        "DASHBOARD_VERSION_KEY": "v2",
+    }
+    _write(
+        tmp_path / "dashboards",
+        "x",
+        {"uuid": "u", "dashboard_title": "My Year, in Music!", "position": position},
+    )
+    (spec,) = dashboard_specs(tmp_path)
+    assert spec.key == AssetKey(["superset", "my_year_in_music"])
+    assert sorted(dep.asset_key.path[1] for dep in spec.deps) == ["agg_top_tracks", "dim_user", "fct_plays"]
+    assert spec.metadata["charts"] == 3
+    assert dashboard_specs(tmp_path / "nothing-here") == []
