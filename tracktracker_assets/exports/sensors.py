@@ -5,7 +5,7 @@ from dagster import DefaultSensorStatus, RunRequest, SensorEvaluationContext, Sk
 from tracktracker_assets.exports.inbox import users_with_pending_files, users_with_settling_files
 from tracktracker_assets.exports.jobs import import_exports_job
 from tracktracker_assets.orchestration.liveness import job_in_flight
-from tracktracker_assets.orchestration.partitions import ordered_users, users_partitions, users_range
+from tracktracker_assets.orchestration.partitions import ordered_users, users_partitions, users_range_tags
 from tracktracker_assets.settings import get_settings
 
 
@@ -29,5 +29,6 @@ def inbox_sensor(context: SensorEvaluationContext) -> RunRequest | SkipReason:
             f"load run {running.run_id[:8]} is {running.status.value.lower()}; it or the next tick "
             "takes the files"
         )
-    # one run for every user with files
-    return RunRequest(**users_range(ordered_users(known, waiting)))
+    # one run for every user with files (a range, even over one user)
+    ordered = ordered_users(known, waiting)
+    return RunRequest(tags=users_range_tags(ordered[0], ordered[-1]))

@@ -2,7 +2,8 @@
 
 Dagster keeps dynamic partitions in the order they were added, so one run over the range from the
 first to the last of some users covers all of them (assets skip the users in between who have
-nothing to do); every run over several users is asked for through `users_range`.
+nothing to do). Runs the CLI executes ask through `users_range` (one user: exactly that partition);
+the sensor and schedule request the range tags, even over one user, as the daemon always has.
 """
 
 from __future__ import annotations

@@ -87,6 +87,7 @@ def spotify_recently_played(
     in_run = set(context.partition_keys)  # resolving a range reads Dagster's storage: once
     if PULL_USERS_TAG in context.run.tags:
         in_run &= set(context.run.tags[PULL_USERS_TAG].split(","))
+
     def report(outcome: PullOutcome) -> None:
         if outcome.status in ("failed", "needs_reauth"):
             context.log.warning(f"{outcome.user_id}: {outcome.status}: {outcome.message}")

@@ -9,7 +9,7 @@ from dagster import (
     schedule,
 )
 
-from tracktracker_assets.orchestration.partitions import ordered_users, users_partitions, users_range
+from tracktracker_assets.orchestration.partitions import ordered_users, users_partitions, users_range_tags
 from tracktracker_assets.orchestration.resources import RegistryResource
 from tracktracker_assets.settings import Settings, get_settings
 from tracktracker_assets.spotify.jobs import enrich_job, pull_job
@@ -34,7 +34,7 @@ def build_pull_schedule(settings: Settings) -> ScheduleDefinition:
         if not ordered:
             return SkipReason("no user is connected to Spotify")
         # the asset skips the unconnected users inside the range
-        return RunRequest(run_key=None, **users_range(ordered))
+        return RunRequest(run_key=None, tags=users_range_tags(ordered[0], ordered[-1]))
 
     return recently_played_schedule
 
