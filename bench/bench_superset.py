@@ -73,7 +73,11 @@ def use_home(home: Path) -> None:
 # ---- prepare ----------------------------------------------------------------------------------------
 # The raw layers Superset never reads. Emptied before the rankings (which sort ~90M rows) so that a
 # 10M-play warehouse fits a small disk; --keep-raw keeps them.
-RAW_TABLES = ("bronze.spotify_extended_history", "silver.stg_spotify_extended", "silver.plays")
+RAW_TABLES = (
+    "bronze.spotify_extended_history",
+    "silver.stg_spotify__extended_history",
+    "silver.int_plays__deduplicated",
+)
 LATE_MODELS = ["rank_music+", "global_rank_weekly+"]
 
 

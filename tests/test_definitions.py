@@ -16,12 +16,12 @@ def test_definitions_load_as_one_lineage(settings) -> None:
         "bronze/spotify_extended_history",
         "bronze/spotify_account_history",
         "bronze/registry_users",
-        "silver/plays",
+        "silver/int_plays__deduplicated",
         "gold/fct_plays",
         "gold/agg_top_tracks",
     } <= keys
     # dbt sources are the very bronze assets Python writes: no dangling source assets
-    upstream = graph.get(AssetKey(["silver", "stg_spotify_extended"])).parent_keys
+    upstream = graph.get(AssetKey(["silver", "stg_spotify__extended_history"])).parent_keys
     assert AssetKey(["bronze", "spotify_extended_history"]) in upstream
     ancestors = (
         graph.get(AssetKey(["gold", "fct_plays"])).ancestor_keys

@@ -172,7 +172,8 @@ class Lab:
         return [r[0] for r in rows]
 
     def silver_ahead_of_gold(self) -> bool:
-        """silver.plays has taken in a load that some incremental gold table has not (yet)."""
+        """Silver (int_plays__deduplicated) has taken in a load that some incremental gold table has not
+        (yet)."""
         tables = self.query(
             "select table_name from information_schema.columns "
             "where table_schema = 'gold' and column_name = '_batch_load_id'"
@@ -181,7 +182,8 @@ class Lab:
             return False
         behind = " union all ".join(f"select max(_batch_load_id) as b from gold.{t}" for (t,) in tables)
         rows = self.query(
-            f"select (select max(_batch_load_id) from silver.plays) > (select min(b) from ({behind}) g)"
+            "select (select max(_batch_load_id) from silver.int_plays__deduplicated) "
+            f"> (select min(b) from ({behind}) g)"
         )
         return bool(rows and rows[0][0])
 

@@ -187,8 +187,8 @@ def test_the_asset_graph_is_one_lineage_from_bronze_to_dashboards(stack: Stack) 
     above = ancestors("superset/listening_history")
     assert {
         "gold/fct_plays",
-        "silver/plays",
-        "silver/stg_spotify_extended",
+        "silver/int_plays__deduplicated",
+        "silver/stg_spotify__extended_history",
         "bronze/spotify_extended_history",
         "bronze/spotify_account_history",
         "bronze/spotify_recently_played",

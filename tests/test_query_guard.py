@@ -56,7 +56,7 @@ REFUSED = {
     "select * from pg_stat_activity": "pg_stat_activity",
     "select (select count(*) from pg_roles)": "pg_roles",
     "select * from information_schema.tables": "information_schema.tables",
-    "select * from silver.plays": "silver.plays",
+    "select * from silver.int_plays__deduplicated": "silver.int_plays__deduplicated",
     "select 1; set role tt_listeners": "not SET",
 }
 

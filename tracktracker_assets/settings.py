@@ -15,6 +15,7 @@ generated once and kept under TRACKTRACKER_HOME with 0600 permissions; nothing s
 | TRACKTRACKER_COUNTED_PLAY_MS      | 30000                           | a play counts from this many ms (dbt var)          |
 | TRACKTRACKER_DEDUPE_WINDOW_S      | 60                              | API vs export end-time match window (dbt var)      |
 | TRACKTRACKER_GLOBAL_MIN_USERS     | 3                               | k: global trends need this many distinct users     |
+| TRACKTRACKER_SESSION_GAP_MINUTES  | 30                              | a silence longer than this ends a listening session (dbt var) |
 | TRACKTRACKER_MAX_UPLOAD_MB        | 2048                            | largest export file or ZIP accepted                |
 | TRACKTRACKER_USER_QUOTA_MB        | 4096                            | per listener: bytes waiting in the inbox plus kept in archive/ and rejected/; an upload or import over it is refused (oldest archived files are removed first to make room) |
 | TRACKTRACKER_INBOX_SETTLE_S       | 5                               | a file dropped into an inbox by hand is taken once unchanged (size, mtime) this many seconds |
@@ -163,6 +164,7 @@ class Settings:
     keep_days: int = 30
     keep_files: int = 20
     busy_wait_s: int = 900
+    session_gap_minutes: int = 30
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -200,6 +202,7 @@ class Settings:
             keep_days=_env_int("TRACKTRACKER_KEEP_DAYS", 30),
             keep_files=_env_int("TRACKTRACKER_KEEP_FILES", 20),
             busy_wait_s=_env_int("TRACKTRACKER_BUSY_WAIT_S", 900),
+            session_gap_minutes=_env_int("TRACKTRACKER_SESSION_GAP_MINUTES", 30),
         )
 
     # ---- where local state lives -------------------------------------------------------------
@@ -325,13 +328,6 @@ class Settings:
                 "or set TRACKTRACKER_MONGO_URL."
             )
         return self.embedded_mongo_url(port)
-
-    def dbt_vars(self) -> dict[str, int]:
-        return {
-            "counted_play_ms": self.counted_play_ms,
-            "dedupe_window_s": self.dedupe_window_s,
-            "global_min_users": self.global_min_users,
-        }
 
 
 def get_settings() -> Settings:

@@ -12,7 +12,7 @@
 {% macro keys_with_new_catalog(key, wm) -%}
     select d.{{ key }}
     from {{ this }} as d
-    join {{ ref('catalog_items') }} as c
+    join {{ ref('stg_spotify__catalog') }} as c
         on (c.kind = 'track' and c.id = d.spotify_track_id)
         or (c.kind = 'album' and c.id = d.spotify_album_id)
     where c.load_id > {{ wm }}
@@ -20,15 +20,15 @@
     select d.{{ key }}
     from {{ this }} as d
     cross join lateral unnest(string_to_array(d.spotify_artist_ids, ',')) as artist (id)
-    join {{ ref('catalog_items') }} as c on c.kind = 'artist' and c.id = artist.id
+    join {{ ref('stg_spotify__catalog') }} as c on c.kind = 'artist' and c.id = artist.id
     where c.load_id > {{ wm }}
 {%- endmacro %}
 
 {#- Catalog columns for rows with `spotify_track_id`; joins t (track), al (album). -#}
 {% macro catalog_joins(alias) -%}
-    left join {{ ref('catalog_items') }} as t
+    left join {{ ref('stg_spotify__catalog') }} as t
         on t.kind = 'track' and t.status = 'ok' and t.id = {{ alias }}.spotify_track_id
-    left join {{ ref('catalog_items') }} as al
+    left join {{ ref('stg_spotify__catalog') }} as al
         on al.kind = 'album' and al.status = 'ok' and al.id = t.album_id
 {%- endmacro %}
 
@@ -37,7 +37,7 @@
     (
         select string_agg(distinct genre, ', ')
         from unnest(string_to_array({{ artist_ids }}, ',')) as artist (id)
-        join {{ ref('catalog_items') }} as ar on ar.kind = 'artist' and ar.id = artist.id and ar.status = 'ok'
+        join {{ ref('stg_spotify__catalog') }} as ar on ar.kind = 'artist' and ar.id = artist.id and ar.status = 'ok'
         cross join lateral unnest(string_to_array(ar.genres, ', ')) as genre
     )
 {%- endmacro %}
@@ -46,6 +46,6 @@
     (
         select max(ar.load_id)
         from unnest(string_to_array({{ artist_ids }}, ',')) as artist (id)
-        join {{ ref('catalog_items') }} as ar on ar.kind = 'artist' and ar.id = artist.id
+        join {{ ref('stg_spotify__catalog') }} as ar on ar.kind = 'artist' and ar.id = artist.id
     )
 {%- endmacro %}

@@ -56,7 +56,7 @@ SQL_TRICKS = [
     "select rolname as user_id from pg_roles",
     "select most_common_vals::text as v from pg_stats where tablename = 'fct_plays'",
     "select * from tt_security.listener_roles",
-    "select distinct user_id from silver.plays",
+    "select distinct user_id from silver.int_plays__deduplicated",
     "select user_id from bronze.loaded_files",
     "select distinct user_id from gold.fct_plays where user_id <> 'alice' or true",
     "select distinct f.user_id from gold.dim_track as t join gold.fct_plays as f using (track_key)",

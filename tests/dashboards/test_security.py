@@ -99,7 +99,7 @@ BYPASS_ATTEMPTS = [
     ("select set_config('search_path', 'gold', false) as user_id", None),
     ("set search_path = gold", None),
     ("select usename as user_id from pg_stat_activity", None),
-    ("select distinct user_id from silver.plays", None),
+    ("select distinct user_id from silver.int_plays__deduplicated", None),
     ("select distinct user_id from gold.rank_music", None),  # a gold table without a dataset
     ("select user_id from bronze.loaded_files", None),
     ("select * from public.tt_bi_decoy", None),
@@ -189,7 +189,7 @@ def test_reader_role_reads_gold_only(bi_stack: BIStack, decoy: str) -> None:
             )  # a view reading bronze with its owner's rights
             assert cur.fetchone()[0] > 0
             for statement in (
-                "select * from silver.plays limit 1",
+                "select * from silver.int_plays__deduplicated limit 1",
                 "select * from bronze.loaded_files limit 1",
                 f"select * from {decoy}",
                 "insert into gold.dim_date (date_key) values (99990101)",

@@ -28,25 +28,15 @@ from tracktracker_assets.exports.errors import ImportProblem, ServiceProblem
 from tracktracker_assets.exports.formats import ACCOUNT, EXTENDED, Format
 from tracktracker_assets.exports.jsonarray import SNIFF_BYTES, ArrayReader, Batch, sniff
 from tracktracker_assets.exports.sources import Source
+from tracktracker_assets.warehouse.identity import event_identity
 from tracktracker_assets.warehouse.locks import bronze_write, next_load_id
 
 Progress = Callable[[int, int], None]  # (records read, bytes read)
 
 # Columns that identify one listening event within a format: rows agreeing on all of them are the
-# same event seen twice (the same export loaded twice, overlapping exports).
-EVENT_KEY: dict[str, tuple[str, ...]] = {
-    # the same columns dbt's staging models identify an event by (play_id): keep them in step
-    EXTENDED.name: (
-        "ts", "ms_played",
-        "spotify_track_uri", "spotify_episode_uri", "audiobook_chapter_uri", "audiobook_uri",
-        "master_metadata_track_name", "episode_name", "audiobook_chapter_title",
-        "master_metadata_album_artist_name", "episode_show_name", "audiobook_title",
-    ),
-    ACCOUNT.name: (
-        "end_time", "ms_played", "artist_name", "track_name", "podcast_name", "episode_name",
-        "audiobook_name", "chapter_name", "author_name",
-    ),
-}  # fmt: skip
+# same event seen twice (the same export loaded twice, overlapping exports). Written once, in dbt's
+# `event_identity` var, which the staging models hash into play_id.
+EVENT_KEY: dict[str, tuple[str, ...]] = {fmt.name: event_identity(fmt.table) for fmt in (EXTENDED, ACCOUNT)}
 TIME_COLUMN = {EXTENDED.name: "ts", ACCOUNT.name: "end_time"}
 # Spotify began in 2006; a play before that, or more than a day ahead of this clock, is a broken value
 # (a zeroed or hand-typed date), not listening, and would fall outside dim_date.

@@ -1,8 +1,8 @@
 """Silver and gold as Dagster assets, from the dbt project through dagster-dbt.
 
 dbt sources carry `meta.dagster.asset_key` = the bronze assets' keys, so the graph is one lineage;
-models are keyed [schema, name] (silver/plays, gold/fct_plays) and grouped by layer. dbt data tests
-become asset checks. Unit tests are left to CI: they test SQL logic, not data.
+models are keyed [schema, name] (silver/int_plays__deduplicated, gold/fct_plays) and grouped by layer.
+dbt data tests become asset checks. Unit tests are left to CI: they test SQL logic, not data.
 """
 
 import shutil
@@ -26,7 +26,9 @@ from tracktracker_assets.transform.project import DBT_PROJECT_DIR, export_dbt_en
 from tracktracker_assets.transform.views import EXCLUDE_STATIC, mark_static_nodes_built, static_nodes_current
 from tracktracker_assets.warehouse.build_state import (
     BUILD_IN_PROGRESS,
+    FULL_REFRESH,
     clear_state,
+    full_refresh_pending,
     set_state,
     unfinished_build,
 )
@@ -98,9 +100,13 @@ def build_silver_gold(
         progress.report(progress.Event("dbt", message, 0, selected))
 
     with dbt_lock(settings, run_id=context.run_id, on_wait=waiting):
-        skip_static = static_nodes_current(settings, project.manifest_path)
+        rebuild = _full_refresh_pending(settings)
+        skip_static = not rebuild and static_nodes_current(settings, project.manifest_path)
         if skip_static:
             args += ["--exclude", EXCLUDE_STATIC]
+        if rebuild:
+            context.log.info(f"Rebuilding silver and gold from bronze ({rebuild}).")
+            args.append("--full-refresh")
         unfinished = _mark_build(settings, context.run_id)
         if unfinished:
             context.log.info(f"Run {unfinished[:8]}'s build did not finish; this build completes it.")
@@ -109,7 +115,7 @@ def build_silver_gold(
                 progress.report(progress.Event("dbt", "/".join(_key(event).path), len(events) + 1, selected))
             events.append(event)
         vacuumed = vacuum_after_bulk_writes(settings, min_rows=0 if unfinished else BULK_ROWS)
-        _unmark_build(settings)
+        _unmark_build(settings, full_refresh=bool(rebuild))
     if vacuumed:
         context.log.info(f"Vacuumed and analyzed after a large build: {', '.join(vacuumed)}")
     if not skip_static:
@@ -135,10 +141,20 @@ def _mark_build(settings: Settings, run_id: str) -> str | None:
     return previous
 
 
-def _unmark_build(settings: Settings) -> None:
+def _unmark_build(settings: Settings, *, full_refresh: bool = False) -> None:
     conn = connect(settings.database_url)
     try:
+        if full_refresh:
+            clear_state(conn, FULL_REFRESH)
         clear_state(conn, BUILD_IN_PROGRESS)
+    finally:
+        conn.close()
+
+
+def _full_refresh_pending(settings: Settings) -> str | None:
+    conn = connect(settings.database_url)
+    try:
+        return full_refresh_pending(conn)
     finally:
         conn.close()
 

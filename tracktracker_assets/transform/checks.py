@@ -3,23 +3,18 @@
 from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetKey, MetadataValue, asset_check
 
 from tracktracker_assets.orchestration.resources import WarehouseResource
+from tracktracker_assets.warehouse.identity import distinct_events_sql
 
 FCT_PLAYS = AssetKey(["gold", "fct_plays"])
 
-RECONCILE_SQL = """
+RECONCILE_SQL = f"""
 with bronze_extended as (
-    -- distinct events per user, identified like stg_spotify_extended's play_id
-    select user_id, count(distinct (
-        ts, ms_played,
-        coalesce(spotify_track_uri, spotify_episode_uri, audiobook_chapter_uri, audiobook_uri),
-        nullif(btrim(coalesce(master_metadata_track_name, episode_name, audiobook_chapter_title)), ''),
-        nullif(btrim(coalesce(master_metadata_album_artist_name, episode_show_name, audiobook_title)), '')
-    )) as events
-    from bronze.spotify_extended_history group by user_id
+    -- distinct events per user, identified like the staging models' play_id (var event_identity)
+    {distinct_events_sql("bronze.spotify_extended_history")}
 ),
 silver as (
     select user_id, count(*) as events, count(*) filter (where source = 'spotify_extended') as extended
-    from silver.plays group by user_id
+    from silver.int_plays__deduplicated group by user_id
 ),
 gold as (
     select user_id, count(*) as events from gold.fct_plays group by user_id

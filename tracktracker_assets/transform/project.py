@@ -38,6 +38,7 @@ def dbt_env(settings: Settings) -> dict[str, str]:
         "TRACKTRACKER_COUNTED_PLAY_MS": str(settings.counted_play_ms),
         "TRACKTRACKER_DEDUPE_WINDOW_S": str(settings.dedupe_window_s),
         "TRACKTRACKER_GLOBAL_MIN_USERS": str(settings.global_min_users),
+        "TRACKTRACKER_SESSION_GAP_MINUTES": str(settings.session_gap_minutes),
         # a backend whose dbt was killed mid-query stops within 2 s instead of finishing the query
         # (holding its locks) before it notices the client is gone
         "PGOPTIONS": "-c client_connection_check_interval=2000",

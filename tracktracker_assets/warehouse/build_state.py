@@ -6,6 +6,9 @@
   Still there, it says a build was cut short (a kill, a crash, an interrupt) or failed: some models
   may be ahead of others, so the next refresh must run even if no bronze load is new, and it
   vacuums and analyzes everything (statistics of a cut build may be lost with a crash).
+- `full_refresh`: set by a migration after which silver and gold must be rebuilt from bronze (a
+  renamed model, a changed play id); the next build runs with --full-refresh and clears it once it
+  succeeded.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from tracktracker_assets.warehouse.db import table_exists
 
 STATIC_NODES = "static_nodes"
 BUILD_IN_PROGRESS = "build_in_progress"
+FULL_REFRESH = "full_refresh"
 
 
 def get_state(conn: Any, key: str) -> str | None:
@@ -47,3 +51,8 @@ def clear_state(conn: Any, key: str) -> None:
 def unfinished_build(conn: Any) -> str | None:
     """The run id of a dbt build that started and has not finished (running now, cut short or failed)."""
     return get_state(conn, BUILD_IN_PROGRESS)
+
+
+def full_refresh_pending(conn: Any) -> str | None:
+    """Why the next build must rebuild everything from bronze (set by a migration), or None."""
+    return get_state(conn, FULL_REFRESH)

@@ -175,6 +175,41 @@ MIGRATIONS: list[tuple[int, str]] = [
         );
         """,
     ),
+    (
+        4,
+        """
+        -- dbt's models took the staging / intermediate / marts layout: silver's tables were renamed
+        -- (silver.plays is silver.int_plays__deduplicated, silver.stg_spotify_extended is
+        -- silver.stg_spotify__extended_history, ...). The old ones go, and an install that had built
+        -- them rebuilds silver and gold from bronze once (a full refresh, transform/assets.py): the
+        -- incremental watermarks of the new tables start from nothing, and play ids are now hashed
+        -- from the bronze columns of dbt's `event_identity` var.
+        do $upgrade$
+        declare
+            old record;
+            built boolean := to_regclass('gold.fct_plays') is not null;
+        begin
+            for old in
+                select c.relname, c.relkind
+                from pg_class as c
+                join pg_namespace as n on n.oid = c.relnamespace
+                where n.nspname = 'silver'
+                    and c.relname in ('plays', 'stg_spotify_extended', 'stg_spotify_account',
+                                      'stg_spotify_api', 'catalog_items', 'users')
+                    and c.relkind in ('r', 'v')
+            loop
+                execute format('drop %s if exists silver.%I cascade',
+                               case old.relkind when 'v' then 'view' else 'table' end, old.relname);
+                built := true;
+            end loop;
+            if built then
+                insert into bronze.dbt_state (key, value) values ('full_refresh', 'migration 4')
+                on conflict (key) do update set value = excluded.value, updated_at = now();
+            end if;
+        end
+        $upgrade$;
+        """,
+    ),
 ]
 
 

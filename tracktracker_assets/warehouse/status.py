@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tracktracker_assets.warehouse.build_state import unfinished_build
+from tracktracker_assets.warehouse.build_state import full_refresh_pending, unfinished_build
 from tracktracker_assets.warehouse.db import table_exists
 
 # bronze tables and the silver model whose load-id watermark says how far dbt has read them
@@ -12,10 +12,14 @@ FOLLOWERS = (
     (
         "select greatest((select coalesce(max(load_id), 0) from bronze.loaded_files), "
         "(select coalesce(max(load_id), 0) from bronze.spotify_recently_played))",
-        "silver.plays",
+        "silver.int_plays__deduplicated",
         "_batch_load_id",
     ),
-    ("select coalesce(max(load_id), 0) from bronze.spotify_catalog", "silver.catalog_items", "load_id"),
+    (
+        "select coalesce(max(load_id), 0) from bronze.spotify_catalog",
+        "silver.stg_spotify__catalog",
+        "load_id",
+    ),
 )
 
 
@@ -32,7 +36,8 @@ def pending_bronze_load_id(conn: Any) -> int | None:
     """
     pending = None
     try:
-        unfinished = unfinished_build(conn) is not None
+        # a build cut short, or a rebuild an upgrade asked for: every load counts as pending
+        unfinished = unfinished_build(conn) is not None or full_refresh_pending(conn) is not None
         for newest_sql, model, column in FOLLOWERS:
             newest = _scalar(conn, newest_sql)
             if newest == 0:

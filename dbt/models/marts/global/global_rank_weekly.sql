@@ -1,0 +1,64 @@
+{{
+    config(
+        unique_key='week_start',
+        indexes=[{'columns': ['week_start', 'entity_type', 'rank']}, {'columns': ['entity_key']}],
+    )
+}}
+
+{#-
+  Trends across everyone: per ISO week (by local date), the tracks and artists played by at least
+  `global_min_users` distinct listeners, so no ranking can single out one person's listening.
+  Recomputes the weeks that received new facts (a full build recomputes all).
+-#}
+{% set weeks = changed_weeks(ref('fct_plays')) %}
+
+with
+
+plays as (
+    select f.*, date_trunc('week', f.local_date)::date as week_start
+    from {{ ref('fct_plays') }} as f
+    where f.content_type = 'track'
+    {% if weeks is not none %}
+        and ({{ week_ranges('f.local_date', weeks) }})
+    {% endif %}
+),
+
+entities as (
+    select week_start, user_id, is_counted_play, ms_played, 'track'::text as entity_type, track_key as entity_key
+    from plays where track_key <> {{ unknown_key() }}
+    union all
+    select week_start, user_id, is_counted_play, ms_played, 'artist', artist_key
+    from plays where artist_key <> {{ unknown_key() }}
+),
+
+totals as (
+    select
+        week_start,
+        entity_type,
+        entity_key,
+        count(distinct user_id)::int as listeners,
+        count(*)::int as plays,
+        count(*) filter (where is_counted_play)::int as counted_plays,
+        round(sum(ms_played) / 60000.0, 2) as minutes_played
+    from entities
+    group by week_start, entity_type, entity_key
+    having count(distinct user_id) >= {{ var('global_min_users') }}
+),
+
+final as (
+    select
+        week_start,
+        entity_type,
+        row_number() over (
+            partition by week_start, entity_type order by listeners desc, counted_plays desc, entity_key
+        )::int as rank,
+        entity_key,
+        listeners,
+        plays,
+        counted_plays,
+        minutes_played,
+        {{ current_batch() }} as _batch_load_id
+    from totals
+)
+
+select * from final

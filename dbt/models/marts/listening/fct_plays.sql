@@ -1,0 +1,62 @@
+{{
+    config(
+        unique_key=['user_id', 'ended_date'],
+        indexes=[
+            {'columns': ['user_id', 'ended_at']},
+            {'columns': ['user_id', 'local_date']},
+            {'columns': ['user_id', 'ended_date']},
+            {'columns': ['local_date']},
+            {'columns': ['track_key']},
+            {'columns': ['artist_key']},
+            {'columns': ['_batch_load_id']},
+        ],
+    )
+}}
+
+-- Grain: one deduplicated listening event. Replaces exactly the user-days silver recomputed.
+with
+
+plays as (
+    select * from {{ ref('int_plays__deduplicated') }}
+    {% if is_incremental() %}
+    where _batch_load_id > {{ watermark() }}
+    {% endif %}
+),
+
+final as (
+    select
+        play_id,
+        user_id,
+        track_key,
+        artist_key,
+        album_key,
+        (extract(year from local_date) * 10000 + extract(month from local_date) * 100
+            + extract(day from local_date))::int as date_key,
+        session_id,
+        ended_at,
+        started_at,
+        ended_at_local,
+        local_date,
+        local_hour,
+        local_weekday,
+        ended_date,
+        ms_played,
+        round(ms_played / 60000.0, 3) as minutes_played,
+        is_counted_play,
+        is_skip,
+        is_ms_played_estimated,
+        content_type,
+        source,
+        sources,
+        platform,
+        conn_country,
+        reason_start,
+        reason_end,
+        shuffle,
+        offline,
+        incognito_mode,
+        _batch_load_id
+    from plays
+)
+
+select * from final

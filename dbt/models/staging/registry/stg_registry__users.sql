@@ -1,0 +1,8 @@
+-- The registry's users with their time zone (validated when the user is added).
+select
+    user_id,
+    display_name,
+    timezone,
+    status,
+    created_at
+from {{ source('bronze', 'registry_users') }}

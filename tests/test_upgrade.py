@@ -1,0 +1,79 @@
+"""A warehouse built with the old dbt layout (silver.plays, silver.stg_spotify_extended, ...) upgrades:
+the migration drops the old silver tables and asks for a rebuild, and the next refresh rebuilds silver
+and gold from bronze to the same gold."""
+
+from __future__ import annotations
+
+from rich.console import Console
+
+from tests.test_incremental import fingerprint
+from tracktracker_assets.orchestration.pipeline import refresh_if_behind
+from tracktracker_assets.transform.checks import RECONCILE_SQL
+from tracktracker_assets.warehouse.build_state import FULL_REFRESH, get_state
+from tracktracker_assets.warehouse.db import connect, query
+from tracktracker_assets.warehouse.schema import migrate
+from tracktracker_assets.warehouse.status import pending_bronze_load_id
+
+# new model -> the table (or view) it was before the layout changed
+RENAMED = {
+    "int_plays__deduplicated": "plays",
+    "stg_spotify__extended_history": "stg_spotify_extended",
+    "stg_spotify__account_history": "stg_spotify_account",
+    "stg_spotify__recently_played": "stg_spotify_api",
+    "stg_spotify__catalog": "catalog_items",
+}
+NEW_VIEWS = ("stg_exports__loaded_files", "stg_spotify__recently_played_items")
+
+
+def _relations(url: str, names) -> set[str]:
+    rows = query(
+        url,
+        "select relname from pg_class c join pg_namespace n on n.oid = c.relnamespace "
+        "where n.nspname = 'silver' and relname = any(%s)",
+        (list(names),),
+    )[1]
+    return {r[0] for r in rows}
+
+
+def test_an_old_layout_upgrades_and_refreshes_to_the_same_gold(real_gold) -> None:
+    url = real_gold.database_url
+    before = fingerprint(real_gold)
+    # the old layout: silver under its old names, without the models it did not have, and play ids
+    # hashed the old way (gold holds them too)
+    conn = connect(url)
+    try:
+        with conn.cursor() as cur:
+            for new, old in RENAMED.items():
+                cur.execute(f"alter table silver.{new} rename to {old}")
+            cur.execute("alter view silver.stg_registry__users rename to users")
+            for view in NEW_VIEWS:
+                cur.execute(f"drop view silver.{view}")
+            cur.execute("update silver.plays set play_id = md5('old layout|' || play_id)")
+            cur.execute("update gold.fct_plays set play_id = md5('old layout|' || play_id)")
+            cur.execute("delete from bronze.schema_migrations where version = 4")
+        conn.commit()
+        assert fingerprint(real_gold) != before  # gold differs from what bronze gives now
+        assert migrate(conn) == [4]
+        assert _relations(url, [*RENAMED.values(), "users"]) == set()
+        assert get_state(conn, FULL_REFRESH) is not None
+        assert pending_bronze_load_id(conn) is not None  # the refresh is due although bronze is unchanged
+    finally:
+        conn.close()
+
+    assert refresh_if_behind(real_gold, Console(quiet=True))
+
+    assert fingerprint(real_gold) == before
+    assert _relations(url, [*RENAMED, "stg_registry__users", *NEW_VIEWS]) == {
+        *RENAMED,
+        "stg_registry__users",
+        *NEW_VIEWS,
+    }
+    conn = connect(url)
+    try:
+        assert get_state(conn, FULL_REFRESH) is None  # done once
+        assert pending_bronze_load_id(conn) is None
+        assert migrate(conn) == []
+    finally:
+        conn.close()
+    for user_id, bronze_events, silver_extended, silver_events, gold_events in query(url, RECONCILE_SQL)[1]:
+        assert (bronze_events, silver_events) == (silver_extended, gold_events), user_id
