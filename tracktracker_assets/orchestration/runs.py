@@ -134,6 +134,12 @@ def _execute(settings: Settings, job_name: str, **selection: Any) -> Any:
             raise _end_interrupted(instance, run_id, job_name, received) from None
         finally:
             instance.event_log_storage.free_concurrency_slots_for_run(run_id)
+    if result.dagster_run is None:
+        # Dagster could not even record the run: its database went away under it. Said as the
+        # driver error it is, so the caller reports the database and what to do.
+        import psycopg2
+
+        raise psycopg2.OperationalError(f"the {job_name} run could not be recorded in Dagster's database")
     if _interrupted(result):
         raise _end_interrupted(instance, run_id, job_name, received)
     return result
