@@ -35,9 +35,9 @@ def _modules() -> dict[str, Path]:
     return found
 
 
-def _imports(path: Path, *, import_time_only: bool) -> set[str]:
-    """Modules of the package that `path` imports (at import time only: not in functions, not for
-    type checking)."""
+def _imports(path: Path, *, import_time_only: bool, prefix: str = "tracktracker_assets") -> set[str]:
+    """Modules under `prefix` that `path` imports (import_time_only: not in functions, not for type
+    checking)."""
     tree = ast.parse(path.read_text())
     nodes = tree.body if import_time_only else list(ast.walk(tree))
     names: set[str] = set()
@@ -47,7 +47,7 @@ def _imports(path: Path, *, import_time_only: bool) -> set[str]:
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             names.add(node.module)
             names |= {f"{node.module}.{alias.name}" for alias in node.names}
-    return {n for n in names if n.startswith("tracktracker_assets")}
+    return {n for n in names if n.startswith(prefix)}
 
 
 def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
@@ -164,14 +164,7 @@ def test_the_product_never_imports_the_tests() -> None:
 
 
 def _imports_any(path: Path) -> set[str]:
-    tree = ast.parse(path.read_text())
-    names: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            names |= {alias.name for alias in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names.add(node.module)
-    return names
+    return _imports(path, import_time_only=False, prefix="")
 
 
 def test_dagster_private_api_only_in_orchestration() -> None:
