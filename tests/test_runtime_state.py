@@ -29,6 +29,7 @@ from tracktracker_assets.services.processes import (
     ProcessRecord,
     inspect,
     is_running,
+    pid_alive,
     read_pid,
     read_record,
     start_background,
@@ -407,3 +408,38 @@ def test_postgres_starts_past_a_garbage_or_stale_postmaster_pid(
     assert f"names pid {other.pid}, which is not a PostgreSQL server" in capsys.readouterr().err
     assert other.untouched()
     pg.stop()
+
+
+def test_postgres_starts_past_backends_its_crashed_server_left_running(
+    home: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A SIGKILLed postmaster can leave a backend running (busy, or in disk I/O), and stays a zombie
+    until reaped: PostgreSQL refuses to start past either, so the next start ends the one and sets the
+    other's lock file aside."""
+    from tests.conftest import TEST_POSTGRES_CONFIG
+    from tracktracker_assets.services import postgres
+    from tracktracker_assets.services.postgres import EmbeddedPostgres
+
+    monkeypatch.setattr(postgres, "ORPHAN_GRACE_S", 1.0)
+    pg = EmbeddedPostgres(home, extra_config=TEST_POSTGRES_CONFIG)
+    port = pg.start()
+    postmaster = pg.running_pid()
+    assert postmaster is not None
+    os.kill(postmaster, signal.SIGKILL)
+    # gone, or a zombie nobody has reaped yet (PostgreSQL takes a zombie for a running server)
+    deadline = time.monotonic() + 30
+    while pid_alive(postmaster) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    # a stand-in for a backend that outlived it: a program named postgres working in the data directory
+    backend_binary = tmp_path / "postgres"
+    shutil.copy("/bin/sleep", backend_binary)
+    orphan = subprocess.Popen([str(backend_binary), "300"], cwd=home.pgdata)
+    try:
+        assert pg.running_pid() is None
+        assert pg.start() == port
+        assert orphan.wait(timeout=10) == -signal.SIGKILL
+        assert pg.running_pid() is not None
+    finally:
+        orphan.kill()
+        orphan.wait()
+        pg.stop()

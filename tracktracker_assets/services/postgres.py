@@ -8,11 +8,14 @@ data directory. It listens on 127.0.0.1 only, with a generated password (scram-s
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import pwd
+import signal
 import subprocess
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,6 +35,8 @@ from tracktracker_assets.settings import Settings
 
 SERVICE_USER = "tracktracker"
 SUPERUSER = "tracktracker"
+# how long backends of a crashed server get to exit on their own, then to die once killed
+ORPHAN_GRACE_S = 10.0
 DATABASES = ("tracktracker", "dagster", "superset")
 
 # Sized for a laptop holding ten years of plays; bulk loads want a large WAL between checkpoints.
@@ -215,11 +220,17 @@ class EmbeddedPostgres:
     def _clear_stale_lock(self) -> None:
         """Before a start with no server of ours running: a postmaster.pid that is garbage, or names a
         process that is not our server, would make PostgreSQL refuse to start; it is set aside. One that
-        names a process that is gone PostgreSQL replaces itself."""
+        names a process that is gone PostgreSQL replaces itself, once the crashed server's backends are gone
+        and the server itself is reaped."""
         if not self.lock_file.exists():
             return
         lock = self._lock()
         if lock is not None and not pid_alive(lock[0]):
+            self._end_orphaned_backends()
+            if Path(f"/proc/{lock[0]}").exists():
+                # a zombie: the crashed server is not reaped yet, and PostgreSQL takes it for a live one
+                bad = set_aside(self.lock_file)
+                warn(f"{self.lock_file} names a server that crashed; moved it to {bad.name}")
             return
         ours = [record.pid for record in iter_processes() if self._runs_here(record.pid)]
         if ours:
@@ -236,6 +247,35 @@ class EmbeddedPostgres:
         )
         bad = set_aside(self.lock_file)
         warn(f"{self.lock_file} {reason}; moved it to {bad.name}; starting PostgreSQL afresh")
+
+    def _end_orphaned_backends(self) -> None:
+        """After the postmaster died (a crash, a SIGKILL), its backends may outlive it for a while: one
+        busy writing notices only at its next wait, one in uninterruptible I/O cannot die before the
+        I/O ends. While any is attached to the old shared memory, a new server refuses to start. They
+        serve no one any more: give them a moment to exit, then end them."""
+
+        def orphans() -> list[int]:
+            return [record.pid for record in iter_processes() if self._runs_here(record.pid)]
+
+        def gone_within(seconds: float) -> bool:
+            deadline = time.monotonic() + seconds
+            while orphans():
+                if time.monotonic() > deadline:
+                    return False
+                time.sleep(0.2)
+            return True
+
+        if gone_within(ORPHAN_GRACE_S):
+            return
+        for pid in orphans():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        if not gone_within(ORPHAN_GRACE_S):
+            raise RuntimeError(
+                f"PostgreSQL processes (pid {', '.join(map(str, orphans()))}) of a server that crashed "
+                f"still run on {self.datadir} and did not end when killed (stuck in disk I/O?). Wait "
+                "for them to go, then run the command again."
+            )
 
     def start(self) -> int:
         """Start the cluster (initialising it on first use); returns the port it listens on."""
