@@ -6,7 +6,6 @@ tables aside, which hold only what exports and Spotify sent)."""
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
 import psycopg2
@@ -70,7 +69,13 @@ def test_no_secret_outside_secrets(real_gold) -> None:
     settings = real_gold
     secrets = _secrets(settings.secrets_dir)
     assert len(secrets) >= 3, secrets.keys()  # postgres, token key, listeners' logins at least
-    pattern = re.compile(b"|".join(re.escape(v.encode()) for v in secrets.values()))
+    needles = [v.encode() for v in secrets.values()]
+
+    def holds_secret(data: bytes) -> bool:
+        # one substring search per secret: several times faster than one regex alternation over the
+        # gigabytes of the home (PostgreSQL's files and WAL included)
+        return any(needle in data for needle in needles)
+
     leaks = []
     places = _files(settings.home, settings.secrets_dir) + _files(
         REPO / "dbt" / "target", Path("/nonexistent")
@@ -80,7 +85,7 @@ def test_no_secret_outside_secrets(real_gold) -> None:
             data = path.read_bytes()
         except OSError:
             continue
-        if pattern.search(data):
+        if holds_secret(data):
             leaks.append(str(path))
     assert leaks == [], leaks
     from tracktracker_assets.settings import with_database
@@ -100,12 +105,12 @@ def test_no_secret_outside_secrets(real_gold) -> None:
     finally:
         client.close()
     assert documents
-    assert not pattern.search(json.dumps(documents, default=str).encode())
+    assert not holds_secret(json.dumps(documents, default=str).encode())
     # the servers still running for this home (PostgreSQL, the registry) were given no secret
     environments = _environments_of(settings.home)
     assert environments, "no server of this home found"
     for command, environ in environments:
-        assert not pattern.search(environ), command
+        assert not holds_secret(environ), command
 
 
 def _environments_of(home: Path) -> list[tuple[str, bytes]]:
