@@ -46,3 +46,31 @@ def test_definitions_load_as_one_lineage(settings) -> None:
     assert len(dashboards) == 4
     history = graph.get(AssetKey(["superset", "listening_history"]))
     assert AssetKey(["gold", "fct_plays"]) in history.parent_keys
+
+
+def test_every_sensor_runs_at_the_configured_interval_and_still_evaluates(settings) -> None:
+    """TRACKTRACKER_SENSOR_INTERVAL_S reaches every sensor when the definitions are built; the copies
+    evaluate exactly like the sensors they were made from."""
+    from dataclasses import replace
+
+    from dagster import DagsterInstance, build_sensor_context
+
+    from tracktracker_assets.exports import definitions as exports
+    from tracktracker_assets.exports.sensors import inbox_sensor
+    from tracktracker_assets.orchestration.sensors import every
+    from tracktracker_assets.users import definitions as users
+
+    faster = replace(settings, sensor_interval_s=7)
+    sensors = [*exports.defs(faster).sensors, *users.defs(faster).sensors]
+    assert [s.minimum_interval_seconds for s in sensors] == [7, 7]
+    assert inbox_sensor.minimum_interval_seconds == 30  # the declared one is untouched
+
+    copy = every(inbox_sensor, 7)
+    assert (copy.name, copy.job_name, copy.default_status) == (
+        inbox_sensor.name,
+        inbox_sensor.job_name,
+        inbox_sensor.default_status,
+    )
+    with DagsterInstance.ephemeral() as instance:
+        result = copy(build_sensor_context(instance=instance))
+    assert result.__class__.__name__ == "SkipReason"

@@ -137,6 +137,8 @@ def stack(fake_spotify: FakeSpotify) -> Iterator[Stack]:
             "TRACKTRACKER_SPOTIFY_ACCOUNTS_URL": fake_spotify.base_url.rstrip("/"),
         }
     )
+    # the daemon's sensors look every 5 s instead of 30: the hands-off tests wait on two of them in a row
+    env["TRACKTRACKER_SENSOR_INTERVAL_S"] = "5"
     up = readme_commands()[0]
     result = subprocess.run(up.split(), cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
     running = Stack(home, env, result.stdout + result.stderr)

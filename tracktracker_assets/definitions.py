@@ -23,9 +23,9 @@ def load() -> Definitions:
     settings = get_settings()
     shared = Definitions(resources={"warehouse": WarehouseResource(), "registry": RegistryResource()})
     return Definitions.merge(
-        exports.defs(),
+        exports.defs(settings),
         spotify.defs(settings),
-        users.defs(),
+        users.defs(settings),
         transform.defs(settings),
         dashboards.defs(),
         shared,

@@ -19,6 +19,7 @@ generated once and kept under TRACKTRACKER_HOME with 0600 permissions; nothing s
 | TRACKTRACKER_MAX_UPLOAD_MB        | 2048                            | largest export file or ZIP accepted                |
 | TRACKTRACKER_USER_QUOTA_MB        | 4096                            | per listener: bytes waiting in the inbox plus kept in archive/ and rejected/; an upload or import over it is refused (oldest archived files are removed first to make room) |
 | TRACKTRACKER_INBOX_SETTLE_S       | 5                               | a file dropped into an inbox by hand is taken once unchanged (size, mtime) this many seconds |
+| TRACKTRACKER_SENSOR_INTERVAL_S    | 30                              | how often the daemon looks for inbox files, new listeners, new connections and loads to refresh |
 | TRACKTRACKER_PARTIAL_MAX_AGE_MIN  | 60                              | an interrupted copy (`.incoming-*` in an inbox, a staged upload) untouched this long is removed |
 | TRACKTRACKER_KEEP_DAYS            | 30                              | archived and rejected files older than this are removed (after a load run, at `up`) |
 | TRACKTRACKER_KEEP_FILES           | 20                              | at most this many archived and this many rejected files kept per listener, newest first |
@@ -160,6 +161,7 @@ class Settings:
     superset_metadata_password_override: str | None = field(repr=False, default=None)
     user_quota_bytes: int = 4096 << 20
     inbox_settle_s: float = 5.0
+    sensor_interval_s: int = 30
     partial_max_age_s: float = 3600.0
     keep_days: int = 30
     keep_files: int = 20
@@ -198,6 +200,7 @@ class Settings:
             superset_metadata_password_override=_env("TRACKTRACKER_SUPERSET_METADATA_PASSWORD"),
             user_quota_bytes=_env_int("TRACKTRACKER_USER_QUOTA_MB", 4096) << 20,
             inbox_settle_s=_env_float("TRACKTRACKER_INBOX_SETTLE_S", 5.0),
+            sensor_interval_s=max(1, _env_int("TRACKTRACKER_SENSOR_INTERVAL_S", 30)),
             partial_max_age_s=_env_float("TRACKTRACKER_PARTIAL_MAX_AGE_MIN", 60.0) * 60,
             keep_days=_env_int("TRACKTRACKER_KEEP_DAYS", 30),
             keep_files=_env_int("TRACKTRACKER_KEEP_FILES", 20),

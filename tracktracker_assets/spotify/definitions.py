@@ -2,6 +2,7 @@
 
 from dagster import Definitions
 
+from tracktracker_assets.orchestration.sensors import every
 from tracktracker_assets.settings import Settings
 from tracktracker_assets.spotify.assets import spotify_catalog, spotify_recently_played
 from tracktracker_assets.spotify.jobs import enrich_job, pull_job
@@ -14,5 +15,5 @@ def defs(settings: Settings) -> Definitions:
         assets=[spotify_recently_played, spotify_catalog],
         jobs=[pull_job, enrich_job],
         schedules=[build_pull_schedule(settings), catalog_schedule],
-        sensors=[new_connection_sensor],
+        sensors=[every(new_connection_sensor, settings.sensor_interval_s)],
     )

@@ -2,6 +2,7 @@
 
 from dagster import Definitions, load_asset_checks_from_modules
 
+from tracktracker_assets.orchestration.sensors import every
 from tracktracker_assets.settings import Settings
 from tracktracker_assets.transform import checks
 from tracktracker_assets.transform.assets import build_dbt_assets
@@ -19,7 +20,7 @@ def defs(settings: Settings) -> Definitions:
         asset_checks=load_asset_checks_from_modules([checks]),
         jobs=[refresh_job, warehouse_checks_job],
         schedules=[daily_warehouse_checks],
-        sensors=[bronze_changed_sensor],
+        sensors=[every(bronze_changed_sensor, settings.sensor_interval_s)],
         resources={
             "dbt": TrackTrackerDbtResource(
                 project_dir=project, profiles_dir=str(project.project_dir), dbt_executable=dbt_executable()
