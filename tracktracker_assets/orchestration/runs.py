@@ -106,7 +106,7 @@ def _execute(settings: Settings, job_name: str, **selection: Any) -> Any:
     from tracktracker_assets.orchestration.instance import get_instance
 
     instance = get_instance(settings)
-    job = _definitions().get_job_def(job_name)
+    job = _definitions().resolve_job_def(job_name)
     run_id = make_new_run_id()
     tags = {**selection.pop("tags", {}), **liveness.this_process_tags()}
     steps = liveness.pooled_steps(
