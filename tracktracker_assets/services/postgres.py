@@ -15,7 +15,6 @@ import pwd
 import signal
 import subprocess
 import tempfile
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from psycopg2 import sql
 
 from tracktracker_assets.services.home import lock_down
 from tracktracker_assets.services.processes import (
+    eventually,
     iter_processes,
     pid_alive,
     server_env,
@@ -257,20 +257,12 @@ class EmbeddedPostgres:
         def orphans() -> list[int]:
             return [record.pid for record in iter_processes() if self._runs_here(record.pid)]
 
-        def gone_within(seconds: float) -> bool:
-            deadline = time.monotonic() + seconds
-            while orphans():
-                if time.monotonic() > deadline:
-                    return False
-                time.sleep(0.2)
-            return True
-
-        if gone_within(ORPHAN_GRACE_S):
+        if eventually(lambda: not orphans(), timeout=ORPHAN_GRACE_S):
             return
         for pid in orphans():
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-        if not gone_within(ORPHAN_GRACE_S):
+        if not eventually(lambda: not orphans(), timeout=ORPHAN_GRACE_S):
             raise RuntimeError(
                 f"PostgreSQL processes (pid {', '.join(map(str, orphans()))}) of a server that crashed "
                 f"still run on {self.datadir} and did not end when killed (stuck in disk I/O?). Wait "

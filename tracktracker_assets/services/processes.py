@@ -309,12 +309,19 @@ def _group_alive(pgid: int) -> bool:
 
 
 # ---- waiting and sockets ---------------------------------------------------------------------------
-def wait_until(check: Callable[[], bool], *, timeout: float, what: str, log_file: Path | None = None) -> None:
+def eventually(check: Callable[[], bool], *, timeout: float) -> bool:
+    """Whether check() holds within timeout seconds (asked every 0.2 s)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if check():
-            return
+            return True
         time.sleep(0.2)
+    return False
+
+
+def wait_until(check: Callable[[], bool], *, timeout: float, what: str, log_file: Path | None = None) -> None:
+    if eventually(check, timeout=timeout):
+        return
     tail = ""
     if log_file and log_file.exists():
         tail = "\n".join(log_file.read_text(errors="replace").splitlines()[-20:])
