@@ -4,7 +4,8 @@ Bronze is raw as received: typed where the format is known, unknown fields kept 
 never the privacy fields (IP addresses, usernames, user agents). Every row carries its user and a
 `load_id` from one sequence, which names its source: the file in bronze.loaded_files (sha256, name)
 or the API pull. dbt's incremental models use load_id as their watermark. Migrations are numbered
-and applied once, in order, under an advisory lock.
+and applied once, in order, under an advisory lock. The core's are here (versions below 100); each
+service room owns the migrations of its own tables (`<room>/bronze.py`, a hundred versions each).
 """
 
 from __future__ import annotations
@@ -213,6 +214,23 @@ MIGRATIONS: list[tuple[int, str]] = [
 ]
 
 
+def all_migrations() -> list[tuple[int, str]]:
+    """The core's migrations and each service room's (its own bronze tables), in version order."""
+    from tracktracker_assets.apple_music import bronze as apple_music
+    from tracktracker_assets.deezer import bronze as deezer
+    from tracktracker_assets.lastfm import bronze as lastfm
+    from tracktracker_assets.listenbrainz import bronze as listenbrainz
+    from tracktracker_assets.tidal import bronze as tidal
+    from tracktracker_assets.youtube_music import bronze as youtube_music
+
+    rooms = (apple_music, youtube_music, deezer, tidal, lastfm, listenbrainz)
+    found = [*MIGRATIONS, *(m for room in rooms for m in room.MIGRATIONS)]
+    versions = [version for version, _ in found]
+    if len(set(versions)) != len(versions):
+        raise RuntimeError(f"two bronze migrations share a version: {sorted(versions)}")
+    return sorted(found)
+
+
 def migrate(conn: Any) -> list[int]:
     """Apply pending migrations; returns the versions applied. Safe to call concurrently."""
     applied: list[int] = []
@@ -225,7 +243,7 @@ def migrate(conn: Any) -> list[int]:
         )
         cur.execute("select version from bronze.schema_migrations")
         done = {row[0] for row in cur.fetchall()}
-        for version, ddl in MIGRATIONS:
+        for version, ddl in all_migrations():
             if version in done:
                 continue
             cur.execute(ddl)

@@ -1,0 +1,8 @@
+"""The apple music bronze tables: numbered migrations applied by warehouse/schema.py in version order.
+
+Versions are global: this room owns 100 to 199, the core (schema.py) those below 100.
+"""
+
+from __future__ import annotations
+
+MIGRATIONS: list[tuple[int, str]] = []

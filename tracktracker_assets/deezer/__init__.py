@@ -1,0 +1,1 @@
+"""Deezer: the GDPR export's listening history sheet (deezer-data_*.xlsx)."""

@@ -1,0 +1,1 @@
+"""Last.fm: scrobble exports (lastfmstats, benjaminbenben, ghan) and the live user.getRecentTracks pull."""

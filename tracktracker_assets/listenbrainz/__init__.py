@@ -1,0 +1,1 @@
+"""ListenBrainz: the user export (ZIP of JSON lines, older JSON array) and the live listens pull."""

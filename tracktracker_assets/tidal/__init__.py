@@ -1,0 +1,1 @@
+"""Tidal: the GDPR export's streaming.csv."""

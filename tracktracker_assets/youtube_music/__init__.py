@@ -1,0 +1,1 @@
+"""YouTube Music: Google Takeout watch history (JSON and HTML), music entries only."""
