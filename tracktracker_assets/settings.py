@@ -210,9 +210,9 @@ class Settings:
             enrich_budget=_env_int("TRACKTRACKER_ENRICH_BUDGET", 500),
             lastfm_api_key=_env("TRACKTRACKER_LASTFM_API_KEY"),
             lastfm_api_url=_env("TRACKTRACKER_LASTFM_API_URL", "https://ws.audioscrobbler.com/2.0/"),
-            listenbrainz_api_url=_env("TRACKTRACKER_LISTENBRAINZ_API_URL", "https://api.listenbrainz.org").rstrip(
-                "/"
-            ),
+            listenbrainz_api_url=_env(
+                "TRACKTRACKER_LISTENBRAINZ_API_URL", "https://api.listenbrainz.org"
+            ).rstrip("/"),
             live_max_pages=max(1, _env_int("TRACKTRACKER_LIVE_MAX_PAGES", 50)),
             live_max_wait_s=_env_int("TRACKTRACKER_LIVE_MAX_WAIT_S", 30),
             live_timeout_s=max(1, _env_int("TRACKTRACKER_LIVE_TIMEOUT_S", 10)),

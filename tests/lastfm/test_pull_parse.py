@@ -54,8 +54,10 @@ def test_track_key_ignores_everything_but_the_names() -> None:
 
 
 def test_an_undated_item_that_is_not_now_playing_refuses_the_page() -> None:
-    body = {"recenttracks": {"track": [{"name": "x", "artist": {"#text": "y"}}], "@attr": {"totalPages": "1"}}}
-    with pytest.raises(LiveFault, match="item 1 has no date.uts"):
+    body = {
+        "recenttracks": {"track": [{"name": "x", "artist": {"#text": "y"}}], "@attr": {"totalPages": "1"}}
+    }
+    with pytest.raises(LiveFault, match=r"item 1 has no date\.uts"):
         _scrobbles(body, 3)
 
 

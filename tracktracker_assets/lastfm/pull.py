@@ -109,7 +109,8 @@ def _fault(exc: pylast.PyLastError, name: str) -> LiveFault:
             return LiveFault(
                 "failed",
                 f"the Last.fm profile {name} hides its recent listening (error 17: {detail}); turn off "
-                "'Hide recent listening information' in Last.fm's privacy settings, then the next pull loads it",
+                "'Hide recent listening information' in Last.fm's privacy settings, then the next pull "
+                "loads it",
             )
         if status == str(pylast.STATUS_INVALID_PARAMS):
             return LiveFault(
@@ -119,7 +120,8 @@ def _fault(exc: pylast.PyLastError, name: str) -> LiveFault:
             )
         if status in (str(pylast.STATUS_INVALID_API_KEY), str(pylast.STATUS_API_KEY_SUSPENDED)):
             return LiveFault(
-                "failed", f"Last.fm refused the API key (error {status}: {detail}); check TRACKTRACKER_LASTFM_API_KEY"
+                "failed",
+                f"Last.fm refused the API key (error {status}: {detail}); check TRACKTRACKER_LASTFM_API_KEY",
             )
         return LiveFault("failed", f"Last.fm answered error {status}: {detail}; the next pull tries again")
     if isinstance(exc, pylast.NetworkError):
@@ -131,7 +133,9 @@ def _scrobbles(body: dict[str, Any], page: int) -> tuple[list[Received], int]:
     """The page's scrobbles (now-playing rows left out) and its totalPages."""
     recent = body.get("recenttracks")
     if not isinstance(recent, dict):
-        raise LiveFault("failed", f"Last.fm answered page {page} without recenttracks; nothing of it was stored")
+        raise LiveFault(
+            "failed", f"Last.fm answered page {page} without recenttracks; nothing of it was stored"
+        )
     attr = recent.get("@attr") or {}
     try:
         total_pages = int(str(attr.get("totalPages", "0")))
@@ -141,7 +145,9 @@ def _scrobbles(body: dict[str, Any], page: int) -> tuple[list[Received], int]:
     if isinstance(tracks, dict):  # one result: an object, not a list
         tracks = [tracks]
     if not isinstance(tracks, list):
-        raise LiveFault("failed", f"Last.fm answered page {page} with a track that is neither list nor object")
+        raise LiveFault(
+            "failed", f"Last.fm answered page {page} with a track that is neither list nor object"
+        )
     received = []
     for n, item in enumerate(tracks, 1):
         if not isinstance(item, dict):
@@ -181,9 +187,10 @@ def fetch(
             body = fetch_page(settings, http, lastfm, {**params, "page": page})
         except pylast.WSError as exc:
             if str(exc.status) == str(pylast.STATUS_RATE_LIMIT_EXCEEDED):
-                if waited or RATE_LIMIT_BACKOFF_S > settings.live_max_wait_s:
+                if waited or settings.live_max_wait_s < RATE_LIMIT_BACKOFF_S:
                     raise LiveFault(
-                        "deferred", f"rate limited by Last.fm (error 29: {exc.details}); the next tick retries"
+                        "deferred",
+                        f"rate limited by Last.fm (error 29: {exc.details}); the next tick retries",
                     ) from None
                 sleep(RATE_LIMIT_BACKOFF_S)
                 waited = True

@@ -212,7 +212,10 @@ def pull_many(
                 outcome = pull_one(conn, user_id)
             except Exception as exc:
                 outcome = LiveOutcome(
-                    service, user_id, "failed", message=one_line(f"the pull failed: {type(exc).__name__}: {exc}")
+                    service,
+                    user_id,
+                    "failed",
+                    message=one_line(f"the pull failed: {type(exc).__name__}: {exc}"),
                 )
                 outcome.seconds = time.monotonic() - started
                 with contextlib.suppress(Exception):
