@@ -156,14 +156,17 @@ def _store(
     with conn.cursor() as cur:
         load_id = bronze_write(conn)
         if received:
-            execute_values(
+            # rowcount would count only the last batch of rows: count what was returned instead
+            inserted = execute_values(
                 cur,
                 f"insert into {table.items} (user_id, {table.time_column}, {table.key_column}, "
-                f"{table.account_column}, pull_id, item, load_id) values %s on conflict do nothing",
+                f"{table.account_column}, pull_id, item, load_id) values %s on conflict do nothing "
+                "returning 1",
                 [(user_id, r.at, r.key, account, pull_id, json.dumps(r.item), load_id) for r in received],
                 page_size=1000,
+                fetch=True,
             )
-            outcome.inserted = cur.rowcount
+            outcome.inserted = len(inserted)
         _log(conn, table, outcome, load_id, pull_id)
     conn.commit()
     return outcome
