@@ -4,5 +4,5 @@
   Spotify's. A service room adds its model here.
 -#}
 {% macro play_sources() -%}
-    {{- return([]) -}}
+    {{- return(['stg_lastfm__recent_tracks', 'stg_listenbrainz__api_listens']) -}}
 {%- endmacro %}
