@@ -283,16 +283,21 @@ class Registry:
             )
         return self._set_live(user_id, "lastfm", {"lastfm_user": lastfm_user})
 
-    def connect_listenbrainz(self, user_id: str, listenbrainz_user: str, token: str | None = None) -> User:
-        """Pull this listener's ListenBrainz listens; a user token (optional) is kept encrypted."""
-        self.require_user(user_id)
+    def connect_listenbrainz(
+        self, user_id: str, listenbrainz_user: str, token: str | None = None, *, keep_token: bool = False
+    ) -> User:
+        """Pull this listener's ListenBrainz listens; a user token (optional) is kept encrypted. keep_token:
+        leave a stored token as it is when the name does not change (the upload page sets names only)."""
+        current = self.require_user(user_id)
         if not LISTENBRAINZ_NAME.match(listenbrainz_user or ""):
             raise RegistryError(
                 f"{listenbrainz_user!r} is not a ListenBrainz username: give the name in your profile's "
                 "address (listenbrainz.org/user/NAME), without '/'."
             )
         changes: dict[str, Any] = {"listenbrainz_user": listenbrainz_user}
-        changes["listenbrainz_token"] = self._fernet.encrypt(token.encode()).decode() if token else None
+        if not (keep_token and token is None and current.listenbrainz_user == listenbrainz_user):
+            # a token belongs to its account: another name drops it
+            changes["listenbrainz_token"] = self._fernet.encrypt(token.encode()).decode() if token else None
         return self._set_live(user_id, "listenbrainz", changes)
 
     def _set_live(self, user_id: str, service: str, changes: dict[str, Any]) -> User:
