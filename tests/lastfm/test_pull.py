@@ -126,3 +126,19 @@ def test_rate_limit_waits_once_then_defers(lastfm: FakeLastfm, conn) -> None:
     outcome = run(conn, "busy", sleeps)
     assert (outcome.status, outcome.inserted, len(sleeps)) == ("ok", 3, 1)
     assert [s for s, *_ in pull_log(conn, "busy")] == ["deferred", "ok"]
+
+
+def test_the_page_cap_keeps_the_newest_and_says_what_was_not_pulled(
+    lastfm: FakeLastfm, conn, monkeypatch
+) -> None:
+    monkeypatch.setenv("TRACKTRACKER_LIVE_MAX_PAGES", "2")
+    items = templates()
+    lastfm.add_user("Capped")
+    for n in range(450):
+        lastfm.scrobble("Capped", items[n % len(items)], BASE + 60 * n)
+    listener("capped", "Capped")
+    outcome = run(conn, "capped")
+    assert (outcome.status, outcome.pages, outcome.inserted) == ("ok", 2, 400)
+    assert [at for at, _ in held(conn, "capped")] == [BASE + 60 * n for n in range(50, 450)]
+    assert "stopped after 2 pages (TRACKTRACKER_LIVE_MAX_PAGES)" in outcome.message
+    assert "import the Last.fm export" in outcome.message

@@ -205,7 +205,7 @@ def fetch(
             break
         page += 1
     note = ""
-    if page <= total_pages and received:
+    if fetched >= settings.live_max_pages and page <= total_pages and received:
         oldest = min(r.at for r in received)
         note = (
             f"stopped after {settings.live_max_pages} pages (TRACKTRACKER_LIVE_MAX_PAGES): scrobbles before "
