@@ -4,5 +4,8 @@
   Spotify's. A service room adds its model here.
 -#}
 {% macro play_sources() -%}
-    {{- return([]) -}}
+    {{- return([
+        'stg_apple_music__play_activity',
+        'stg_apple_music__track_play_history',
+    ]) -}}
 {%- endmacro %}

@@ -98,7 +98,7 @@ def play_activity_plays(path: Path, *, merge: bool = True) -> list[Play]:
         events.append((start, end, song, album, artist, duration, media, r.get("End Reason Type", "")))
     events.sort(key=lambda e: (e[0], e[1]))
     plays: list[Play] = []
-    previous_reason = None
+    previous_reason = previous_end = None
     for start, end, song, album, artist, duration, media, reason in events:
         last = plays[-1] if plays else None
         if (
@@ -107,7 +107,7 @@ def play_activity_plays(path: Path, *, merge: bool = True) -> list[Play]:
             and (last.song.lower(), (last.album or "").lower(), (last.artist or "").lower())
             == (song.lower(), (album or "").lower(), (artist or "").lower())
             and previous_reason != "NATURAL_END_OF_TRACK"
-            and start <= last.ended_at + MERGE_GAP
+            and start <= previous_end + MERGE_GAP
         ):
             last.ended_at = max(last.ended_at, end)
             last.ms_played += duration
@@ -115,7 +115,7 @@ def play_activity_plays(path: Path, *, merge: bool = True) -> list[Play]:
             last.fragments += 1
         else:
             plays.append(Play(song, album, artist, start, end, duration, media))
-        previous_reason = reason
+        previous_reason, previous_end = reason, end
     for play in plays:
         if play.media_ms and play.media_ms > 0:
             play.ms_played = min(play.ms_played, play.media_ms)
@@ -136,10 +136,11 @@ def artist_hints(*paths: Path) -> tuple[dict[str, set[str]], dict[tuple[str, str
         else:
             for r in csv_records(path):
                 parts = r["Track Description"].split(" - ")
+                if parts[0].lower() == "null":  # Apple's unknown artist
+                    continue
                 for i in range(1, len(parts)):
                     artist, title = " - ".join(parts[:i]), " - ".join(parts[i:])
-                    if artist.lower() != "null":
-                        by_title[title.lower()].add(artist.lower())
+                    by_title[title.lower()].add(artist.lower())
     return by_title, by_title_album
 
 

@@ -248,9 +248,11 @@ def name_key(value: str | None) -> str:
 def description_splits(description: str | None) -> Iterator[tuple[str, str]]:
     """Every (artist, title) an "Artist - Title" description can mean: both may contain " - "."""
     parts = (description or "").split(" - ")
+    if parts[0].strip().lower() == "null":
+        return  # "null - Title": Apple did not know the artist
     for i in range(1, len(parts)):
         artist, title = " - ".join(parts[:i]).strip(), " - ".join(parts[i:]).strip()
-        if artist and title and artist.lower() != "null":
+        if artist and title:
             yield artist, title
 
 
