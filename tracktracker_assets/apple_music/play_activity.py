@@ -15,10 +15,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import IO
 
-from tracktracker_assets.apple_music import csvfiles, hints
+from tracktracker_assets.apple_music import artists, csvfiles
 from tracktracker_assets.apple_music.csvfiles import Record, boolean, integer, text, timestamp
 from tracktracker_assets.apple_music.privacy import is_private
-from tracktracker_assets.exports.rowformats import Head, ReadContext, Row, RowFormat, batched, json_text
+from tracktracker_assets.apple_music.recognise import ITUNES_EPOCH, sniff_play_activity
+from tracktracker_assets.exports.rowformats import ReadContext, Row, RowFormat, batched, json_text
 
 WHAT = "Apple Music Play Activity"
 LEGACY, SONG_NAME = "pre2022", "2022"
@@ -58,19 +59,12 @@ TEXTS = tuple(dict.fromkeys(c for c in TYPED.values() if c not in NUMBERS + TIME
 COLUMNS = ("layout", "event_at", *TIMES, *TEXTS, "offline", *NUMBERS, "extra")
 
 
-def sniff(head: Head) -> bool:
-    header = set(csvfiles.header_of(head))
-    return {"Event End Timestamp", "Play Duration Milliseconds"} <= header and bool(
-        header & {"Song Name", "Content Name"}
-    )
-
-
 def read(raw: IO[bytes], context: ReadContext) -> Iterator[list[Row]]:
     return batched(_rows(raw, context))
 
 
 def _rows(raw: IO[bytes], context: ReadContext) -> Iterator[Row]:
-    counter = hints.UnresolvedArtists(context)
+    counter = artists.UnresolvedArtists(context)
     for record in csvfiles.records(raw, context, WHAT):
         row = _row(record, context)
         counter.add(dict(zip(COLUMNS, row, strict=True)))
@@ -124,8 +118,8 @@ PLAY_ACTIVITY = RowFormat(
     table="bronze.apple_music_play_activity",
     columns=COLUMNS,
     time_column="event_at",
-    sniff=sniff,
+    sniff=sniff_play_activity,
     read=read,
     # Apple Music started on 30 June 2015; older iTunes Match events appear in some exports
-    earliest=hints.ITUNES_EPOCH,
+    earliest=ITUNES_EPOCH,
 )

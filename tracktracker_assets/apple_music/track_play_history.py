@@ -13,15 +13,10 @@ from typing import IO
 
 from tracktracker_assets.apple_music import csvfiles
 from tracktracker_assets.apple_music.csvfiles import Record, boolean, integer, text
-from tracktracker_assets.apple_music.hints import ITUNES_EPOCH
-from tracktracker_assets.exports.rowformats import Head, ReadContext, Row, RowFormat, batched
+from tracktracker_assets.apple_music.recognise import ITUNES_EPOCH, sniff_track_play_history
+from tracktracker_assets.exports.rowformats import ReadContext, Row, RowFormat, batched
 
-HEADER = ["Track Name", "Last Played Date", "Is User Initiated"]
 COLUMNS = ("played_at", "track_name", "is_user_initiated")
-
-
-def sniff(head: Head) -> bool:
-    return csvfiles.header_of(head) == HEADER
 
 
 def read(raw: IO[bytes], context: ReadContext) -> Iterator[list[Row]]:
@@ -52,7 +47,7 @@ TRACK_PLAY_HISTORY = RowFormat(
     table="bronze.apple_music_track_play_history",
     columns=COLUMNS,
     time_column="played_at",
-    sniff=sniff,
+    sniff=sniff_track_play_history,
     read=read,
     earliest=ITUNES_EPOCH,
 )
