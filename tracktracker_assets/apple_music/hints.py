@@ -21,7 +21,7 @@ How many plays stay without an artist is counted in artists.py.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time
 from typing import IO, Any
 
 from tracktracker_assets.apple_music import artists, csvfiles
@@ -64,7 +64,8 @@ DAILY_COLUMNS = (*DAILY_TYPED.values(), "extra")
 def read_daily(raw: IO[bytes], context: ReadContext) -> Iterator[list[Row]]:
     def row(record: Record) -> Row:
         values = {
-            "date_played": day(record, "Date Played", context),
+            # a day; as midnight UTC, the time every row has for the loader's checks
+            "date_played": _midnight(day(record, "Date Played", context)),
             "play_duration_ms": integer(record, "Play Duration Milliseconds", context),
             "play_count": integer(record, "Play Count", context),
             "skip_count": integer(record, "Skip Count", context),
@@ -78,6 +79,10 @@ def read_daily(raw: IO[bytes], context: ReadContext) -> Iterator[list[Row]]:
 
     context.notes.append(NOT_PLAYS.format(name=context.name, what="Play History Daily Tracks", unit="day"))
     return batched(row(r) for r in csvfiles.records(raw, context, "Apple Music Play History Daily Tracks"))
+
+
+def _midnight(value: date | None) -> datetime | None:
+    return None if value is None else datetime.combine(value, time(0), UTC)
 
 
 # -- Recently Played Tracks --------------------------------------------------------------------------
