@@ -125,6 +125,11 @@ def test_the_library_alone_and_damaged_files_load_nothing(conn, warehouse_url, t
         load_source(conn, BAD, FileSource(cut))
     assert damaged.value.record == 4001 and damaged.value.hint
     conn.rollback()
+    resaved = tmp_path / "Apple Music - Track Play History.csv"
+    resaved.write_bytes(ref.TRACK_PLAY_HISTORY.read_text(encoding="utf-8").encode("utf-16"))
+    with pytest.raises(ImportProblem, match="UTF-16"):
+        load_source(conn, BAD, FileSource(resaved))
+    conn.rollback()
     for table in TABLES:
         assert bronze_count(warehouse_url, table, BAD) == 0
     assert query(warehouse_url, "select count(*) from bronze.loaded_files where user_id = %s", (BAD,))[1] == [
