@@ -212,3 +212,11 @@ def test_an_unparsable_time_is_refused_by_row() -> None:
     first = next(i for i, r in enumerate(records, 1) if stamp in r.values())
     problem = refused(GOOD.replace(stamp.encode(), b"2016-13-45T99:00:00Z", 1))
     assert "2016-13-45T99:00:00Z" in problem.problem and problem.record == first
+
+
+def test_a_cut_short_library_is_refused() -> None:
+    data = ref.LIBRARY_2020.read_bytes()
+    cut = data[: len(data) // 2]
+    with pytest.raises(ImportProblem) as caught:
+        read_all(cut, "Apple Music Library Tracks.json", {"pa.csv": opener(ref.PLAY_ACTIVITY_OLD)})
+    assert "no valid JSON" in caught.value.problem and caught.value.hint

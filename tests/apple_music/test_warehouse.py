@@ -198,3 +198,17 @@ def test_no_privacy_value_in_bronze(apple_loaded) -> None:
         )[1]
         assert text, table
         assert not any(value in text for value in private), table
+
+
+def test_the_cli_refuses_a_lone_library_naming_it(settings, warehouse_url) -> None:
+    from tests.conftest import cli
+
+    code, output = cli("users", "add", "apple-cli", "--name", "Apple CLI", "--timezone", "Europe/Paris")
+    assert code == 0, output
+    code, output = cli("import", "apple-cli", str(ref.LIBRARY_2026))
+    assert code != 0, output
+    flat = " ".join(output.split())
+    assert ref.LIBRARY_2026.name in flat
+    assert "this is your Apple Music library, not listening history" in flat
+    assert "Apple_Media_Services.zip" in flat
+    assert bronze_count(warehouse_url, "apple_music_library_tracks", "apple-cli") == 0
