@@ -4,5 +4,9 @@
   Spotify's. A service room adds its model here.
 -#}
 {% macro play_sources() -%}
-    {{- return([]) -}}
+    {{- return([
+        'stg_youtube_music__watch_history',
+        'stg_deezer__listening_history',
+        'stg_tidal__streaming',
+    ]) -}}
 {%- endmacro %}
