@@ -40,3 +40,11 @@ def plays(path: Path) -> list[tuple[datetime, str | None, str | None, int]]:
 def ip_addresses(path: Path) -> set[str]:
     header, rows = sheet_rows(path)
     return {r[header.index("IP Address")] for r in rows if r[header.index("IP Address")]}
+
+
+def events(path: Path) -> set[tuple]:
+    """Distinct listening events: rows agreeing on time, track, artist, ISRC, album, listening time
+    and platform are one play written twice."""
+    header, rows = sheet_rows(path)
+    names = ["Date", "Song Title", "Artist", "ISRC", "Album Title", "Listening Time", "Platform Name"]
+    return {tuple(r[header.index(n)] for n in names) for r in rows}
