@@ -58,3 +58,15 @@ def test_listening_history_end_to_end(settings, conn, tmp_path: Path) -> None:
     assert count == len(distinct) < len(expected)
     assert unknown == sum(1 for e in distinct if e[5] == "-1")
     assert (first_end, last_end) == (min(e[0] for e in expected), max(e[0] for e in expected))
+
+
+def test_the_workbook_dropped_in_the_inbox_is_one_file(conn, settings) -> None:
+    """An XLSX is a ZIP; its members are not offered one by one: the workbook is the file."""
+    from tracktracker_assets.exports.inbox import drop_into_inbox, process_file
+
+    user = "deezer-inbox"
+    result = process_file(conn, settings, user, drop_into_inbox(settings, user, SAMPLE))
+    assert result.ok, result.problems
+    assert [(f.format, f.status, f.records) for f in result.files] == [
+        ("deezer_listening_history_xlsx", "loaded", len(plays(SAMPLE)))
+    ]

@@ -6,6 +6,7 @@ plays (its unit tests run by the same dbt build)."""
 from __future__ import annotations
 
 import json
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -76,3 +77,25 @@ def test_watch_histories_end_to_end(settings, conn, tmp_path: Path) -> None:
     assert len(plays) == len(expected)
     assert {(p[0], p[1]) for p in plays} == expected
     assert not [p for p in plays if p[2] and p[2].endswith(" - Topic")]
+
+
+def test_a_takeout_zip_loads_the_watch_history_and_skips_the_searches(conn, settings, tmp_path: Path) -> None:
+    from tracktracker_assets.exports.inbox import drop_into_inbox, process_file
+
+    archive = tmp_path / "takeout-20251208T101010Z-001.zip"
+    folder = "Takeout/YouTube and YouTube Music/history"
+    searches = [
+        {"header": "YouTube", "title": "Searched for hanuman chalisa", "time": "2025-10-10T23:20:00.000Z",
+         "products": ["YouTube"], "activityControls": ["YouTube search history"]}
+    ]  # fmt: skip
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.write(PAGE, f"{folder}/watch-history.html")
+        zf.writestr(f"{folder}/search-history.json", json.dumps(searches))
+    user = "ytm-takeout"
+    result = process_file(conn, settings, user, drop_into_inbox(settings, user, archive))
+    assert result.ok, result.problems
+    statuses = {f.name.split(":", 1)[1]: (f.status, f.records) for f in result.files}
+    assert statuses == {
+        f"{folder}/watch-history.html": ("loaded", len(html_plays(PAGE))),
+        f"{folder}/search-history.json": ("skipped", 0),
+    }
