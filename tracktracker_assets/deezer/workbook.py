@@ -83,7 +83,10 @@ def rows(book: zipfile.ZipFile, member: str) -> Iterator[tuple[int, list[str | N
                     value: str | None = "".join(t.text or "" for t in cell.iter(f"{MAIN}t"))
                 else:
                     raw = cell.findtext(f"{MAIN}v")
-                    value = shared[int(raw)] if kind == "s" and raw is not None else raw
+                    try:
+                        value = shared[int(raw)] if kind == "s" and raw is not None else raw
+                    except (IndexError, ValueError):
+                        raise WorkbookError(f"row {number} refers to a shared string it lacks") from None
                 cells.extend([None] * (index + 1 - len(cells)))
                 cells[index] = value
             element.clear()

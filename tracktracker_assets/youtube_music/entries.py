@@ -13,8 +13,8 @@ from tracktracker_assets.exports.rowformats import ReadContext, Row, json_text
 
 TABLE = "bronze.youtube_music_watch_history"
 COLUMNS = ("watched_at", "title", "video_id", "channel_name", "channel_url", "title_url", "extra")
+# the header of YouTube Music plays; plain YouTube entries (videos, Shorts, ads) are headed "YouTube"
 MUSIC_HEADER = "YouTube Music"
-# Takeout writes this as the header of every plain YouTube entry (videos, Shorts, ads)
 _VIDEO_ID = re.compile(r"^[A-Za-z0-9_-]{6,20}$")
 
 

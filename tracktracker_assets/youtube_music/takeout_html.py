@@ -10,6 +10,7 @@ memory stays bounded by one entry.
 
 from __future__ import annotations
 
+import codecs
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -174,8 +175,6 @@ def _row(entry: Entry, context: ReadContext, tally: Tally) -> Row | None:
 
 
 def read(stream: IO[bytes], context: ReadContext) -> Iterator[list[Row]]:
-    import codecs
-
     decoder = codecs.getincrementaldecoder("utf-8-sig")()
     page = _Page()
     tally = Tally()
