@@ -7,5 +7,8 @@
     {{- return([
         'stg_apple_music__play_activity',
         'stg_apple_music__track_play_history',
+        'stg_youtube_music__watch_history',
+        'stg_deezer__listening_history',
+        'stg_tidal__streaming',
     ]) -}}
 {%- endmacro %}
