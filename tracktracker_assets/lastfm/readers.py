@@ -23,7 +23,6 @@ from tracktracker_assets.exports.rowformats import (
     batched,
     decode_problem,
     json_text,
-    text_stream,
 )
 
 TABLE = "bronze.lastfm_scrobbles"
@@ -74,6 +73,18 @@ def refuse_utf16(raw: IO[bytes], context: ReadContext) -> None:
     raw.seek(0)
 
 
+def text_lines(raw: IO[bytes], context: ReadContext) -> Iterator[str]:
+    """The file's lines as text for csv.reader; a byte that is not UTF-8 is refused by its line.
+
+    Decoding line by line (not TextIOWrapper's 8 KB chunks) is what lets the problem name the line.
+    """
+    for number, line in enumerate(raw, 1):
+        try:
+            yield line.decode("utf-8-sig" if number == 1 else "utf-8")
+        except UnicodeDecodeError as exc:
+            raise decode_problem(context, exc, record=number) from exc
+
+
 def _no_rows(context: ReadContext, what: str) -> Exception:
     return context.problem(f"holds no scrobbles ({what}).", hint=RE_EXPORT)
 
@@ -101,6 +112,8 @@ def read_lastfmstats_json(raw: IO[bytes], context: ReadContext) -> Iterator[list
         export = msgspec.json.decode(data, type=_StatsExport)
     except msgspec.ValidationError as exc:
         raise context.problem(f"is not a lastfmstats.com export as expected: {exc}.", hint=RE_EXPORT) from exc
+    except UnicodeDecodeError as exc:
+        raise decode_problem(context, exc) from exc
     except msgspec.DecodeError as exc:
         raise context.problem(
             f"is not complete JSON ({exc}); the file is cut short or damaged.", hint=RE_EXPORT
@@ -142,8 +155,7 @@ def read_lastfmstats_csv(raw: IO[bytes], context: ReadContext) -> Iterator[list[
 
 
 def _stats_csv_rows(raw: IO[bytes], context: ReadContext) -> Iterator[Row]:
-    text = text_stream(raw, context)
-    rows = csv.reader(text, delimiter=";")
+    rows = csv.reader(text_lines(raw, context), delimiter=";")
     number = 1
     try:
         header = next(rows, None)
@@ -176,8 +188,6 @@ def _stats_csv_rows(raw: IO[bytes], context: ReadContext) -> Iterator[Row]:
                 ) from None
             count += 1
             yield (at, artist, album or None, track, None, album_id or None, None, None, SECOND_MS, extra)
-    except UnicodeDecodeError as exc:
-        raise decode_problem(context, exc, record=number + 1) from exc
     except csv.Error as exc:
         raise context.problem(f"is not valid CSV ({exc}).", record=number, hint=RE_EXPORT) from exc
     if count == 0:
@@ -197,7 +207,7 @@ def read_ghan_csv(raw: IO[bytes], context: ReadContext) -> Iterator[list[Row]]:
 
 def _ghan_csv_rows(raw: IO[bytes], context: ReadContext) -> Iterator[Row]:
     # utc_time is uts rounded down to the minute: derivable, so not kept; uts is authoritative
-    rows = csv.reader(text_stream(raw, context))
+    rows = csv.reader(text_lines(raw, context))
     number = 1
     count = 0
     try:
@@ -235,8 +245,6 @@ def _ghan_csv_rows(raw: IO[bytes], context: ReadContext) -> Iterator[Row]:
                 SECOND_MS,
                 None,
             )
-    except UnicodeDecodeError as exc:
-        raise decode_problem(context, exc, record=number + 1) from exc
     except csv.Error as exc:
         raise context.problem(f"is not valid CSV ({exc}).", record=number, hint=RE_EXPORT) from exc
     if count == 0:
@@ -270,7 +278,7 @@ def read_benjaminbenben_csv(raw: IO[bytes], context: ReadContext) -> Iterator[li
 
 
 def _benjaminbenben_rows(raw: IO[bytes], context: ReadContext) -> Iterator[Row]:
-    rows = csv.reader(text_stream(raw, context))
+    rows = csv.reader(text_lines(raw, context))
     number = 0
     count = 0
     try:
@@ -294,8 +302,6 @@ def _benjaminbenben_rows(raw: IO[bytes], context: ReadContext) -> Iterator[Row]:
                 ) from None
             count += 1
             yield (at, artist, album or None, track, None, None, None, None, MINUTE_MS, None)
-    except UnicodeDecodeError as exc:
-        raise decode_problem(context, exc, record=number + 1) from exc
     except csv.Error as exc:
         raise context.problem(f"is not valid CSV ({exc}).", record=number, hint=RE_EXPORT) from exc
     if count == 0:
@@ -336,6 +342,8 @@ def read_recent_tracks_json(raw: IO[bytes], context: ReadContext) -> Iterator[li
     data = raw.read().removeprefix(BOM)
     try:
         document = msgspec.json.decode(data)
+    except UnicodeDecodeError as exc:
+        raise decode_problem(context, exc) from exc
     except msgspec.DecodeError as exc:
         raise context.problem(
             f"is not complete JSON ({exc}); the file is cut short or damaged.", hint=RE_EXPORT

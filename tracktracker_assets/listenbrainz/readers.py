@@ -15,7 +15,7 @@ from typing import IO, Any
 
 import msgspec
 
-from tracktracker_assets.exports.rowformats import BOM, ReadContext, Row, batched, json_text
+from tracktracker_assets.exports.rowformats import BOM, ReadContext, Row, batched, decode_problem, json_text
 
 TABLE = "bronze.listenbrainz_listens"
 COLUMNS = (
@@ -96,18 +96,28 @@ def spotify_track_id(value: Any) -> str | None:
     return None
 
 
+NOT_EXTRA = ("listened_at", "inserted_at", "track_metadata")
+
+
 def listen_row(listen: dict[str, msgspec.Raw], number: int, context: ReadContext) -> Row:
     """One listen (its top-level values still raw JSON) as a bronze row."""
     try:
-        listened_at = _epoch(_any.decode(listen["listened_at"]))
+        raw_time = listen["listened_at"]
         raw_metadata = listen["track_metadata"]
-        metadata = _any.decode(raw_metadata)
     except KeyError as exc:
         raise context.problem(f"a listen lacks {exc.args[0]}.", record=number, hint=RE_EXPORT) from None
+    try:
+        metadata = _any.decode(raw_metadata)
+        rest = {key: _any.decode(value) for key, value in listen.items() if key not in NOT_EXTRA}
+    except UnicodeDecodeError as exc:
+        raise decode_problem(context, exc, record=number) from exc
+    except msgspec.DecodeError as exc:
+        raise context.problem(f"the listen is damaged ({exc}).", record=number, hint=RE_EXPORT) from exc
+    try:
+        listened_at = _epoch(_any.decode(raw_time))
     except (ValueError, OverflowError):
         raise context.problem(
-            f"listened_at {bytes(listen['listened_at']).decode(errors='replace')} is no epoch time"
-            " in seconds.",
+            f"listened_at {bytes(raw_time).decode(errors='replace')} is no epoch time in seconds.",
             record=number,
             hint=RE_EXPORT,
         ) from None
@@ -123,11 +133,6 @@ def listen_row(listen: dict[str, msgspec.Raw], number: int, context: ReadContext
     mapping = metadata.get("mbid_mapping") or {}
     inserted = listen.get("inserted_at")
     inserted_at = _any.decode(inserted) if inserted is not None else None
-    rest = {
-        key: _any.decode(value)
-        for key, value in listen.items()
-        if key not in ("listened_at", "inserted_at", "track_metadata")
-    }
     return (
         listened_at,
         _epoch(inserted_at) if isinstance(inserted_at, int | float) else None,
@@ -196,6 +201,8 @@ def _read_listens(raw: IO[bytes], context: ReadContext, decode: Any) -> Iterator
         listens = decode(data.removeprefix(BOM))
     except msgspec.ValidationError as exc:
         raise context.problem(f"is not a list of ListenBrainz listens ({exc}).", hint=RE_EXPORT) from exc
+    except UnicodeDecodeError as exc:
+        raise decode_problem(context, exc) from exc
     except msgspec.DecodeError as exc:
         raise context.problem(
             f"is not complete JSON ({exc}): the file is cut short, damaged or not UTF-8.", hint=RE_EXPORT
