@@ -4,5 +4,8 @@
   Spotify's. A service room adds its model here.
 -#}
 {% macro play_sources() -%}
-    {{- return([]) -}}
+    {{- return([
+        'stg_lastfm__scrobbles',
+        'stg_listenbrainz__listens',
+    ]) -}}
 {%- endmacro %}
