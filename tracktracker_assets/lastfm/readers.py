@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import IO, Any
 
 import msgspec
@@ -40,7 +40,6 @@ COLUMNS = (
 )
 SECOND_MS = 1000
 MINUTE_MS = 60_000
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MONTH_NAMES = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec"
 MONTHS = {name: number for number, name in enumerate(MONTH_NAMES.split(), 1)}
 UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
@@ -53,13 +52,17 @@ def _none(text: str | None) -> str | None:
     return text or None
 
 
+# out-of-range epochs raise OverflowError or OSError besides ValueError
+BAD_EPOCH = (ValueError, OverflowError, OSError)
+
+
 def _from_epoch_s(seconds: int) -> datetime:
-    # timedelta arithmetic is exact and accepts any int; fromtimestamp would round through a float
-    return EPOCH + timedelta(seconds=seconds)
+    return datetime.fromtimestamp(seconds, UTC)
 
 
 def _from_epoch_ms(ms: int) -> datetime:
-    return EPOCH + timedelta(milliseconds=ms)
+    # a float of ms / 1000 is exact to well under a microsecond for any listening date
+    return datetime.fromtimestamp(ms / 1000, UTC)
 
 
 def refuse_utf16(raw: IO[bytes], context: ReadContext) -> None:
@@ -132,8 +135,14 @@ def _stats_json_rows(
             raise context.problem(
                 "a scrobble lacks its date, artist or track.", record=number, hint=RE_EXPORT
             )
+        try:
+            at = _from_epoch_ms(s.date)
+        except BAD_EPOCH:
+            raise context.problem(
+                f"the date {s.date!r} is no epoch time in milliseconds.", record=number
+            ) from None
         yield (
-            _from_epoch_ms(int(s.date)),
+            at,
             s.artist,
             _none(s.album),
             s.track,
@@ -182,7 +191,7 @@ def _stats_csv_rows(raw: IO[bytes], context: ReadContext) -> Iterator[Row]:
                 album_id = ""
             try:
                 at = _from_epoch_ms(int(date))
-            except ValueError:
+            except BAD_EPOCH:
                 raise context.problem(
                     f"the date {date!r} is no epoch time in milliseconds.", record=number, hint=RE_EXPORT
                 ) from None
@@ -228,7 +237,7 @@ def _ghan_csv_rows(raw: IO[bytes], context: ReadContext) -> Iterator[Row]:
             uts, _, artist, artist_mbid, album, album_mbid, track, track_mbid = row
             try:
                 at = _from_epoch_s(int(uts))
-            except ValueError:
+            except BAD_EPOCH:
                 raise context.problem(
                     f"the uts {uts!r} is no epoch time in seconds.", record=number, hint=RE_EXPORT
                 ) from None
@@ -391,7 +400,7 @@ def _recent_rows(pages: list[dict[str, Any]], context: ReadContext) -> Iterator[
             uts = date.get("uts") if isinstance(date, dict) else date
             try:
                 at = _from_epoch_s(int(uts))
-            except (TypeError, ValueError):
+            except (TypeError, *BAD_EPOCH):
                 raise context.problem(
                     f"the date {date!r} has no epoch seconds (uts).", record=number, hint=RE_EXPORT
                 ) from None
