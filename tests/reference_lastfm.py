@@ -52,3 +52,13 @@ def now_playing(path: Path) -> int:
 def events(scrobbles: list[Scrobble]) -> set[Scrobble]:
     """Distinct listening events: the same start, artist, track and album is one scrobble seen twice."""
     return set(scrobbles)
+
+
+def with_track_mbid(path: Path) -> int:
+    """Scrobbles of a ghan CSV or API-page file that name their track's MusicBrainz id."""
+    if path.suffix == ".csv":
+        with path.open(encoding="utf-8", newline="") as f:
+            return sum(1 for r in csv.DictReader(f) if r["track_mbid"])
+    page = json.loads(path.read_text(encoding="utf-8"))["recenttracks"]
+    tracks = page["track"] if isinstance(page["track"], list) else [page["track"]]
+    return sum(1 for t in tracks if "date" in t and t["mbid"])

@@ -26,6 +26,16 @@ EXTENDED = SAMPLES / "duhnnie--user.getExtendedRecentTracks.json"
 SINGLE = SAMPLES / "inflatablefriends--UserGetRecentTracksSingle.json"
 
 
+class ForwardOnly(io.BytesIO):
+    """The loader's stream reads forward only (it feeds COPY as it goes)."""
+
+    def seekable(self) -> bool:
+        return False
+
+    def seek(self, *args: object) -> int:
+        raise io.UnsupportedOperation("seek")
+
+
 def head(data: bytes, name: str = "f") -> Head:
     return Head(name, data[:65536], len(data) <= 65536)
 
@@ -34,7 +44,7 @@ def read(data: bytes, name: str = "export") -> tuple[list[tuple], ReadContext]:
     fmt = row_format_of(head(data, name))
     assert fmt is not None, f"{name} not recognised"
     context = ReadContext(name)
-    rows = [row for batch in fmt.read(io.BytesIO(data), context) for row in batch]
+    rows = [row for batch in fmt.read(ForwardOnly(data), context) for row in batch]
     assert all(len(row) == len(fmt.columns) for row in rows)
     return rows, context
 

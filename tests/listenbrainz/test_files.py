@@ -20,6 +20,16 @@ JSONL = SAMPLES / "metabrainz--listenbrainz_listens.jsonl"
 API = SAMPLES / "metabrainz--get_listens_happy_path_response.json"
 
 
+class ForwardOnly(io.BytesIO):
+    """The loader's stream reads forward only (it feeds COPY as it goes)."""
+
+    def seekable(self) -> bool:
+        return False
+
+    def seek(self, *args: object) -> int:
+        raise io.UnsupportedOperation("seek")
+
+
 def head(data: bytes) -> Head:
     return Head("f", data[:65536], len(data) <= 65536)
 
@@ -30,7 +40,7 @@ def read(data: bytes, name: str = "export") -> tuple[list[dict], ReadContext]:
     context = ReadContext(name)
     rows = [
         dict(zip(readers.COLUMNS, row, strict=True))
-        for batch in fmt.read(io.BytesIO(data), context)
+        for batch in fmt.read(ForwardOnly(data), context)
         for row in batch
     ]
     return rows, context

@@ -65,15 +65,13 @@ def _from_epoch_ms(ms: int) -> datetime:
     return datetime.fromtimestamp(ms / 1000, UTC)
 
 
-def refuse_utf16(raw: IO[bytes], context: ReadContext) -> None:
+def refuse_utf16(data: bytes, context: ReadContext) -> None:
     """A file re-saved as UTF-16 (Excel's "Unicode text") is recognised, then refused by name."""
-    start = raw.read(2)
-    if start in UTF16_BOMS:
+    if data[:2] in UTF16_BOMS:
         raise context.problem(
             "is UTF-16 text; the exporters write UTF-8.",
             hint="Use the file exactly as the exporter delivered it, not one re-saved in another encoding.",
         )
-    raw.seek(0)
 
 
 def text_lines(raw: IO[bytes], context: ReadContext) -> Iterator[str]:
@@ -81,7 +79,10 @@ def text_lines(raw: IO[bytes], context: ReadContext) -> Iterator[str]:
 
     Decoding line by line (not TextIOWrapper's 8 KB chunks) is what lets the problem name the line.
     """
+    # the loader's stream reads forward only: the first line is checked for UTF-16 as it comes
     for number, line in enumerate(raw, 1):
+        if number == 1:
+            refuse_utf16(line, context)
         try:
             yield line.decode("utf-8-sig" if number == 1 else "utf-8")
         except UnicodeDecodeError as exc:
@@ -109,8 +110,9 @@ class _StatsExport(msgspec.Struct):
 
 
 def read_lastfmstats_json(raw: IO[bytes], context: ReadContext) -> Iterator[list[Row]]:
-    refuse_utf16(raw, context)
-    data = raw.read().removeprefix(BOM)
+    data = raw.read()
+    refuse_utf16(data, context)
+    data = data.removeprefix(BOM)
     try:
         export = msgspec.json.decode(data, type=_StatsExport)
     except msgspec.ValidationError as exc:
@@ -159,7 +161,6 @@ def _stats_json_rows(
 
 
 def read_lastfmstats_csv(raw: IO[bytes], context: ReadContext) -> Iterator[list[Row]]:
-    refuse_utf16(raw, context)
     return batched(_stats_csv_rows(raw, context))
 
 
@@ -210,7 +211,6 @@ GHAN_HEADER = ["uts", "utc_time", "artist", "artist_mbid", "album", "album_mbid"
 
 
 def read_ghan_csv(raw: IO[bytes], context: ReadContext) -> Iterator[list[Row]]:
-    refuse_utf16(raw, context)
     return batched(_ghan_csv_rows(raw, context))
 
 
@@ -278,7 +278,6 @@ def parse_lastfm_minute(text: str) -> datetime:
 
 
 def read_benjaminbenben_csv(raw: IO[bytes], context: ReadContext) -> Iterator[list[Row]]:
-    refuse_utf16(raw, context)
     context.notes.append(
         "Last.fm to CSV gives times to the minute and strips commas from names: its scrobbles match "
         "those of other Last.fm exports only approximately."
@@ -347,8 +346,9 @@ LOVED_HINT = "Import the scrobbles (recent tracks) export instead; loved tracks 
 
 
 def read_recent_tracks_json(raw: IO[bytes], context: ReadContext) -> Iterator[list[Row]]:
-    refuse_utf16(raw, context)
-    data = raw.read().removeprefix(BOM)
+    data = raw.read()
+    refuse_utf16(data, context)
+    data = data.removeprefix(BOM)
     try:
         document = msgspec.json.decode(data)
     except UnicodeDecodeError as exc:
