@@ -10,5 +10,7 @@
         'stg_youtube_music__watch_history',
         'stg_deezer__listening_history',
         'stg_tidal__streaming',
+        'stg_lastfm__scrobbles',
+        'stg_listenbrainz__listens',
     ]) -}}
 {%- endmacro %}
