@@ -6,6 +6,7 @@ from rich.console import Console
 
 from tracktracker_assets.services.local import open_registry, start_storage, stop_storage, storage_states
 from tracktracker_assets.settings import Settings
+from tracktracker_assets.users.registry import User
 
 
 def up(settings: Settings, console: Console, *, demo: bool, ui: bool = True) -> None:
@@ -155,18 +156,27 @@ def status(settings: Settings, console: Console) -> None:
                 f"{imports[user_id]:%Y-%m-%d %H:%M}" if user_id in imports else "-",
                 # every successful pull, also one that found nothing new
                 f"{user.last_pull_at:%Y-%m-%d %H:%M}" if user.last_pull_at else "-",
+                _pulled_from(user),
                 user.problems,  # Spotify's, then Last.fm's and ListenBrainz's
             ]
         )
     print_table(
         "Users (times in UTC)",
-        ["user", "status", "plays", "last play", "last import", "last pull", "problem"],
+        ["user", "status", "plays", "last play", "last import", "last pull", "pulled from", "problem"],
         rows,
     )
     daemon = next((s.running for s in states if s.name == "dagster daemon"), False)
     inbox = inbox_rows(settings, set(users), daemon_running=daemon)
     if inbox:
         print_table("Inbox: files waiting", ["user", "file", "size", "state", "why it waits"], inbox)
+
+
+def _pulled_from(user: User) -> str:
+    """The accounts a listener is pulled from: Spotify, and the Last.fm and ListenBrainz names."""
+    sources = ["Spotify"] if user.connected else []
+    sources += [f"Last.fm {user.lastfm_user}"] if user.lastfm_user else []
+    sources += [f"ListenBrainz {user.listenbrainz_user}"] if user.listenbrainz_user else []
+    return ", ".join(sources) or "-"
 
 
 def inbox_rows(settings: Settings, registered: set[str], *, daemon_running: bool) -> list[list[str]]:
