@@ -20,14 +20,17 @@ from tracktracker_assets.warehouse.db import query
 TOKEN = "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
 
 
-def status_row(output: str, user_id: str) -> dict[str, str]:
-    """One user's row of `status`'s table, each cell's wrapped lines joined."""
+def status_row(output: str, user_id: str, table: str = "┃ problem") -> dict[str, str]:
+    """One user's row in the `status` table with this column, each cell's wrapped lines joined."""
     lines = output.splitlines()
-    header = next(line for line in lines if "┃ user" in line)
+    start = next(n for n, line in enumerate(lines) if table in line)
+    header, lines = lines[start], lines[start + 1 :]
     names = [cell.strip() for cell in header.split("┃")[1:-1]]
     cells: list[list[str]] = []
     for line in lines:
         if not line.startswith("│"):
+            if cells:  # the end of the table
+                break
             continue
         parts = [cell.strip() for cell in line.split("│")[1:-1]]
         if parts[0]:
@@ -86,7 +89,7 @@ def test_connect_commands_status_and_erasure(
         assert listenbrainz_pull.pull(get_settings(), conn, registry, "livia", http).inserted == 3
     code, output = cli("status")
     livia = status_row(output, "livia")
-    assert livia["pulled from"] == "Last.fm LiviaFM, ListenBrainz livia-lb", output
+    assert status_row(output, "livia", "┃ accounts")["accounts"] == "Last.fm LiviaFM, ListenBrainz livia-lb"
     assert livia["problem"].startswith("Last.fm: the Last.fm profile LiviaFM hides its recent listening"), (
         output
     )

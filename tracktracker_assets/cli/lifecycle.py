@@ -156,15 +156,17 @@ def status(settings: Settings, console: Console) -> None:
                 f"{imports[user_id]:%Y-%m-%d %H:%M}" if user_id in imports else "-",
                 # every successful pull, also one that found nothing new
                 f"{user.last_pull_at:%Y-%m-%d %H:%M}" if user.last_pull_at else "-",
-                _pulled_from(user),
                 user.problems,  # Spotify's, then Last.fm's and ListenBrainz's
             ]
         )
     print_table(
         "Users (times in UTC)",
-        ["user", "status", "plays", "last play", "last import", "last pull", "pulled from", "problem"],
+        ["user", "status", "plays", "last play", "last import", "last pull", "problem"],
         rows,
     )
+    accounts = [[user_id, _pulled_from(user)] for user_id, user in users.items() if _pulled_from(user) != "-"]
+    if accounts:
+        print_table("Pulled live from", ["user", "accounts"], accounts)
     daemon = next((s.running for s in states if s.name == "dagster daemon"), False)
     inbox = inbox_rows(settings, set(users), daemon_running=daemon)
     if inbox:
