@@ -89,7 +89,8 @@ def test_connect_commands_status_and_erasure(
         assert listenbrainz_pull.pull(get_settings(), conn, registry, "livia", http).inserted == 3
     code, output = cli("status")
     livia = status_row(output, "livia")
-    assert status_row(output, "livia", "┃ accounts")["accounts"] == "Last.fm LiviaFM, ListenBrainz livia-lb"
+    accounts = status_row(output, "livia", "┃ ListenBrainz")
+    assert (accounts["Last.fm"], accounts["ListenBrainz"]) == ("LiviaFM", "livia-lb")
     assert livia["problem"].startswith("Last.fm: the Last.fm profile LiviaFM hides its recent listening"), (
         output
     )

@@ -6,7 +6,6 @@ from rich.console import Console
 
 from tracktracker_assets.services.local import open_registry, start_storage, stop_storage, storage_states
 from tracktracker_assets.settings import Settings
-from tracktracker_assets.users.registry import User
 
 
 def up(settings: Settings, console: Console, *, demo: bool, ui: bool = True) -> None:
@@ -164,21 +163,17 @@ def status(settings: Settings, console: Console) -> None:
         ["user", "status", "plays", "last play", "last import", "last pull", "problem"],
         rows,
     )
-    accounts = [[user_id, _pulled_from(user)] for user_id, user in users.items() if _pulled_from(user) != "-"]
-    if accounts:
-        print_table("Pulled live from", ["user", "accounts"], accounts)
+    accounts = [
+        [user_id, user.lastfm_user or "-", user.listenbrainz_user or "-"]
+        for user_id, user in users.items()
+        if user.lastfm_user or user.listenbrainz_user
+    ]
+    if accounts:  # pulled with Spotify's; their problems are in the users' problem column
+        print_table("Last.fm and ListenBrainz accounts", ["user", "Last.fm", "ListenBrainz"], accounts)
     daemon = next((s.running for s in states if s.name == "dagster daemon"), False)
     inbox = inbox_rows(settings, set(users), daemon_running=daemon)
     if inbox:
         print_table("Inbox: files waiting", ["user", "file", "size", "state", "why it waits"], inbox)
-
-
-def _pulled_from(user: User) -> str:
-    """The accounts a listener is pulled from: Spotify, and the Last.fm and ListenBrainz names."""
-    sources = ["Spotify"] if user.connected else []
-    sources += [f"Last.fm {user.lastfm_user}"] if user.lastfm_user else []
-    sources += [f"ListenBrainz {user.listenbrainz_user}"] if user.listenbrainz_user else []
-    return ", ".join(sources) or "-"
 
 
 def inbox_rows(settings: Settings, registered: set[str], *, daemon_running: bool) -> list[list[str]]:
