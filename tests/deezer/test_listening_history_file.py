@@ -12,6 +12,7 @@ from openpyxl import Workbook
 
 from tests.deezer.reference import SAMPLE, ip_addresses, plays
 from tracktracker_assets.deezer.files import LISTENING_HISTORY
+from tracktracker_assets.exports import catalogue
 from tracktracker_assets.exports.catalogue import row_format_of
 from tracktracker_assets.exports.errors import ImportProblem
 from tracktracker_assets.exports.rowformats import Head, ReadContext
@@ -40,7 +41,8 @@ def workbook(tmp_path: Path, sheet: str, rows: list[list[str]]) -> bytes:
 
 def test_recognised_by_content_from_its_first_bytes() -> None:
     assert row_format_of(Head("upload.bin", DATA[:4096], False)) is LISTENING_HISTORY
-    assert row_format_of(Head("upload.bin", DATA, True)) is LISTENING_HISTORY
+    head = Head("upload.bin", DATA, True)
+    assert [fmt for fmt in catalogue.row_formats() if fmt.sniff(head)] == [LISTENING_HISTORY]
 
 
 def test_rows_match_openpyxls_reading() -> None:
