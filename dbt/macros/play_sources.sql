@@ -12,5 +12,7 @@
         'stg_tidal__streaming',
         'stg_lastfm__scrobbles',
         'stg_listenbrainz__listens',
+        'stg_lastfm__recent_tracks',
+        'stg_listenbrainz__api_listens',
     ]) -}}
 {%- endmacro %}
