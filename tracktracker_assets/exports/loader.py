@@ -126,7 +126,14 @@ def other_service_format(head: Head, not_spotify: ImportProblem) -> RowFormat:
         return fmt
     if (other := catalogue.not_history_of(head)) is not None:
         raise ImportProblem(head.name, f"this is {other.what}, not listening history.", hint=other.hint)
-    if head.data.removeprefix(b"\xef\xbb\xbf").lstrip()[:1] in (b"[", b"{", b""):
+    body = head.data.removeprefix(b"\xef\xbb\xbf").lstrip()
+    if not body:
+        raise ImportProblem(
+            head.name,
+            "the file is empty.",
+            hint="Download the export again from the service; this copy holds nothing.",
+        )
+    if body[:1] in (b"[", b"{"):
         raise not_spotify  # JSON: Spotify's reading of it says best what is wrong
     raise ImportProblem(head.name, not_spotify.problem, record=not_spotify.record, hint=UNKNOWN_FILE_HINT)
 
