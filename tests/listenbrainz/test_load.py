@@ -41,6 +41,9 @@ def test_every_listen_once_whatever_the_export(conn, settings, tmp_path) -> None
     api = ref.api_listens(API)
     loaded = load_source(conn, USER, FileSource(API))
     assert (loaded.status, loaded.inserted) == ("loaded", len(api))
+    assert "Not stored (private): user_name." in loaded.message
+    private = "select count(*) from bronze.listenbrainz_listens t where user_id = %s and t::text like %s"
+    assert _count(conn, private, USER, "%iliekcomputers%") == 0
     in_bronze = "select count(*) from bronze.listenbrainz_listens where user_id = %s"
     assert _count(conn, in_bronze, USER) == len(exported) + len(api)
 

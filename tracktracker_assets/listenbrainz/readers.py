@@ -97,6 +97,9 @@ def spotify_track_id(value: Any) -> str | None:
 
 
 NOT_EXTRA = ("listened_at", "inserted_at", "track_metadata")
+# the account a listen belongs to (older exports and API responses name it on every listen): private,
+# as Spotify's username is; the listener is the TrackTracker user the file is imported for
+PRIVACY_FIELDS = frozenset({"user_name", "user_id"})
 
 
 def listen_row(listen: dict[str, msgspec.Raw], number: int, context: ReadContext) -> Row:
@@ -108,7 +111,12 @@ def listen_row(listen: dict[str, msgspec.Raw], number: int, context: ReadContext
         raise context.problem(f"a listen lacks {exc.args[0]}.", record=number, hint=RE_EXPORT) from None
     try:
         metadata = _any.decode(raw_metadata)
-        rest = {key: _any.decode(value) for key, value in listen.items() if key not in NOT_EXTRA}
+        rest = {
+            key: _any.decode(value)
+            for key, value in listen.items()
+            if key not in NOT_EXTRA and key not in PRIVACY_FIELDS
+        }
+        context.dropped.update(PRIVACY_FIELDS.intersection(listen))
     except UnicodeDecodeError as exc:
         raise decode_problem(context, exc, record=number) from exc
     except msgspec.DecodeError as exc:
