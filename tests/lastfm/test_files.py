@@ -262,3 +262,16 @@ def test_loved_tracks_are_not_history() -> None:
     # ghan's loved export saves the inner pages the way it saves scrobbles: refused by the reader
     problem = refused(json.dumps([loved["lovedtracks"]]).encode())
     assert "loved tracks" in problem.problem and problem.record == 1
+
+
+def test_a_malformed_record_is_refused_by_number() -> None:
+    export = json.loads(STATS_JSON.read_text())
+    del export["scrobbles"][41]["artist"]
+    problem = refused(json.dumps(export).encode())
+    assert problem.record == 42 and "artist" in problem.problem
+    page = json.loads(RECENT.read_text())
+    del page["recenttracks"]["track"][2]["date"]  # not the now-playing one: a damaged page
+    assert refused(json.dumps(page).encode()).record == 3
+    stats = json.loads(STATS_JSON.read_text())["scrobbles"][:4]
+    extra_field = lastfmstats_csv(stats).replace(b"Clannad;", b"Clannad;;", 1)
+    assert refused(extra_field).record == 2
