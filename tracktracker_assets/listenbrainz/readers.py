@@ -143,7 +143,8 @@ def listen_row(listen: dict[str, msgspec.Raw], number: int, context: ReadContext
     inserted_at = _any.decode(inserted) if inserted is not None else None
     return (
         listened_at,
-        _epoch(inserted_at) if isinstance(inserted_at, int | float) else None,
+        # the older export writes 0 for "not known"
+        _epoch(inserted_at) if isinstance(inserted_at, int | float) and inserted_at > 0 else None,
         # the export puts it in track_metadata, the older array and the API beside it
         _str(metadata.get("recording_msid"))
         or _str(rest.get("recording_msid"))
