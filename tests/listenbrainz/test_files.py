@@ -149,3 +149,15 @@ def test_bad_files_are_refused() -> None:
     bad_time = lines[1].replace(b'"listened_at": 1748967954', b'"listened_at": "last tuesday"')
     problem = refused(lines[0] + b"\n" + bad_time)
     assert problem.record == 2 and "last tuesday" in problem.problem
+
+
+def test_a_lone_account_file_is_refused_by_the_loader(tmp_path) -> None:
+    from tracktracker_assets.exports.loader import detect
+    from tracktracker_assets.exports.sources import FileSource
+
+    lone = tmp_path / "user.json"
+    lone.write_text('{"user_id": 1, "username": "iliekcomputers"}\n')
+    with pytest.raises(ImportProblem) as caught:
+        detect(FileSource(lone))
+    assert caught.value.file == str(lone)
+    assert "not listening history" in caught.value.problem and "listens/<year>" in caught.value.hint

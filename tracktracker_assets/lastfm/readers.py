@@ -370,7 +370,7 @@ def _pages(document: Any, context: ReadContext) -> list[dict[str, Any]]:
     return pages
 
 
-LOVED_HINT = "Import the scrobbles (recent tracks) export instead; loved tracks are not listening history."
+LOVED_HINT = "Import the scrobbles (recent tracks) export instead: a loved track is not a play."
 
 
 def read_recent_tracks_json(raw: IO[bytes], context: ReadContext) -> Iterator[list[Row]]:
