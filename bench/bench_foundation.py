@@ -87,7 +87,7 @@ def main() -> None:
     os.environ["TRACKTRACKER_HOME"] = str(home)
     from tracktracker_assets.exports.formats import EXTENDED
     from tracktracker_assets.exports.jsonarray import ArrayReader
-    from tracktracker_assets.exports.loader import COPY_OPTIONS, _CsvPipe, copy_columns
+    from tracktracker_assets.exports.loader import COPY_OPTIONS, _CsvPipe, copy_columns, spotify_batches
     from tracktracker_assets.services.local import open_registry, start_storage, stop_storage
     from tracktracker_assets.settings import get_settings
     from tracktracker_assets.transform.project import ensure_manifest, run_dbt
@@ -127,7 +127,8 @@ def main() -> None:
             for user_id, files in jobs.items():
                 for name in files:
                     with open(name, "rb") as stream:
-                        pipe = _CsvPipe(ArrayReader(stream, name, EXTENDED), (user_id, 0), EXTENDED, None)
+                        reader = ArrayReader(stream, name, EXTENDED)
+                        pipe = _CsvPipe(spotify_batches(reader, (user_id, 0), EXTENDED, None))
                         pipe.start()
                         while chunk := pipe.read(1 << 20):
                             out.write(chunk)

@@ -10,6 +10,8 @@ from dagster import Definitions, definitions
 
 from tracktracker_assets.dashboards import definitions as dashboards
 from tracktracker_assets.exports import definitions as exports
+from tracktracker_assets.lastfm import definitions as lastfm
+from tracktracker_assets.listenbrainz import definitions as listenbrainz
 from tracktracker_assets.orchestration.resources import RegistryResource, WarehouseResource
 from tracktracker_assets.settings import get_settings
 from tracktracker_assets.spotify import definitions as spotify
@@ -25,6 +27,8 @@ def load() -> Definitions:
     return Definitions.merge(
         exports.defs(settings),
         spotify.defs(settings),
+        lastfm.defs(settings),
+        listenbrainz.defs(settings),
         users.defs(settings),
         transform.defs(settings),
         dashboards.defs(),

@@ -33,6 +33,12 @@ generated once and kept under TRACKTRACKER_HOME with 0600 permissions; nothing s
 | TRACKTRACKER_SPOTIFY_MAX_WAIT_S   | 30                              | longest Retry-After honoured in a run; longer waits defer to the next run |
 | TRACKTRACKER_SPOTIFY_TIMEOUT_S    | 10                              | seconds a Spotify request may take to connect, and again to answer; one that times out is not re-sent, so a stalled listener costs about this much per run |
 | TRACKTRACKER_ENRICH_BUDGET        | 500                             | catalog requests per enrichment run                |
+| TRACKTRACKER_LASTFM_API_KEY       | none (Last.fm pulls off)        | this deployment's Last.fm API key (last.fm/api/account/create) |
+| TRACKTRACKER_LASTFM_API_URL       | https://ws.audioscrobbler.com/2.0/ | Last.fm API base (tests point it at a local fake) |
+| TRACKTRACKER_LISTENBRAINZ_API_URL | https://api.listenbrainz.org    | ListenBrainz API base (tests point it at a local fake) |
+| TRACKTRACKER_LIVE_MAX_PAGES       | 50                              | most pages one Last.fm or ListenBrainz pull reads per listener; older history comes from their export files |
+| TRACKTRACKER_LIVE_MAX_WAIT_S      | 30                              | longest rate-limit wait a Last.fm or ListenBrainz pull honours in a run; longer ones defer to the next tick |
+| TRACKTRACKER_LIVE_TIMEOUT_S       | 10                              | seconds a Last.fm or ListenBrainz request may take to connect, and again to answer |
 | TRACKTRACKER_DAGSTER_OPERATOR_PASSWORD | generated under HOME        | Dagster UI login `operator` (runs, wipes, schedules) |
 | TRACKTRACKER_DAGSTER_VIEWER_PASSWORD | generated under HOME          | Dagster UI login `viewer` (read only)              |
 | TRACKTRACKER_DAGSTER_ALLOWED_HOSTS | 127.0.0.1, localhost, [::1] | further host names the Dagster UI answers to (behind a proxy); others get 421 |
@@ -157,6 +163,12 @@ class Settings:
     spotify_max_wait_s: int = 30
     spotify_timeout_s: int = 10
     enrich_budget: int = 500
+    lastfm_api_key: str | None = field(repr=False, default=None)
+    lastfm_api_url: str = "https://ws.audioscrobbler.com/2.0/"
+    listenbrainz_api_url: str = "https://api.listenbrainz.org"
+    live_max_pages: int = 50
+    live_max_wait_s: int = 30
+    live_timeout_s: int = 10
     superset_database_url_override: str | None = field(repr=False, default=None)
     superset_metadata_password_override: str | None = field(repr=False, default=None)
     user_quota_bytes: int = 4096 << 20
@@ -196,6 +208,14 @@ class Settings:
             spotify_max_wait_s=_env_int("TRACKTRACKER_SPOTIFY_MAX_WAIT_S", 30),
             spotify_timeout_s=max(1, _env_int("TRACKTRACKER_SPOTIFY_TIMEOUT_S", 10)),
             enrich_budget=_env_int("TRACKTRACKER_ENRICH_BUDGET", 500),
+            lastfm_api_key=_env("TRACKTRACKER_LASTFM_API_KEY"),
+            lastfm_api_url=_env("TRACKTRACKER_LASTFM_API_URL", "https://ws.audioscrobbler.com/2.0/"),
+            listenbrainz_api_url=_env(
+                "TRACKTRACKER_LISTENBRAINZ_API_URL", "https://api.listenbrainz.org"
+            ).rstrip("/"),
+            live_max_pages=max(1, _env_int("TRACKTRACKER_LIVE_MAX_PAGES", 50)),
+            live_max_wait_s=_env_int("TRACKTRACKER_LIVE_MAX_WAIT_S", 30),
+            live_timeout_s=max(1, _env_int("TRACKTRACKER_LIVE_TIMEOUT_S", 10)),
             superset_database_url_override=_env("TRACKTRACKER_SUPERSET_DATABASE_URL"),
             superset_metadata_password_override=_env("TRACKTRACKER_SUPERSET_METADATA_PASSWORD"),
             user_quota_bytes=_env_int("TRACKTRACKER_USER_QUOTA_MB", 4096) << 20,

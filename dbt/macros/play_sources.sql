@@ -4,7 +4,17 @@
   Spotify's. A service room adds its model here.
 -#}
 {% macro play_sources() -%}
-    {{- return([]) -}}
+    {{- return([
+        'stg_apple_music__play_activity',
+        'stg_apple_music__track_play_history',
+        'stg_youtube_music__watch_history',
+        'stg_deezer__listening_history',
+        'stg_tidal__streaming',
+        'stg_lastfm__scrobbles',
+        'stg_listenbrainz__listens',
+        'stg_lastfm__recent_tracks',
+        'stg_listenbrainz__api_listens',
+    ]) -}}
 {%- endmacro %}
 
 {#-

@@ -112,7 +112,7 @@ def test_an_export_lands_in_the_inbox_and_its_outcome_shows(
 @pytest.mark.parametrize(
     ("content", "problem"),
     [
-        (b"hello, this is not an export", "neither a ZIP nor a JSON file"),
+        (b"hello, this is not an export", "is no listening history TrackTracker reads"),
         (b"", "is empty"),
         (b"[" + b" " * (UPLOAD_LIMIT_MB << 20) + b"]", f"larger than the {UPLOAD_LIMIT_MB} MB limit"),
     ],

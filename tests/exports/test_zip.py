@@ -73,7 +73,7 @@ def test_zip_without_history(settings, conn, tmp_path: Path) -> None:
     with zipfile.ZipFile(path, "w") as zf:
         zf.write(ACC / "hobbies-w-erin--Playlist1.json", "Spotify Account Data/Playlist1.json")
         zf.writestr("notes.txt", "hello")
-    _refused(settings, conn, path, "no Spotify streaming history")
+    _refused(settings, conn, path, "no listening history file")
 
 
 @pytest.mark.parametrize(

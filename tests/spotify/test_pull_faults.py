@@ -242,8 +242,8 @@ def test_named_listeners_who_cannot_be_pulled_are_named_back(fake) -> None:
     assert run.pull_lines == [
         "pe-gone: skipped, 0 new of 0 items — status needs_reauth: reconnect with "
         "`tracktracker users connect pe-gone`",
-        "pe-never: skipped, 0 new of 0 items — not connected to Spotify: "
-        "`tracktracker users connect pe-never`",
+        "pe-never: skipped, 0 new of 0 items — not connected to Spotify, Last.fm or ListenBrainz: "
+        "`tracktracker users connect pe-never` (or connect-lastfm, connect-listenbrainz)",
         "pe-nobody: skipped, 0 new of 0 items — unknown user: "
         "`tracktracker users list` shows who is registered",
     ]

@@ -155,7 +155,7 @@ def status(settings: Settings, console: Console) -> None:
                 f"{imports[user_id]:%Y-%m-%d %H:%M}" if user_id in imports else "-",
                 # every successful pull, also one that found nothing new
                 f"{user.last_pull_at:%Y-%m-%d %H:%M}" if user.last_pull_at else "-",
-                user.last_error or "",
+                user.problems,  # Spotify's, then Last.fm's and ListenBrainz's
             ]
         )
     print_table(

@@ -132,6 +132,33 @@ def users_connect(user_id: str, headless: bool, no_browser: bool) -> None:
     )
 
 
+@users.command("connect-lastfm")
+@click.argument("user_id")
+@click.argument("lastfm_name")
+@friendly_errors
+def users_connect_lastfm(user_id: str, lastfm_name: str) -> None:
+    """Pull USER_ID's Last.fm scrobbles (LASTFM_NAME: a public Last.fm profile)."""
+    from tracktracker_assets.cli import people
+
+    people.connect_lastfm_user(get_settings(), console, user_id, lastfm_name)
+
+
+@users.command("connect-listenbrainz")
+@click.argument("user_id")
+@click.argument("lb_name")
+@click.option(
+    "--token-file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="A file holding your ListenBrainz user token (optional; never given on the command line).",
+)
+@friendly_errors
+def users_connect_listenbrainz(user_id: str, lb_name: str, token_file: Path | None) -> None:
+    """Pull USER_ID's ListenBrainz listens (LB_NAME: the ListenBrainz username)."""
+    from tracktracker_assets.cli import people
+
+    people.connect_listenbrainz_user(get_settings(), console, user_id, lb_name, token_file)
+
+
 # ---- data -------------------------------------------------------------------------------------
 @cli.command()
 @click.argument("user_ids", nargs=-1)

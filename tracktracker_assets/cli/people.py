@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from rich.console import Console
 
 from tracktracker_assets.settings import Settings
-from tracktracker_assets.users.accounts import add_listener, list_listeners, remove_listener
+from tracktracker_assets.users.accounts import (
+    add_listener,
+    connect_lastfm,
+    connect_listenbrainz,
+    list_listeners,
+    remove_listener,
+)
+from tracktracker_assets.users.registry import RegistryError
 
 
 def add(settings: Settings, console: Console, user_id: str, display_name: str | None, timezone: str) -> None:
@@ -28,7 +37,7 @@ def list_users(settings: Settings, console: Console) -> None:
         return
     print_table(
         "Users",
-        ["user", "name", "time zone", "status", "Spotify", "last pull"],
+        ["user", "name", "time zone", "status", "Spotify", "Last.fm", "ListenBrainz", "last pull"],
         [
             [
                 u.user_id,
@@ -36,6 +45,8 @@ def list_users(settings: Settings, console: Console) -> None:
                 u.timezone,
                 u.status,
                 "connected" if u.connected else "-",
+                u.lastfm_user or "-",
+                u.listenbrainz_user or "-",
                 f"{u.last_pull_at:%Y-%m-%d %H:%M}" if u.last_pull_at else "-",
             ]
             for u in users
@@ -45,3 +56,44 @@ def list_users(settings: Settings, console: Console) -> None:
 
 def remove(settings: Settings, console: Console, user_id: str) -> None:
     console.print(remove_listener(settings, console, user_id))
+
+
+def _interval(settings: Settings) -> str:
+    return (
+        f"pulled every {settings.pull_interval_min} minutes while the daemon runs, or now with "
+        "`tracktracker pull`"
+    )
+
+
+def connect_lastfm_user(settings: Settings, console: Console, user_id: str, lastfm_user: str) -> None:
+    user = connect_lastfm(settings, user_id, lastfm_user)
+    console.print(
+        f"[bold]{user.user_id}[/]'s Last.fm scrobbles ({user.lastfm_user}) are {_interval(settings)}."
+    )
+    if not settings.lastfm_api_key:
+        console.print(
+            "[yellow]Last.fm is not configured yet:[/] set TRACKTRACKER_LASTFM_API_KEY (an API account from "
+            "last.fm/api/account/create) before the pull can run."
+        )
+
+
+def connect_listenbrainz_user(
+    settings: Settings, console: Console, user_id: str, listenbrainz_user: str, token_file: Path | None
+) -> None:
+    token = None
+    if token_file is not None:
+        try:
+            token = token_file.read_text().strip()
+        except OSError as exc:
+            raise RegistryError(f"Cannot read the token file {token_file}: {exc.strerror}.") from None
+        if not token:
+            raise RegistryError(
+                f"The token file {token_file} is empty: paste your user token from "
+                "listenbrainz.org/settings into it."
+            )
+    user = connect_listenbrainz(settings, user_id, listenbrainz_user, token)
+    kept = " (user token kept encrypted)" if token else ""
+    console.print(
+        f"[bold]{user.user_id}[/]'s ListenBrainz listens ({user.listenbrainz_user}){kept} are "
+        f"{_interval(settings)}."
+    )

@@ -5,6 +5,7 @@ and CSRF protection; the signed-in Superset user is the listener (username = reg
 
     GET  /tracktracker/upload             the page: form, Spotify connection, recent import outcomes
     POST /tracktracker/upload             files -> checks -> the listener's inbox (Dagster's sensor loads it)
+    POST /tracktracker/accounts           the listener's Last.fm and ListenBrainz usernames (pulled live)
     POST /tracktracker/spotify/connect    -> Spotify's consent page
     GET  /tracktracker/spotify/callback   Spotify sends the listener back here
 """
@@ -125,6 +126,36 @@ def upload_files() -> Any:
     outcomes: list[Outcome] = [accept_upload(settings, user.user_id, f.filename, f.stream) for f in files]
     notices = [Notice(o.accepted, f"{o.name} {o.message}") for o in outcomes]
     return _page(settings, user, notices, 200 if all(o.accepted for o in outcomes) else 400)
+
+
+@blueprint.route("/accounts", methods=["POST"])
+def set_accounts() -> Any:
+    """The signed-in listener's own Last.fm and ListenBrainz names; an empty field changes nothing."""
+    from tracktracker_assets.services.local import open_registry
+
+    settings = get_settings()
+    user = _listener(settings)
+    if user is None or user.status == "disabled":
+        return _page(settings, user, status=403)
+    lastfm_name = (request.form.get("lastfm_user") or "").strip()
+    listenbrainz_name = (request.form.get("listenbrainz_user") or "").strip()
+    if not lastfm_name and not listenbrainz_name:
+        return _page(settings, user, [Notice(False, "Give a Last.fm or a ListenBrainz username first.")], 400)
+    try:
+        with open_registry(settings) as registry:
+            if lastfm_name:
+                registry.connect_lastfm(user.user_id, lastfm_name)
+            if listenbrainz_name:
+                registry.connect_listenbrainz(user.user_id, listenbrainz_name, keep_token=True)
+    except RegistryError as exc:
+        return _page(settings, _listener(settings), [Notice(False, str(exc))], 400)
+    named = " and ".join(
+        f"{service} as {name}"
+        for service, name in (("Last.fm", lastfm_name), ("ListenBrainz", listenbrainz_name))
+        if name
+    )
+    flash(f"Saved: {named}. Your plays there are fetched every few minutes from now on.", "tracktracker-ok")
+    return redirect("/tracktracker/upload")  # reloading the page does not post the form again
 
 
 @blueprint.route("/spotify/connect", methods=["POST"])

@@ -22,6 +22,7 @@ from dagster import (
     multi_asset,
 )
 
+from tracktracker_assets.exports import catalogue
 from tracktracker_assets.exports.inbox import InboxResult, process_inbox
 from tracktracker_assets.exports.loader import Progress
 from tracktracker_assets.orchestration import progress
@@ -69,6 +70,27 @@ def _table(results: list[InboxResult]) -> str:
     return "\n".join(lines)
 
 
+def _other_services_tables() -> dict[AssetKey, list[str]]:
+    """Bronze tables of the other services' file formats -> the formats loading into each."""
+    tables: dict[AssetKey, list[str]] = {}
+    for fmt in catalogue.row_formats():
+        tables.setdefault(AssetKey(fmt.table.split(".")), []).append(fmt.name)
+    return tables
+
+
+def _other_services_specs() -> list[AssetSpec]:
+    return [
+        AssetSpec(
+            key,
+            description="Raw rows of "
+            + "; ".join(catalogue.by_name(name).description for name in names)
+            + " files.",
+            kinds={"python", "postgres"},
+        )
+        for key, names in _other_services_tables().items()
+    ]
+
+
 @multi_asset(
     name="spotify_exports",
     specs=[
@@ -80,6 +102,7 @@ def _table(results: list[InboxResult]) -> str:
             description="Account data streaming history records, raw.",
             kinds={"python", "postgres"},
         ),
+        *_other_services_specs(),
         AssetSpec(MANIFEST_KEY, description="Manifest of loaded export files.", kinds={"postgres"}),
     ],
     check_specs=[
@@ -123,6 +146,10 @@ def spotify_exports(context: AssetExecutionContext, warehouse: WarehouseResource
     yield MaterializeResult(
         asset_key=ACCOUNT_KEY, metadata={"rows_loaded": inserted["spotify_account"], **common}
     )
+    for key, names in _other_services_tables().items():
+        rows = sum(f.inserted for r in flat for f in r.files if f.format in names)
+        inserted[key.to_user_string()] = rows
+        yield MaterializeResult(asset_key=key, metadata={"rows_loaded": rows, **common})
     yield MaterializeResult(
         asset_key=MANIFEST_KEY,
         metadata={"rows_loaded": sum(inserted.values()), "preview": MetadataValue.md(_table(flat)), **common},

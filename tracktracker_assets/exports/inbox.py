@@ -22,26 +22,31 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import psycopg2
 
+from tracktracker_assets.exports import catalogue
 from tracktracker_assets.exports.errors import ImportProblem, ServiceProblem, disk_full_hint
 from tracktracker_assets.exports.jsonarray import SNIFF_BYTES, sniff
 from tracktracker_assets.exports.loader import (
     FileResult,
     Progress,
+    Siblings,
     database_problem,
     load_source,
     make_durable,
     rollback_quietly,
 )
 from tracktracker_assets.exports.retention import INCOMING_PREFIX, prune_kept_files, remove_stale_partials
+from tracktracker_assets.exports.rowformats import Head
 from tracktracker_assets.exports.sources import (
     FileSource,
     Source,
+    ZipEntrySource,
     check_regular,
+    is_workbook,
     is_zip,
     open_regular,
     special_kind,
@@ -292,7 +297,7 @@ def _inbox_problem(name: str, inbox: Path, exc: OSError) -> ServiceProblem:
 
 def _history_sources(path: Path, settings: Settings) -> Iterator[tuple[Source | None, FileResult | None]]:
     """The sources of one dropped file: itself, or the history entries of a ZIP (others skipped)."""
-    if not is_zip(path):
+    if not is_zip(path) or is_workbook(path):
         yield FileSource(path, display=path.name), None
         return
     found = False
@@ -309,27 +314,46 @@ def _history_sources(path: Path, settings: Settings) -> Iterator[tuple[Source | 
     if not found:
         raise ImportProblem(
             path.name,
-            "the ZIP holds no Spotify streaming history files (endsong_N.json, "
-            "Streaming_History_*.json or StreamingHistory*.json).",
-            hint="Spotify sends the history in its own ZIP: check you picked the right download.",
+            "the ZIP holds no listening history file TrackTracker reads (Spotify's endsong_N.json, "
+            "Streaming_History_*.json or StreamingHistory*.json, or another service's history).",
+            hint="A service sends the history in its own ZIP: check you picked the right download.",
         )
 
 
 def _peek_kind(entry: Source) -> str | None:
     """None if the entry should be loaded as history; else what it is, to report it as skipped.
 
-    Spotify's ZIPs hold many other JSON files (Userdata, Playlist1, SearchQueries, ...): objects, or
-    arrays of other records. A history file that is broken further in still loads, so that its
+    Exports hold many other files (Spotify's Userdata and Playlist1 JSON, Apple's dozens of CSVs):
+    skipped, saying what they are. A history file that is broken further in still loads, so that its
     problem is reported instead of silently skipped.
     """
     with entry.open() as stream:
         head = stream.read(SNIFF_BYTES)
+    complete = len(head) < SNIFF_BYTES
     try:
-        sniff(head, complete=len(head) < SNIFF_BYTES, name=entry.name)
+        sniff(head, complete=complete, name=entry.name)
     except ImportProblem as problem:
+        sniffed = Head(entry.name, head, complete)
+        if catalogue.row_format_of(sniffed) is not None:
+            return None
+        if (other := catalogue.not_history_of(sniffed)) is not None:
+            return other.what
         if head.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"{" or problem.problem.startswith("wrong shape"):
             return problem.problem.rstrip(".")
+        if PurePosixPath(entry.name).suffix.lower() != ".json":
+            return "a file TrackTracker does not read"
     return None
+
+
+def _siblings(sources: list[Source]) -> Siblings:
+    """Openers of the files of one import, for readers completed by another file (Apple's artists)."""
+    found: Siblings = {}
+    for source in sources:
+        if isinstance(source, ZipEntrySource):
+            found[source.name] = source.read_all
+        elif isinstance(source, FileSource):
+            found[source.name] = lambda path=source.path: open_regular(path)
+    return found
 
 
 def process_file(
@@ -340,10 +364,13 @@ def process_file(
     *,
     progress: Callable[[str], Progress] | None = None,
     file_away: bool = True,
+    companions: Siblings | None = None,
 ) -> InboxResult:
     """Load one dropped file (or the history entries of a ZIP), then move it out of the inbox.
 
-    A file that changed while it was read is still being written: whatever it gave is rolled back
+    `companions` are the other files dropped with it (their names and openers), for a reader that
+    completes its rows from another file of the same export. A file that changed while it was read
+    is still being written: whatever it gave is rolled back
     (its loads were all-or-nothing anyway) and it stays for a later run. ServiceProblem (the
     database went away) propagates: the file is not at fault and stays in the inbox.
     """
@@ -356,7 +383,9 @@ def process_file(
             result.moved_to = _file_away(settings, user_id, path, result)
         return result
     try:
-        for source, skipped in _history_sources(path, settings):
+        found = list(_history_sources(path, settings))
+        siblings = {**(companions or {}), **_siblings([s for s, _ in found if s is not None])}
+        for source, skipped in found:
             if skipped is not None:
                 result.files.append(skipped)
                 continue
@@ -369,6 +398,7 @@ def process_file(
                         source,
                         progress=progress(source.name) if progress else None,
                         durable=False,
+                        siblings=siblings,
                     )
                 )
             except ImportProblem as problem:
@@ -465,9 +495,13 @@ def process_inbox(
     archive and rejected files beyond what is kept are pruned."""
     with inbox_lock(settings, user_id):
         remove_stale_partials(settings, user_id)
+        pending = pending_files(settings, user_id)
+        together = _siblings([FileSource(path, display=path.name) for path in pending])
         results = [
-            process_file(conn, settings, user_id, path, progress=progress, file_away=False)
-            for path in pending_files(settings, user_id)
+            process_file(
+                conn, settings, user_id, path, progress=progress, file_away=False, companions=together
+            )
+            for path in pending
         ]
         _make_durable(conn, f"the inbox of {user_id}")
         for result in results:

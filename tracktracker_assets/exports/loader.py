@@ -15,8 +15,8 @@ import io
 import queue
 import re
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import IO, Any
 
@@ -24,14 +24,19 @@ import msgspec
 import psycopg2
 import psycopg2.errors
 
+from tracktracker_assets.exports import catalogue
 from tracktracker_assets.exports.errors import ImportProblem, ServiceProblem
 from tracktracker_assets.exports.formats import ACCOUNT, EXTENDED, Format
-from tracktracker_assets.exports.jsonarray import SNIFF_BYTES, ArrayReader, Batch, sniff
+from tracktracker_assets.exports.jsonarray import SNIFF_BYTES, ArrayReader, sniff
+from tracktracker_assets.exports.rowformats import Head, ReadContext, RowFormat
 from tracktracker_assets.exports.sources import Source
 from tracktracker_assets.warehouse.identity import event_identity
 from tracktracker_assets.warehouse.locks import bronze_write, next_load_id
 
 Progress = Callable[[int, int], None]  # (records read, bytes read)
+AnyFormat = Format | RowFormat
+# the other files of the same import (a ZIP's members, files dropped together): name -> opener
+Siblings = dict[str, Callable[[], Any]]
 
 # Columns that identify one listening event within a format: rows agreeing on all of them are the
 # same event seen twice (the same export loaded twice, overlapping exports). Written once, in dbt's
@@ -60,6 +65,8 @@ class FileResult:
     min_ts: datetime | None = None
     max_ts: datetime | None = None
     message: str = ""
+    # what the reader wants the person to know (rows left aside, fields not stored)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -95,13 +102,41 @@ def _already(name: str, sha: str, done: tuple) -> FileResult:
     )
 
 
-def detect(source: Source) -> Format | None:
-    """The source's format; None for an empty array. Raises ImportProblem for anything else."""
+def detect(source: Source) -> AnyFormat | None:
+    """The source's format; None for an empty array. Raises ImportProblem for anything else.
+
+    Spotify's formats are tried first (JSON arrays told apart by their keys); a file that is none of
+    them is offered to the other services' formats, then to their known files that hold no history.
+    """
     with source.open() as stream:
         head = stream.read(SNIFF_BYTES)
         complete = len(head) < SNIFF_BYTES
-        sniffed = sniff(head, complete=complete, name=source.name, read_rest=lambda n: head + stream.read(n))
+        try:
+            sniffed = sniff(
+                head, complete=complete, name=source.name, read_rest=lambda n: head + stream.read(n)
+            )
+        except ImportProblem as not_spotify:
+            return other_service_format(Head(source.name, head, complete), not_spotify)
     return sniffed.format
+
+
+def other_service_format(head: Head, not_spotify: ImportProblem) -> RowFormat:
+    """The other service's format of a file that is no Spotify history; ImportProblem if none."""
+    if (fmt := catalogue.row_format_of(head)) is not None:
+        return fmt
+    if (other := catalogue.not_history_of(head)) is not None:
+        raise ImportProblem(head.name, f"this is {other.what}, not listening history.", hint=other.hint)
+    if head.data.removeprefix(b"\xef\xbb\xbf").lstrip()[:1] in (b"[", b"{", b""):
+        raise not_spotify  # JSON: Spotify's reading of it says best what is wrong
+    raise ImportProblem(head.name, not_spotify.problem, record=not_spotify.record, hint=UNKNOWN_FILE_HINT)
+
+
+UNKNOWN_FILE_HINT = (
+    "Import Spotify's history (endsong_N.json, Streaming_History_*.json, StreamingHistory*.json or its "
+    "ZIP), Apple Music's Apple_Media_Services.zip or Play Activity CSV, YouTube's Takeout "
+    "watch-history.json or .html, a Last.fm export (lastfmstats, ghan, lastfm-to-csv), a ListenBrainz "
+    "export, Deezer's deezer-data_*.xlsx or Tidal's streaming.csv, as the service delivered it."
+)
 
 
 def _same_size_loaded(conn: Any, user_id: str, size: int) -> bool:
@@ -126,7 +161,13 @@ def make_durable(conn: Any) -> None:
 
 
 def load_source(
-    conn: Any, user_id: str, source: Source, *, progress: Progress | None = None, durable: bool = True
+    conn: Any,
+    user_id: str,
+    source: Source,
+    *,
+    progress: Progress | None = None,
+    durable: bool = True,
+    siblings: Siblings | None = None,
 ) -> FileResult:
     """Load one history file of a user. Commits on success; raises ImportProblem (rolled back) if bad.
 
@@ -135,7 +176,7 @@ def load_source(
     commit does not wait for the disk: call make_durable before relying on it.
     """
     try:
-        return _load_source(conn, user_id, source, progress, durable)
+        return _load_source(conn, user_id, source, progress, durable, siblings or {})
     except psycopg2.Error as exc:
         rollback_quietly(conn)
         raise database_problem(source.name, exc) from None
@@ -179,7 +220,7 @@ def database_problem(name: str, exc: psycopg2.Error) -> ImportProblem | ServiceP
 
 
 def _load_source(
-    conn: Any, user_id: str, source: Source, progress: Progress | None, durable: bool
+    conn: Any, user_id: str, source: Source, progress: Progress | None, durable: bool, siblings: Siblings
 ) -> FileResult:
     if _same_size_loaded(conn, user_id, source.size):
         sha = sha256_of(source)
@@ -206,6 +247,10 @@ def _load_source(
         )
         conn.commit()
         return FileResult(source.name, sha, "empty", message="holds no records (an empty array).")
+    if isinstance(fmt, RowFormat):
+        others = {name: opener for name, opener in siblings.items() if name != source.name}
+        context = ReadContext(source.name, siblings=others)
+        return _load_rows(conn, user_id, source, fmt, context, progress, durable)
     return _load(conn, user_id, source, fmt, progress, durable)
 
 
@@ -229,6 +274,115 @@ def _load(
         min_ts, max_ts = cur.fetchone()
     if records and (min_ts < EARLIEST_PLAY or max_ts > datetime.now(UTC) + FUTURE_SLACK):
         raise _implausible_time(source, fmt)
+    return _finish(conn, user_id, source, fmt, load_id, sha, records, min_ts, max_ts, [])
+
+
+def _load_rows(
+    conn: Any,
+    user_id: str,
+    source: Source,
+    fmt: RowFormat,
+    context: ReadContext,
+    progress: Progress | None,
+    durable: bool,
+) -> FileResult:
+    """Load a file of another service: its reader's rows, checked and COPYed like Spotify's records."""
+    with conn.cursor() as cur:
+        if not durable:
+            cur.execute("set local synchronous_commit = off")
+    load_id = bronze_write(conn)
+    with source.open() as raw:
+        stream = _HashingStream(raw)
+        rows = _RowChecker(fmt, context)
+        statement = (
+            f"copy {fmt.table} (user_id, load_id, {', '.join(fmt.columns)}) from stdin with {COPY_OPTIONS}"
+        )
+        prefix = (user_id, load_id)
+
+        def produce() -> Iterator[tuple[int, bytes]]:
+            for batch in fmt.read(stream, context):  # type: ignore[arg-type]
+                rows.check(batch)
+                yield len(batch), rows_to_csv([(*prefix, *row) for row in batch])
+                if progress:
+                    progress(rows.count, stream.bytes_read)
+
+        pipe = _CsvPipe(produce)
+        pipe.start()
+        try:
+            with conn.cursor() as cur:
+                cur.copy_expert(statement, pipe, size=1 << 20)
+        except (psycopg2.Error, ImportProblem) as exc:
+            if isinstance(pipe.error, ImportProblem):
+                raise pipe.error from None
+            if isinstance(exc, ImportProblem):
+                raise
+            raise database_problem(source.name, exc) from None
+        finally:
+            pipe.close()
+        if pipe.error is not None:
+            raise pipe.error
+        while stream.read(1 << 20):
+            pass
+        sha = stream.digest.hexdigest()
+    if (done := _loaded(conn, user_id, sha)) is not None:
+        conn.rollback()
+        return _already(source.name, sha, done)
+    notes = list(context.notes)
+    if context.dropped:
+        notes.append("Not stored (private): " + ", ".join(sorted(context.dropped)) + ".")
+    return _finish(conn, user_id, source, fmt, load_id, sha, rows.count, rows.min_ts, rows.max_ts, notes)
+
+
+class _RowChecker:
+    """Checks each row's time as it passes to COPY (a broken date is named by its row), and keeps the
+    loaded range for the manifest."""
+
+    def __init__(self, fmt: RowFormat, context: ReadContext) -> None:
+        self._at = fmt.columns.index(fmt.time_column)
+        self._fmt = fmt
+        self._context = context
+        self.count = 0
+        self.min_ts: datetime | None = None
+        self.max_ts: datetime | None = None
+
+    def check(self, batch: list[tuple[Any, ...]]) -> None:
+        latest = datetime.now(UTC) + FUTURE_SLACK
+        earliest = self._fmt.earliest
+        for i, row in enumerate(batch):
+            moment = row[self._at]
+            if moment is None or not isinstance(moment, datetime):
+                raise self._context.problem(
+                    f"row {self.count + i + 1} has no time ({self._fmt.time_column}).",
+                    hint=FIX_RECORD_HINT,
+                )
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=UTC)
+            if not earliest <= moment <= latest:
+                raise self._context.problem(
+                    f"time {moment.isoformat()} of row {self.count + i + 1} is no possible play time "
+                    f"(before {earliest:%Y}, or in the future).",
+                    hint=FIX_RECORD_HINT,
+                )
+            if self.min_ts is None or moment < self.min_ts:
+                self.min_ts = moment
+            if self.max_ts is None or moment > self.max_ts:
+                self.max_ts = moment
+        self.count += len(batch)
+
+
+def _finish(
+    conn: Any,
+    user_id: str,
+    source: Source,
+    fmt: AnyFormat,
+    load_id: int,
+    sha: str,
+    records: int,
+    min_ts: datetime | None,
+    max_ts: datetime | None,
+    notes: list[str],
+) -> FileResult:
+    """Drop events earlier loads hold, record the file in the manifest, commit; the file's result."""
     duplicates = _drop_known_events(conn, user_id, fmt, load_id, min_ts, max_ts) if records else 0
     inserted = records - duplicates
     _record(
@@ -246,7 +400,9 @@ def _load(
         load_id,
     )
     conn.commit()
-    if inserted == 0:
+    if records == 0:
+        status, message = "empty", "holds no listening records."
+    elif inserted == 0:
         status, message = "no_new_records", f"all {records} records were already loaded: nothing new."
     else:
         status = "loaded"
@@ -261,12 +417,20 @@ def _load(
         duplicates=duplicates,
         min_ts=min_ts,
         max_ts=max_ts,
-        message=message,
+        message=" ".join([message, *notes]),
+        notes=notes,
     )
 
 
+def _formats_of_table(fmt: AnyFormat) -> list[str]:
+    """Every format loading into the same bronze table (a scrobble is the same in any Last.fm export)."""
+    if isinstance(fmt, Format):
+        return [fmt.name]
+    return [other.name for other in catalogue.row_formats() if other.table == fmt.table]
+
+
 def _drop_known_events(
-    conn: Any, user_id: str, fmt: Format, load_id: int, min_ts: datetime, max_ts: datetime
+    conn: Any, user_id: str, fmt: AnyFormat, load_id: int, min_ts: datetime, max_ts: datetime
 ) -> int:
     """Remove rows of this load that earlier loads already hold; returns how many.
 
@@ -276,25 +440,28 @@ def _drop_known_events(
     """
     with conn.cursor() as cur:
         cur.execute(
-            "select array_agg(load_id) from bronze.loaded_files where user_id = %s and format = %s "
-            "and min_ts <= %s and max_ts >= %s",
-            (user_id, fmt.name, max_ts, min_ts),
+            "select array_agg(load_id) from bronze.loaded_files where user_id = %s "
+            "and format = any(%s) and min_ts <= %s and max_ts >= %s",
+            (user_id, _formats_of_table(fmt), max_ts, min_ts),
         )
         overlapping = cur.fetchone()[0]
         if not overlapping:
             return 0
         # fresh rows have no statistics yet; a nested loop over them would take hours
         cur.execute("set local enable_nestloop = off")
-        time_col, *rest = EVENT_KEY[fmt.name]
-        # equality on time and ms_played lets PostgreSQL hash-join; the nullable rest is a filter
-        match = " and ".join(f"old.{c} is not distinct from new.{c}" for c in rest[1:])
+        time_col, *rest = event_identity(fmt.table)
+        # equality on time (and Spotify's never-null ms_played) lets PostgreSQL hash-join; the
+        # nullable rest is a filter
+        equal = [time_col, rest.pop(0)] if isinstance(fmt, Format) else [time_col]
+        match = " and ".join(
+            [f"old.{c} = new.{c}" for c in equal] + [f"old.{c} is not distinct from new.{c}" for c in rest]
+        )
         cur.execute(
             f"""
             delete from {fmt.table} new
             using {fmt.table} old
             where new.load_id = %(load_id)s
               and old.load_id = any(%(overlapping)s) and old.user_id = %(user_id)s
-              and old.{time_col} = new.{time_col} and old.ms_played = new.ms_played
               and {match}
             """,
             {"load_id": load_id, "user_id": user_id, "overlapping": overlapping},
@@ -411,30 +578,45 @@ def batch_to_csv(
     return data
 
 
-class _HashingStream:
-    """Hands the parser the file's bytes and hashes them on the way (one pass over the file)."""
+class _HashingStream(io.BufferedIOBase):
+    """Hands the parser the file's bytes and hashes them on the way (one pass over the file).
+
+    A file object, so that readers can wrap it (io.TextIOWrapper, csv, zipfile); closing it leaves the
+    file open, since the loader reads what a reader left (to hash the whole file) and closes it itself.
+    """
 
     def __init__(self, raw: IO[bytes]) -> None:
+        super().__init__()
         self._raw = raw
         self.digest = hashlib.sha256()
+        self.bytes_read = 0
 
-    def read(self, size: int = -1) -> bytes:
-        data = self._raw.read(size)
+    def readable(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        pass
+
+    def read1(self, size: int = -1) -> bytes:
+        return self.read(size if size is not None and size >= 0 else 1 << 16)
+
+    def read(self, size: int | None = -1) -> bytes:
+        data = self._raw.read(-1 if size is None else size)
         self.digest.update(data)
+        self.bytes_read += len(data)
         return data
 
 
 class _CsvPipe(io.RawIOBase):
-    """A file-like COPY reads from; a parser thread fills it with CSV batches (bounded queue)."""
+    """A file-like COPY reads from; a parser thread fills it with CSV batches (bounded queue).
 
-    def __init__(
-        self, reader: ArrayReader, prefix: tuple[Any, ...], fmt: Format, progress: Progress | None
-    ) -> None:
+    `produce` yields (records in the batch, its COPY input); any error it raises is handed to the
+    COPY side, which aborts the statement.
+    """
+
+    def __init__(self, produce: Callable[[], Iterator[tuple[int, bytes]]]) -> None:
         super().__init__()
-        self._reader = reader
-        self._prefix = prefix
-        self._stored = len(fmt.columns)
-        self._progress = progress
+        self._produce_batches = produce
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=3)
         self._pending = b""
         self._stop = threading.Event()
@@ -461,18 +643,13 @@ class _CsvPipe(io.RawIOBase):
 
     def _produce(self) -> None:
         try:
-            for batch in self._reader.batches():
-                if not self._put(self._csv(batch)):
+            for count, data in self._produce_batches():
+                if not self._put(data):
                     return
-                self.records += len(batch.records)
-                if self._progress:
-                    self._progress(self._reader.records_read, self._reader.bytes_read)
+                self.records += count
             self._put(_END)
         except BaseException as exc:  # handed to the COPY side, which aborts the statement
             self._put(exc)
-
-    def _csv(self, batch: Batch) -> bytes:
-        return batch_to_csv(batch.records, self._stored, self._prefix, batch.extras)
 
     def readable(self) -> bool:
         return True
@@ -493,6 +670,21 @@ class _CsvPipe(io.RawIOBase):
         return data
 
 
+def spotify_batches(
+    reader: ArrayReader, prefix: tuple[Any, ...], fmt: Format, progress: Progress | None
+) -> Callable[[], Iterator[tuple[int, bytes]]]:
+    """COPY input of a Spotify file, batch by batch: each row the prefix, extras, stored fields."""
+    stored = len(fmt.columns)
+
+    def produce() -> Iterator[tuple[int, bytes]]:
+        for batch in reader.batches():
+            yield len(batch.records), batch_to_csv(batch.records, stored, prefix, batch.extras)
+            if progress:
+                progress(reader.records_read, reader.bytes_read)
+
+    return produce
+
+
 def copy_columns(fmt: Format) -> str:
     return ", ".join(("user_id", "load_id", "extra", *fmt.columns.values()))
 
@@ -504,7 +696,8 @@ def _copy(
     statement = f"copy {fmt.table} ({copy_columns(fmt)}) from stdin with {COPY_OPTIONS}"
     with source.open() as raw:
         stream = _HashingStream(raw)
-        pipe = _CsvPipe(ArrayReader(stream, source.name, fmt), (user_id, load_id), fmt, progress)
+        reader = ArrayReader(stream, source.name, fmt)
+        pipe = _CsvPipe(spotify_batches(reader, (user_id, load_id), fmt, progress))
         pipe.start()
         try:
             with conn.cursor() as cur:

@@ -71,8 +71,9 @@ class ReadContext:
     notes: list[str] = field(default_factory=list)
     # privacy fields the file carried and bronze does not keep
     dropped: set[str] = field(default_factory=set)
-    # other files of the same import (ZIP members, files named together), for readers whose rows
-    # are completed by another file; name -> opener
+    # other files of the same import (the ZIP's other members, files dropped together), for readers
+    # whose rows are completed by another file: name -> a function opening it (a binary file object,
+    # to use in `with`); a ZIP member comes whole in memory
     siblings: dict[str, Callable[[], IO[bytes]]] = field(default_factory=dict)
 
     def problem(self, problem: str, *, record: int | None = None, hint: str | None = None) -> ImportProblem:

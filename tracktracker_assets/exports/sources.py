@@ -1,4 +1,5 @@
-"""Where export files come from: plain files, or entries of the ZIP Spotify delivers.
+"""Where export files come from: plain files, or entries of the ZIP a service delivers (one level of
+ZIPs inside it, as Apple packs some files).
 
 ZIPs are read in place (no extraction) after checks that keep a hostile archive harmless: no absolute
 or `..` entry names, a bounded number of entries, bounded total and per-entry sizes and compression
@@ -7,6 +8,7 @@ ratios, and a reader that stops at the declared size whatever the entry's header
 
 from __future__ import annotations
 
+import io
 import os
 import stat
 import zipfile
@@ -22,6 +24,11 @@ from tracktracker_assets.exports.errors import RE_EXPORT_HINT, ImportProblem
 MAX_ENTRIES = 10_000
 MAX_RATIO = 200  # JSON compresses ~10-20x; a bomb compresses thousands of times
 MAX_TOTAL_BYTES = 64 << 30
+# members that can hold listening history: Spotify's JSON, the other services' CSV, JSON lines, HTML
+# and spreadsheets; a ZIP inside the ZIP (Apple packs some files so) is opened one level deep
+HISTORY_SUFFIXES = frozenset({".json", ".jsonl", ".csv", ".html", ".htm", ".xlsx"})
+NESTED_ZIP_SUFFIX = ".zip"
+MAX_NESTED_ZIP_BYTES = 1 << 30
 
 
 NOT_REGULAR_HINT = (
@@ -149,10 +156,13 @@ class ZipEntrySource(Source):
     archive: Path
     entry: str
     declared_size: int
+    # the member of `archive` that is itself a ZIP holding `entry` (one level deep), if any
+    inner_zip: str | None = None
 
     @property
     def name(self) -> str:  # type: ignore[override]
-        return f"{self.archive.name}:{self.entry}"
+        inner = f"{self.inner_zip}:" if self.inner_zip else ""
+        return f"{self.archive.name}:{inner}{self.entry}"
 
     @property
     def size(self) -> int:  # type: ignore[override]
@@ -161,8 +171,17 @@ class ZipEntrySource(Source):
     @contextmanager
     def open(self) -> Iterator[IO[bytes]]:
         try:
-            with zipfile.ZipFile(self.archive) as zf, zf.open(self.entry) as raw:
-                yield _BoundedReader(raw, self.declared_size, self.name)  # type: ignore[misc]
+            with zipfile.ZipFile(self.archive) as zf:
+                if self.inner_zip is None:
+                    with zf.open(self.entry) as raw:
+                        yield _BoundedReader(raw, self.declared_size, self.name)  # type: ignore[misc]
+                else:
+                    with (
+                        zf.open(self.inner_zip) as outer,
+                        zipfile.ZipFile(outer) as inner,  # type: ignore[arg-type]
+                        inner.open(self.entry) as raw,
+                    ):
+                        yield _BoundedReader(raw, self.declared_size, self.name)  # type: ignore[misc]
         except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError, OSError) as exc:
             if isinstance(exc, ImportProblem):
                 raise
@@ -170,10 +189,31 @@ class ZipEntrySource(Source):
                 self.name, f"cannot read this ZIP entry: {exc}.", hint=RE_EXPORT_HINT
             ) from None
 
+    def read_all(self) -> IO[bytes]:
+        """The whole entry in memory (for a reader that consults another file of the same ZIP)."""
+        with self.open() as stream:
+            return io.BytesIO(stream.read())
+
 
 def is_zip(path: Path) -> bool:
     with open_regular(path, path.name) as handle:
         return handle.read(4) == b"PK\x03\x04"
+
+
+def is_workbook(path: Path) -> bool:
+    """An Office Open XML spreadsheet (.xlsx): a ZIP that is one file (Deezer's export), not an archive."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            return "xl/workbook.xml" in zf.namelist()
+    except (zipfile.BadZipFile, OSError):
+        return False
+
+
+def _is_history_candidate(entry: str) -> bool:
+    pure = PurePosixPath(entry)
+    if (pure.parts and pure.parts[0] == "__MACOSX") or pure.name.startswith("._"):
+        return False  # macOS resource forks beside each file of a ZIP made on a Mac
+    return pure.suffix.lower() in HISTORY_SUFFIXES
 
 
 def zip_entries(path: Path, *, max_total_bytes: int = MAX_TOTAL_BYTES) -> list[ZipEntrySource]:
@@ -193,6 +233,7 @@ def zip_entries(path: Path, *, max_total_bytes: int = MAX_TOTAL_BYTES) -> list[Z
             )
         total = 0
         entries: list[ZipEntrySource] = []
+        nested: list[zipfile.ZipInfo] = []
         for info in infos:
             _check_entry_name(name, info.filename)
             if info.is_dir():
@@ -213,8 +254,10 @@ def zip_entries(path: Path, *, max_total_bytes: int = MAX_TOTAL_BYTES) -> list[Z
                 )
             if info.flag_bits & 0x1:
                 raise ImportProblem(name, f"entry {info.filename!r} is encrypted.", hint=RE_EXPORT_HINT)
-            if PurePosixPath(info.filename).suffix.lower() == ".json":
+            if _is_history_candidate(info.filename):
                 entries.append(ZipEntrySource(path, info.filename, info.file_size))
+            elif PurePosixPath(info.filename).suffix.lower() == NESTED_ZIP_SUFFIX:
+                nested.append(info)
         # check every CRC before loading anything, so a corrupt archive loads nothing at all
         try:
             bad = zf.testzip()
@@ -224,7 +267,47 @@ def zip_entries(path: Path, *, max_total_bytes: int = MAX_TOTAL_BYTES) -> list[Z
             raise ImportProblem(
                 name, f"the ZIP is corrupt: entry {bad!r} fails its checksum.", hint=RE_EXPORT_HINT
             )
+        for info in nested:
+            entries.extend(_nested_entries(path, zf, info, max_total_bytes - total))
     return entries
+
+
+def _nested_entries(
+    path: Path, zf: zipfile.ZipFile, info: zipfile.ZipInfo, budget: int
+) -> list[ZipEntrySource]:
+    """The history members of a ZIP inside the ZIP, under the same checks (no deeper nesting)."""
+    where = f"{path.name}:{info.filename}"
+    if info.file_size > MAX_NESTED_ZIP_BYTES:
+        raise ImportProblem(where, "the ZIP inside the ZIP is larger than 1 GB: refusing it.")
+    try:
+        with zf.open(info) as raw, zipfile.ZipFile(raw) as inner:  # type: ignore[arg-type]
+            members = inner.infolist()
+            if len(members) > MAX_ENTRIES:
+                raise ImportProblem(where, f"the inner ZIP holds {len(members)} entries: refusing it.")
+            found: list[ZipEntrySource] = []
+            for member in members:
+                _check_entry_name(where, member.filename)
+                if member.is_dir() or not _is_history_candidate(member.filename):
+                    continue
+                budget -= member.file_size
+                ratio = member.file_size // max(member.compress_size, 1)
+                if budget < 0 or (member.file_size > 1 << 20 and ratio > MAX_RATIO):
+                    raise ImportProblem(
+                        where,
+                        f"entry {member.filename!r} expands {ratio}x or past the size limit: refusing "
+                        "a likely zip bomb.",
+                        hint="Use the ZIP exactly as the service delivered it.",
+                    )
+                if member.flag_bits & 0x1:
+                    raise ImportProblem(
+                        where, f"entry {member.filename!r} is encrypted.", hint=RE_EXPORT_HINT
+                    )
+                found.append(ZipEntrySource(path, member.filename, member.file_size, inner_zip=info.filename))
+            return found
+    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as exc:
+        raise ImportProblem(
+            where, f"the ZIP inside the ZIP is not readable ({exc}).", hint=RE_EXPORT_HINT
+        ) from None
 
 
 def _check_entry_name(archive: str, entry: str) -> None:

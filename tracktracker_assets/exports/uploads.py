@@ -17,9 +17,11 @@ from zoneinfo import ZoneInfo
 
 from werkzeug.utils import secure_filename
 
+from tracktracker_assets.exports import catalogue
 from tracktracker_assets.exports.errors import ServiceProblem
 from tracktracker_assets.exports.inbox import DISK_FULL, drop_into_inbox, pending_files
 from tracktracker_assets.exports.retention import quota_problem, uploads_root
+from tracktracker_assets.exports.rowformats import Head
 from tracktracker_assets.settings import Settings
 
 CHUNK = 1 << 20
@@ -52,21 +54,29 @@ def _mb(size: int) -> str:
     return f"{size / 2**20:,.0f} MB" if size >= 2**20 else f"{size / 1024:,.0f} KB"
 
 
-def kind_of(head: bytes) -> str | None:
-    """ "zip" or "json" from the first bytes of a file, None for anything else."""
+def kind_of(head: bytes, name: str = "") -> str | None:
+    """ "zip", "json", "html" or the other service's format from the first bytes of a file, None for
+    anything no import could read (the inbox's load tells the rest, with the reason)."""
     if head.startswith(ZIP_MAGIC):
         return "zip"
     body = head[len(BOM) :] if head.startswith(BOM) else head
     body = body.lstrip(b" \t\r\n")
-    return "json" if body[:1] in (b"[", b"{") else None
+    if body[:1] in (b"[", b"{"):
+        return "json"
+    if body[:1] == b"<":
+        return "html"
+    fmt = catalogue.row_format_of(Head(name, head, complete=False))
+    return fmt.name if fmt is not None else None
 
 
 def _not_an_export(name: str) -> Outcome:
     return Outcome(
         name,
         False,
-        "is neither a ZIP nor a JSON file. Upload the ZIP Spotify e-mailed you (my_spotify_data.zip) "
-        "or the JSON files inside it (e.g. Streaming_History_Audio_2024.json).",
+        "is no listening history TrackTracker reads. Upload the ZIP Spotify e-mailed you "
+        "(my_spotify_data.zip) or the JSON files inside it, or another service's export as it came "
+        "(Apple_Media_Services.zip, YouTube's watch-history, a Last.fm or ListenBrainz export, Deezer's "
+        "deezer-data_*.xlsx, Tidal's streaming.csv).",
     )
 
 
@@ -105,7 +115,8 @@ def accept_upload(settings: Settings, user_id: str, filename: str | None, stream
             while chunk := stream.read(CHUNK):
                 if not head:
                     head = chunk[:4096]
-                    if kind_of(head) is None:  # refused on its first bytes: no need to receive the rest
+                    # refused on its first bytes: no need to receive the rest
+                    if kind_of(head, original) is None:
                         return _not_an_export(original)
                 size += len(chunk)
                 if size > limit:

@@ -154,8 +154,11 @@ def ensure_partitions(settings: Settings, user_ids: list[str]) -> list[str]:
 
 def _outcome(result: Any) -> RunOutcome:
     from tracktracker_assets.exports.assets import MANIFEST_KEY, RESULTS_METADATA
+    from tracktracker_assets.lastfm.assets import KEY as LASTFM_KEY
+    from tracktracker_assets.listenbrainz.assets import KEY as LISTENBRAINZ_KEY
     from tracktracker_assets.spotify.assets import PULLS_METADATA, RECENTLY_PLAYED
 
+    pull_keys = (RECENTLY_PLAYED, LASTFM_KEY, LISTENBRAINZ_KEY)
     outcome = RunOutcome(run_id=result.run_id, success=result.success)
     for event in result.all_events:
         if event.is_step_failure and event.step_failure_data and event.step_failure_data.error:
@@ -167,8 +170,11 @@ def _outcome(result: Any) -> RunOutcome:
             materialization = event.event_specific_data.materialization
             if materialization.asset_key == MANIFEST_KEY and RESULTS_METADATA in materialization.metadata:
                 outcome.file_results = list(materialization.metadata[RESULTS_METADATA].value)
-            if materialization.asset_key == RECENTLY_PLAYED and PULLS_METADATA in materialization.metadata:
-                outcome.pulls = list(materialization.metadata[PULLS_METADATA].value)
+            if materialization.asset_key in pull_keys and PULLS_METADATA in materialization.metadata:
+                # Spotify's outcomes first, then Last.fm's and ListenBrainz's (records with a service)
+                records = list(materialization.metadata[PULLS_METADATA].value)
+                spotify = materialization.asset_key == RECENTLY_PLAYED
+                outcome.pulls = records + outcome.pulls if spotify else outcome.pulls + records
                 outcome.pull_lines = _pull_lines(outcome.pulls)
         if event.event_type_value == "ASSET_CHECK_EVALUATION":
             evaluation = event.event_specific_data
@@ -202,8 +208,10 @@ def _pull_lines(pulls: list[dict[str, Any]]) -> list[str]:
     lines = []
     for pull in pulls:
         message = " ".join(str(pull.get("message") or "").split())
+        names = {"lastfm": "Last.fm", "listenbrainz": "ListenBrainz"}
+        service = f" ({names.get(pull['service'], pull['service'])})" if pull.get("service") else ""
         lines.append(
-            f"{pull['user_id']}: {pull['status']}, {pull['inserted']} new of {pull['items']} items"
+            f"{pull['user_id']}{service}: {pull['status']}, {pull['inserted']} new of {pull['items']} items"
             + (f" — {message}" if message else "")
         )
     return lines
@@ -219,7 +227,12 @@ def run_pull(settings: Settings, user_ids: list[str] | None = None) -> RunOutcom
 
     with open_registry(settings) as registry:
         users = {u.user_id: u for u in registry.list_users()}
-    connected = [u for u, user in users.items() if user.connected and user.status == "active"]
+    # Spotify needs a live consent; Last.fm and ListenBrainz only an account name
+    connected = [
+        u
+        for u, user in users.items()
+        if (user.connected and user.status == "active") or user.lastfm_user or user.listenbrainz_user
+    ]
     wanted = [u for u in connected if user_ids is None or u in user_ids]
 
     def why_not(user_id: str) -> str:
@@ -227,7 +240,10 @@ def run_pull(settings: Settings, user_ids: list[str] | None = None) -> RunOutcom
         if user is None:
             return "unknown user: `tracktracker users list` shows who is registered"
         if not user.connected:
-            return f"not connected to Spotify: `tracktracker users connect {user_id}`"
+            return (
+                f"not connected to Spotify, Last.fm or ListenBrainz: `tracktracker users connect {user_id}` "
+                "(or connect-lastfm, connect-listenbrainz)"
+            )
         return f"status {user.status}: reconnect with `tracktracker users connect {user_id}`"
 
     skipped = [

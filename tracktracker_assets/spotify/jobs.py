@@ -4,11 +4,18 @@ from dagster import AssetKey, AssetSelection, define_asset_job
 
 from tracktracker_assets.orchestration.executor import tracked_in_process_executor
 
+# one scheduled run per tick pulls every live source: Spotify, Last.fm and ListenBrainz (each asset
+# pulls the run's users who have an account there and skips the rest)
 pull_job = define_asset_job(
     name="pull_recently_played",
-    selection=AssetSelection.assets(AssetKey(["bronze", "spotify_recently_played"])),
+    selection=AssetSelection.assets(
+        AssetKey(["bronze", "spotify_recently_played"]),
+        AssetKey(["bronze", "lastfm_recent_tracks"]),
+        AssetKey(["bronze", "listenbrainz_api_listens"]),
+    ),
     executor_def=tracked_in_process_executor,
-    description="Pull Spotify recently-played for the run's users into bronze.",
+    description="Pull Spotify recently-played, Last.fm scrobbles and ListenBrainz listens for the run's "
+    "users into bronze.",
     tags={"tracktracker/kind": "pull"},
 )
 

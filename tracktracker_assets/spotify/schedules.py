@@ -1,4 +1,5 @@
-"""The recently-played pull: every connected, active user in one run, every N minutes."""
+"""The recently-played pull: every connected, active user in one run, every N minutes (with the Last.fm
+and ListenBrainz pulls of those who have such an account)."""
 
 from dagster import (
     DefaultScheduleStatus,
@@ -13,6 +14,7 @@ from tracktracker_assets.orchestration.partitions import ordered_users, users_pa
 from tracktracker_assets.orchestration.resources import RegistryResource
 from tracktracker_assets.settings import Settings, get_settings
 from tracktracker_assets.spotify.jobs import enrich_job, pull_job
+from tracktracker_assets.users.registry import LIVE_SERVICES
 
 
 def build_pull_schedule(settings: Settings) -> ScheduleDefinition:
@@ -30,9 +32,11 @@ def build_pull_schedule(settings: Settings) -> ScheduleDefinition:
     ) -> RunRequest | SkipReason:
         with registry.open() as reg:
             connected = {u.user_id for u in reg.connected_users() if u.status == "active"}
+            # the same run pulls Last.fm and ListenBrainz (spotify/jobs.py): their listeners count too
+            connected |= {u.user_id for service in LIVE_SERVICES for u in reg.live_users(service)}
         ordered = ordered_users(context.instance.get_dynamic_partitions(users_partitions.name), connected)
         if not ordered:
-            return SkipReason("no user is connected to Spotify")
+            return SkipReason("no user is connected to Spotify, Last.fm or ListenBrainz")
         # the asset skips the unconnected users inside the range
         return RunRequest(run_key=None, tags=users_range_tags(ordered[0], ordered[-1]))
 

@@ -13,7 +13,14 @@ from tracktracker_assets.settings import Settings
 from tracktracker_assets.users.registry import RegistryError, User
 from tracktracker_assets.users.sync import mirror_users
 
-__all__ = ["add_listener", "list_listeners", "mirror_users", "remove_listener"]
+__all__ = [
+    "add_listener",
+    "connect_lastfm",
+    "connect_listenbrainz",
+    "list_listeners",
+    "mirror_users",
+    "remove_listener",
+]
 
 
 def add_listener(settings: Settings, user_id: str, display_name: str | None, timezone: str) -> User:
@@ -30,6 +37,22 @@ def add_listener(settings: Settings, user_id: str, display_name: str | None, tim
         user = registry.add_user(user_id, display_name, timezone)
     mirror_users(settings)
     return user
+
+
+def connect_lastfm(settings: Settings, user_id: str, lastfm_user: str) -> User:
+    """Pull this listener's Last.fm scrobbles from now on (the name of a public profile)."""
+    start_storage(settings)
+    with open_registry(settings) as registry:
+        return registry.connect_lastfm(user_id, lastfm_user)
+
+
+def connect_listenbrainz(
+    settings: Settings, user_id: str, listenbrainz_user: str, token: str | None = None
+) -> User:
+    """Pull this listener's ListenBrainz listens from now on; the user token, if given, kept encrypted."""
+    start_storage(settings)
+    with open_registry(settings) as registry:
+        return registry.connect_listenbrainz(user_id, listenbrainz_user, token)
 
 
 def list_listeners(settings: Settings) -> list[User]:

@@ -1,11 +1,13 @@
-"""The user registry in MongoDB: users, their Spotify tokens and OAuth sign-in sessions.
+"""The user registry in MongoDB: users, their Spotify tokens, OAuth sign-in sessions, and the accounts
+of the other services pulled live (Last.fm and ListenBrainz usernames, the ListenBrainz token).
 
 This is the only module that talks to MongoDB. Locally it runs against SecantusDB (a MongoDB-wire
 server from PyPI); docker-compose runs it against the real `mongo` image.
 
 Tokens are stored as one Fernet-encrypted blob (key from TRACKTRACKER_SECRET_KEY or generated under
 TRACKTRACKER_HOME), so neither the refresh nor the access token is readable in the raw document.
-OAuth sessions carry an expiry that is checked on read; the TTL index only cleans up.
+A ListenBrainz user token is encrypted the same way, in the user's own document (`users remove` deletes
+it with the document). OAuth sessions carry an expiry that is checked on read; the TTL index only cleans up.
 """
 
 from __future__ import annotations
@@ -24,6 +26,11 @@ from pymongo.errors import DuplicateKeyError, OperationFailure, PyMongoError
 
 USER_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 STATUSES = ("active", "needs_reauth", "disabled")
+LIVE_SERVICES = ("lastfm", "listenbrainz")
+# Last.fm: 2-15 characters, a letter first, then letters, digits, '_' or '-' (its sign-up form's rule);
+# ListenBrainz names are MusicBrainz editor names: anything printable but '/' (it is a path segment)
+LASTFM_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{1,14}$")
+LISTENBRAINZ_NAME = re.compile(r"^[^/\s\x00-\x1f][^/\x00-\x1f]{0,63}$")
 
 
 class RegistryError(Exception):
@@ -41,6 +48,10 @@ class User:
     last_pull_at: datetime | None = None
     last_error: str | None = None
     connected_at: datetime | None = None  # the last consent (connect or reconnect)
+    lastfm_user: str | None = None
+    listenbrainz_user: str | None = None
+    # per live service ("lastfm", "listenbrainz"): {"last_pull_at": ..., "last_error": ...}
+    live: dict[str, dict[str, Any]] | None = None
 
     @classmethod
     def from_doc(cls, doc: dict[str, Any]) -> User:
@@ -54,7 +65,24 @@ class User:
             last_pull_at=doc.get("last_pull_at"),
             last_error=doc.get("last_error"),
             connected_at=doc.get("connected_at"),
+            lastfm_user=doc.get("lastfm_user"),
+            listenbrainz_user=doc.get("listenbrainz_user"),
+            live=doc.get("live") or {},
         )
+
+    def live_error(self, service: str) -> str | None:
+        return ((self.live or {}).get(service) or {}).get("last_error")
+
+    def live_pull_at(self, service: str) -> datetime | None:
+        return ((self.live or {}).get(service) or {}).get("last_pull_at")
+
+    @property
+    def problems(self) -> str:
+        """Every standing problem (Spotify's, then each live service's), one line for `status`."""
+        parts = [self.last_error] if self.last_error else []
+        names = {"lastfm": "Last.fm", "listenbrainz": "ListenBrainz"}
+        parts += [f"{names[s]}: {self.live_error(s)}" for s in LIVE_SERVICES if self.live_error(s)]
+        return "; ".join(parts)
 
     @property
     def connected(self) -> bool:
@@ -243,6 +271,73 @@ class Registry:
     def connected_users(self) -> Iterator[User]:
         for doc in self.users.find({"spotify_user_id": {"$ne": None}}).sort("user_id", ASCENDING):
             yield User.from_doc(doc)
+
+    # ---- Last.fm and ListenBrainz accounts (pulled live) ---------------------------------------
+    def connect_lastfm(self, user_id: str, lastfm_user: str) -> User:
+        """Pull this listener's Last.fm scrobbles (a public profile: no consent, only the name)."""
+        self.require_user(user_id)
+        if not LASTFM_NAME.match(lastfm_user or ""):
+            raise RegistryError(
+                f"{lastfm_user!r} is not a Last.fm username: 2-15 letters, digits, '_' or '-', starting "
+                "with a letter (the name in your profile's address, last.fm/user/NAME)."
+            )
+        return self._set_live(user_id, "lastfm", {"lastfm_user": lastfm_user})
+
+    def connect_listenbrainz(
+        self, user_id: str, listenbrainz_user: str, token: str | None = None, *, keep_token: bool = False
+    ) -> User:
+        """Pull this listener's ListenBrainz listens; a user token (optional) is kept encrypted. keep_token:
+        leave a stored token as it is when the name does not change (the upload page sets names only)."""
+        current = self.require_user(user_id)
+        if not LISTENBRAINZ_NAME.match(listenbrainz_user or ""):
+            raise RegistryError(
+                f"{listenbrainz_user!r} is not a ListenBrainz username: give the name in your profile's "
+                "address (listenbrainz.org/user/NAME), without '/'."
+            )
+        changes: dict[str, Any] = {"listenbrainz_user": listenbrainz_user}
+        if not (keep_token and token is None and current.listenbrainz_user == listenbrainz_user):
+            # a token belongs to its account: another name drops it
+            changes["listenbrainz_token"] = self._fernet.encrypt(token.encode()).decode() if token else None
+        return self._set_live(user_id, "listenbrainz", changes)
+
+    def _set_live(self, user_id: str, service: str, changes: dict[str, Any]) -> User:
+        doc = self.users.find_one_and_update(
+            {"user_id": user_id},
+            # a new account: the old account's problem no longer applies
+            {"$set": {**changes, f"live.{service}.last_error": None, "updated_at": datetime.now(UTC)}},
+            return_document=ReturnDocument.AFTER,
+        )
+        return User.from_doc(doc)
+
+    def listenbrainz_token(self, user_id: str) -> str | None:
+        doc = self.users.find_one({"user_id": user_id}, {"listenbrainz_token": 1}) or {}
+        blob = doc.get("listenbrainz_token")
+        if not blob:
+            return None
+        try:
+            return self._fernet.decrypt(blob.encode()).decode()
+        except InvalidToken as exc:
+            raise RegistryError(
+                f"The stored ListenBrainz token of {user_id!r} cannot be decrypted with the current "
+                "TRACKTRACKER_SECRET_KEY; set it again with `tracktracker users connect-listenbrainz "
+                f"{user_id} NAME --token-file FILE`."
+            ) from exc
+
+    def live_users(self, service: str) -> Iterator[User]:
+        """Listeners with an account of this live service (`lastfm` or `listenbrainz`)."""
+        field_name = {"lastfm": "lastfm_user", "listenbrainz": "listenbrainz_user"}[service]
+        for doc in self.users.find({field_name: {"$ne": None}}).sort("user_id", ASCENDING):
+            yield User.from_doc(doc)
+
+    def record_live_pull(self, user_id: str, service: str, at: datetime) -> None:
+        self.users.update_one(
+            {"user_id": user_id},
+            {"$set": {f"live.{service}.last_pull_at": at, f"live.{service}.last_error": None}},
+        )
+
+    def record_live_problem(self, user_id: str, service: str, problem: str) -> None:
+        """A live pull that did not load: kept for `status` until a good pull clears it."""
+        self.users.update_one({"user_id": user_id}, {"$set": {f"live.{service}.last_error": problem}})
 
     # ---- OAuth sessions -----------------------------------------------------------------------
     def create_session(self, state: str, user_id: str, code_verifier: str | None, ttl_s: int = 600) -> None:

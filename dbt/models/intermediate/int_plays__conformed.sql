@@ -66,9 +66,14 @@ spotify as (
 
 {%- set tiers = play_tiers(play_sources()) %}
 
+{%- set contract = ['play_id', 'user_id', 'service', 'source', 'stamped_at', 'stamp', 'precision_ms',
+    'started_at', 'ended_at', 'ms_played', 'media_duration_ms', 'track_name', 'artist_name', 'album_name',
+    'spotify_track_id', 'isrc', 'recording_mbid', 'service_track_id', 'platform', 'load_id'] %}
+
+-- the contract's columns by name (a model's column order or an extra column cannot shift the union)
 other_services as (
     {%- for t in tiers %}
-    select *, {{ t.tier }} as source_tier from {{ ref(t.model) }}
+    select {{ contract | join(', ') }}, {{ t.tier }} as source_tier from {{ ref(t.model) }}
     {% if not loop.last %}union all{% endif %}
     {%- endfor %}
     {%- if tiers | length == 0 %}

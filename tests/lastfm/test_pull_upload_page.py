@@ -1,0 +1,69 @@
+"""The upload page's form for the Last.fm and ListenBrainz usernames, through the real blueprint and
+template in a bare Flask app with Flask-Login and CSRF protection, signed in as the listener (the full
+Superset stack is tests/dashboards' job)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from flask import Flask
+from flask_login import LoginManager, UserMixin
+from flask_wtf.csrf import CSRFProtect
+
+from tracktracker_assets.dashboards.upload_page import blueprint
+from tracktracker_assets.services.local import open_registry
+from tracktracker_assets.settings import get_settings
+
+
+class Listener(UserMixin):
+    def __init__(self, username: str) -> None:
+        self.id = self.username = username
+
+
+@pytest.fixture
+def client(settings) -> Iterator[object]:
+    with open_registry(get_settings()) as registry:
+        if registry.get_user("paula") is None:
+            registry.add_user("paula", timezone="Europe/Rome")
+        registry.connect_listenbrainz("paula", "paula-lb", "paula-secret-token-0001")
+    app = Flask(__name__)
+    app.config.update(SECRET_KEY="test", WTF_CSRF_ENABLED=False)
+    CSRFProtect(app)
+    login = LoginManager(app)
+    login.user_loader(Listener)
+    app.register_blueprint(blueprint)
+    with app.test_client() as client:
+        with client.session_transaction() as session:
+            session["_user_id"] = "paula"
+        yield client
+
+
+def test_the_form_sets_both_names_and_keeps_the_token(client) -> None:
+    page = client.get("/tracktracker/upload")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert 'action="/tracktracker/accounts"' in html and 'value="paula-lb"' in html
+
+    saved = client.post(
+        "/tracktracker/accounts", data={"lastfm_user": "PaulaFM", "listenbrainz_user": "paula-lb"}
+    )
+    assert saved.status_code == 302 and saved.headers["Location"].endswith("/tracktracker/upload")
+    with open_registry(get_settings()) as registry:
+        user = registry.require_user("paula")
+        assert (user.lastfm_user, user.listenbrainz_user) == ("PaulaFM", "paula-lb")
+        assert registry.listenbrainz_token("paula") == "paula-secret-token-0001"  # same name: kept
+    after = client.get("/tracktracker/upload").get_data(as_text=True)
+    assert "Saved: Last.fm as PaulaFM and ListenBrainz as paula-lb." in after
+    assert "paula-secret-token-0001" not in after
+
+    bad = client.post(
+        "/tracktracker/accounts", data={"lastfm_user": "no spaces allowed", "listenbrainz_user": ""}
+    )
+    assert bad.status_code == 400 and "is not a Last.fm username" in bad.get_data(as_text=True)
+    empty = client.post("/tracktracker/accounts", data={"lastfm_user": " ", "listenbrainz_user": ""})
+    assert empty.status_code == 400
+    client.post("/tracktracker/accounts", data={"listenbrainz_user": "paula-new"})
+    with open_registry(get_settings()) as registry:
+        assert registry.require_user("paula").lastfm_user == "PaulaFM"  # an empty field changes nothing
+        assert registry.listenbrainz_token("paula") is None  # another account: the old token is dropped

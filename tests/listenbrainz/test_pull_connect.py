@@ -1,0 +1,88 @@
+"""`users connect-lastfm` / `users connect-listenbrainz`, what `status` shows of a live pull's problem,
+and `users remove` erasing the pulled rows and the registry's accounts and token."""
+
+from __future__ import annotations
+
+import requests
+
+from tests.conftest import cli
+from tests.fakes.lastfm_server import FakeLastfm
+from tests.fakes.listenbrainz_server import FakeListenBrainz
+from tests.lastfm.conftest import lastfm  # noqa: F401  (the fixture)
+from tests.lastfm.conftest import templates as lastfm_items
+from tests.listenbrainz.conftest import templates as listenbrainz_items
+from tracktracker_assets.lastfm import pull as lastfm_pull
+from tracktracker_assets.listenbrainz import pull as listenbrainz_pull
+from tracktracker_assets.services.local import open_registry
+from tracktracker_assets.settings import get_settings
+from tracktracker_assets.warehouse.db import query
+
+TOKEN = "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
+
+
+def rows(table: str, user_id: str) -> int:
+    return query(get_settings().database_url, f"select count(*) from {table} where user_id = %s", (user_id,))[
+        1
+    ][0][0]
+
+
+def test_connect_commands_status_and_erasure(
+    lastfm: FakeLastfm,  # noqa: F811  (the fixture imported above)
+    listenbrainz: FakeListenBrainz,
+    conn,
+    tmp_path,
+) -> None:
+    code, output = cli("users", "add", "livia", "--timezone", "Europe/Lisbon")
+    assert code == 0, output
+    code, output = cli("users", "connect-lastfm", "livia", "not a name!")
+    assert code != 0 and "is not a Last.fm username" in output
+    code, output = cli("users", "connect-lastfm", "livia", "LiviaFM")
+    assert code == 0 and "LiviaFM" in output, output
+    empty = tmp_path / "empty"
+    empty.write_text("\n")
+    code, output = cli("users", "connect-listenbrainz", "livia", "livia-lb", "--token-file", str(empty))
+    assert code != 0 and "is empty" in output and str(empty) in output
+    token_file = tmp_path / "token"
+    token_file.write_text(TOKEN + "\n")
+    code, output = cli("users", "connect-listenbrainz", "livia", "livia-lb", "--token-file", str(token_file))
+    assert code == 0 and "kept encrypted" in output, output
+    code, output = cli("users", "connect-lastfm", "nobody-here", "SomeName")
+    assert code != 0 and "Unknown user 'nobody-here'" in output
+
+    with open_registry(get_settings()) as registry:
+        user = registry.require_user("livia")
+        assert (user.lastfm_user, user.listenbrainz_user) == ("LiviaFM", "livia-lb")
+        assert registry.listenbrainz_token("livia") == TOKEN
+        assert TOKEN not in str(registry.users.find_one({"user_id": "livia"}))  # encrypted at rest
+
+    # Last.fm: a private profile, shown by `status`; ListenBrainz: listens pulled with the token
+    lastfm.add_user("LiviaFM", private=True)
+    listenbrainz.add_user("livia-lb")
+    listenbrainz.tokens.add(TOKEN)
+    for n in range(3):
+        listenbrainz.listen("livia-lb", listenbrainz_items()[n], 1_650_000_000 + 400 * n)
+    with open_registry(get_settings()) as registry, requests.Session() as http:
+        assert lastfm_pull.pull(get_settings(), conn, registry, "livia", http).status == "failed"
+        assert listenbrainz_pull.pull(get_settings(), conn, registry, "livia", http).inserted == 3
+    code, output = cli("status")
+    assert "Last.fm: the Last.fm profile LiviaFM hides its recent" in " ".join(output.split()), output
+    lastfm.users["liviafm"].private = False
+    lastfm.scrobble("LiviaFM", lastfm_items()[1], 1_650_000_100)
+    with open_registry(get_settings()) as registry, requests.Session() as http:
+        assert lastfm_pull.pull(get_settings(), conn, registry, "livia", http).inserted == 1
+        assert registry.require_user("livia").problems == ""
+    assert rows("bronze.lastfm_recent_tracks", "livia") == 1
+    assert rows("bronze.listenbrainz_api_listens", "livia") == 3
+
+    code, output = cli("users", "remove", "livia", "--yes")
+    assert code == 0, output
+    for table in (
+        "bronze.lastfm_recent_tracks",
+        "bronze.lastfm_pulls",
+        "bronze.listenbrainz_api_listens",
+        "bronze.listenbrainz_pulls",
+    ):
+        assert rows(table, "livia") == 0, table
+    with open_registry(get_settings()) as registry:
+        assert registry.users.find_one({"listenbrainz_user": "livia-lb"}) is None
+        assert registry.users.find_one({"lastfm_user": "LiviaFM"}) is None

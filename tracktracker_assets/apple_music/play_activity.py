@@ -1,0 +1,125 @@
+"""Apple Music Play Activity.csv: every playback event Apple recorded, both layouts, into one table.
+
+Two layouts are known. Until about 2021 the file had 44 columns and named the track and its artist
+(Content Name, Artist Name). Since 2022 it has over a hundred columns (Song Name, Album Name,
+Container Album Name, Container Artist Name) and no artist of the track at all; the artist comes from
+the companion files (hints.py), joined in staging.
+
+Bronze keeps every row as received (PLAY_START and LYRIC_DISPLAY events, ads, zero and negative
+durations included): deciding what a play is belongs to staging (stg_apple_music__play_activity).
+Privacy columns (account and device ids, IP address and IP geolocation) are never kept.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import IO
+
+from tracktracker_assets.apple_music import artists, csvfiles
+from tracktracker_assets.apple_music.csvfiles import Record, boolean, integer, text, timestamp
+from tracktracker_assets.apple_music.privacy import is_private
+from tracktracker_assets.apple_music.recognise import ITUNES_EPOCH, sniff_play_activity
+from tracktracker_assets.exports.rowformats import ReadContext, Row, RowFormat, batched, json_text
+
+WHAT = "Apple Music Play Activity"
+LEGACY, SONG_NAME = "pre2022", "2022"
+
+# header name in either layout -> bronze column; everything else (not private) goes to `extra`
+TYPED: dict[str, str] = {
+    "Event Type": "event_type",
+    "End Reason Type": "end_reason_type",
+    "Item Type": "item_type",
+    "Media Type": "media_type",
+    "Content Specific Type": "content_specific_type",
+    "Song Name": "song_name",
+    "Content Name": "song_name",
+    "Artist Name": "artist_name",
+    "Album Name": "album_name",
+    "Container Album Name": "container_album_name",
+    "Container Artist Name": "container_artist_name",
+    "Container Type": "container_type",
+    "Container ID": "container_id",
+    "Build Version": "build_version",
+    "Device OS Name": "device_os_name",
+    "Device Type": "device_type",
+    "Feature Name": "feature_name",
+    "Offline": "offline",
+    "Play Duration Milliseconds": "play_duration_ms",
+    "Media Duration In Milliseconds": "media_duration_ms",
+    "Start Position In Milliseconds": "start_position_ms",
+    "End Position In Milliseconds": "end_position_ms",
+    "UTC Offset In Seconds": "utc_offset_s",
+    "Event Start Timestamp": "event_start_at",
+    "Event End Timestamp": "event_end_at",
+    "Event Received Timestamp": "event_received_at",
+}
+NUMBERS = ("play_duration_ms", "media_duration_ms", "start_position_ms", "end_position_ms", "utc_offset_s")
+TIMES = ("event_start_at", "event_end_at", "event_received_at")
+TEXTS = tuple(dict.fromkeys(c for c in TYPED.values() if c not in NUMBERS + TIMES and c != "offline"))
+COLUMNS = ("layout", "event_at", *TIMES, *TEXTS, "offline", *NUMBERS, "extra")
+
+
+def read(raw: IO[bytes], context: ReadContext) -> Iterator[list[Row]]:
+    return batched(_rows(raw, context))
+
+
+def _rows(raw: IO[bytes], context: ReadContext) -> Iterator[Row]:
+    counter = artists.UnresolvedArtists(context)
+    for record in csvfiles.records(raw, context, WHAT):
+        row = _row(record, context)
+        counter.add(dict(zip(COLUMNS, row, strict=True)))
+        yield row
+    counter.report()
+
+
+def _row(record: Record, context: ReadContext) -> Row:
+    layout = SONG_NAME if "Song Name" in record else LEGACY
+    values: dict[str, object] = {}
+    extra: dict[str, str] = {}
+    for name, value in record.items():
+        if is_private(name):
+            context.dropped.add(name)
+        elif name not in TYPED and value.strip():
+            extra[name] = value
+    for name, column in TYPED.items():
+        if name not in record:
+            continue
+        if column in NUMBERS:
+            values[column] = integer(record, name, context)
+        elif column in TIMES:
+            values[column] = timestamp(record, name, context)
+        elif column == "offline":
+            values[column] = boolean(record, name)
+        else:
+            values[column] = text(record, name)
+    # PLAY_START events have no end and some events no start; every row has one of the three
+    event_at = values.get("event_end_at") or values.get("event_start_at") or values.get("event_received_at")
+    if event_at is None:
+        raise context.problem(
+            f"line {record.line} has no Event Start, End or Received Timestamp.",
+            record=record.number,
+            hint=csvfiles.AS_DELIVERED,
+        )
+    return (
+        layout,
+        event_at,
+        *(values.get(c) for c in TIMES),
+        *(values.get(c) for c in TEXTS),
+        values.get("offline"),
+        *(values.get(c) for c in NUMBERS),
+        json_text(extra or None),
+    )
+
+
+PLAY_ACTIVITY = RowFormat(
+    name="apple_music_play_activity_csv",
+    description="Apple Music playback events (Apple Music Play Activity.csv)",
+    service="apple_music",
+    table="bronze.apple_music_play_activity",
+    columns=COLUMNS,
+    time_column="event_at",
+    sniff=sniff_play_activity,
+    read=read,
+    # Apple Music started on 30 June 2015; older iTunes Match events appear in some exports
+    earliest=ITUNES_EPOCH,
+)
