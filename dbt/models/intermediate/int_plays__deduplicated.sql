@@ -43,11 +43,15 @@
       the ends do, or their intervals overlap by more than half of the shorter one. Start-stamped
       rows (Last.fm, YouTube Music, ListenBrainz submissions) know their start; end-stamped ones
       (Spotify, Deezer, ListenBrainz's Spotify-importer rows) know their end and their start from
-      the duration: the end minus ms_played, else minus the track's length.
+      the duration: the end minus ms_played, else minus the track's length. A moment a row does not
+      know (the start of an end-stamped row of unknown length) is never compared: taken as its end,
+      it would fall on the start of the song's next play.
     The distance of a pair is the smaller of the start and end differences (seconds), and an event
     is as close as its nearest row. A row joins an event only when each is the other's nearest
-    candidate (ties: the smaller id): a row never joins two events, an event takes at most one row
-    per tier, and two real plays of a song in a row stay two.
+    candidate (ties: the smaller id), in up to three rounds, each over the rows and events earlier
+    rounds left: a row never joins two events, an event takes at most one row per tier, two real
+    plays of a song in a row stay two, and a row whose nearest event took a nearer row (the end of
+    one play is the start of its repeat) still finds the play it belongs to.
   Candidate pairs come from hash joins on (user, identity key, hour of the start), each row probing
   its own hour and the ones either side: never a loop over a listener's history. Only the rows that
   have a candidate take part in the tiers.
@@ -64,6 +68,7 @@
 {% set window = var('dedupe_window_s') | int %}
 {% set tiers = play_tiers(play_sources()) %}
 {% set identity_keys = ['spotify_track_id', 'isrc', 'recording_mbid', 'names_key'] %}
+{% set match_rounds = 3 %}
 
 with
 
@@ -207,8 +212,10 @@ matchable as (
         user_id,
         source_tier,
         precision_ms,
-        coalesce(started_at, ended_at - coalesce(media_duration_ms, 0) * interval '1 millisecond') as match_start,
-        ended_at as match_end,
+        -- a moment the row does not know is null, never guessed: an end-stamped row of unknown length
+        -- taken to start at its end would sit on the start of the song's next play
+        coalesce(started_at, ended_at - media_duration_ms * interval '1 millisecond') as match_start,
+        case when has_known_end then ended_at end as match_end,
         has_known_end,
         spotify_track_id,
         isrc,
@@ -231,8 +238,7 @@ probes as (
 
 {%- set tolerance %}({{ window }} + (a.precision_ms + b.precision_ms) / 1000.0){% endset %}
 {%- set start_gap %}abs(extract(epoch from a.match_start - b.match_start)){% endset %}
-{%- set end_gap %}case when a.has_known_end and b.has_known_end
-            then abs(extract(epoch from a.match_end - b.match_end)) end{% endset %}
+{%- set end_gap %}abs(extract(epoch from a.match_end - b.match_end)){% endset %}
 
 -- candidate pairs: a row of a later tier, an earlier row sharing the strongest identity both carry
 pairs as (
@@ -280,18 +286,38 @@ tier_{{ t.tier }}_candidates as (
     group by 1, 2
 ),
 
--- mutual nearest: the row's nearest event, and that event's nearest row of this tier
-tier_{{ t.tier }}_matches as (
+-- mutual nearest: the row's nearest event, and that event's nearest row of this tier; in rounds,
+-- each over the rows and events the rounds before left (a row whose nearest event took a nearer row
+-- then finds its next nearest: back-to-back repeats of a song chain so)
+{%- for round in range(1, match_rounds + 1) %}
+tier_{{ t.tier }}_round_{{ round }} as (
     select row_id, event_id
     from (
         select
-            row_id,
-            event_id,
-            row_number() over (partition by row_id order by distance, event_id) as event_rank,
-            row_number() over (partition by event_id order by distance, row_id) as row_rank
-        from tier_{{ t.tier }}_candidates
+            c.row_id,
+            c.event_id,
+            row_number() over (partition by c.row_id order by c.distance, c.event_id) as event_rank,
+            row_number() over (partition by c.event_id order by c.distance, c.row_id) as row_rank
+        from tier_{{ t.tier }}_candidates as c
+        where true
+        {%- for earlier_round in range(1, round) %}
+            and not exists (
+                select 1 from tier_{{ t.tier }}_round_{{ earlier_round }} as m where m.row_id = c.row_id
+            )
+            and not exists (
+                select 1 from tier_{{ t.tier }}_round_{{ earlier_round }} as m where m.event_id = c.event_id
+            )
+        {%- endfor %}
     ) as ranked
     where event_rank = 1 and row_rank = 1
+),
+{%- endfor %}
+
+tier_{{ t.tier }}_matches as (
+    {%- for round in range(1, match_rounds + 1) %}
+    select row_id, event_id from tier_{{ t.tier }}_round_{{ round }}
+    {% if not loop.last %}union all{% endif %}
+    {%- endfor %}
 ),
 {%- endfor %}
 
