@@ -9,7 +9,7 @@ temporary directory with one extra staging model of the conformed play contract 
 second precision, no duration, like Last.fm scrobbles) over a scratch table, and play_sources()
 returning it. Three full builds of silver and gold:
 
-  A  Spotify only (the product as it is);
+  A  Spotify only (the product as it is: the other services' tables empty);
   B  Spotify + the other service, deduplicated (pairs, tiers, lineage);
   C  as B, but no row has a candidate (the union and lineage without matching).
 
@@ -104,7 +104,9 @@ def project_copy(with_other: bool, matching: bool) -> Path:
         (target / "models" / "staging" / "lastfm").mkdir(exist_ok=True)
         (target / "models" / "staging" / "lastfm" / "stg_lastfm__bench.sql").write_text(BENCH_MODEL)
         macros = target / "macros" / "play_sources.sql"
-        macros.write_text(macros.read_text().replace("return([])", "return(['stg_lastfm__bench'])", 1))
+        text = macros.read_text()
+        assert "{{- return([" in text
+        macros.write_text(text.replace("{{- return([", "{{- return(['stg_lastfm__bench', ", 1))
     if not matching:
         model = target / "models" / "intermediate" / "int_plays__deduplicated.sql"
         text = model.read_text().replace("where b.source_tier < a.source_tier", "where false", 1)

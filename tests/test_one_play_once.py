@@ -5,11 +5,16 @@ stamps) are dbt unit tests beside int_plays__deduplicated."""
 
 from __future__ import annotations
 
+import csv
 import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from rich.console import Console
 
+from tests.conftest import history_files_of
+from tracktracker_assets.exports.loader import load_source
+from tracktracker_assets.exports.sources import FileSource
 from tracktracker_assets.orchestration.pipeline import refresh_if_behind
 from tracktracker_assets.transform.checks import LINEAGE_SQL
 from tracktracker_assets.warehouse.db import connect, query
@@ -116,7 +121,7 @@ def test_spotify_sources_of_one_play_are_one_event_with_full_lineage(real_gold) 
         _erase_probe(url)
 
 
-def _erase_probe(url: str) -> None:
+def _erase_probe(url: str, user_id: str = PROBE) -> None:
     """Leave the warehouse as a full build from bronze would: erasure removes every row with the
     probe's user_id; the dimensions have none, and keep the probe's own entities (Probe Artist) until
     deleted here."""
@@ -124,11 +129,11 @@ def _erase_probe(url: str) -> None:
         url,
         "select array_agg(distinct track_key), array_agg(distinct artist_key), array_agg(distinct album_key) "
         "from gold.fct_plays where user_id = %s",
-        (PROBE,),
+        (user_id,),
     )[1][0]
     conn = connect(url)
     try:
-        erase_user(conn, PROBE)
+        erase_user(conn, user_id)
         with conn.cursor() as cur:
             for dimension, key, probe_keys in zip(
                 ("dim_track", "dim_artist", "dim_album"),
@@ -167,3 +172,80 @@ def test_lineage_holds_every_source_row_once(real_gold) -> None:
     )[1]
     assert distinct_rows == lineage_rows
     assert (orphans, wrong_sources) == (0, 0)
+
+
+MIXED = "dedupe-mixed"
+
+
+def _spotify_and_scrobbles(tmp_path: Path) -> tuple[Path, Path, list[dict]]:
+    """A real extended-history file's first 400 track plays (artist names prefixed, so that the
+    probe's tracks are its own), and the Last.fm export (lastfm.ghan.nl CSV, the layout of the real
+    SachaWheeler sample) a scrobbler would have made of them: every play of 30 s or more, stamped
+    with its start (Spotify's end minus ms_played) to the second, newest first."""
+    source = next(p for p in history_files_of("Efrrowini") if "Audio" in p.name or "endsong" in p.name)
+    records = [r for r in json.loads(source.read_text()) if r.get("master_metadata_track_name")][:400]
+    for r in records:
+        r["master_metadata_album_artist_name"] = "E2E " + (r["master_metadata_album_artist_name"] or "")
+    spotify = tmp_path / "Streaming_History_Audio_probe.json"
+    spotify.write_text(json.dumps(records))
+    scrobbles = []
+    for r in records:
+        if r["ms_played"] < 30_000:
+            continue
+        ended = datetime.strptime(r["ts"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+        started = int((ended - timedelta(milliseconds=r["ms_played"])).timestamp())
+        scrobbles.append((started, r))
+    scrobbles.sort(key=lambda s: -s[0])
+    lastfm = tmp_path / "scrobbles.csv"
+    with lastfm.open("w", newline="") as f:
+        writer = csv.writer(f, quoting=csv.QUOTE_ALL, lineterminator="\r\n")
+        writer.writerow(
+            ["uts", "utc_time", "artist", "artist_mbid", "album", "album_mbid", "track", "track_mbid"]
+        )
+        for uts, r in scrobbles:
+            when = datetime.fromtimestamp(uts, UTC).strftime("%d %b %Y, %H:%M")
+            artist, album = (
+                r["master_metadata_album_artist_name"],
+                r["master_metadata_album_album_name"] or "",
+            )
+            writer.writerow([uts, when, artist, "", album, "", r["master_metadata_track_name"], ""])
+    return spotify, lastfm, records
+
+
+def test_a_spotify_history_and_its_scrobbles_count_each_play_once(real_gold, tmp_path: Path) -> None:
+    url = real_gold.database_url
+    spotify, lastfm, records = _spotify_and_scrobbles(tmp_path)
+    # independent reading: Spotify's events (distinct by what identifies one), scrobbles, counted plays
+    events = {
+        (r["ts"], r["ms_played"], r["spotify_track_uri"], r["master_metadata_track_name"]) for r in records
+    }
+    scrobbled = {e for e in events if e[1] >= 30_000}
+    counted = sum(1 for e in events if e[1] >= 30_000)
+    conn = connect(url)
+    try:
+        for path in (spotify, lastfm):
+            load_source(conn, MIXED, FileSource(path))
+    finally:
+        conn.close()
+    try:
+        assert refresh_if_behind(real_gold, Console(quiet=True))
+        [(gold_events, gold_counted, both, lastfm_only, total_ms)] = query(
+            url,
+            "select count(*), count(*) filter (where is_counted_play), "
+            "count(*) filter (where services = 'lastfm,spotify' and source = 'spotify_extended'), "
+            "count(*) filter (where service = 'lastfm'), sum(ms_played) "
+            "from gold.fct_plays where user_id = %s",
+            (MIXED,),
+        )[1]
+        assert (gold_events, gold_counted, both, lastfm_only) == (len(events), counted, len(scrobbled), 0)
+        assert total_ms == sum(e[1] for e in events)  # Spotify's measured durations, nothing added
+        lineage = dict(
+            query(
+                url,
+                "select service, count(*) from gold.fct_play_sources where user_id = %s group by 1",
+                (MIXED,),
+            )[1]
+        )
+        assert lineage == {"spotify": len(events), "lastfm": len(scrobbled)}
+    finally:
+        _erase_probe(url, MIXED)
