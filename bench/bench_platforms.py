@@ -1,0 +1,237 @@
+"""Other services' benchmark: their files loaded vs the raw COPY floor, and the cost of one play, once.
+
+    .venv/bin/python bench/bench_platforms.py [--rows 1000000]
+
+Against a scratch embedded PostgreSQL with local mode's (durable) settings. Writes
+bench/out/platforms.json and prints a table. Targets (issue: every platform, one history):
+- 1,000,000 Last.fm scrobbles (lastfm.ghan.nl CSV) and 1,000,000 Apple Music Play Activity events
+  load at <= 1.5x a raw COPY of the same rows: the import as a person runs it (`tracktracker import`,
+  through the product's loader: parse, check, COPY, manifest, commit), against COPY of exactly the
+  rows it wrote, already as CSV, into an identical table;
+- the dedupe over 1,000,000 Spotify + 1,000,000 overlapping Last.fm rows adds <= 30% to the full
+  build (dbt build of silver and gold with and without the scrobbles).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+OUT = REPO / "bench" / "out"
+APPLE_SAMPLE = (
+    REPO.parent / "shared" / "data" / "real" / "other-platforms" / "vietvudanh--Apple_Music_Play_Activity.csv"
+)
+GHAN_HEADER = ["uts", "utc_time", "artist", "artist_mbid", "album", "album_mbid", "track", "track_mbid"]
+
+LOAD_CHILD = r"""
+import json, sys, time
+from pathlib import Path
+from tracktracker_assets.settings import get_settings
+from tracktracker_assets.warehouse.db import connect
+from tracktracker_assets.exports.loader import load_source, make_durable
+from tracktracker_assets.exports.sources import FileSource
+
+user_id, name = sys.argv[1], sys.argv[2]
+conn = connect(get_settings().database_url)
+started = time.perf_counter()
+result = load_source(conn, user_id, FileSource(Path(name)), durable=False)
+make_durable(conn)
+seconds = time.perf_counter() - started
+print(json.dumps({"seconds": seconds, "rows": result.inserted, "format": result.format}))
+"""
+
+
+def child(code: str, *args: str) -> dict:
+    result = subprocess.run(
+        [sys.executable, "-c", code, *args], capture_output=True, text=True, cwd=REPO, env=os.environ.copy()
+    )
+    if result.returncode != 0:
+        raise SystemExit(result.stderr[-3000:])
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def spotify_plays(count: int, start: datetime) -> list[tuple[datetime, int, str, str, str, str]]:
+    """(end, ms_played, artist, track, album, track id) of back-to-back plays, 3 to 4 minutes each."""
+    rand = random.Random(7)
+    songs = [(f"Artist {i % 900}", f"Song {i}", f"Album {i // 12}", f"{i:022d}") for i in range(20_000)]
+    plays, at = [], start
+    for _ in range(count):
+        ms = rand.randint(180_000, 240_000)
+        at += timedelta(milliseconds=ms + rand.randint(0, 5_000))
+        plays.append((at.replace(microsecond=0), ms, *songs[rand.randrange(len(songs))]))
+    return plays
+
+
+def write_spotify(path: Path, plays: list) -> None:
+    rows = [
+        {
+            "ts": end.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "ms_played": ms,
+            "master_metadata_track_name": track,
+            "master_metadata_album_artist_name": artist,
+            "master_metadata_album_album_name": album,
+            "spotify_track_uri": f"spotify:track:{track_id}",
+            "platform": "android",
+        }
+        for end, ms, artist, track, album, track_id in plays
+    ]
+    path.write_text(json.dumps(rows))
+
+
+def write_ghan(path: Path, plays: list) -> None:
+    """The same plays scrobbled (start-stamped, whole seconds), newest first, as lastfm.ghan.nl writes."""
+    with open(path, "w", newline="") as out:
+        writer = csv.writer(out, quoting=csv.QUOTE_ALL, lineterminator="\r\n")
+        writer.writerow(GHAN_HEADER)
+        for end, ms, artist, track, album, _ in reversed(plays):
+            start = end - timedelta(milliseconds=ms)
+            uts = int(start.timestamp())
+            writer.writerow([uts, start.strftime("%d %b %Y, %H:%M"), artist, "", album, "", track, ""])
+
+
+def write_apple(path: Path, count: int) -> None:
+    """Play Activity (the old layout) with `count` events: the real sample's rows, moved in time."""
+    with open(APPLE_SAMPLE, newline="", encoding="utf-8-sig") as sample:
+        reader = csv.reader(sample)
+        header = next(reader)
+        rows = list(reader)
+    at = {
+        name: header.index(name)
+        for name in ("Event Start Timestamp", "Event End Timestamp", "Event Received Timestamp")
+    }
+    base = datetime(2017, 1, 1, tzinfo=UTC)
+    with open(path, "w", newline="", encoding="utf-8") as out:
+        writer = csv.writer(out)
+        writer.writerow(header)
+        for i in range(count):
+            row = list(rows[i % len(rows)])
+            moment = base + timedelta(seconds=200 * i)
+            for column in at.values():
+                if row[column]:
+                    row[column] = moment.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+            writer.writerow(row)
+
+
+def copy_floor(settings, conn, user_id: str, path: Path, fmt_name: str) -> float:
+    """COPY exactly the rows the product's reader makes of the file, as CSV, into a copy of its table."""
+    from tracktracker_assets.exports import catalogue
+    from tracktracker_assets.exports.loader import COPY_OPTIONS, rows_to_csv
+    from tracktracker_assets.exports.rowformats import ReadContext
+
+    fmt = catalogue.by_name(fmt_name)
+    csv_path = path.with_suffix(".copy.csv")
+    with open(path, "rb") as stream, open(csv_path, "wb") as out:
+        for batch in fmt.read(stream, ReadContext(path.name)):
+            out.write(rows_to_csv([(user_id, 0, *row) for row in batch]))
+    with conn.cursor() as cur:
+        cur.execute(f"create table public.copy_floor (like {fmt.table} including all)")
+    conn.commit()
+    started = time.perf_counter()
+    with open(csv_path, "rb") as stream, conn.cursor() as cur:
+        columns = ", ".join(("user_id", "load_id", *fmt.columns))
+        cur.copy_expert(
+            f"copy public.copy_floor ({columns}) from stdin with {COPY_OPTIONS}", stream, size=1 << 20
+        )
+    conn.commit()
+    seconds = time.perf_counter() - started
+    with conn.cursor() as cur:
+        cur.execute("drop table public.copy_floor")
+    conn.commit()
+    csv_path.unlink()
+    return seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    args = parser.parse_args()
+    home = Path(tempfile.mkdtemp(prefix="tt-bench-platforms-"))
+    home.chmod(0o711)
+    os.environ["TRACKTRACKER_HOME"] = str(home)
+    from tracktracker_assets.services.local import open_registry, start_storage, stop_storage
+    from tracktracker_assets.settings import get_settings
+    from tracktracker_assets.transform.project import ensure_manifest, run_dbt
+    from tracktracker_assets.users.accounts import mirror_users
+    from tracktracker_assets.warehouse.db import connect
+
+    settings = get_settings()
+    results: dict[str, object] = {"rows": args.rows}
+    start_storage(settings)
+    try:
+        with open_registry(settings) as registry:
+            for user_id in ("bench-lastfm", "bench-apple", "bench-both"):
+                registry.upsert_user(user_id, timezone="UTC")
+        mirror_users(settings)
+        conn = connect(settings.database_url)
+        plays = spotify_plays(args.rows, datetime(2014, 1, 1, tzinfo=UTC))
+        spotify, ghan, apple = (
+            home / "endsong_0.json",
+            home / "scrobbles.csv",
+            home / "Apple Music Play Activity.csv",
+        )
+        write_spotify(spotify, plays)
+        write_ghan(ghan, plays)
+        write_apple(apple, args.rows)
+
+        for label, user_id, path, fmt_name in (
+            ("lastfm", "bench-lastfm", ghan, "lastfm_ghan_csv"),
+            ("apple_music", "bench-apple", apple, "apple_music_play_activity_csv"),
+        ):
+            load = child(LOAD_CHILD, user_id, str(path))
+            floor = copy_floor(settings, conn, user_id, path, load["format"] or fmt_name)
+            results[f"{label}_file_mb"] = round(path.stat().st_size / 2**20)
+            results[f"{label}_rows_loaded"] = load["rows"]
+            results[f"{label}_load_seconds"] = round(load["seconds"], 2)
+            results[f"{label}_raw_copy_seconds"] = round(floor, 2)
+            results[f"{label}_load_vs_copy"] = round(load["seconds"] / floor, 2)
+
+        # the dedupe's share of a full build: Spotify alone, then with the overlapping scrobbles
+        with conn.cursor() as cur:
+            cur.execute("delete from bronze.lastfm_scrobbles; delete from bronze.apple_music_play_activity")
+            cur.execute("delete from bronze.loaded_files")
+        conn.commit()
+        child(LOAD_CHILD, "bench-both", str(spotify))
+        ensure_manifest(settings)
+        build = ["build", "--exclude", "test_type:unit", "--full-refresh"]
+        started = time.perf_counter()
+        run_dbt(settings, build)
+        results["build_spotify_only_seconds"] = round(time.perf_counter() - started, 1)
+        child(LOAD_CHILD, "bench-both", str(ghan))
+        started = time.perf_counter()
+        run_dbt(settings, build)
+        results["build_spotify_and_lastfm_seconds"] = round(time.perf_counter() - started, 1)
+        results["dedupe_adds"] = round(
+            results["build_spotify_and_lastfm_seconds"] / results["build_spotify_only_seconds"] - 1, 3
+        )
+        with conn.cursor() as cur:
+            cur.execute(
+                "select count(*), count(*) filter (where services like '%%lastfm%%') from gold.fct_plays"
+            )
+            results["gold_plays"], results["gold_plays_also_on_lastfm"] = cur.fetchone()
+        conn.close()
+    finally:
+        stop_storage(settings)
+    shutil.rmtree(home, ignore_errors=True)
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / "platforms.json").write_text(json.dumps(results, indent=2))
+    width = max(map(len, results))
+    for key, value in results.items():
+        print(f"{key:<{width}}  {value}")
+
+
+if __name__ == "__main__":
+    main()
