@@ -9,9 +9,10 @@ import copy
 import json
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from playwright.sync_api import BrowserContext
+from playwright.sync_api import BrowserContext, Response
 
 from tracktracker_assets.dashboards.client import SupersetClient
 from tracktracker_assets.settings import Settings
@@ -134,13 +135,13 @@ def _data(client: SupersetClient, stack: BIStack, name: str, column: str, values
 
 def test_the_service_filter_splits_what_alice_sees(bi_stack: BIStack) -> None:
     alice = bi_stack.listener("alice")
-    counts = dict(
+    minutes = dict(
         bi_stack.query(
-            "select service, count(*) from gold.fct_plays where user_id = 'alice' group by 1 order by 1"
+            "select service, sum(minutes_played) from gold.fct_plays where user_id = 'alice' group by 1"
         )
     )
-    assert set(counts) == {"listenbrainz", "spotify"}
-    for service, plays in counts.items():
+    assert set(minutes) == {"listenbrainz", "spotify"}
+    for service, minutes_played in minutes.items():
         by_service = _data(alice, bi_stack, "Plays by service over time", "service", [service])
         assert {row["service_name"] for row in by_service} == {SERVICES[service]}
         counted = bi_stack.query(
@@ -151,7 +152,8 @@ def test_the_service_filter_splits_what_alice_sees(bi_stack: BIStack) -> None:
         assert sum(row["counted_plays"] for row in by_service) == counted
         # the heatmap applies it inside its 24 x 7 grid: every cell stays, the plays are this service's
         grid = _data(alice, bi_stack, "When you listen", "service", [service])
-        assert len(grid) == 7 * 24 and sum(row["plays"] for row in grid) == plays
+        assert len(grid) == 7 * 24
+        assert float(sum(row["minutes_played"] for row in grid)) == pytest.approx(float(minutes_played))
         tops = _data(alice, bi_stack, "Top artists", "service", [service])
         artists = {row["artist_name"] for row in tops}
         listenbrainz_artists = {artist for artist, *_ in LISTENBRAINZ_TRACKS}
@@ -174,8 +176,25 @@ def browser() -> Iterator[BrowserContext]:
         yield context
 
 
+def _slice_id(response: Response) -> int | None:
+    """The chart a dashboard's data request is for (its form_data names the slice)."""
+    for raw in parse_qs(urlsplit(response.url).query).get("form_data") or [response.request.post_data]:
+        try:
+            form_data = json.loads(raw or "{}")
+        except ValueError:
+            continue
+        form_data = form_data.get("form_data", form_data)
+        if form_data.get("slice_id"):
+            return int(form_data["slice_id"])
+    return None
+
+
 def test_the_platform_charts_draw_two_services(bi_stack: BIStack, browser: BrowserContext) -> None:
+    """Alice's Listening history in Chromium: the three new charts draw Spotify and ListenBrainz (series
+    named as she knows them), Where you listen in shares of 100 %, and the filter bar offers both filters."""
     page = login(browser, bi_stack.url, "alice", bi_stack.password("alice"))
+    responses: list[Response] = []
+    page.on("response", lambda r: responses.append(r) if "/api/v1/chart/data" in r.url else None)
     dashboard_id = bi_stack.provisioned.dashboards["Listening history"]
     expected = len(bi_stack.admin().get(f"/api/v1/dashboard/{dashboard_id}/charts")["result"])
     page.goto(f"{bi_stack.url}/superset/dashboard/listening-history/")
@@ -186,12 +205,27 @@ def test_the_platform_charts_draw_two_services(bi_stack: BIStack, browser: Brows
     for name in NEW_CHARTS:
         chart = charts[name]
         assert chart["errors"] == 0 and chart["painted"] > 200, chart
-    # the legends name both services, as a listener knows them
+    # the series the browser drew (ECharts paints legends on the canvas: read what it was sent)
+    series: dict[int, set[str]] = {}
+    values: dict[int, list[float]] = {}
+    for response in responses:
+        chart_id = _slice_id(response)
+        if chart_id is None or response.status != 200:
+            continue
+        for result in response.json()["result"]:
+            names = set(result.get("colnames") or []) - {"local_date", "__timestamp"}
+            series.setdefault(chart_id, set()).update(names)
+            for row_data in result.get("data") or []:
+                values.setdefault(chart_id, []).append(
+                    sum(v for k, v in row_data.items() if k in names and isinstance(v, int | float))
+                )
+    ids = bi_stack.provisioned.charts
     for name in ("Plays by service over time", "Where you listen"):
-        text = charts[name]["text"]
-        assert "Spotify" in text and "ListenBrainz" in text, text
-    assert "listenbrainz_listens" in charts["Plays by source over time"]["text"]
-    # the filter bar offers the two filters
+        assert {"Spotify", "ListenBrainz"} <= series.get(ids[name], set()), (name, series.get(ids[name]))
+    assert {"spotify_extended", "listenbrainz_listens"} <= series.get(ids["Plays by source over time"], set())
+    # each month of Where you listen is split into shares that make 100 %
+    shares = values[ids["Where you listen"]]
+    assert shares and all(total == pytest.approx(1.0) for total in shares), shares
     bar = page.inner_text('[data-test="filter-bar"]')
     assert "Service" in bar and "Source" in bar
     page.close()
