@@ -29,9 +29,13 @@ def spotify_id(listen: dict[str, Any]) -> str | None:
 
 
 def is_spotify_importer_listen(listen: dict[str, Any]) -> bool:
-    """ListenBrainz's own Spotify readers stamp a listen with Spotify's end of playback."""
+    """ListenBrainz's own Spotify readers stamp a listen with Spotify's end of playback: today marked
+    music_service spotify.com by client 'listenbrainz' (or the archive importer, with ms_played),
+    before 2022 by listening_from 'spotify' alone, with the Spotify track's URL."""
     info = listen["track_metadata"].get("additional_info", {})
-    return info.get("music_service") == "spotify.com" and (
-        info.get("submission_client") == "listenbrainz"
-        or (info.get("submission_client") == "ListenBrainz Archive Importer" and "ms_played" in info)
-    )
+    if "music_service" in info or "submission_client" in info:
+        return info.get("music_service") == "spotify.com" and (
+            info.get("submission_client") == "listenbrainz"
+            or (info.get("submission_client") == "ListenBrainz Archive Importer" and "ms_played" in info)
+        )
+    return info.get("listening_from") == "spotify" and bool(info.get("spotify_id"))

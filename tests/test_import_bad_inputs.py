@@ -137,7 +137,7 @@ CASES: dict[str, tuple[Callable[[Path], Path], str]] = {
             "nohistory.zip",
             {"Userdata.json": b'{"username": "x", "email": "y"}', "readme.pdf": b"%PDF-1.4"},
         ),
-        "no Spotify streaming history",
+        "no listening history file",
     ),
     "corrupt zip": (_corrupt_zip, "corrupt"),
     "zip with ../ entry": (_traversal_zip, "unsafe entry name"),

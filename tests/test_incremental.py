@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from tests.conftest import cli, history_files_of
@@ -68,7 +69,9 @@ def test_incremental_equals_full_rebuild(real_gold, tmp_path: Path) -> None:
 
 def test_dbt_unit_tests_pass(settings) -> None:
     result = run_dbt(settings, ["test", "--select", "test_type:unit"])  # raises on any failure
-    assert "PASS=4 " in result.stdout
+    # at least ours (plays: 7 dedupe rules, 1 conformed mapping, 1 staging); service rooms add theirs
+    passed = re.search(r"PASS=(\d+) ", result.stdout)
+    assert passed and int(passed.group(1)) >= 9, result.stdout[-2000:]
 
 
 def test_a_large_build_is_vacuumed_and_analyzed_right_after(real_gold) -> None:

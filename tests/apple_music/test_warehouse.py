@@ -64,6 +64,12 @@ def apple_loaded(settings, warehouse_url, tmp_path_factory):
     try:
         first = process_file(conn, settings, NEW, drop_into_inbox(settings, NEW, archive))
         again = process_file(conn, settings, NEW, drop_into_inbox(settings, NEW, archive))
+        # the same events in a copy of another vintage: other capitals, Event IDs written differently
+        resaved = folder / "Apple Music Play Activity.csv"
+        resaved.write_bytes(
+            ref.PLAY_ACTIVITY_NEW.read_bytes().replace(b"TRUE", b"True").replace(b"E+18", b"000000000000000")
+        )
+        vintage = load_source(conn, NEW, FileSource(resaved))
         load_source(conn, OLD, FileSource(ref.PLAY_ACTIVITY_OLD))
         load_source(conn, HISTORY, FileSource(ref.TRACK_PLAY_HISTORY))
         # an older export: the first thousand plays, which the newer one holds too
@@ -74,11 +80,11 @@ def apple_loaded(settings, warehouse_url, tmp_path_factory):
     finally:
         conn.close()
     run_dbt(settings, ["build", "--select", *MODELS])
-    return warehouse_url, first, again, overlap, twice
+    return warehouse_url, first, again, overlap, twice, vintage
 
 
 def test_the_export_zip_loads_every_file_once(apple_loaded) -> None:
-    url, first, again, overlap, twice = apple_loaded
+    url, first, again, overlap, twice, vintage = apple_loaded
     assert first.ok, first.problems
     statuses = {f.name.rsplit("/", 1)[-1]: f.status for f in first.files}
     assert statuses == {
@@ -104,6 +110,13 @@ def test_the_export_zip_loads_every_file_once(apple_loaded) -> None:
     # the same ZIP again: nothing changes
     assert {f.status for f in again.files} == {"already_loaded"}
     assert {t: bronze_count(url, t, NEW) for t in expected} == expected
+    # another copy of the same events adds nothing
+    assert (vintage.status, vintage.records, vintage.inserted) == (
+        "no_new_records",
+        len(ref.csv_records(ref.PLAY_ACTIVITY_NEW)),
+        0,
+    )
+    assert bronze_count(url, "apple_music_play_activity", NEW) == expected["apple_music_play_activity"]
     # the same file twice and an older overlapping export: not one row more
     assert twice.status == "already_loaded"
     assert (overlap.records, overlap.inserted) == (1000, 0)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from openpyxl import Workbook
 
-from tests.deezer.reference import SAMPLE, events, ip_addresses, plays
+from tests.deezer.reference import SAMPLE, events, ip_addresses, plays, sheet_rows
 from tracktracker_assets.exports.errors import ImportProblem
 from tracktracker_assets.exports.loader import load_source
 from tracktracker_assets.exports.sources import FileSource
@@ -39,9 +39,27 @@ def test_listening_history_end_to_end(settings, conn, tmp_path: Path) -> None:
         stored, with_ip = cur.fetchone()
     assert (stored, with_ip) == (first.inserted, 0)
 
+    # an older export of the same account: its first 500 rows, in a workbook of its own
+    older = Workbook()
+    older.active.title = "10_listeningHistory"
+    for row in sheet_rows(SAMPLE)[1][:500]:
+        older.active.append(list(row))
+    older.active.insert_rows(1)
+    for column, name in enumerate(sheet_rows(SAMPLE)[0], start=1):
+        older.active.cell(1, column, name)
+    path = tmp_path / "deezer-data_20250101.xlsx"
+    older.save(path)
+    overlap = load_source(conn, USER, FileSource(path))
+    assert (overlap.status, overlap.records, overlap.inserted, overlap.duplicates) == (
+        "no_new_records",
+        500,
+        0,
+        500,
+    )
+
     book = Workbook()
     book.active.append(["Name", "Email"])
-    wrong = tmp_path / "deezer-data_20250101.xlsx"
+    wrong = tmp_path / "deezer-data_20240101.xlsx"
     book.save(wrong)
     with pytest.raises(ImportProblem, match="without Deezer's listening history sheet"):
         load_source(conn, USER, FileSource(wrong))

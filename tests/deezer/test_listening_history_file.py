@@ -4,6 +4,7 @@ privacy, and bad workbooks refused with the file and the row named."""
 from __future__ import annotations
 
 import io
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from openpyxl import Workbook
 
 from tests.deezer.reference import SAMPLE, ip_addresses, plays
 from tracktracker_assets.deezer.files import LISTENING_HISTORY
+from tracktracker_assets.exports import catalogue
 from tracktracker_assets.exports.catalogue import row_format_of
 from tracktracker_assets.exports.errors import ImportProblem
 from tracktracker_assets.exports.rowformats import Head, ReadContext
@@ -39,7 +41,8 @@ def workbook(tmp_path: Path, sheet: str, rows: list[list[str]]) -> bytes:
 
 def test_recognised_by_content_from_its_first_bytes() -> None:
     assert row_format_of(Head("upload.bin", DATA[:4096], False)) is LISTENING_HISTORY
-    assert row_format_of(Head("upload.bin", DATA, True)) is LISTENING_HISTORY
+    head = Head("upload.bin", DATA, True)
+    assert [fmt for fmt in catalogue.row_formats() if fmt.sniff(head)] == [LISTENING_HISTORY]
 
 
 def test_rows_match_openpyxls_reading() -> None:
@@ -118,3 +121,16 @@ def test_an_empty_file_is_not_taken_for_a_workbook() -> None:
     assert row_format_of(Head("deezer-data.xlsx", b"", True)) is None
     with pytest.raises(ImportProblem, match="truncated or damaged"):
         read_all(b"")
+
+
+def test_a_zip_holding_the_workbook_is_not_taken_for_one() -> None:
+    """Only the ZIP's own members make a workbook: the workbook stored inside an export ZIP leaves the
+    ZIP to the loader's ZIP handling (its members are offered one by one)."""
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_STORED) as zf:
+        zf.writestr("Deezer/readme.txt", "your data")
+        zf.writestr("Deezer/deezer-data_20250930.xlsx", DATA)
+    data = archive.getvalue()
+    assert b"xl/worksheets/" in data[: 1 << 20]  # the inner workbook's names are in the first bytes
+    assert row_format_of(Head("export.zip", data[: 1 << 20], False)) is None
+    assert row_format_of(Head("export.zip", data, True)) is None

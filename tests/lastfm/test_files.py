@@ -108,12 +108,13 @@ def test_each_sample_is_recognised_as_its_format() -> None:
 
 
 def test_lastfmstats_json_every_scrobble() -> None:
-    rows, _ = read(STATS_JSON.read_bytes())
+    rows, context = read(STATS_JSON.read_bytes())
     expected = ref.lastfmstats_json(STATS_JSON)
+    assert context.dropped == {"username"}  # the owner's Last.fm name: private
     assert len(rows) == len(expected) == 1891
     assert [identity(r) for r in rows] == expected
     assert {r[readers.COLUMNS.index("precision_ms")] for r in rows} == {1000}
-    assert json.loads(rows[0][-1]) == {"username": "TestUser"}
+    assert {r[-1] for r in rows} == {None}  # nothing beyond the columns
 
 
 def test_lastfmstats_csv_reads_as_the_json_does() -> None:
@@ -261,3 +262,16 @@ def test_loved_tracks_are_not_history() -> None:
     # ghan's loved export saves the inner pages the way it saves scrobbles: refused by the reader
     problem = refused(json.dumps([loved["lovedtracks"]]).encode())
     assert "loved tracks" in problem.problem and problem.record == 1
+
+
+def test_a_malformed_record_is_refused_by_number() -> None:
+    export = json.loads(STATS_JSON.read_text())
+    del export["scrobbles"][41]["artist"]
+    problem = refused(json.dumps(export).encode())
+    assert problem.record == 42 and "artist" in problem.problem
+    page = json.loads(RECENT.read_text())
+    del page["recenttracks"]["track"][2]["date"]  # not the now-playing one: a damaged page
+    assert refused(json.dumps(page).encode()).record == 3
+    stats = json.loads(STATS_JSON.read_text())["scrobbles"][:4]
+    extra_field = lastfmstats_csv(stats).replace(b"Clannad;", b"Clannad;;", 1)
+    assert refused(extra_field).record == 2

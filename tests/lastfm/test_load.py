@@ -41,6 +41,12 @@ def test_every_scrobble_once_whatever_the_export(conn, settings, tmp_path) -> No
         assert (result.status, result.inserted) == ("loaded", len(expected[path])), path.name
         if path in (RECENT, EXTENDED):
             assert any("playing at export time" in note for note in result.notes)
+        if path == STATS_JSON:
+            assert "Not stored (private): username." in result.message
+    # the exports' owner names (lastfmstats' username, the pages' @attr user) are nowhere in bronze
+    for name in ("TestUser", "Duhnnie", "SachaWheeler"):
+        anywhere = "select count(*) from bronze.lastfm_scrobbles t where user_id = %s and t::text ilike %s"
+        assert _count(conn, anywhere, USER, f"%{name}%") == 0, name
     events = set().union(*(set(e) for e in expected.values()))
     in_bronze = "select count(*) from bronze.lastfm_scrobbles where user_id = %s"
     assert _count(conn, in_bronze, USER) == sum(len(e) for e in expected.values()) == len(events)

@@ -39,8 +39,11 @@ def test_one_run_pulls_both_services_and_skips_who_has_neither(
 
     run = run_pull(get_settings(), ["jobber", "bystander"])
     assert run.success, run.failures
-    assert "jobber (Last.fm): ok, 7 new of 7 items" in run.pull_lines
-    assert "jobber (ListenBrainz): ok, 4 new of 4 items" in run.pull_lines
+    assert run.pull_lines[:2] == [  # one line per listener and service, whatever the partitions
+        "jobber (Last.fm): ok, 7 new of 7 items",
+        "jobber (ListenBrainz): ok, 4 new of 4 items",
+    ]
+    assert len(run.pull_lines) == 3
     # named, but with no account anywhere: said why, and nothing was asked of either fake for them
     assert any(line.startswith("bystander: skipped") for line in run.pull_lines)
     assert count("bronze.lastfm_recent_tracks", "jobber") == 7
@@ -48,5 +51,7 @@ def test_one_run_pulls_both_services_and_skips_who_has_neither(
     assert count("bronze.lastfm_pulls", "bystander") == count("bronze.listenbrainz_pulls", "bystander") == 0
 
     again = run_pull(get_settings(), ["jobber"])  # a re-pull adds nothing
-    assert "jobber (Last.fm): ok, 0 new of 0 items" in again.pull_lines
-    assert "jobber (ListenBrainz): ok, 0 new of 0 items" in again.pull_lines
+    assert again.pull_lines == [
+        "jobber (Last.fm): ok, 0 new of 0 items",
+        "jobber (ListenBrainz): ok, 0 new of 0 items",
+    ]

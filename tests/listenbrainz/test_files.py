@@ -46,11 +46,17 @@ def read(data: bytes, name: str = "export") -> tuple[list[dict], ReadContext]:
     return rows, context
 
 
+def older_export() -> bytes:
+    """The export before 2025: the listens as the API gives them, one compact JSON array (orjson), with
+    inserted_at 0 where ListenBrainz did not know it."""
+    listens = [{**listen, "inserted_at": 0} for listen in ref.api_listens(API)]
+    return json.dumps(listens, separators=(",", ":")).encode()
+
+
 def test_each_file_is_recognised_as_its_format() -> None:
     assert row_format_of(head(JSONL.read_bytes())).name == "listenbrainz_export_jsonl"
     assert row_format_of(head(API.read_bytes())).name == "listenbrainz_api_json"
-    older = json.dumps(ref.api_listens(API)).encode()
-    assert row_format_of(head(older)).name == "listenbrainz_export_json"
+    assert row_format_of(head(older_export())).name == "listenbrainz_export_json"
 
 
 def test_export_lines_every_listen_and_its_ids() -> None:
@@ -80,8 +86,9 @@ def test_export_lines_every_listen_and_its_ids() -> None:
 
 def test_older_array_and_api_response_every_listen() -> None:
     expected = ref.api_listens(API)
-    api_rows, _ = read(API.read_bytes(), API.name)
-    older_rows, _ = read(json.dumps(expected).encode())
+    api_rows, context = read(API.read_bytes(), API.name)
+    assert context.dropped == {"user_name"}
+    older_rows, _ = read(older_export())
     assert len(api_rows) == len(older_rows) == len(expected) == 25
     as_parsed = [{**row, "track_metadata": json.loads(row["track_metadata"])} for row in api_rows]
     assert as_parsed == [{**row, "track_metadata": json.loads(row["track_metadata"])} for row in older_rows]
@@ -92,7 +99,7 @@ def test_older_array_and_api_response_every_listen() -> None:
         assert row["recording_mbid"] is None  # "" in the file
         assert row["listening_from"] == info["listening_from"] == "spotify"
         assert row["spotify_track_id"] == ref.spotify_id(listen)
-        assert json.loads(row["extra"])["user_name"] == listen["user_name"]
+        assert json.loads(row["extra"]) == {"recording_msid": listen["recording_msid"]}  # user_name: private
 
 
 def test_older_duration_in_seconds() -> None:
@@ -107,7 +114,14 @@ def test_the_export_zips_other_members_are_not_history() -> None:
     user = b'{"user_id": 1, "username": "iliekcomputers"}\n'
     feedback = b'{"recording_msid": "a", "recording_mbid": null, "score": 1, "created": 1700000000}\n'
     pinned = b'{"recording_msid": "a", "blurb_content": "x", "pinned_until": 1, "created": 1}\n'
-    for data, what in ((user, "user.json"), (feedback, "feedback.jsonl"), (pinned, "pinned_recording")):
+    older_feedback = b'[{"user_id":"x","recording_msid":"a","recording_mbid":null,"score":-1,"created":1}]'
+    cases = (
+        (user, "user.json"),
+        (feedback, "feedback.jsonl"),
+        (older_feedback, "feedback"),
+        (pinned, "pinned_recording"),
+    )
+    for data, what in cases:
         assert row_format_of(head(data)) is None
         assert what in not_history_of(head(data)).what
 
@@ -135,3 +149,15 @@ def test_bad_files_are_refused() -> None:
     bad_time = lines[1].replace(b'"listened_at": 1748967954', b'"listened_at": "last tuesday"')
     problem = refused(lines[0] + b"\n" + bad_time)
     assert problem.record == 2 and "last tuesday" in problem.problem
+
+
+def test_a_lone_account_file_is_refused_by_the_loader(tmp_path) -> None:
+    from tracktracker_assets.exports.loader import detect
+    from tracktracker_assets.exports.sources import FileSource
+
+    lone = tmp_path / "user.json"
+    lone.write_text('{"user_id": 1, "username": "iliekcomputers"}\n')
+    with pytest.raises(ImportProblem) as caught:
+        detect(FileSource(lone))
+    assert caught.value.file == str(lone)
+    assert "not listening history" in caught.value.problem and "listens/<year>" in caught.value.hint

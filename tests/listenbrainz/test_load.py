@@ -3,11 +3,10 @@ export ZIP's listens load, its other files are skipped by name, every listen onc
 
 from __future__ import annotations
 
-import json
 import zipfile
 
 from tests import reference_listenbrainz as ref
-from tests.listenbrainz.test_files import API, JSONL
+from tests.listenbrainz.test_files import API, JSONL, older_export
 from tracktracker_assets.exports.inbox import drop_into_inbox, process_file
 from tracktracker_assets.exports.loader import load_source
 from tracktracker_assets.exports.sources import FileSource
@@ -41,12 +40,15 @@ def test_every_listen_once_whatever_the_export(conn, settings, tmp_path) -> None
     api = ref.api_listens(API)
     loaded = load_source(conn, USER, FileSource(API))
     assert (loaded.status, loaded.inserted) == ("loaded", len(api))
+    assert "Not stored (private): user_name." in loaded.message
+    private = "select count(*) from bronze.listenbrainz_listens t where user_id = %s and t::text like %s"
+    assert _count(conn, private, USER, "%iliekcomputers%") == 0
     in_bronze = "select count(*) from bronze.listenbrainz_listens where user_id = %s"
     assert _count(conn, in_bronze, USER) == len(exported) + len(api)
 
     # the same listens in the older JSON array export, and the same file again, add nothing
     older = tmp_path / "listenbrainz_iliekcomputers.json"
-    older.write_text(json.dumps(api))
+    older.write_bytes(older_export())
     again = load_source(conn, USER, FileSource(older))
     assert (again.records, again.inserted, again.duplicates) == (len(api), 0, len(api))
     assert load_source(conn, USER, FileSource(API)).status == "already_loaded"

@@ -20,6 +20,29 @@ from tracktracker_assets.warehouse.db import query
 TOKEN = "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
 
 
+def status_row(output: str, user_id: str, table: str = "┃ problem") -> dict[str, str]:
+    """One user's row in the `status` table with this column, each cell's wrapped lines joined."""
+    lines = output.splitlines()
+    start = next(n for n, line in enumerate(lines) if table in line)
+    header, lines = lines[start], lines[start + 1 :]
+    names = [cell.strip() for cell in header.split("┃")[1:-1]]
+    cells: list[list[str]] = []
+    for line in lines:
+        if not line.startswith("│"):
+            if cells:  # the end of the table
+                break
+            continue
+        parts = [cell.strip() for cell in line.split("│")[1:-1]]
+        if parts[0]:
+            if cells:  # the next user's row: this one is complete
+                break
+            cells = [[part] for part in parts] if parts[0] == user_id else []
+        elif cells:
+            for column, part in zip(cells, parts, strict=True):
+                column.append(part)
+    return {name: " ".join(p for p in column if p) for name, column in zip(names, cells, strict=True)}
+
+
 def rows(table: str, user_id: str) -> int:
     return query(get_settings().database_url, f"select count(*) from {table} where user_id = %s", (user_id,))[
         1
@@ -65,7 +88,12 @@ def test_connect_commands_status_and_erasure(
         assert lastfm_pull.pull(get_settings(), conn, registry, "livia", http).status == "failed"
         assert listenbrainz_pull.pull(get_settings(), conn, registry, "livia", http).inserted == 3
     code, output = cli("status")
-    assert "Last.fm: the Last.fm profile LiviaFM hides its recent" in " ".join(output.split()), output
+    livia = status_row(output, "livia")
+    accounts = status_row(output, "livia", "┃ ListenBrainz")
+    assert (accounts["Last.fm"], accounts["ListenBrainz"]) == ("LiviaFM", "livia-lb")
+    assert livia["problem"].startswith("Last.fm: the Last.fm profile LiviaFM hides its recent listening"), (
+        output
+    )
     lastfm.users["liviafm"].private = False
     lastfm.scrobble("LiviaFM", lastfm_items()[1], 1_650_000_100)
     with open_registry(get_settings()) as registry, requests.Session() as http:

@@ -58,7 +58,8 @@ def test_real_samples_through_the_pulls_into_staging(
         assert lastfm_pull.pull(get_settings(), conn, registry, USER, http).inserted == len(dated)
         assert listenbrainz_pull.pull(get_settings(), conn, registry, USER, http).inserted == len(listens)
 
-    run_dbt(get_settings(), ["build", "--select", "stg_lastfm__recent_tracks stg_listenbrainz__api_listens"])
+    # the two models, their tests, and the union of every service's plays over them
+    run_dbt(get_settings(), ["build", "--select", "+int_plays__conformed"])
 
     url = get_settings().database_url
     _, lastfm_rows = query(
@@ -87,3 +88,10 @@ def test_real_samples_through_the_pulls_into_staging(
     # every listen of both samples came through the Spotify importer (the unit test has other clients')
     assert ends == len(listens)
     assert listen_rows == [("end", ends, 0, ends, with_spotify, with_isrc)]
+    _, conformed = query(
+        url,
+        "select source, stamp, count(*) from silver.int_plays__conformed where user_id = %s "
+        "group by source, stamp order by source",
+        (USER,),
+    )
+    assert conformed == [("lastfm_recent_tracks", "start", n), ("listenbrainz_api_listens", "end", ends)]

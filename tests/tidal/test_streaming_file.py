@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 
 from tests.tidal.reference import SAMPLE, private_values, streams, without_line
-from tracktracker_assets.exports.catalogue import row_format_of
+from tracktracker_assets.exports import catalogue
 from tracktracker_assets.exports.errors import ImportProblem
 from tracktracker_assets.exports.rowformats import Head, ReadContext
 from tracktracker_assets.tidal.files import STREAMING_CSV
@@ -25,7 +25,8 @@ def read_all(data: bytes, name: str = "streaming.csv") -> tuple[list[tuple], Rea
 
 
 def test_recognised_by_its_header() -> None:
-    assert row_format_of(Head("x.csv", TEXT.encode(), True)) is STREAMING_CSV
+    head = Head("x.csv", TEXT.encode(), True)
+    assert [fmt for fmt in catalogue.row_formats() if fmt.sniff(head)] == [STREAMING_CSV]
 
 
 def test_the_real_sample_is_refused_at_its_unparsable_row() -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.youtube_music.reference import REAL, html_ads, html_cells, html_plays, json_headers, json_plays
+from tracktracker_assets.exports import catalogue
 from tracktracker_assets.exports.catalogue import not_history_of, row_format_of
 from tracktracker_assets.exports.errors import ImportProblem
 from tracktracker_assets.exports.rowformats import Head, ReadContext, RowFormat
@@ -41,7 +42,9 @@ def as_reference(rows: list[tuple]) -> list[tuple]:
 
 @pytest.mark.parametrize("path", [JASON, NIGHTMARE, MIXED])
 def test_json_histories_are_recognised_by_content(path: Path) -> None:
-    assert row_format_of(head_of("history.bin", path.read_bytes())) is TAKEOUT_JSON
+    head = head_of("history.bin", path.read_bytes())
+    # by this format alone, of every service's
+    assert [fmt for fmt in catalogue.row_formats() if fmt.sniff(head)] == [TAKEOUT_JSON]
 
 
 def test_json_music_plays_match_an_independent_reading() -> None:
@@ -68,7 +71,8 @@ def test_a_plain_youtube_history_adds_no_plays_and_says_so() -> None:
 
 def test_html_page_music_plays_match_an_independent_reading() -> None:
     data = PAGE.read_bytes()
-    assert row_format_of(head_of("watch-history.html", data)) is TAKEOUT_HTML
+    head = head_of("watch-history.html", data)
+    assert [fmt for fmt in catalogue.row_formats() if fmt.sniff(head)] == [TAKEOUT_HTML]
     rows, context = read_all(TAKEOUT_HTML, PAGE.name, data)
     expected = html_plays(PAGE)
     assert len(expected) == 126 and len(html_cells(PAGE)) == 1791

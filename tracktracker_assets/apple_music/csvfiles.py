@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from typing import IO
 
-from tracktracker_assets.exports.rowformats import Head, ReadContext, decode_problem
+from tracktracker_assets.exports.rowformats import Head, ReadContext
 
 UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 AS_DELIVERED = (
@@ -55,8 +55,8 @@ def records(raw: IO[bytes], context: ReadContext, what: str) -> Iterator[Record]
             f"this {what} file is UTF-16 text (re-saved by a spreadsheet program); Apple delivers UTF-8.",
             hint=AS_DELIVERED,
         )
-    text = io.TextIOWrapper(_Prefixed(start, raw), encoding="utf-8-sig", newline="")
-    reader = csv.reader(text, strict=True)
+    lines = _Lines(io.BufferedReader(_Prefixed(start, raw), 1 << 16))
+    reader = csv.reader(lines, strict=True)
     number = 0
     try:
         header = [cell.strip() for cell in next(reader, [])]
@@ -78,7 +78,11 @@ def records(raw: IO[bytes], context: ReadContext, what: str) -> Iterator[Record]
             record.line = reader.line_num
             yield record
     except UnicodeDecodeError as exc:
-        raise decode_problem(context, exc, record=number + 1) from exc
+        raise context.problem(
+            f"line {lines.number} is not UTF-8 text (invalid byte 0x{exc.object[exc.start]:02x}).",
+            record=number + 1,
+            hint=AS_DELIVERED,
+        ) from exc
     except csv.Error as exc:
         raise context.problem(
             f"line {reader.line_num} is no valid CSV ({exc}).", record=number + 1, hint=AS_DELIVERED
@@ -88,6 +92,20 @@ def records(raw: IO[bytes], context: ReadContext, what: str) -> Iterator[Record]
             f"the {what} file has a header but no rows: nothing to import.",
             hint="Import the complete file from your Apple data export.",
         )
+
+
+class _Lines:
+    """The file's lines as text, decoded one by one, so bytes that are no UTF-8 are found on their
+    own line (a decoder reading ahead in blocks would blame an earlier record)."""
+
+    def __init__(self, stream: IO[bytes]) -> None:
+        self._stream = stream
+        self.number = 0
+
+    def __iter__(self) -> Iterator[str]:
+        for line in self._stream:
+            self.number += 1
+            yield line.decode("utf-8-sig" if self.number == 1 else "utf-8")
 
 
 class _Prefixed(io.RawIOBase):

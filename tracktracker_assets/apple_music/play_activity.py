@@ -65,25 +65,32 @@ def read(raw: IO[bytes], context: ReadContext) -> Iterator[list[Row]]:
 
 def _rows(raw: IO[bytes], context: ReadContext) -> Iterator[Row]:
     counter = artists.UnresolvedArtists(context)
+    plan: _Plan | None = None
     for record in csvfiles.records(raw, context, WHAT):
-        row = _row(record, context)
+        if plan is None:  # every record has the header's fields: sort them out once per file
+            plan = _Plan(list(record), context)
+        row = _row(record, context, plan)
         counter.add(dict(zip(COLUMNS, row, strict=True)))
         yield row
     counter.report()
 
 
-def _row(record: Record, context: ReadContext) -> Row:
-    layout = SONG_NAME if "Song Name" in record else LEGACY
+class _Plan:
+    """What becomes of each field of the file's header: dropped (private), typed, or kept in extra."""
+
+    def __init__(self, header: list[str], context: ReadContext) -> None:
+        private = [name for name in header if is_private(name)]
+        context.dropped.update(private)
+        self.extra = [name for name in header if name not in TYPED and name not in private]
+        self.typed = [(name, column) for name, column in TYPED.items() if name in header]
+        self.layout = SONG_NAME if "Song Name" in header else LEGACY
+
+
+def _row(record: Record, context: ReadContext, plan: _Plan) -> Row:
+    layout = plan.layout
     values: dict[str, object] = {}
-    extra: dict[str, str] = {}
-    for name, value in record.items():
-        if is_private(name):
-            context.dropped.add(name)
-        elif name not in TYPED and value.strip():
-            extra[name] = value
-    for name, column in TYPED.items():
-        if name not in record:
-            continue
+    extra = {name: record[name] for name in plan.extra if record[name].strip()}
+    for name, column in plan.typed:
         if column in NUMBERS:
             values[column] = integer(record, name, context)
         elif column in TIMES:

@@ -9,6 +9,7 @@ is dropped too.
 from __future__ import annotations
 
 import re
+from functools import cache
 
 # Account and device identifiers, network addresses and anything locating the person.
 PRIVATE = re.compile(
@@ -27,5 +28,6 @@ PRIVATE = re.compile(
 )
 
 
+@cache  # asked for every field of every row: a file has a few dozen names
 def is_private(field: str) -> bool:
     return bool(PRIVATE.match(field.strip()))

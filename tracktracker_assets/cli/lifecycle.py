@@ -163,6 +163,13 @@ def status(settings: Settings, console: Console) -> None:
         ["user", "status", "plays", "last play", "last import", "last pull", "problem"],
         rows,
     )
+    accounts = [
+        [user_id, user.lastfm_user or "-", user.listenbrainz_user or "-"]
+        for user_id, user in users.items()
+        if user.lastfm_user or user.listenbrainz_user
+    ]
+    if accounts:  # pulled with Spotify's; their problems are in the users' problem column
+        print_table("Last.fm and ListenBrainz accounts", ["user", "Last.fm", "ListenBrainz"], accounts)
     daemon = next((s.running for s in states if s.name == "dagster daemon"), False)
     inbox = inbox_rows(settings, set(users), daemon_running=daemon)
     if inbox:

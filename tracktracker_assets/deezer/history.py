@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import io
 import re
+import struct
 import zipfile
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -59,7 +60,11 @@ EXCEL_EPOCH = datetime(1899, 12, 30, tzinfo=UTC)
 
 
 def sniff(head: Head) -> bool:
-    """An XLSX (a ZIP whose members are under xl/): the reader checks for the listening sheet."""
+    """An XLSX (a ZIP whose own members are under xl/): the reader checks for the listening sheet.
+
+    Only the workbook's own member names count, so a ZIP that merely holds workbooks among its files
+    (a service's whole export) is not taken for one.
+    """
     if not head.data.startswith(b"PK\x03\x04"):
         return False
     if head.complete:
@@ -68,8 +73,25 @@ def sniff(head: Head) -> bool:
         except zipfile.BadZipFile:
             return False
         return "xl/workbook.xml" in names
-    # the local headers name the members in order; a workbook's first ones are under xl/ or docProps/
-    return b"xl/workbook.xml" in head.data or b"xl/worksheets/" in head.data
+    names, walked = _leading_members(head.data)
+    if any(name.startswith(b"xl/") for name in names):
+        return True
+    # a writer that streams (sizes after the data) stops the walk: its first member must be OOXML's
+    return not walked and bool(names) and names[0] == b"[Content_Types].xml" and b"xl/" in head.data
+
+
+def _leading_members(data: bytes) -> tuple[list[bytes], bool]:
+    """Member names from the ZIP's local headers within `data`, and whether the walk ran to its end
+    (False when a member's size is only given after its data)."""
+    names: list[bytes] = []
+    at = 0
+    while data[at : at + 4] == b"PK\x03\x04" and at + 30 <= len(data):
+        flags, size, name_length, extra_length = struct.unpack_from("<H10xI4xHH", data, at + 6)
+        names.append(data[at + 30 : at + 30 + name_length])
+        if flags & 0x08 and size == 0:
+            return names, False
+        at += 30 + name_length + extra_length + size
+    return names, True
 
 
 def _listened_at(text: str | None, context: ReadContext, number: int) -> datetime:

@@ -126,7 +126,14 @@ def other_service_format(head: Head, not_spotify: ImportProblem) -> RowFormat:
         return fmt
     if (other := catalogue.not_history_of(head)) is not None:
         raise ImportProblem(head.name, f"this is {other.what}, not listening history.", hint=other.hint)
-    if head.data.removeprefix(b"\xef\xbb\xbf").lstrip()[:1] in (b"[", b"{", b""):
+    body = head.data.removeprefix(b"\xef\xbb\xbf").lstrip()
+    if not body:
+        raise ImportProblem(
+            head.name,
+            "the file is empty.",
+            hint="Download the export again from the service; this copy holds nothing.",
+        )
+    if body[:1] in (b"[", b"{"):
         raise not_spotify  # JSON: Spotify's reading of it says best what is wrong
     raise ImportProblem(head.name, not_spotify.problem, record=not_spotify.record, hint=UNKNOWN_FILE_HINT)
 
@@ -300,7 +307,7 @@ def _load_rows(
         prefix = (user_id, load_id)
 
         def produce() -> Iterator[tuple[int, bytes]]:
-            for batch in fmt.read(stream, context):  # type: ignore[arg-type]
+            for batch in fmt.read(stream.buffered(), context):
                 rows.check(batch)
                 yield len(batch), rows_to_csv([(*prefix, *row) for row in batch])
                 if progress:
@@ -578,11 +585,12 @@ def batch_to_csv(
     return data
 
 
-class _HashingStream(io.BufferedIOBase):
+class _HashingStream(io.RawIOBase):
     """Hands the parser the file's bytes and hashes them on the way (one pass over the file).
 
-    A file object, so that readers can wrap it (io.TextIOWrapper, csv, zipfile); closing it leaves the
-    file open, since the loader reads what a reader left (to hash the whole file) and closes it itself.
+    A raw file object, so that readers can buffer and wrap it (`buffered()`: io.TextIOWrapper, csv,
+    zipfile, readline); closing it leaves the file open, since the loader reads what a reader left (to
+    hash the whole file) and closes the file itself.
     """
 
     def __init__(self, raw: IO[bytes]) -> None:
@@ -597,14 +605,16 @@ class _HashingStream(io.BufferedIOBase):
     def close(self) -> None:
         pass
 
-    def read1(self, size: int = -1) -> bytes:
-        return self.read(size if size is not None and size >= 0 else 1 << 16)
-
-    def read(self, size: int | None = -1) -> bytes:
-        data = self._raw.read(-1 if size is None else size)
+    def readinto(self, buffer: Any) -> int:
+        data = self._raw.read(len(buffer))
         self.digest.update(data)
         self.bytes_read += len(data)
-        return data
+        buffer[: len(data)] = data
+        return len(data)
+
+    def buffered(self) -> IO[bytes]:
+        """The stream behind a 1 MB buffer (fast readline and small reads for the readers)."""
+        return io.BufferedReader(self, 1 << 20)  # type: ignore[return-value]
 
 
 class _CsvPipe(io.RawIOBase):

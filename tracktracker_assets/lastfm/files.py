@@ -122,7 +122,7 @@ FORMATS: tuple[RowFormat, ...] = (
 
 NOT_HISTORY: tuple[NotHistory, ...] = (
     NotHistory(
-        what="a Last.fm loved tracks export (user.getLovedTracks), which holds no scrobbles",
+        what="a Last.fm loved tracks export (user.getLovedTracks)",
         hint=readers.LOVED_HINT,
         sniff=_is_loved_tracks_json,
     ),

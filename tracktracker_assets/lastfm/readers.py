@@ -4,7 +4,8 @@ Last.fm itself has no export button; people use community exporters, each of whi
 Last.fm's user.getRecentTracks returns in its own shape. Whatever the shape, a row holds the same
 normalised values (UTC start time, names as Last.fm spells them, empty strings as NULL), so the same
 scrobble exported by two tools is the same bronze event (dbt_project.yml `event_identity`).
-Whatever a format carries beyond those columns stays in `extra`.
+Whatever a format carries beyond those columns stays in `extra`, except the Last.fm user name some
+exports name the file's owner by: a privacy field (as Spotify's `username`), dropped and reported.
 """
 
 from __future__ import annotations
@@ -152,13 +153,12 @@ def read_lastfmstats_json(raw: IO[bytes], context: ReadContext) -> Iterator[list
         ) from exc
     if not export.scrobbles:
         raise _no_rows(context, "its scrobbles list is empty")
-    extra = json_text({"username": export.username}) if export.username else None
-    return batched(_stats_json_rows(export.scrobbles, extra, context))
+    if export.username:
+        context.dropped.add("username")
+    return batched(_stats_json_rows(export.scrobbles, context))
 
 
-def _stats_json_rows(
-    scrobbles: list[_StatsScrobble], extra: str | None, context: ReadContext
-) -> Iterator[Row]:
+def _stats_json_rows(scrobbles: list[_StatsScrobble], context: ReadContext) -> Iterator[Row]:
     for number, s in enumerate(scrobbles, 1):
         if s.date is None or not s.artist or not s.track:
             raise context.problem(
@@ -180,7 +180,7 @@ def _stats_json_rows(
             None,
             None,
             SECOND_MS,
-            extra,
+            None,
         )
 
 
@@ -201,7 +201,8 @@ def _stats_csv_rows(raw: IO[bytes], context: ReadContext) -> Iterator[Row]:
         width = len(header)
         has_album_id = width == 5
         user = header[-1].partition("#")[2]
-        extra = json_text({"username": user}) if user else None
+        if user:  # Date#<user>: the owner's Last.fm name, private
+            context.dropped.add("username")
         count = 0
         for number, row in enumerate(rows, 2):
             if not row:
@@ -224,7 +225,7 @@ def _stats_csv_rows(raw: IO[bytes], context: ReadContext) -> Iterator[Row]:
                     f"the date {date!r} is no epoch time in milliseconds.", record=number, hint=RE_EXPORT
                 ) from None
             count += 1
-            yield (at, artist, album or None, track, None, album_id or None, None, None, SECOND_MS, extra)
+            yield (at, artist, album or None, track, None, album_id or None, None, None, SECOND_MS, None)
     except csv.Error as exc:
         raise context.problem(f"is not valid CSV ({exc}).", record=number, hint=RE_EXPORT) from exc
     if count == 0:
@@ -369,7 +370,7 @@ def _pages(document: Any, context: ReadContext) -> list[dict[str, Any]]:
     return pages
 
 
-LOVED_HINT = "Import the scrobbles (recent tracks) export instead; loved tracks are not listening history."
+LOVED_HINT = "Import the scrobbles (recent tracks) export instead: a loved track is not a play."
 
 
 def read_recent_tracks_json(raw: IO[bytes], context: ReadContext) -> Iterator[list[Row]]:

@@ -61,12 +61,13 @@ def _is_user_json(head: Head) -> bool:
 
 
 def _is_feedback(head: Head) -> bool:
-    line = _first_line(head)
+    """feedback.jsonl of the export ZIP, or the older feedback export (a JSON array of the same)."""
+    text = head_text(head).lstrip()[:2000]
     return (
-        line.startswith("{")
-        and '"score"' in line
-        and '"recording_msid"' in line
-        and '"listened_at"' not in line
+        text[:1] in ("{", "[")
+        and '"score"' in text
+        and '"recording_msid"' in text
+        and '"listened_at"' not in text
     )
 
 
@@ -116,7 +117,7 @@ NOT_HISTORY: tuple[NotHistory, ...] = (
         sniff=_is_user_json,
     ),
     NotHistory(
-        what="the feedback file of a ListenBrainz export (feedback.jsonl: loved and hated recordings)",
+        what="the feedback of a ListenBrainz export (loved and hated recordings, feedback.jsonl)",
         hint="Import the whole export ZIP, or its listens/<year>/<month>.jsonl files.",
         sniff=_is_feedback,
     ),

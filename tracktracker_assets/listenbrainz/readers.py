@@ -97,6 +97,54 @@ def spotify_track_id(value: Any) -> str | None:
 
 
 NOT_EXTRA = ("listened_at", "inserted_at", "track_metadata")
+# the account a listen belongs to (older exports and API responses name it on every listen): private,
+# as Spotify's username is; the listener is the TrackTracker user the file is imported for
+PRIVACY_FIELDS = frozenset({"user_name", "user_id"})
+
+
+class _Info(msgspec.Struct):
+    """The additional_info fields bronze types; the rest stays in track_metadata. Values are Any: a
+    submitter may write a number as text, and one odd value must not refuse a whole export."""
+
+    recording_mbid: Any = None
+    release_mbid: Any = None
+    recording_msid: Any = None
+    isrc: Any = None
+    spotify_id: Any = None
+    origin_url: Any = None
+    duration_ms: Any = None
+    duration: Any = None
+    ms_played: Any = None
+    music_service: Any = None
+    submission_client: Any = None
+    listening_from: Any = None
+
+
+class _Mapping(msgspec.Struct):
+    recording_mbid: Any = None
+    release_mbid: Any = None
+
+
+class _Metadata(msgspec.Struct):
+    track_name: Any = None
+    artist_name: Any = None
+    release_name: Any = None
+    recording_msid: Any = None
+    additional_info: _Info | None = None
+    mbid_mapping: _Mapping | None = None
+
+
+_metadata = msgspec.json.Decoder(_Metadata)
+NO_INFO = _Info()
+NO_MAPPING = _Mapping()
+
+
+def _duration_ms(info: _Info) -> int | None:
+    """duration_ms, or the older duration in seconds."""
+    if (ms := _int(info.duration_ms)) is not None:
+        return ms
+    seconds = _int(info.duration)
+    return None if seconds is None else seconds * 1000
 
 
 def listen_row(listen: dict[str, msgspec.Raw], number: int, context: ReadContext) -> Row:
@@ -107,12 +155,20 @@ def listen_row(listen: dict[str, msgspec.Raw], number: int, context: ReadContext
     except KeyError as exc:
         raise context.problem(f"a listen lacks {exc.args[0]}.", record=number, hint=RE_EXPORT) from None
     try:
-        metadata = _any.decode(raw_metadata)
-        rest = {key: _any.decode(value) for key, value in listen.items() if key not in NOT_EXTRA}
+        # as received, for the jsonb column; decoding it also proves it UTF-8
+        metadata_text = bytes(raw_metadata).decode()
+        metadata = _metadata.decode(raw_metadata)
+        rest = {
+            key: _any.decode(value)
+            for key, value in listen.items()
+            if key not in NOT_EXTRA and key not in PRIVACY_FIELDS
+        }
     except UnicodeDecodeError as exc:
         raise decode_problem(context, exc, record=number) from exc
-    except msgspec.DecodeError as exc:
+    except msgspec.DecodeError as exc:  # ValidationError included: track_metadata is no object
         raise context.problem(f"the listen is damaged ({exc}).", record=number, hint=RE_EXPORT) from exc
+    if "user_name" in listen or "user_id" in listen:
+        context.dropped.update(PRIVACY_FIELDS.intersection(listen))
     try:
         listened_at = _epoch(_any.decode(raw_time))
     except (ValueError, OverflowError):
@@ -121,42 +177,36 @@ def listen_row(listen: dict[str, msgspec.Raw], number: int, context: ReadContext
             record=number,
             hint=RE_EXPORT,
         ) from None
-    if (
-        not isinstance(metadata, dict)
-        or not _str(metadata.get("track_name"))
-        or not _str(metadata.get("artist_name"))
-    ):
+    track_name, artist_name = _str(metadata.track_name), _str(metadata.artist_name)
+    if not track_name or not artist_name:
         raise context.problem(
             "a listen's track_metadata lacks its track_name or artist_name.", record=number, hint=RE_EXPORT
         )
-    info = metadata.get("additional_info") or {}
-    mapping = metadata.get("mbid_mapping") or {}
+    info = metadata.additional_info or NO_INFO
+    mapping = metadata.mbid_mapping or NO_MAPPING
     inserted = listen.get("inserted_at")
     inserted_at = _any.decode(inserted) if inserted is not None else None
     return (
         listened_at,
-        _epoch(inserted_at) if isinstance(inserted_at, int | float) else None,
+        # the older export writes 0 for "not known"
+        _epoch(inserted_at) if isinstance(inserted_at, int | float) and inserted_at > 0 else None,
         # the export puts it in track_metadata, the older array and the API beside it
-        _str(metadata.get("recording_msid"))
-        or _str(rest.get("recording_msid"))
-        or _str(info.get("recording_msid")),
-        metadata["track_name"],
-        metadata["artist_name"],
-        _str(metadata.get("release_name")),
-        _str(info.get("recording_mbid")) or _str(mapping.get("recording_mbid")),
-        _str(info.get("release_mbid")) or _str(mapping.get("release_mbid")),
-        _str(info.get("isrc")),
-        spotify_track_id(info.get("spotify_id")) or spotify_track_id(info.get("origin_url")),
-        # duration_ms, or the older duration in seconds
-        _int(info.get("duration_ms")) if _int(info.get("duration_ms")) is not None
-        else (_int(info["duration"]) * 1000 if _int(info.get("duration")) is not None else None),
-        _int(info.get("ms_played")),
-        _str(info.get("music_service")),
-        _str(info.get("submission_client")),
-        _str(info.get("listening_from")),
-        bytes(raw_metadata).decode(),
+        _str(metadata.recording_msid) or _str(rest.get("recording_msid")) or _str(info.recording_msid),
+        track_name,
+        artist_name,
+        _str(metadata.release_name),
+        _str(info.recording_mbid) or _str(mapping.recording_mbid),
+        _str(info.release_mbid) or _str(mapping.release_mbid),
+        _str(info.isrc),
+        spotify_track_id(info.spotify_id) or spotify_track_id(info.origin_url),
+        _duration_ms(info),
+        _int(info.ms_played),
+        _str(info.music_service),
+        _str(info.submission_client),
+        _str(info.listening_from),
+        metadata_text,
         json_text(rest) if rest else None,
-    )  # fmt: skip
+    )
 
 
 def read_jsonl(raw: IO[bytes], context: ReadContext) -> Iterator[list[Row]]:

@@ -158,7 +158,8 @@ def _outcome(result: Any) -> RunOutcome:
     from tracktracker_assets.listenbrainz.assets import KEY as LISTENBRAINZ_KEY
     from tracktracker_assets.spotify.assets import PULLS_METADATA, RECENTLY_PLAYED
 
-    pull_keys = (RECENTLY_PLAYED, LASTFM_KEY, LISTENBRAINZ_KEY)
+    pull_keys = (RECENTLY_PLAYED, LASTFM_KEY, LISTENBRAINZ_KEY)  # Spotify's lines first
+    pulls: dict[Any, list[dict[str, Any]]] = {}
     outcome = RunOutcome(run_id=result.run_id, success=result.success)
     for event in result.all_events:
         if event.is_step_failure and event.step_failure_data and event.step_failure_data.error:
@@ -171,11 +172,8 @@ def _outcome(result: Any) -> RunOutcome:
             if materialization.asset_key == MANIFEST_KEY and RESULTS_METADATA in materialization.metadata:
                 outcome.file_results = list(materialization.metadata[RESULTS_METADATA].value)
             if materialization.asset_key in pull_keys and PULLS_METADATA in materialization.metadata:
-                # Spotify's outcomes first, then Last.fm's and ListenBrainz's (records with a service)
-                records = list(materialization.metadata[PULLS_METADATA].value)
-                spotify = materialization.asset_key == RECENTLY_PLAYED
-                outcome.pulls = records + outcome.pulls if spotify else outcome.pulls + records
-                outcome.pull_lines = _pull_lines(outcome.pulls)
+                # one materialization per partition of the run, each with the whole run's outcomes
+                pulls[materialization.asset_key] = list(materialization.metadata[PULLS_METADATA].value)
         if event.event_type_value == "ASSET_CHECK_EVALUATION":
             evaluation = event.event_specific_data
             outcome.checks_evaluated += 1
@@ -183,6 +181,9 @@ def _outcome(result: Any) -> RunOutcome:
                 outcome.failed_checks.append(
                     f"{evaluation.asset_key.to_user_string()}: {evaluation.check_name}"
                 )
+    if pulls:
+        outcome.pulls = [record for key in pull_keys for record in pulls.get(key, [])]
+        outcome.pull_lines = _pull_lines(outcome.pulls)
     return outcome
 
 

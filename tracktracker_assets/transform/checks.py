@@ -74,3 +74,51 @@ def fct_plays_no_duplicate_events(
         passed=not rows,
         metadata={"examples": MetadataValue.md("\n".join(f"- {r}" for r in rows) or "none")},
     )
+
+
+FCT_PLAY_SOURCES = AssetKey(["gold", "fct_play_sources"])
+
+# per user: source rows in silver, their lineage rows in gold, events, and events with one winner row
+LINEAGE_SQL = """
+with staged as (
+    select user_id, count(*) as source_rows from silver.int_plays__conformed group by user_id
+),
+lineage as (
+    select user_id, count(*) as lineage_rows, count(*) filter (where is_winner) as winners
+    from gold.fct_play_sources group by user_id
+),
+events as (
+    select user_id, count(*) as events from gold.fct_plays group by user_id
+)
+select
+    coalesce(s.user_id, l.user_id, e.user_id) as user_id,
+    coalesce(s.source_rows, 0) as source_rows,
+    coalesce(l.lineage_rows, 0) as lineage_rows,
+    coalesce(e.events, 0) as events,
+    coalesce(l.winners, 0) as winners
+from staged s
+full join lineage l on l.user_id = s.user_id
+full join events e on e.user_id = coalesce(s.user_id, l.user_id)
+"""
+
+
+@asset_check(
+    asset=FCT_PLAY_SOURCES,
+    description="Every source row of silver (every service) is in gold's lineage once, "
+    "and every event of fct_plays has exactly one winning row there, per user.",
+)
+def fct_play_sources_account_for_every_source_row(
+    context: AssetCheckExecutionContext, warehouse: WarehouseResource
+) -> AssetCheckResult:
+    with warehouse.connection() as conn, conn.cursor() as cur:
+        cur.execute(LINEAGE_SQL)
+        rows = cur.fetchall()
+    mismatched = [r for r in rows if r[1] != r[2] or r[3] != r[4]]
+    table = "\n".join(
+        ["| user | source rows | lineage rows | events | winners |", "|---|---|---|---|---|"]
+        + [f"| {r[0]} | {r[1]} | {r[2]} | {r[3]} | {r[4]} |" for r in (mismatched or rows)[:50]]
+    )
+    return AssetCheckResult(
+        passed=not mismatched,
+        metadata={"users": len(rows), "mismatched_users": len(mismatched), "counts": MetadataValue.md(table)},
+    )

@@ -211,6 +211,23 @@ MIGRATIONS: list[tuple[int, str]] = [
         $upgrade$;
         """,
     ),
+    (
+        10,
+        """
+        -- one play, once, across every service: silver's plays gained the conformed columns (service,
+        -- services, linked_rows, ...) and gold the lineage table fct_play_sources. Incremental models
+        -- only append new columns, leaving them null on the rows they already hold: an install that had
+        -- built gold rebuilds silver and gold from bronze once (a full refresh, transform/assets.py).
+        do $upgrade$
+        begin
+            if to_regclass('gold.fct_plays') is not null then
+                insert into bronze.dbt_state (key, value) values ('full_refresh', 'migration 10')
+                on conflict (key) do update set value = excluded.value, updated_at = now();
+            end if;
+        end
+        $upgrade$;
+        """,
+    ),
 ]
 
 

@@ -16,30 +16,64 @@
 }}
 
 {#-
-  One row per listening event from every source.
+  One row per listening event from every source: "one play, once".
 
-  Incremental unit: a user's UTC day. A run recomputes every day that new staging rows touch, one
-  day either side (a duplicate or a session can straddle midnight), reading one more day either side
-  as context; dbt then replaces exactly those user-days. The cost follows the new rows, not history.
+  Incremental unit: a user's UTC day (of ended_at; a start-stamped row without a known duration ends
+  at its start plus the track's length, else at its start: int_plays__conformed). A run recomputes
+  every day that new staging rows touch, one day either side (a duplicate or a session can straddle
+  midnight), reading one more day either side as context; dbt then replaces exactly those user-days.
+  The cost follows the new rows, not history.
 
-  Duplicates across sources are one event; the richer source wins (extended > account > API):
+  Which rows are one event, in a fixed order of tiers, richest source first; each tier is matched
+  against the events the tiers before it made, and the first row of an event (its winner) gives the
+  event's row:
+
+  1-3. Spotify's own sources, by their own rules (extended > account > API):
     - account vs extended: same user, names and ms_played, end within a minute (account data has
       minute precision);
     - API vs extended: same user and track URI, end times within `dedupe_window_s`;
     - API vs account: same user and names, end times within the window (plus the account minute).
-  The winner keeps the list of sources it was seen in, and a track URI from the API if it had none.
+  4+. Every other service's play model (play_sources()), in play_tiers() order (apple_music, deezer,
+    listenbrainz, tidal, lastfm, youtube_music). A row and an earlier event are candidates when
+    - they share an identity: the strongest both carry decides (Spotify track id, then ISRC, then
+      MusicBrainz recording id, then the conformed artist + title); two rows that both carry a
+      Spotify id are different songs when the ids differ, whatever their names;
+    - and they are close in time: their starts lie within the tolerance (dedupe_window_s plus both
+      rows' precision, so a minute-precision source gets its minute), or both know their end and
+      the ends do, or their intervals overlap by more than half of the shorter one. Start-stamped
+      rows (Last.fm, YouTube Music, ListenBrainz submissions) know their start; end-stamped ones
+      (Spotify, Deezer, ListenBrainz's Spotify-importer rows) know their end and their start from
+      the duration: the end minus ms_played, else minus the track's length. A moment a row does not
+      know (the start of an end-stamped row of unknown length) is never compared: taken as its end,
+      it would fall on the start of the song's next play.
+    The distance of a pair is the smaller of the start and end differences (seconds), and an event
+    is as close as its nearest row. A row joins an event only when each is the other's nearest
+    candidate (ties: the smaller id), in up to three rounds, each over the rows and events earlier
+    rounds left: a row never joins two events, an event takes at most one row per tier, two real
+    plays of a song in a row stay two, and a row whose nearest event took a nearer row (the end of
+    one play is the start of its repeat) still finds the play it belongs to.
+  Candidate pairs come from hash joins on (user, identity key, hour of the start), each row probing
+  its own hour and the ones either side: never a loop over a listener's history. Only the rows that
+  have a candidate take part in the tiers.
+
+  The event keeps its winner's row and times, the list of every source and service it was seen in,
+  the rows it absorbed (linked_rows: lineage to every bronze row), a track URI from an absorbed row if
+  it had none, and the best-known duration: a measured ms_played (winner first, then by tier), else
+  an estimate (the Spotify API's, else the track's length, else 0), flagged is_ms_played_estimated.
+  A play counts (is_counted_play) when its measured ms_played reaches counted_play_ms; without a
+  measurement, when a scrobble service saw it (scrobble_services(): they submit a play only after
+  half the track or four minutes, and never under 30 s), else when the estimate reaches it.
 -#}
 
 {% set window = var('dedupe_window_s') | int %}
+{% set tiers = play_tiers(play_sources()) %}
+{% set identity_keys = ['spotify_track_id', 'isrc', 'recording_mbid', 'names_key'] %}
+{% set match_rounds = 3 %}
 
 with
 
 staged as (
-    select * from {{ ref('stg_spotify__extended_history') }}
-    union all
-    select * from {{ ref('stg_spotify__account_history') }}
-    union all
-    select * from {{ ref('stg_spotify__recently_played') }}
+    select * from {{ ref('int_plays__conformed') }}
 ),
 
 users as (
@@ -109,15 +143,15 @@ batch as (
 {% endif %}
 
 extended as (
-    select * from candidates where source = 'spotify_extended'
+    select * from candidates where source_tier = 1
 ),
 
 account as (
-    select * from candidates where source = 'spotify_account'
+    select * from candidates where source_tier = 2
 ),
 
 api as (
-    select * from candidates where source = 'spotify_api'
+    select * from candidates where source_tier = 3
 ),
 
 account_in_extended as (
@@ -137,12 +171,6 @@ account_in_extended as (
     group by a.play_id
 ),
 
-account_kept as (
-    select a.*
-    from account as a
-    where not exists (select 1 from account_in_extended as m where m.duplicate_id = a.play_id)
-),
-
 api_in_extended as (
     select a.play_id as duplicate_id, min(e.play_id) as winner_id
     from api as a
@@ -157,60 +185,210 @@ api_in_extended as (
 api_in_account as (
     select a.play_id as duplicate_id, min(k.play_id) as winner_id
     from api as a
-    join account_kept as k
+    join account as k
         on k.user_id = a.user_id
         and {{ name_key('k.track_name') }} = {{ name_key('a.track_name') }}
         and {{ name_key('k.artist_name') }} = {{ name_key('a.artist_name') }}
         and a.ended_at between k.ended_at - interval '{{ window }} seconds'
             and k.ended_at + interval '{{ window + 60 }} seconds'
-    where not exists (select 1 from api_in_extended as x where x.duplicate_id = a.play_id)
+    where not exists (select 1 from account_in_extended as x where x.duplicate_id = k.play_id)
+        and not exists (select 1 from api_in_extended as x where x.duplicate_id = a.play_id)
     group by a.play_id
 ),
 
-links as (
-    select winner_id, 'spotify_account' as source, null::text as content_uri
-    from account_in_extended
+spotify_absorbed as (
+    select duplicate_id as play_id, winner_id as event_id from account_in_extended
     union all
-    select m.winner_id, 'spotify_api', null::text
-    from api_in_extended as m
+    select duplicate_id, winner_id from api_in_extended
     union all
-    select m.winner_id, 'spotify_api', a.content_uri
-    from api_in_account as m
-    join api as a on a.play_id = m.duplicate_id
+    select duplicate_id, winner_id from api_in_account
+),
+
+{% if tiers | length > 0 %}
+
+matchable as (
+    select
+        play_id,
+        user_id,
+        source_tier,
+        precision_ms,
+        -- a moment the row does not know is null, never guessed: an end-stamped row of unknown length
+        -- taken to start at its end would sit on the start of the song's next play
+        coalesce(started_at, ended_at - media_duration_ms * interval '1 millisecond') as match_start,
+        case when has_known_end then ended_at end as match_end,
+        has_known_end,
+        spotify_track_id,
+        isrc,
+        recording_mbid,
+        case when track_name is not null
+            then {{ name_key('artist_name') }} || '|' || {{ name_key('track_name') }}
+        end as names_key,
+        floor(extract(epoch from coalesce(started_at,
+            ended_at - coalesce(media_duration_ms, 0) * interval '1 millisecond')) / 3600)::bigint as start_hour
+    from candidates
+),
+
+-- the rows of tiers 4+, each once per hour it may find a candidate in (its own and either side)
+probes as (
+    select m.*, m.start_hour + shift.hours as probe_hour
+    from matchable as m
+    cross join (values (-1), (0), (1)) as shift (hours)
+    where m.source_tier > 3
+),
+
+{%- set tolerance %}({{ window }} + (a.precision_ms + b.precision_ms) / 1000.0){% endset %}
+{%- set start_gap %}abs(extract(epoch from a.match_start - b.match_start)){% endset %}
+{%- set end_gap %}abs(extract(epoch from a.match_end - b.match_end)){% endset %}
+
+-- candidate pairs: a row of a later tier, an earlier row sharing the strongest identity both carry
+pairs as (
+    {%- for key in identity_keys %}
+    select
+        a.play_id as row_id,
+        a.source_tier as row_tier,
+        b.play_id as other_id,
+        least({{ start_gap }}, {{ end_gap }}) as distance
+    from probes as a
+    join matchable as b
+        on b.user_id = a.user_id
+        and b.{{ key }} = a.{{ key }}
+        and b.start_hour = a.probe_hour
+    where b.source_tier < a.source_tier
+        {%- for stronger in identity_keys[:loop.index0] %}
+        and (a.{{ stronger }} is null or b.{{ stronger }} is null)
+        {%- endfor %}
+        and (
+            {{ start_gap }} <= {{ tolerance }}
+            or {{ end_gap }} <= {{ tolerance }}
+            or extract(epoch from least(a.match_end, b.match_end) - greatest(a.match_start, b.match_start))
+                > 0.5 * least(extract(epoch from a.match_end - a.match_start),
+                    extract(epoch from b.match_end - b.match_start))
+        )
+    {% if not loop.last %}union all{% endif %}
+    {%- endfor %}
+),
+
+{%- for t in tiers %}
+{%- set earlier = tiers[:loop.index0] %}
+
+-- tier {{ t.tier }} ({{ t.model }}): its rows' candidate events (an absorbed row stands for its event)
+tier_{{ t.tier }}_candidates as (
+    select
+        p.row_id,
+        coalesce(s.event_id, {% for e in earlier %}m{{ e.tier }}.event_id, {% endfor %}p.other_id) as event_id,
+        min(p.distance) as distance
+    from pairs as p
+    left join spotify_absorbed as s on s.play_id = p.other_id
+    {%- for e in earlier %}
+    left join tier_{{ e.tier }}_matches as m{{ e.tier }} on m{{ e.tier }}.row_id = p.other_id
+    {%- endfor %}
+    where p.row_tier = {{ t.tier }}
+    group by 1, 2
+),
+
+-- mutual nearest: the row's nearest event, and that event's nearest row of this tier; in rounds,
+-- each over the rows and events the rounds before left (a row whose nearest event took a nearer row
+-- then finds its next nearest: back-to-back repeats of a song chain so)
+{%- for round in range(1, match_rounds + 1) %}
+tier_{{ t.tier }}_round_{{ round }} as (
+    select row_id, event_id
+    from (
+        select
+            c.row_id,
+            c.event_id,
+            row_number() over (partition by c.row_id order by c.distance, c.event_id) as event_rank,
+            row_number() over (partition by c.event_id order by c.distance, c.row_id) as row_rank
+        from tier_{{ t.tier }}_candidates as c
+        where true
+        {%- for earlier_round in range(1, round) %}
+            and not exists (
+                select 1 from tier_{{ t.tier }}_round_{{ earlier_round }} as m where m.row_id = c.row_id
+            )
+            and not exists (
+                select 1 from tier_{{ t.tier }}_round_{{ earlier_round }} as m where m.event_id = c.event_id
+            )
+        {%- endfor %}
+    ) as ranked
+    where event_rank = 1 and row_rank = 1
+),
+{%- endfor %}
+
+tier_{{ t.tier }}_matches as (
+    {%- for round in range(1, match_rounds + 1) %}
+    select row_id, event_id from tier_{{ t.tier }}_round_{{ round }}
+    {% if not loop.last %}union all{% endif %}
+    {%- endfor %}
+),
+{%- endfor %}
+
+{% endif %}
+
+absorbed as (
+    select play_id, event_id from spotify_absorbed
+    {%- for t in tiers %}
+    union all
+    select row_id, event_id from tier_{{ t.tier }}_matches
+    {%- endfor %}
 ),
 
 winners as (
-    select * from extended
-    union all
-    select * from account_kept
-    union all
-    select a.*
-    from api as a
-    where not exists (select 1 from api_in_extended as x where x.duplicate_id = a.play_id)
-        and not exists (select 1 from api_in_account as y where y.duplicate_id = a.play_id)
+    select c.*
+    from candidates as c
+    where not exists (select 1 from absorbed as x where x.play_id = c.play_id)
+),
+
+linked as (
+    select
+        x.event_id,
+        array_agg(c.source) as sources,
+        array_agg(c.service) as services,
+        max(c.content_uri) as content_uri,
+        (array_agg(c.ms_played order by c.source_tier, c.play_id)
+            filter (where c.ms_played is not null and not c.is_ms_played_estimated))[1] as measured_ms_played,
+        (array_agg(c.ms_played order by c.source_tier, c.play_id)
+            filter (where c.ms_played is not null))[1] as estimated_ms_played,
+        (array_agg(c.media_duration_ms order by c.source_tier, c.play_id)
+            filter (where c.media_duration_ms is not null))[1] as media_duration_ms,
+        bool_or(c.service in {{ sql_list(scrobble_services()) }}) as has_scrobble,
+        jsonb_agg(
+            jsonb_build_object('play_id', c.play_id, 'service', c.service, 'source', c.source, 'load_id', c.load_id)
+            order by c.source_tier, c.play_id
+        ) as linked_rows
+    from absorbed as x
+    join candidates as c on c.play_id = x.play_id
+    group by x.event_id
 ),
 
 with_sources as (
     select
         w.*,
-        coalesce(w.content_uri, l.linked_uri) as resolved_uri,
-        (
-            select string_agg(distinct s, ',' order by s)
-            from unnest(array_append(coalesce(l.linked_sources, '{}'), w.source)) as s
-        ) as sources
+        coalesce(w.content_uri, l.content_uri) as resolved_uri,
+        -- most events have a single row: no array to sort for them
+        case when l.event_id is null then w.source else (
+            select string_agg(distinct s, ',' order by s) from unnest(array_append(l.sources, w.source)) as s
+        ) end as sources,
+        case when l.event_id is null then w.service else (
+            select string_agg(distinct s, ',' order by s) from unnest(array_append(l.services, w.service)) as s
+        ) end as services,
+        case
+            when w.ms_played is not null and not w.is_ms_played_estimated then w.ms_played
+            when l.measured_ms_played is not null then l.measured_ms_played
+        end as measured_ms_played,
+        coalesce(w.ms_played, l.estimated_ms_played, w.media_duration_ms, l.media_duration_ms, 0) as estimated_ms_played,
+        w.service in {{ sql_list(scrobble_services()) }} or coalesce(l.has_scrobble, false) as has_scrobble,
+        l.linked_rows
     from winners as w
-    left join (
-        select winner_id, array_agg(source) as linked_sources, max(content_uri) as linked_uri
-        from links
-        group by winner_id
-    ) as l on l.winner_id = w.play_id
+    left join linked as l on l.event_id = w.play_id
 ),
 
 localised as (
     select
         p.*,
+        coalesce(p.measured_ms_played, p.estimated_ms_played) as best_ms_played,
+        p.measured_ms_played is null as is_best_ms_played_estimated,
         coalesce(u.timezone, 'UTC') as timezone,
-        p.ended_at - p.ms_played * interval '1 millisecond' as started_at,
+        coalesce(p.started_at, p.ended_at
+            - coalesce(p.measured_ms_played, p.estimated_ms_played) * interval '1 millisecond') as event_started_at,
         p.ended_at at time zone coalesce(u.timezone, 'UTC') as ended_at_local
     from with_sources as p
     left join users as u on u.user_id = p.user_id
@@ -221,7 +399,7 @@ session_starts as (
         *,
         case
             when lag(ended_at) over by_user is null then 1
-            when started_at - lag(ended_at) over by_user
+            when event_started_at - lag(ended_at) over by_user
                 > interval '{{ var("session_gap_minutes") }} minutes' then 1
             else 0
         end as starts_session
@@ -240,20 +418,33 @@ final as (
     select
         play_id,
         user_id,
+        service,
+        services,
         source,
         sources,
+        stamp,
+        precision_ms,
         ended_at,
         ended_date,
-        started_at,
-        ms_played,
-        is_ms_played_estimated,
-        ms_played >= {{ var('counted_play_ms') }} as is_counted_play,
+        has_known_end,
+        event_started_at as started_at,
+        best_ms_played as ms_played,
+        is_best_ms_played_estimated as is_ms_played_estimated,
+        media_duration_ms,
+        case
+            when not is_best_ms_played_estimated then best_ms_played >= {{ var('counted_play_ms') }}
+            when has_scrobble then true
+            else best_ms_played >= {{ var('counted_play_ms') }}
+        end as is_counted_play,
         coalesce(skipped, reason_end = 'fwdbtn', false) as is_skip,
         content_type,
         resolved_uri as content_uri,
         track_name,
         artist_name,
         album_name,
+        isrc,
+        recording_mbid,
+        service_track_id,
         platform,
         platform_raw,
         conn_country,
@@ -275,6 +466,7 @@ final as (
         {{ track_key('content_type', 'track_name', 'artist_name', 'resolved_uri') }} as track_key,
         {{ artist_key('content_type', 'artist_name') }} as artist_key,
         {{ album_key('content_type', 'artist_name', 'album_name') }} as album_key,
+        linked_rows,
         load_id,
         (select load_id from batch) as _batch_load_id
     from sessions

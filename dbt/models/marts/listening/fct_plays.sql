@@ -13,7 +13,8 @@
     )
 }}
 
--- Grain: one deduplicated listening event. Replaces exactly the user-days silver recomputed.
+-- Grain: one deduplicated listening event (silver decides which rows of which services are one play:
+-- int_plays__deduplicated). Replaces exactly the user-days silver recomputed.
 with
 
 plays as (
@@ -48,6 +49,8 @@ final as (
         content_type,
         source,
         sources,
+        service,
+        services,
         platform,
         conn_country,
         reason_start,

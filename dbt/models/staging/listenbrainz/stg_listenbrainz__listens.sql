@@ -1,8 +1,8 @@
 -- ListenBrainz listens of the user exports, in the conformed play columns. A listen's listened_at is
 -- the start of the play as its submitter gave it, except for listens ListenBrainz's own Spotify
--- importers made: the live reader (submission_client 'listenbrainz') takes Spotify's played_at, the
--- archive importer ('ListenBrainz Archive Importer', which adds ms_played) the history's ts: both
--- Spotify's END of playback.
+-- importers made: the live reader (submission_client 'listenbrainz'; before 2022 it wrote only
+-- listening_from 'spotify' with Spotify ids) takes Spotify's played_at, the archive importer
+-- ('ListenBrainz Archive Importer', which adds ms_played) the history's ts: both Spotify's END.
 
 with
 
@@ -16,10 +16,18 @@ typed as (
         user_id,
         listened_at,
         coalesce(
-            music_service = 'spotify.com'
-            and (
-                submission_client = 'listenbrainz'
-                or (submission_client = 'ListenBrainz Archive Importer' and ms_played is not null)
+            (
+                music_service = 'spotify.com'
+                and (
+                    submission_client = 'listenbrainz'
+                    or (submission_client = 'ListenBrainz Archive Importer' and ms_played is not null)
+                )
+            )
+            or (
+                listening_from = 'spotify'
+                and music_service is null
+                and submission_client is null
+                and spotify_track_id is not null
             ),
             false
         ) as is_stamped_at_end,

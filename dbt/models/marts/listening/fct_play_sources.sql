@@ -1,0 +1,61 @@
+{{
+    config(
+        unique_key=['user_id', 'ended_date'],
+        indexes=[
+            {'columns': ['play_id']},
+            {'columns': ['user_id', 'ended_date']},
+            {'columns': ['load_id']},
+            {'columns': ['_batch_load_id']},
+        ],
+    )
+}}
+
+-- Grain: one staging row of any source (a play as one service recorded it), with the event of
+-- fct_plays it was counted in: lineage from every event to every bronze row (source + load_id ->
+-- bronze.<source> rows of that load). Replaces exactly the user-days silver recomputed, like fct_plays.
+with
+
+plays as (
+    select * from {{ ref('int_plays__deduplicated') }}
+    {% if is_incremental() %}
+    where _batch_load_id > {{ watermark() }}
+    {% endif %}
+),
+
+winners as (
+    select
+        play_id,
+        play_id as source_play_id,
+        user_id,
+        service,
+        source,
+        load_id,
+        true as is_winner,
+        ended_date,
+        _batch_load_id
+    from plays
+),
+
+absorbed as (
+    select
+        p.play_id,
+        r.row ->> 'play_id' as source_play_id,
+        p.user_id,
+        r.row ->> 'service' as service,
+        r.row ->> 'source' as source,
+        (r.row ->> 'load_id')::bigint as load_id,
+        false as is_winner,
+        p.ended_date,
+        p._batch_load_id
+    from plays as p
+    cross join lateral jsonb_array_elements(p.linked_rows) as r (row)
+    where p.linked_rows is not null
+),
+
+final as (
+    select * from winners
+    union all
+    select * from absorbed
+)
+
+select * from final
