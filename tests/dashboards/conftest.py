@@ -1,10 +1,10 @@
 """Superset over the session's real warehouse: one start for the package, stopped at its end.
 
 Gold is built by the real pipeline: the session's `real_gold` (nine people's public exports) plus three
-synthetic listeners whose history runs up to now (tests/dashboards/listeners.py), added with `tracktracker
-users add` and loaded through the inbox, Dagster and dbt like any import. Provisioning creates a Superset
-account for every registry user. Superset gets a 2 MB upload limit so the size checks are testable,
-and a fake Spotify (tests.fakes.spotify_server) for the connect page.
+synthetic listeners whose history runs up to now (tests/dashboards/listeners.py; alice on two services),
+added with `tracktracker users add` and loaded through the inbox, Dagster and dbt like any import.
+Provisioning creates a Superset account for every registry user. Superset gets a 2 MB upload limit so
+the size checks are testable, and a fake Spotify (tests.fakes.spotify_server) for the connect page.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from tracktracker_assets.dashboards.listeners import listener_password
 from tracktracker_assets.settings import Settings
 
 from .browser import SCREENSHOTS
-from .listeners import LISTENERS, write_recent_exports
+from .listeners import LISTENERS, write_listenbrainz_listens, write_recent_exports
 
 UPLOAD_LIMIT_MB = 2
 
@@ -108,6 +108,7 @@ def bi_gold(real_gold: Settings) -> Settings:
         for user_id, files in write_recent_exports(Path(folder)).items():
             for path in files:
                 drop_into_inbox(real_gold, user_id, path)
+        drop_into_inbox(real_gold, "alice", write_listenbrainz_listens(Path(folder)))
         assert load_and_refresh(real_gold, Console(quiet=True), [listener.user_id for listener in LISTENERS])
     return real_gold
 

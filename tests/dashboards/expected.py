@@ -34,6 +34,10 @@ ENDS = {
     "endplay": "Stopped", "logout": "Logged out", "remote": "Remote control", "trackerror": "Playback error",
     "unexpected-exit": "App closed", "unexpected-exit-while-paused": "App closed while paused",
 }  # fmt: skip
+SERVICES = {
+    "spotify": "Spotify", "apple_music": "Apple Music", "youtube_music": "YouTube Music", "lastfm": "Last.fm",
+    "listenbrainz": "ListenBrainz", "deezer": "Deezer", "tidal": "TIDAL",
+}  # fmt: skip
 WEEKDAYS = ["1 Mon", "2 Tue", "3 Wed", "4 Thu", "5 Fri", "6 Sat", "7 Sun"]
 
 
@@ -178,10 +182,29 @@ def daily_by_month(metrics: dict[str, str]) -> Callable[[Query, str | None, Para
     def rows(q: Query, user: str | None, p: Params) -> list[Row]:
         select = ", ".join(metrics.values())
         sql = (
-            f"select date_trunc('month', local_date)::date, {select} from gold.agg_daily_listening "
+            f"select date_trunc('month', local_date)::date, {select} from gold.fct_plays "
             f"where {user_is(user)} and {p.period('local_date')} group by 1"
         )
         return grouped(q, sql, user, ["local_date", *metrics])
+
+    return rows
+
+
+def plays_by_month(
+    column: str, label: str, names: dict[str, str]
+) -> Callable[[Query, str | None, Params], list[Row]]:
+    """Counted plays per local month and service or source, as fct_plays has them."""
+
+    def rows(q: Query, user: str | None, p: Params) -> list[Row]:
+        sql = (
+            f"select date_trunc('month', local_date)::date, {column}, "
+            "count(*) filter (where is_counted_play) from gold.fct_plays "
+            f"where {user_is(user)} and {p.period('local_date')} group by 1, 2"
+        )
+        return [
+            {"local_date": m, label: names.get(value, value), "counted_plays": n}
+            for m, value, n in q(sql, {"user": user})
+        ]
 
     return rows
 
@@ -334,7 +357,7 @@ def explore_rows(
 def share_of_listening(q: Query, user: str | None, p: Params) -> list[Row]:
     totals = dict(
         q(
-            "select date_trunc('month', local_date)::date, sum(minutes_played) from gold.agg_daily_listening "
+            "select date_trunc('month', local_date)::date, sum(ms_played) / 60000.0 from gold.fct_plays "
             f"where {user_is(user)} group by 1",
             {"user": user},
         )
@@ -404,8 +427,14 @@ EXPECTATIONS: dict[str, Expectation] = {
     "Plays, last 7 days": Expectation(recent_total(24 * 7, "count(*)", "plays")),
     "Data freshness": Expectation(freshness, shown=without_ago),
     # Listening history
-    "Minutes listened": Expectation(daily_by_month({"minutes_played": "sum(minutes_played)"})),
-    "Plays": Expectation(daily_by_month({"counted_plays": "sum(counted_plays)", "plays": "sum(plays)"})),
+    "Minutes listened": Expectation(daily_by_month({"minutes_played": "sum(ms_played) / 60000.0"})),
+    "Plays": Expectation(
+        daily_by_month({"counted_plays": "count(*) filter (where is_counted_play)", "plays": "count(*)"})
+    ),
+    "Plays by service over time": Expectation(plays_by_month("service", "service_name", SERVICES)),
+    "Plays by source over time": Expectation(plays_by_month("source", "source", {})),
+    # the saved query context returns the counts; the browser turns them into shares of each month
+    "Where you listen": Expectation(plays_by_month("service", "service_name", SERVICES)),
     "Top tracks": Expectation(
         top_names("dim_track", "track_key", ["track_name", "artist_name"]),
         "top",

@@ -18,6 +18,7 @@ pytestmark = pytest.mark.slow
 PER_USER = [
     "fct_plays",
     "agg_daily_listening",
+    "agg_services_daily",
     "agg_hour_weekday",
     "fct_sessions",
     "dim_user",

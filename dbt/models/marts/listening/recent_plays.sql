@@ -26,6 +26,7 @@ final as (
         p.is_counted_play,
         p.is_skip,
         p.is_ms_played_estimated,
+        p.service,
         p.source,
         p.platform
     from plays as p

@@ -1,0 +1,48 @@
+{{
+    config(
+        unique_key=['user_id', 'local_date'],
+        indexes=[
+            {'columns': ['user_id', 'local_date', 'service', 'source'], 'unique': True},
+            {'columns': ['local_date']},
+        ],
+    )
+}}
+
+-- Listening per user, local day, service and source: where each counted play came from. A play seen
+-- in several services is one play here too, under its winning record's service and source (fct_plays),
+-- so the rows of a day add up to that day's plays. Recomputes only the local days that received new facts.
+with
+
+{% if is_incremental() %}
+changed_days as (
+    select distinct user_id, local_date
+    from {{ ref('fct_plays') }}
+    where _batch_load_id > {{ watermark() }}
+),
+{% endif %}
+
+plays as (
+    select f.*
+    from {{ ref('fct_plays') }} as f
+    {% if is_incremental() %}
+    join changed_days as c on c.user_id = f.user_id and c.local_date = f.local_date
+    {% endif %}
+),
+
+final as (
+    select
+        user_id,
+        local_date,
+        min(date_key) as date_key,
+        service,
+        source,
+        count(*)::int as plays,
+        count(*) filter (where is_counted_play)::int as counted_plays,
+        sum(ms_played)::bigint as ms_played,
+        round(sum(ms_played) / 60000.0, 2) as minutes_played,
+        max(_batch_load_id) as _batch_load_id
+    from plays
+    group by user_id, local_date, service, source
+)
+
+select * from final
