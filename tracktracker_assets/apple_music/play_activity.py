@@ -13,10 +13,11 @@ Privacy columns (account and device ids, IP address and IP geolocation) are neve
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime
 from typing import IO
 
 from tracktracker_assets.apple_music import artists, csvfiles
-from tracktracker_assets.apple_music.csvfiles import Record, boolean, integer, text, timestamp
+from tracktracker_assets.apple_music.csvfiles import Record, boolean, integer, timestamp
 from tracktracker_assets.apple_music.privacy import is_private
 from tracktracker_assets.apple_music.recognise import ITUNES_EPOCH, sniff_play_activity
 from tracktracker_assets.exports.rowformats import ReadContext, Row, RowFormat, batched, json_text
@@ -70,35 +71,73 @@ def _rows(raw: IO[bytes], context: ReadContext) -> Iterator[Row]:
         if plan is None:  # every record has the header's fields: sort them out once per file
             plan = _Plan(list(record), context)
         row = _row(record, context, plan)
-        counter.add(dict(zip(COLUMNS, row, strict=True)))
+        counter.add(_RowView(row))
         yield row
     counter.report()
 
 
+_POSITION = {column: i for i, column in enumerate(COLUMNS)}
+
+
+class _RowView:
+    """A bronze row read by column name, as the artist count asks (no dict built per row)."""
+
+    __slots__ = ("_row",)
+
+    def __init__(self, row: Row) -> None:
+        self._row = row
+
+    def get(self, column: str, default: object = None) -> object:
+        value = self._row[_POSITION[column]]
+        return default if value is None else value
+
+
 class _Plan:
-    """What becomes of each field of the file's header: dropped (private), typed, or kept in extra."""
+    """What becomes of each field of the file's header: dropped (private), typed (how, into which
+    column), or kept in extra. Worked out once per file: every record has the header's fields."""
 
     def __init__(self, header: list[str], context: ReadContext) -> None:
         private = [name for name in header if is_private(name)]
         context.dropped.update(private)
         self.extra = [name for name in header if name not in TYPED and name not in private]
-        self.typed = [(name, column) for name, column in TYPED.items() if name in header]
         self.layout = SONG_NAME if "Song Name" in header else LEGACY
+        # (header name, bronze column) by kind; a column two names fill (Song Name / Content Name)
+        # is filled by the one the file has
+        present = [(name, column) for name, column in TYPED.items() if name in header]
+        self.numbers = [(n, c) for n, c in present if c in NUMBERS]
+        self.times = [(n, c) for n, c in present if c in TIMES]
+        self.texts = [(n, c) for n, c in present if c not in NUMBERS and c not in TIMES and c != "offline"]
+        self.offline = next((n for n, c in present if c == "offline"), None)
+        self.order = (*TIMES, *TEXTS, "offline", *NUMBERS)
+
+
+def _number(record: Record, name: str, context: ReadContext) -> int | None:
+    value = record[name].strip()
+    if value.isdigit():  # the common case, without a call into the careful reader
+        return int(value)
+    return integer(record, name, context)
+
+
+def _time(record: Record, name: str, context: ReadContext) -> object:
+    value = record[name].strip()
+    if value.endswith("Z") and len(value) >= 20:
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
+            pass
+    return timestamp(record, name, context)
 
 
 def _row(record: Record, context: ReadContext, plan: _Plan) -> Row:
-    layout = plan.layout
-    values: dict[str, object] = {}
+    # the fields are read inline (this runs for every event of files of millions of events)
+    values: dict[str, object] = {column: record[name].strip() or None for name, column in plan.texts}
+    for name, column in plan.numbers:
+        values[column] = _number(record, name, context)
+    for name, column in plan.times:
+        values[column] = _time(record, name, context)
+    if plan.offline is not None:
+        values["offline"] = boolean(record, plan.offline)
     extra = {name: record[name] for name in plan.extra if record[name].strip()}
-    for name, column in plan.typed:
-        if column in NUMBERS:
-            values[column] = integer(record, name, context)
-        elif column in TIMES:
-            values[column] = timestamp(record, name, context)
-        elif column == "offline":
-            values[column] = boolean(record, name)
-        else:
-            values[column] = text(record, name)
     # PLAY_START events have no end and some events no start; every row has one of the three
     event_at = values.get("event_end_at") or values.get("event_start_at") or values.get("event_received_at")
     if event_at is None:
@@ -107,15 +146,8 @@ def _row(record: Record, context: ReadContext, plan: _Plan) -> Row:
             record=record.number,
             hint=csvfiles.AS_DELIVERED,
         )
-    return (
-        layout,
-        event_at,
-        *(values.get(c) for c in TIMES),
-        *(values.get(c) for c in TEXTS),
-        values.get("offline"),
-        *(values.get(c) for c in NUMBERS),
-        json_text(extra or None),
-    )
+    get = values.get
+    return (plan.layout, event_at, *[get(column) for column in plan.order], json_text(extra or None))
 
 
 PLAY_ACTIVITY = RowFormat(

@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import IO, Any
+
+import msgspec
 
 from tracktracker_assets.exports.errors import ImportProblem
 
@@ -112,11 +113,15 @@ class NotHistory:
     sniff: Callable[[Head], bool]
 
 
+_JSON = msgspec.json.Encoder(enc_hook=str)
+
+
 def json_text(value: Any) -> str | None:
-    """A jsonb column's value: compact JSON text (None stays NULL)."""
+    """A jsonb column's value: compact JSON text (None stays NULL; values JSON has no type for, such
+    as dates, as their text)."""
     if value is None:
         return None
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+    return _JSON.encode(value).decode()
 
 
 def batched(rows: Iterator[Row], size: int = BATCH_ROWS) -> Iterator[list[Row]]:
