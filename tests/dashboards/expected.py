@@ -225,8 +225,11 @@ def top_names(dim: str, key: str, names: list[str]) -> Callable[[Query, str | No
 
 def heatmap(q: Query, user: str | None, p: Params) -> list[Row]:
     sql = (
+        # the dataset's grid is per listener of dim_user (a test's scratch user loaded without
+        # `users add` has plays but no grid)
         "select local_weekday, local_hour, sum(minutes_played) from gold.fct_plays "
-        f"where {user_is(user)} and {p.period('local_date')} group by 1, 2"
+        f"where {user_is(user)} and {p.period('local_date')} "
+        "and user_id in (select user_id from gold.dim_user) group by 1, 2"
     )
     cells = {(w, h): 0.0 for w in range(1, 8) for h in range(24)}
     for weekday, hour, minutes in q(sql, {"user": user}):
