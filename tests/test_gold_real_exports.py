@@ -98,8 +98,8 @@ def test_overlapping_and_repeated_imports_add_no_duplicates(real_gold, tmp_path:
     assert "already loaded" in output
     [(after,)] = gold(real_gold, "select count(*) from gold.fct_plays where user_id = 'thinh'")
     assert after == before + 1
-    # among the real Spotify listeners (other services' test listeners share this warehouse; their
-    # own same-second duplicates are a known gap of those sources, not of these imports)
+    # among the real Spotify listeners these imports are about (the other services' test listeners
+    # share this warehouse; each service's own rules are tested in its room)
     [(dups,)] = gold(
         real_gold,
         "select count(*) from (select 1 from gold.fct_plays where user_id = any(%s) group by user_id, "
