@@ -159,4 +159,8 @@ def unresolved_artists(plays: list[Play], *hint_paths: Path) -> int:
 
 
 def track_play_history_plays(path: Path) -> set[tuple[int, str]]:
-    return {(int(r["Last Played Date"]), r["Track Name"]) for r in csv_records(path)}
+    """One play per millisecond and Track Name, whatever its case and spaces (Apple writes some
+    plays twice: user-initiated or not, and "NORTHERN LIGHTS" beside "Northern Lights")."""
+    return {
+        (int(r["Last Played Date"]), " ".join(r["Track Name"].split()).lower()) for r in csv_records(path)
+    }

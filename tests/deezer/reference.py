@@ -43,8 +43,17 @@ def ip_addresses(path: Path) -> set[str]:
 
 
 def events(path: Path) -> set[tuple]:
-    """Distinct listening events: rows agreeing on time, track, artist, ISRC, album, listening time
-    and platform are one play written twice."""
+    """Distinct listening events, (UTC end text, title, artist, seconds or -1): rows agreeing on time,
+    title and artist (case and spaces aside) are one play written twice, under one or two catalog
+    entries of the song (another ISRC or album); it lasted as long as its longest row."""
     header, rows = sheet_rows(path)
-    names = ["Date", "Song Title", "Artist", "ISRC", "Album Title", "Listening Time", "Platform Name"]
-    return {tuple(r[header.index(n)] for n in names) for r in rows}
+    at = {n: header.index(n) for n in ("Date", "Song Title", "Artist", "Listening Time")}
+    longest: dict[tuple, int] = {}
+    for r in rows:
+        key = (r[at["Date"]], _norm(r[at["Song Title"]]), _norm(r[at["Artist"]]))
+        longest[key] = max(longest.get(key, -1), int(r[at["Listening Time"]]))
+    return {(*key, seconds) for key, seconds in longest.items()}
+
+
+def _norm(name: str | None) -> str:
+    return " ".join((name if name not in (None, "None") else "").split()).lower()

@@ -74,7 +74,7 @@ def test_listening_history_end_to_end(settings, conn, tmp_path: Path) -> None:
         count, unknown, first_end, last_end = cur.fetchone()
     distinct = events(SAMPLE)
     assert count == len(distinct) < len(expected)
-    assert unknown == sum(1 for e in distinct if e[5] == "-1")
+    assert unknown == sum(1 for e in distinct if e[3] == -1)
     assert (first_end, last_end) == (min(e[0] for e in expected), max(e[0] for e in expected))
 
 

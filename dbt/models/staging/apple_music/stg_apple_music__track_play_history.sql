@@ -1,8 +1,8 @@
 {#-
   Apple Music - Track Play History as plays (the conformed play contract).
 
-  Apple often writes a play twice, Is User Initiated false and true at the identical millisecond:
-  one play per person, time and Track Name (the row that says true is kept, so the play_id is stable
+  Apple often writes a play twice, Is User Initiated false and true at the identical millisecond,
+  sometimes with the name in another case: one play per person, time and Track Name (case aside) (the row that says true is kept, so the play_id is stable
   whichever copies a file has). Track Name is "Artist - Title", split at the first " - " (titles
   carry " - Remastered" and the like far more often than artist names carry " - "); "null - " or
   "N/A" is Apple's unknown. Last Played Date is taken as the END of playback (iTunes updates it when
@@ -26,11 +26,14 @@ typed as (
     from source
 ),
 
--- the same play as user-initiated and not, or loaded twice: one row, the earliest load's
+-- the same play as user-initiated and not, in another case ("NORTHERN LIGHTS" beside "Northern
+-- Lights" at the same millisecond), or loaded twice: one row, the earliest load's
 deduplicated as (
-    select distinct on (user_id, played_at, track_description) *
+    select distinct on (user_id, played_at, {{ name_key('track_description') }}) *
     from typed
-    order by user_id, played_at, track_description, load_id, is_user_initiated desc nulls last, play_id
+    order by
+        user_id, played_at, {{ name_key('track_description') }}, load_id, is_user_initiated desc nulls last,
+        track_description, play_id
 ),
 
 split as (

@@ -31,6 +31,16 @@ deduplicated as (
     order by play_id, load_id
 ),
 
+-- Deezer writes some plays twice at the same second under two catalog entries of the song (another
+-- ISRC or album, the same title and artist): one play, the row listened longest
+one_per_second as (
+    select distinct on (user_id, listened_at, {{ name_key('artist_name') }}, {{ name_key('track_name') }}) *
+    from deduplicated
+    order by
+        user_id, listened_at, {{ name_key('artist_name') }}, {{ name_key('track_name') }},
+        ms_played desc nulls last, play_id
+),
+
 final as (
     select
         play_id,
@@ -53,7 +63,7 @@ final as (
         null::text as service_track_id,
         platform,
         load_id
-    from deduplicated
+    from one_per_second
 )
 
 select * from final
