@@ -4,12 +4,13 @@ history, gathered from the service rooms (`<room>/files.py`) in the order they a
 from __future__ import annotations
 
 from functools import cache
+from types import ModuleType
 
 from tracktracker_assets.exports.rowformats import Head, NotHistory, RowFormat
 
 
-@cache
-def row_formats() -> tuple[RowFormat, ...]:
+def _rooms() -> tuple[ModuleType, ...]:
+    """The service rooms' `files` modules, in the order their formats are tried."""
     from tracktracker_assets.apple_music import files as apple_music
     from tracktracker_assets.deezer import files as deezer
     from tracktracker_assets.lastfm import files as lastfm
@@ -17,8 +18,12 @@ def row_formats() -> tuple[RowFormat, ...]:
     from tracktracker_assets.tidal import files as tidal
     from tracktracker_assets.youtube_music import files as youtube_music
 
-    rooms = (apple_music, youtube_music, lastfm, listenbrainz, deezer, tidal)
-    formats = tuple(fmt for room in rooms for fmt in room.FORMATS)
+    return (apple_music, youtube_music, lastfm, listenbrainz, deezer, tidal)
+
+
+@cache
+def row_formats() -> tuple[RowFormat, ...]:
+    formats = tuple(fmt for room in _rooms() for fmt in room.FORMATS)
     names = [fmt.name for fmt in formats]
     if len(set(names)) != len(names):
         raise RuntimeError(f"two file formats share a name: {sorted(names)}")
@@ -27,15 +32,7 @@ def row_formats() -> tuple[RowFormat, ...]:
 
 @cache
 def not_history() -> tuple[NotHistory, ...]:
-    from tracktracker_assets.apple_music import files as apple_music
-    from tracktracker_assets.deezer import files as deezer
-    from tracktracker_assets.lastfm import files as lastfm
-    from tracktracker_assets.listenbrainz import files as listenbrainz
-    from tracktracker_assets.tidal import files as tidal
-    from tracktracker_assets.youtube_music import files as youtube_music
-
-    rooms = (apple_music, youtube_music, lastfm, listenbrainz, deezer, tidal)
-    return tuple(other for room in rooms for other in room.NOT_HISTORY)
+    return tuple(other for room in _rooms() for other in room.NOT_HISTORY)
 
 
 def row_format_of(head: Head) -> RowFormat | None:

@@ -264,11 +264,7 @@ def _load_source(
 def _load(
     conn: Any, user_id: str, source: Source, fmt: Format, progress: Progress | None, durable: bool
 ) -> FileResult:
-    with conn.cursor() as cur:
-        if not durable:
-            cur.execute("set local synchronous_commit = off")
-    # the one bronze writer: the duplicate check below sees every earlier load
-    load_id = bronze_write(conn)
+    load_id = _begin_load(conn, durable)
     records, sha = _copy(conn, user_id, source, fmt, load_id, progress)
     if (done := _loaded(conn, user_id, sha)) is not None:  # same bytes, loaded before (or meanwhile)
         conn.rollback()
@@ -284,6 +280,15 @@ def _load(
     return _finish(conn, user_id, source, fmt, load_id, sha, records, min_ts, max_ts, [])
 
 
+def _begin_load(conn: Any, durable: bool) -> int:
+    """Open the load's transaction as the one bronze writer (the duplicate check at its end sees every
+    earlier load); its load id."""
+    if not durable:
+        with conn.cursor() as cur:
+            cur.execute("set local synchronous_commit = off")
+    return bronze_write(conn)
+
+
 def _load_rows(
     conn: Any,
     user_id: str,
@@ -294,10 +299,7 @@ def _load_rows(
     durable: bool,
 ) -> FileResult:
     """Load a file of another service: its reader's rows, checked and COPYed like Spotify's records."""
-    with conn.cursor() as cur:
-        if not durable:
-            cur.execute("set local synchronous_commit = off")
-    load_id = bronze_write(conn)
+    load_id = _begin_load(conn, durable)
     with source.open() as raw:
         stream = _HashingStream(raw)
         rows = _RowChecker(fmt, context)
@@ -313,23 +315,7 @@ def _load_rows(
                 if progress:
                     progress(rows.count, stream.bytes_read)
 
-        pipe = _CsvPipe(produce)
-        pipe.start()
-        try:
-            with conn.cursor() as cur:
-                cur.copy_expert(statement, pipe, size=1 << 20)
-        except (psycopg2.Error, ImportProblem) as exc:
-            if isinstance(pipe.error, ImportProblem):
-                raise pipe.error from None
-            if isinstance(exc, ImportProblem):
-                raise
-            raise database_problem(source.name, exc) from None
-        finally:
-            pipe.close()
-        if pipe.error is not None:
-            raise pipe.error
-        while stream.read(1 << 20):
-            pass
+        _copy_stream(conn, statement, source.name, stream, produce)
         sha = stream.digest.hexdigest()
     if (done := _loaded(conn, user_id, sha)) is not None:
         conn.rollback()
@@ -707,24 +693,40 @@ def _copy(
     with source.open() as raw:
         stream = _HashingStream(raw)
         reader = ArrayReader(stream, source.name, fmt)
-        pipe = _CsvPipe(spotify_batches(reader, (user_id, load_id), fmt, progress))
-        pipe.start()
-        try:
-            with conn.cursor() as cur:
-                cur.copy_expert(statement, pipe, size=1 << 20)
-        except (psycopg2.Error, ImportProblem) as exc:
-            if isinstance(pipe.error, ImportProblem):
-                raise pipe.error from None
-            if isinstance(exc, ImportProblem):
-                raise
-            raise database_problem(source.name, exc) from None
-        finally:
-            pipe.close()
-        if pipe.error is not None:
-            raise pipe.error
-        while stream.read(1 << 20):  # bytes after the closing ']' belong to the file's hash too
-            pass
-        return pipe.records, stream.digest.hexdigest()
+        records = _copy_stream(
+            conn, statement, source.name, stream, spotify_batches(reader, (user_id, load_id), fmt, progress)
+        )
+        return records, stream.digest.hexdigest()
+
+
+def _copy_stream(
+    conn: Any,
+    statement: str,
+    name: str,
+    stream: _HashingStream,
+    produce: Callable[[], Iterator[tuple[int, bytes]]],
+) -> int:
+    """Run one COPY fed by `produce` on the parser thread; the records copied. The file's problem
+    (ImportProblem) wins over the aborted COPY's error; the bytes a reader left after its last record
+    are read too, so that the file's hash covers it whole."""
+    pipe = _CsvPipe(produce)
+    pipe.start()
+    try:
+        with conn.cursor() as cur:
+            cur.copy_expert(statement, pipe, size=1 << 20)
+    except (psycopg2.Error, ImportProblem) as exc:
+        if isinstance(pipe.error, ImportProblem):
+            raise pipe.error from None
+        if isinstance(exc, ImportProblem):
+            raise
+        raise database_problem(name, exc) from None
+    finally:
+        pipe.close()
+    if pipe.error is not None:
+        raise pipe.error
+    while stream.read(1 << 20):
+        pass
+    return pipe.records
 
 
 def _implausible_time(source: Source, fmt: Format) -> ImportProblem:
