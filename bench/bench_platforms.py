@@ -158,6 +158,9 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument(
+        "--part", choices=("all", "load", "dedupe"), default="all", help="only the loads or the builds"
+    )
     args = parser.parse_args()
     home = Path(tempfile.mkdtemp(prefix="tt-bench-platforms-"))
     home.chmod(0o711)
@@ -185,12 +188,14 @@ def main() -> None:
         )
         write_spotify(spotify, plays)
         write_ghan(ghan, plays)
-        write_apple(apple, args.rows)
+        if args.part != "dedupe":
+            write_apple(apple, args.rows)
 
-        for label, user_id, path, fmt_name in (
+        loads = (
             ("lastfm", "bench-lastfm", ghan, "lastfm_ghan_csv"),
             ("apple_music", "bench-apple", apple, "apple_music_play_activity_csv"),
-        ):
+        )
+        for label, user_id, path, fmt_name in loads if args.part != "dedupe" else ():
             load = child(LOAD_CHILD, user_id, str(path))
             floor = copy_floor(settings, conn, user_id, path, load["format"] or fmt_name)
             results[f"{label}_file_mb"] = round(path.stat().st_size / 2**20)
@@ -199,6 +204,8 @@ def main() -> None:
             results[f"{label}_raw_copy_seconds"] = round(floor, 2)
             results[f"{label}_load_vs_copy"] = round(load["seconds"] / floor, 2)
 
+        if args.part == "load":
+            return finish(settings, conn, home, results)
         # the dedupe's share of a full build: Spotify alone, then with the overlapping scrobbles
         with conn.cursor() as cur:
             cur.execute("delete from bronze.lastfm_scrobbles; delete from bronze.apple_music_play_activity")
@@ -210,10 +217,12 @@ def main() -> None:
         started = time.perf_counter()
         run_dbt(settings, build)
         results["build_spotify_only_seconds"] = round(time.perf_counter() - started, 1)
+        results["build_spotify_only_slowest"] = slowest_nodes()
         child(LOAD_CHILD, "bench-both", str(ghan))
         started = time.perf_counter()
         run_dbt(settings, build)
         results["build_spotify_and_lastfm_seconds"] = round(time.perf_counter() - started, 1)
+        results["build_spotify_and_lastfm_slowest"] = slowest_nodes()
         results["dedupe_adds"] = round(
             results["build_spotify_and_lastfm_seconds"] / results["build_spotify_only_seconds"] - 1, 3
         )
@@ -222,9 +231,26 @@ def main() -> None:
                 "select count(*), count(*) filter (where services like '%%lastfm%%') from gold.fct_plays"
             )
             results["gold_plays"], results["gold_plays_also_on_lastfm"] = cur.fetchone()
-        conn.close()
-    finally:
+        return finish(settings, conn, home, results)
+    except BaseException:
         stop_storage(settings)
+        raise
+
+
+def slowest_nodes(count: int = 12) -> dict[str, float]:
+    """The build's slowest dbt nodes (a diagnosis of the figure, from dbt's run_results.json)."""
+    from tracktracker_assets.transform.project import DBT_PROJECT_DIR
+
+    results = json.loads((DBT_PROJECT_DIR / "target" / "run_results.json").read_text())["results"]
+    ranked = sorted(results, key=lambda r: -r["execution_time"])[:count]
+    return {r["unique_id"].split(".", 2)[-1]: round(r["execution_time"], 1) for r in ranked}
+
+
+def finish(settings, conn, home: Path, results: dict) -> None:
+    from tracktracker_assets.services.local import stop_storage
+
+    conn.close()
+    stop_storage(settings)
     shutil.rmtree(home, ignore_errors=True)
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "platforms.json").write_text(json.dumps(results, indent=2))
