@@ -85,15 +85,22 @@ class ArtistHints:
         return len(self.by_title.get(name_key(title), ())) == 1
 
 
-def is_play(row: dict[str, Any]) -> bool:
+def is_play(
+    event_type: str | None,
+    end_reason_type: str | None,
+    event_end_at: object,
+    song_name: str | None,
+    play_duration_ms: int | None,
+    item_type: str | None,
+) -> bool:
     """As staging: an end event (PLAY_END, or no Event Type in older files) of a named song that played."""
     return (
-        (row.get("event_type") or "PLAY_END") == "PLAY_END"
-        and (row.get("event_type") is not None or row.get("end_reason_type") is not None)
-        and row.get("event_end_at") is not None
-        and row.get("song_name") is not None
-        and (row.get("play_duration_ms") or 0) > 0
-        and row.get("item_type") not in ("AD", "AGGREGATE_NON_CATALOG_PLAY_TIME")
+        (event_type or "PLAY_END") == "PLAY_END"
+        and (event_type is not None or end_reason_type is not None)
+        and event_end_at is not None
+        and song_name is not None
+        and (play_duration_ms or 0) > 0
+        and item_type not in ("AD", "AGGREGATE_NON_CATALOG_PLAY_TIME")
     )
 
 
@@ -105,14 +112,12 @@ class UnresolvedArtists:
         self.without: list[tuple[str | None, str | None]] = []
         self.plays = 0
 
-    def add(self, row: dict[str, Any]) -> None:
-        if not is_play(row):
-            return
+    def add_play(self, title: str | None, album: str | None, has_artist: bool) -> None:
+        """One play event (is_play) of the file; `album` as the file names it (Album Name, else
+        Container Album Name)."""
         self.plays += 1
-        if row.get("artist_name") is None and row.get("container_artist_name") is None:
-            self.without.append(
-                (row.get("song_name"), row.get("album_name") or row.get("container_album_name"))
-            )
+        if not has_artist:
+            self.without.append((title, album))
 
     def report(self) -> None:
         if not self.without:

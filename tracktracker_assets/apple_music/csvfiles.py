@@ -44,54 +44,78 @@ class Record(dict[str, str]):
     line: int
 
 
+class Rows:
+    """The file's records as lists of fields in the header's order, each checked to have exactly the
+    header's fields; `number` and `line` are those of the record last yielded.
+
+    The reader of files of millions of records (Play Activity) takes fields by position from these;
+    `records` gives them by name.
+    """
+
+    def __init__(self, raw: IO[bytes], context: ReadContext, what: str) -> None:
+        """`what` names the file's kind for messages ("Apple Music Play Activity")."""
+        self._raw, self._context, self._what = raw, context, what
+        self.header: list[str] = []
+        self.number = 0
+        self.line = 0
+
+    def __iter__(self) -> Iterator[list[str]]:
+        context, what = self._context, self._what
+        start = self._raw.read(2)
+        if start in UTF16_BOMS:
+            raise context.problem(
+                f"this {what} file is UTF-16 text (re-saved by a spreadsheet program); Apple delivers UTF-8.",
+                hint=AS_DELIVERED,
+            )
+        lines = _Lines(io.BufferedReader(_Prefixed(start, self._raw), 1 << 16))
+        reader = csv.reader(lines, strict=True)
+        try:
+            self.header = header = [cell.strip() for cell in next(reader, [])]
+            if not any(header):
+                raise context.problem(f"the {what} file is empty.", hint=AS_DELIVERED)
+            width = len(header)
+            for row in reader:
+                if not row or row == [""]:
+                    continue  # a blank line (an Excel-resaved file's trailing one) is no record
+                if len(row) != width:
+                    self.number += 1
+                    raise context.problem(
+                        f"line {reader.line_num} has {len(row)} fields where the header has {width}: "
+                        "the file is cut short or damaged.",
+                        record=self.number,
+                        hint=AS_DELIVERED,
+                    )
+                self.number += 1
+                self.line = reader.line_num
+                yield row
+        except UnicodeDecodeError as exc:
+            raise context.problem(
+                f"line {lines.number} is not UTF-8 text (invalid byte 0x{exc.object[exc.start]:02x}).",
+                record=self.number + 1,
+                hint=AS_DELIVERED,
+            ) from exc
+        except csv.Error as exc:
+            raise context.problem(
+                f"line {reader.line_num} is no valid CSV ({exc}).", record=self.number + 1, hint=AS_DELIVERED
+            ) from exc
+        if self.number == 0:
+            raise context.problem(
+                f"the {what} file has a header but no rows: nothing to import.",
+                hint="Import the complete file from your Apple data export.",
+            )
+
+
 def records(raw: IO[bytes], context: ReadContext, what: str) -> Iterator[Record]:
-    """The file's records, each checked to have exactly the header's fields.
+    """The file's records by header name, each checked to have exactly the header's fields.
 
     `what` names the file's kind for messages ("Apple Music Play Activity").
     """
-    start = raw.read(2)
-    if start in UTF16_BOMS:
-        raise context.problem(
-            f"this {what} file is UTF-16 text (re-saved by a spreadsheet program); Apple delivers UTF-8.",
-            hint=AS_DELIVERED,
-        )
-    lines = _Lines(io.BufferedReader(_Prefixed(start, raw), 1 << 16))
-    reader = csv.reader(lines, strict=True)
-    number = 0
-    try:
-        header = [cell.strip() for cell in next(reader, [])]
-        if not any(header):
-            raise context.problem(f"the {what} file is empty.", hint=AS_DELIVERED)
-        for row in reader:
-            if not row or row == [""]:
-                continue  # a blank line (an Excel-resaved file's trailing one) is no record
-            number += 1
-            if len(row) != len(header):
-                raise context.problem(
-                    f"line {reader.line_num} has {len(row)} fields where the header has {len(header)}: "
-                    "the file is cut short or damaged.",
-                    record=number,
-                    hint=AS_DELIVERED,
-                )
-            record = Record(zip(header, row, strict=True))
-            record.number = number
-            record.line = reader.line_num
-            yield record
-    except UnicodeDecodeError as exc:
-        raise context.problem(
-            f"line {lines.number} is not UTF-8 text (invalid byte 0x{exc.object[exc.start]:02x}).",
-            record=number + 1,
-            hint=AS_DELIVERED,
-        ) from exc
-    except csv.Error as exc:
-        raise context.problem(
-            f"line {reader.line_num} is no valid CSV ({exc}).", record=number + 1, hint=AS_DELIVERED
-        ) from exc
-    if number == 0:
-        raise context.problem(
-            f"the {what} file has a header but no rows: nothing to import.",
-            hint="Import the complete file from your Apple data export.",
-        )
+    rows = Rows(raw, context, what)
+    for row in rows:
+        record = Record(zip(rows.header, row, strict=True))
+        record.number = rows.number
+        record.line = rows.line
+        yield record
 
 
 class _Lines:

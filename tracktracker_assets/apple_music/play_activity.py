@@ -12,12 +12,13 @@ Privacy columns (account and device ids, IP address and IP geolocation) are neve
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
+from operator import itemgetter
 from typing import IO
 
 from tracktracker_assets.apple_music import artists, csvfiles
-from tracktracker_assets.apple_music.csvfiles import Record, boolean, integer, timestamp
+from tracktracker_assets.apple_music.csvfiles import Record, integer, timestamp
 from tracktracker_assets.apple_music.privacy import is_private
 from tracktracker_assets.apple_music.recognise import ITUNES_EPOCH, sniff_play_activity
 from tracktracker_assets.exports.rowformats import ReadContext, Row, RowFormat, batched, json_text
@@ -66,88 +67,128 @@ def read(raw: IO[bytes], context: ReadContext) -> Iterator[list[Row]]:
 
 def _rows(raw: IO[bytes], context: ReadContext) -> Iterator[Row]:
     counter = artists.UnresolvedArtists(context)
+    rows = csvfiles.Rows(raw, context, WHAT)
     plan: _Plan | None = None
-    for record in csvfiles.records(raw, context, WHAT):
+    for fields in rows:
         if plan is None:  # every record has the header's fields: sort them out once per file
-            plan = _Plan(list(record), context)
-        row = _row(record, context, plan)
-        counter.add(_RowView(row))
-        yield row
+            plan = _Plan(rows.header, context)
+        yield plan.row(fields, rows, counter)
     counter.report()
 
 
-_POSITION = {column: i for i, column in enumerate(COLUMNS)}
+def _getter(indices: list[int]) -> Callable[[list[str]], tuple[str, ...]]:
+    """The fields at `indices` of a record, as a tuple (itemgetter returns a bare field for one)."""
+    if len(indices) == 1:
+        index = indices[0]
+        return lambda fields: (fields[index],)
+    return itemgetter(*indices)
 
 
-class _RowView:
-    """A bronze row read by column name, as the artist count asks (no dict built per row)."""
-
-    __slots__ = ("_row",)
-
-    def __init__(self, row: Row) -> None:
-        self._row = row
-
-    def get(self, column: str, default: object = None) -> object:
-        value = self._row[_POSITION[column]]
-        return default if value is None else value
+# positions in TEXTS of what the artist count reads
+_EVENT, _REASON, _ITEM, _SONG, _ARTIST, _ALBUM, _CONTAINER_ARTIST, _CONTAINER_ALBUM = map(
+    TEXTS.index,
+    (
+        "event_type",
+        "end_reason_type",
+        "item_type",
+        "song_name",
+        "artist_name",
+        "album_name",
+        "container_artist_name",
+        "container_album_name",
+    ),
+)
+_DURATION = NUMBERS.index("play_duration_ms")
+_START, _END, _RECEIVED = map(TIMES.index, ("event_start_at", "event_end_at", "event_received_at"))
 
 
 class _Plan:
-    """What becomes of each field of the file's header: dropped (private), typed (how, into which
-    column), or kept in extra. Worked out once per file: every record has the header's fields."""
+    """Where each bronze column is in the file's records, by position: worked out once per file
+    (every record has the header's fields). Private fields are dropped, fields without a column of
+    their own go to `extra`. A column the file's layout lacks reads an empty field appended to each
+    record (position len(header)); a column two names fill (Song Name / Content Name) is filled by
+    the one the file has."""
 
     def __init__(self, header: list[str], context: ReadContext) -> None:
-        private = [name for name in header if is_private(name)]
+        private = {name for name in header if is_private(name)}
         context.dropped.update(private)
-        self.extra = [name for name in header if name not in TYPED and name not in private]
         self.layout = SONG_NAME if "Song Name" in header else LEGACY
-        # (header name, bronze column) by kind; a column two names fill (Song Name / Content Name)
-        # is filled by the one the file has
-        present = [(name, column) for name, column in TYPED.items() if name in header]
-        self.numbers = [(n, c) for n, c in present if c in NUMBERS]
-        self.times = [(n, c) for n, c in present if c in TIMES]
-        self.texts = [(n, c) for n, c in present if c not in NUMBERS and c not in TIMES and c != "offline"]
-        self.offline = next((n for n, c in present if c == "offline"), None)
-        self.order = (*TIMES, *TEXTS, "offline", *NUMBERS)
+        position = {name: i for i, name in enumerate(header)}
+        where = {column: position[name] for name, column in TYPED.items() if name in position}
+        named = {name: column for name, column in TYPED.items() if name in position}
+        absent = len(header)
+
+        def columns(of: tuple[str, ...]) -> tuple[Callable[[list[str]], tuple[str, ...]], list[str]]:
+            # the getter, and the header name of each column for messages
+            names = {column: name for name, column in named.items()}
+            return _getter([where.get(c, absent) for c in of]), [names.get(c, c) for c in of]
+
+        self.times, self.time_names = columns(TIMES)
+        self.texts, _ = columns(TEXTS)
+        self.numbers, self.number_names = columns(NUMBERS)
+        self.offline = where.get("offline", absent)
+        kept = [(i, name) for i, name in enumerate(header) if name not in TYPED and name not in private]
+        self.extra_names = [name for _, name in kept]
+        self.extra = _getter([i for i, _ in kept]) if kept else lambda fields: ()
+
+    def row(self, fields: list[str], rows: csvfiles.Rows, counter: artists.UnresolvedArtists) -> Row:
+        # the fields are read inline (this runs for every event of files of millions of events)
+        fields.append("")
+        times = []
+        for value, name in zip(self.times(fields), self.time_names, strict=True):
+            if len(value) >= 20 and value[-1] == "Z":
+                try:
+                    times.append(datetime.fromisoformat(value))
+                    continue
+                except ValueError:
+                    pass
+            times.append(timestamp(_record(rows, name, value), name, counter.context))
+        texts = [value.strip() or None for value in self.texts(fields)]
+        numbers = [
+            int(value) if value.isdigit() else _number(value, name, rows, counter.context) if value else None
+            for value, name in zip(self.numbers(fields), self.number_names, strict=True)
+        ]
+        offline = _BOOLEANS.get(fields[self.offline].strip().lower())
+        extra = {
+            name: value
+            for name, value in zip(self.extra_names, self.extra(fields), strict=True)
+            if value and not value.isspace()  # as strip(), without a call for the many empty fields
+        }
+        # PLAY_START events have no end and some events no start; every row has one of the three
+        event_at = times[_END] or times[_START] or times[_RECEIVED]
+        if event_at is None:
+            raise counter.context.problem(
+                f"line {rows.line} has no Event Start, End or Received Timestamp.",
+                record=rows.number,
+                hint=csvfiles.AS_DELIVERED,
+            )
+        if artists.is_play(
+            texts[_EVENT], texts[_REASON], times[_END], texts[_SONG], numbers[_DURATION], texts[_ITEM]
+        ):
+            counter.add_play(
+                texts[_SONG],
+                texts[_ALBUM] or texts[_CONTAINER_ALBUM],
+                texts[_ARTIST] is not None or texts[_CONTAINER_ARTIST] is not None,
+            )
+        return (self.layout, event_at, *times, *texts, offline, *numbers, json_text(extra or None))
 
 
-def _number(record: Record, name: str, context: ReadContext) -> int | None:
-    value = record[name].strip()
-    if value.isdigit():  # the common case, without a call into the careful reader
-        return int(value)
-    return integer(record, name, context)
+_BOOLEANS = {"true": True, "false": False}  # in any case: Excel writes TRUE
 
 
-def _time(record: Record, name: str, context: ReadContext) -> object:
-    value = record[name].strip()
-    if value.endswith("Z") and len(value) >= 20:
-        try:
-            return datetime.fromisoformat(value)
-        except ValueError:
-            pass
-    return timestamp(record, name, context)
+def _number(value: str, name: str, rows: csvfiles.Rows, context: ReadContext) -> int | None:
+    """A number not written as plain digits: Apple writes some as 25200.0, Excel big ones as 1.2E+5."""
+    try:
+        return int(float(value))
+    except (ValueError, OverflowError):  # "N/A", or no number at all: the careful reader says which
+        return integer(_record(rows, name, value), name, context)
 
 
-def _row(record: Record, context: ReadContext, plan: _Plan) -> Row:
-    # the fields are read inline (this runs for every event of files of millions of events)
-    values: dict[str, object] = {column: record[name].strip() or None for name, column in plan.texts}
-    for name, column in plan.numbers:
-        values[column] = _number(record, name, context)
-    for name, column in plan.times:
-        values[column] = _time(record, name, context)
-    if plan.offline is not None:
-        values["offline"] = boolean(record, plan.offline)
-    extra = {name: record[name] for name in plan.extra if record[name].strip()}
-    # PLAY_START events have no end and some events no start; every row has one of the three
-    event_at = values.get("event_end_at") or values.get("event_start_at") or values.get("event_received_at")
-    if event_at is None:
-        raise context.problem(
-            f"line {record.line} has no Event Start, End or Received Timestamp.",
-            record=record.number,
-            hint=csvfiles.AS_DELIVERED,
-        )
-    get = values.get
-    return (plan.layout, event_at, *[get(column) for column in plan.order], json_text(extra or None))
+def _record(rows: csvfiles.Rows, name: str, value: str) -> Record:
+    """The one field a careful reader looks at (an unusual value: it may say what is wrong)."""
+    record = Record({name: value})
+    record.number, record.line = rows.number, rows.line
+    return record
 
 
 PLAY_ACTIVITY = RowFormat(

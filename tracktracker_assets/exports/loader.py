@@ -311,7 +311,7 @@ def _load_rows(
         def produce() -> Iterator[tuple[int, bytes]]:
             for batch in fmt.read(stream.buffered(), context):
                 rows.check(batch)
-                yield len(batch), rows_to_csv([(*prefix, *row) for row in batch])
+                yield len(batch), rows_to_csv(batch, prefix)
                 if progress:
                     progress(rows.count, stream.bytes_read)
 
@@ -339,10 +339,26 @@ class _RowChecker:
         self.max_ts: datetime | None = None
 
     def check(self, batch: list[tuple[Any, ...]]) -> None:
+        moments = [row[self._at] for row in batch]
+        try:  # the whole batch at once: one aware time each, all in range (the common case)
+            low, high = min(moments), max(moments)
+            careful = not (self._fmt.earliest <= low and high <= datetime.now(UTC) + FUTURE_SLACK)
+        except TypeError:  # a row without a time, or one without a time zone
+            careful = True
+        if careful:
+            self._check_each(moments)
+            return
+        if self.min_ts is None or low < self.min_ts:
+            self.min_ts = low
+        if self.max_ts is None or high > self.max_ts:
+            self.max_ts = high
+        self.count += len(batch)
+
+    def _check_each(self, moments: list[Any]) -> None:
+        """Row by row: names the first row without a possible time; naive times are UTC."""
         latest = datetime.now(UTC) + FUTURE_SLACK
         earliest = self._fmt.earliest
-        for i, row in enumerate(batch):
-            moment = row[self._at]
+        for i, moment in enumerate(moments):
             if moment is None or not isinstance(moment, datetime):
                 raise self._context.problem(
                     f"row {self.count + i + 1} has no time ({self._fmt.time_column}).",
@@ -360,7 +376,7 @@ class _RowChecker:
                 self.min_ts = moment
             if self.max_ts is None or moment > self.max_ts:
                 self.max_ts = moment
-        self.count += len(batch)
+        self.count += len(moments)
 
 
 def _finish(
@@ -524,13 +540,16 @@ def _csv_value(value: Any) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def rows_to_csv(rows: list[tuple[Any, ...]]) -> bytes:
-    """CSV lines for whole rows, each settled on its own (the careful path)."""
+def rows_to_csv(rows: list[tuple[Any, ...]], prefix: tuple[Any, ...] = ()) -> bytes:
+    """CSV lines for whole rows (each `prefix` + the row), each settled on its own (the careful path)."""
+    head = _encode(prefix)[1:-1] + b"," if prefix else b""
     lines = []
     for row in rows:
         line = _encode(row)[1:-1]
-        if _has_unsafe_escape(line):
-            line = ",".join(map(_csv_value, row)).encode()
+        if b"\\" in line and _has_unsafe_escape(line):
+            line = ",".join(map(_csv_value, (*prefix, *row))).encode()
+        else:
+            line = head + line
         lines.append(line)
     return b"\n".join(lines) + b"\n" if lines else b""
 
