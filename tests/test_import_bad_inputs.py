@@ -192,10 +192,26 @@ def test_time_zone_that_does_not_exist(loaded) -> None:
 
 
 def test_same_file_twice_is_a_reported_no_op(loaded) -> None:
-    before = snapshot(loaded)
+    from tracktracker_assets.orchestration.instance import get_instance
+
+    instance = get_instance(loaded)
+    before, runs = snapshot(loaded), instance.get_runs_count()
     code, output = cli("import", USER, str(GOOD))
     assert code == 0 and "already loaded" in output and "Nothing new" in output
     assert snapshot(loaded) == before
+    # decided before any run: nothing to load and gold current, so no run starts
+    assert instance.get_runs_count() == runs
+
+
+def test_a_known_file_beside_a_new_one_is_loaded_by_a_run(loaded, tmp_path: Path) -> None:
+    """The no-op shortcut takes only imports where every file is known: one new file among known
+    ones goes through the load run as before (the known one reported as already loaded)."""
+    fresh = [dict(row, ts=f"2019-02-03T04:0{i}:05Z", ms_played=123_450 + i) for i, row in enumerate(rows(3))]
+    new = write(tmp_path, "Streaming_History_Audio_2019_9.json", json.dumps(fresh))
+    before = snapshot(loaded)
+    code, output = cli("import", USER, str(GOOD), str(new))
+    assert code == 0 and "already loaded" in output and "3 new records" in output, output
+    assert snapshot(loaded)[0] == before[0] + 3
 
 
 def test_one_bad_file_among_good_ones(loaded, tmp_path: Path) -> None:

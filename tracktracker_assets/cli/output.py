@@ -19,18 +19,18 @@ def quiet_library_warnings() -> None:
     """Libraries' notices about their own APIs (Dagster's beta and superseded APIs, SQLAlchemy 2.0
     deprecations, deprecations in general) are for their developers, not for someone running a
     command; every other warning still shows."""
-    import dagster
-    import sqlalchemy.exc
+    # Dagster's own warning classes, from the module that defines them: importing all of dagster
+    # here would cost every command, `--help` too, most of a second. SQLAlchemy's deprecation
+    # warnings (SADeprecationWarning, RemovedIn20Warning) are DeprecationWarnings.
+    from dagster_shared.utils.warnings import BetaWarning, PreviewWarning, SupersessionWarning
 
     for category in (
         DeprecationWarning,
         PendingDeprecationWarning,
         FutureWarning,
-        dagster.BetaWarning,
-        dagster.PreviewWarning,
-        dagster.SupersessionWarning,
-        sqlalchemy.exc.SADeprecationWarning,
-        sqlalchemy.exc.RemovedIn20Warning,
+        BetaWarning,
+        PreviewWarning,
+        SupersessionWarning,
     ):
         warnings.filterwarnings("ignore", category=category)
 

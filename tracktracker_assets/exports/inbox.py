@@ -133,6 +133,11 @@ def _entries(inbox: Path) -> list[tuple[Path, os.stat_result]]:
     return found
 
 
+def has_entries(settings: Settings, user_id: str) -> bool:
+    """Anything at all in the user's inbox, settled or not (a load to finish or one on its way)."""
+    return bool(_entries(settings.inbox(user_id)))
+
+
 def pending_files(settings: Settings, user_id: str, *, now: float | None = None) -> list[Path]:
     """Files ready to be loaded from a user's inbox, oldest first: settled ones only, no folders.
 

@@ -18,6 +18,7 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import IO, Any
 
 import msgspec
@@ -29,7 +30,7 @@ from tracktracker_assets.exports.errors import ImportProblem, ServiceProblem
 from tracktracker_assets.exports.formats import ACCOUNT, EXTENDED, Format
 from tracktracker_assets.exports.jsonarray import SNIFF_BYTES, ArrayReader, sniff
 from tracktracker_assets.exports.rowformats import Head, ReadContext, RowFormat
-from tracktracker_assets.exports.sources import Source
+from tracktracker_assets.exports.sources import Source, is_workbook, is_zip
 from tracktracker_assets.warehouse.identity import event_identity
 from tracktracker_assets.warehouse.locks import bronze_write, next_load_id
 
@@ -100,6 +101,29 @@ def _already(name: str, sha: str, done: tuple) -> FileResult:
         records=done[1],
         message=f"already loaded on {done[3]:%Y-%m-%d %H:%M} UTC ({done[1]} records): nothing to do.",
     )
+
+
+def already_loaded(conn: Any, user_id: str, paths: list[Path]) -> list[FileResult] | None:
+    """What loading these files would say when every one of them is a file (no ZIP: which of its
+    members hold history is the loader's to find) this listener has loaded before; else None.
+
+    Lets an import that changes nothing say so without starting a run: the same sha256 test and the
+    same message as the load's own (`_loaded`, `_already`).
+    """
+    results = []
+    for path in paths:
+        if is_zip(path) and not is_workbook(path):
+            return None
+        digest = hashlib.sha256()
+        with open(path, "rb") as stream:
+            while chunk := stream.read(1 << 20):
+                digest.update(chunk)
+        sha = digest.hexdigest()
+        done = _loaded(conn, user_id, sha)
+        if done is None:
+            return None
+        results.append(_already(path.name, sha, done))
+    return results
 
 
 def detect(source: Source) -> AnyFormat | None:

@@ -8,7 +8,7 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.progress import (
@@ -23,9 +23,11 @@ from rich.progress import (
 from tracktracker_assets.exports.errors import ServiceProblem
 from tracktracker_assets.exports.intake import check_paths, drop_all
 from tracktracker_assets.orchestration import progress as progress_events
-from tracktracker_assets.orchestration.runs import RunOutcome, run_import, run_refresh
 from tracktracker_assets.services.local import open_registry, start_storage
 from tracktracker_assets.settings import Settings
+
+if TYPE_CHECKING:  # Dagster is imported by the runs only: an import that changes nothing starts none
+    from tracktracker_assets.orchestration.runs import RunOutcome
 
 
 @contextmanager
@@ -102,12 +104,36 @@ def import_files(settings: Settings, console: Console, user_id: str, paths: list
         start_storage(settings)
         with open_registry(settings) as registry:
             registry.require_user(user_id)
+    check_paths(settings, user_id, paths)
+    with database_errors("before the import; nothing was imported"):
+        known = _nothing_new(settings, user_id, paths)
+    if known is not None:
+        for result in known:
+            console.print(f"[yellow]=[/] {result.name}: {result.message}")
+        with database_errors("during the refresh of silver and gold; the next refresh completes it"):
+            return refresh_if_behind(settings, console)
+    with database_errors("before the import; nothing was imported"):
         from tracktracker_assets.users.accounts import mirror_users
 
         mirror_users(settings)
-    check_paths(settings, user_id, paths)
     drop_all(settings, user_id, paths)
     return load_and_refresh(settings, console, [user_id])
+
+
+def _nothing_new(settings: Settings, user_id: str, paths: list[Path]) -> list[Any] | None:
+    """The loader's "already loaded" results when every file is one this listener loaded before and
+    their inbox holds nothing waiting: then no run starts (a run would find just that). None else."""
+    from tracktracker_assets.exports.inbox import has_entries
+    from tracktracker_assets.exports.loader import already_loaded
+    from tracktracker_assets.warehouse.db import connect
+
+    if has_entries(settings, user_id):
+        return None
+    conn = connect(settings.database_url)
+    try:
+        return already_loaded(conn, user_id, paths)
+    finally:
+        conn.close()
 
 
 def load_and_refresh(settings: Settings, console: Console, user_ids: list[str]) -> bool:
@@ -118,6 +144,8 @@ def load_and_refresh(settings: Settings, console: Console, user_ids: list[str]) 
         ),
         live_progress(console),
     ):
+        from tracktracker_assets.orchestration.runs import run_import
+
         outcome = run_import(settings, user_ids)
     ok, inserted = _report(console, outcome)
     if outcome.failures and any(_service_failure(f) for f in outcome.failures):
@@ -174,6 +202,8 @@ def refresh_if_behind(settings: Settings, console: Console, new_plays: int | Non
     if not _gold_behind_bronze(settings):
         console.print("Nothing new to load: silver and gold are unchanged.")
         return True
+    from tracktracker_assets.orchestration.runs import run_refresh
+
     with live_progress(console):
         refresh = run_refresh(settings)
     for failure in refresh.failures:

@@ -24,7 +24,8 @@ __all__ = [
 
 
 def add_listener(settings: Settings, user_id: str, display_name: str | None, timezone: str) -> User:
-    """Register a listener and mirror them (warehouse row, PostgreSQL role, partition)."""
+    """Register a listener and mirror them (warehouse row, PostgreSQL role); their Dagster partition
+    comes with their first run (an import or a pull) or from the users sensor, whichever is first."""
     from tracktracker_assets.users.erasure import pending_user_ids
 
     start_storage(settings)
@@ -35,7 +36,7 @@ def add_listener(settings: Settings, user_id: str, display_name: str | None, tim
         )
     with open_registry(settings) as registry:
         user = registry.add_user(user_id, display_name, timezone)
-    mirror_users(settings)
+    mirror_users(settings, partitions=False)
     return user
 
 

@@ -17,7 +17,6 @@ from typing import Any
 
 from rich.console import Console
 
-from tracktracker_assets.orchestration.partitions import users_partitions
 from tracktracker_assets.settings import Settings
 from tracktracker_assets.users.traces import Identity
 from tracktracker_assets.warehouse.db import connect
@@ -77,6 +76,7 @@ def _warehouse_login(erasure: Erasure) -> str | None:
 
 def _partition(erasure: Erasure) -> str | None:
     from tracktracker_assets.orchestration.instance import get_instance
+    from tracktracker_assets.orchestration.partitions import users_partitions
     from tracktracker_assets.users.sync import mirror_users
 
     instance = get_instance(erasure.settings)
