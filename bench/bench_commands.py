@@ -1,0 +1,139 @@
+"""The commands people type, end to end, each beside its floor (issue: fast where a person waits).
+
+    .venv/bin/python bench/bench_commands.py [--first 20000] [--new 50] [--zip-plays 200000]
+
+In a scratch TRACKTRACKER_HOME with the storage services up (`tracktracker up --no-demo --no-ui`:
+PostgreSQL and the registry; Dagster's webserver, daemon and Superset are not running), each command
+runs as a person runs it (`.venv/bin/tracktracker ...`, a new process) and is timed from start to
+exit. Floors, in the same run: a raw COPY of the same rows into a copy of the bronze table (what
+loading them costs at least), and `python -c pass` (what starting any command costs at least).
+
+Goals (the issue's table): import of a 20,000-play export <= 6 s; import of 50 new plays <= 3 s; an
+import of a file already loaded <= 1.5 s; `users add` <= 1 s; ten years (200,000 plays, Spotify's ZIP)
+to refreshed gold <= 15 s. Writes bench/out/commands.json and prints a table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
+OUT = REPO / "bench" / "out"
+TRACKTRACKER = REPO / ".venv" / "bin" / "tracktracker"
+
+
+def command(*args: str) -> float:
+    """Seconds from start to exit of `tracktracker ARGS` (it must succeed)."""
+    started = time.perf_counter()
+    result = subprocess.run([str(TRACKTRACKER), *args], capture_output=True, text=True, env=os.environ.copy())
+    seconds = time.perf_counter() - started
+    if result.returncode != 0:
+        what = f"tracktracker {' '.join(args)} failed"
+        raise SystemExit(f"{what}:\n{result.stdout[-2000:]}\n{result.stderr[-3000:]}")
+    return seconds
+
+
+def copy_floor(settings, path: Path) -> float:
+    """A raw COPY of the rows the loader makes of a Spotify file, into a copy of its bronze table."""
+    from bench_platforms import child
+
+    code = r"""
+import io, json, sys, time
+from pathlib import Path
+from tracktracker_assets.exports.formats import EXTENDED
+from tracktracker_assets.exports.jsonarray import ArrayReader
+from tracktracker_assets.exports.loader import COPY_OPTIONS, _CsvPipe, copy_columns, spotify_batches
+from tracktracker_assets.settings import get_settings
+from tracktracker_assets.warehouse.db import connect
+
+path = Path(sys.argv[1])
+buffer = io.BytesIO()
+with open(path, "rb") as stream:
+    pipe = _CsvPipe(spotify_batches(ArrayReader(stream, path.name, EXTENDED), ("floor", 0), EXTENDED, None))
+    pipe.start()
+    while chunk := pipe.read(1 << 20):
+        buffer.write(chunk)
+    pipe.close()
+conn = connect(get_settings().database_url)
+with conn.cursor() as cur:
+    cur.execute("create table public.copy_floor (like bronze.spotify_extended_history including all)")
+conn.commit()
+buffer.seek(0)
+started = time.perf_counter()
+with conn.cursor() as cur:
+    columns = copy_columns(EXTENDED)
+    cur.copy_expert(f"copy public.copy_floor ({columns}) from stdin with {COPY_OPTIONS}", buffer)
+conn.commit()
+seconds = time.perf_counter() - started
+with conn.cursor() as cur:
+    cur.execute("drop table public.copy_floor")
+conn.commit()
+print(json.dumps({"seconds": seconds}))
+"""
+    return child(code, str(path))["seconds"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--first", type=int, default=20_000, help="plays of the first import")
+    parser.add_argument("--new", type=int, default=50, help="plays of the next import")
+    parser.add_argument("--zip-plays", type=int, default=200_000, help="plays of the ten-year ZIP (0: skip)")
+    args = parser.parse_args()
+    home = Path(tempfile.mkdtemp(prefix="tt-bench-commands-"))
+    home.chmod(0o711)
+    os.environ["TRACKTRACKER_HOME"] = str(home)
+    from bench_platforms import spotify_plays, write_spotify
+
+    from tracktracker_assets.settings import get_settings
+    from tracktracker_assets.synthetic import generate_dataset
+
+    settings = get_settings()
+    files = home / "files"
+    files.mkdir()
+    plays = spotify_plays(args.first + args.new, datetime(2016, 1, 1, tzinfo=UTC))
+    first, new = files / "Streaming_History_Audio_2016_0.json", files / "Streaming_History_Audio_2017_0.json"
+    write_spotify(first, plays[: args.first])
+    write_spotify(new, plays[args.first :])
+    results: dict[str, object] = {}
+    try:
+        results["up_storage_only_s"] = round(command("up", "--no-demo", "--no-ui"), 2)
+        started = time.perf_counter()
+        subprocess.run([sys.executable, "-c", "pass"], check=True)
+        results["floor_python_start_s"] = round(time.perf_counter() - started, 3)
+        results["help_s"] = round(command("--help"), 2)
+        results["users_add_s"] = round(command("users", "add", "ana", "--timezone", "Europe/Berlin"), 2)
+        results[f"import_first_{args.first}_s"] = round(command("import", "ana", str(first)), 2)
+        results[f"floor_copy_{args.first}_s"] = round(copy_floor(settings, first), 3)
+        results[f"import_new_{args.new}_s"] = round(command("import", "ana", str(new)), 2)
+        results[f"floor_copy_{args.new}_s"] = round(copy_floor(settings, new), 3)
+        results["import_already_loaded_s"] = round(command("import", "ana", str(new)), 2)
+        if args.zip_plays:
+            generate_dataset(home / "zip", 1, args.zip_plays, formats=["current"], as_zip=True)
+            [archive] = (home / "zip").rglob("*.zip")
+            command("users", "add", "ten-years")
+            results[f"import_zip_{args.zip_plays}_s"] = round(command("import", "ten-years", str(archive)), 2)
+    finally:
+        subprocess.run([str(TRACKTRACKER), "down"], capture_output=True, env=os.environ.copy())
+        shutil.rmtree(home, ignore_errors=True)
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / "commands.json").write_text(json.dumps(results, indent=2))
+    width = max(map(len, results))
+    for key, value in results.items():
+        print(f"{key:<{width}}  {value}")
+
+
+if __name__ == "__main__":
+    main()
