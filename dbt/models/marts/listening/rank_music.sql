@@ -23,23 +23,40 @@ plays as (
     {% endif %}
 ),
 
-entities as (
-    select user_id, local_date, is_counted_play, ms_played, 'track'::text as entity_type, track_key as entity_key
-    from plays where track_key <> {{ unknown_key() }}
-    union all
-    select user_id, local_date, is_counted_play, ms_played, 'artist', artist_key
-    from plays where artist_key <> {{ unknown_key() }}
-    union all
-    select user_id, local_date, is_counted_play, ms_played, 'album', album_key
-    from plays where album_key <> {{ unknown_key() }}
+-- each listener's plays of an entity per local month: every period's totals add up from these (a
+-- month lies within one year; all time is every month), so each play is grouped once, not once per
+-- period
+monthly as (
+    {%- for entity_type, key in [('track', 'track_key'), ('artist', 'artist_key'), ('album', 'album_key')] %}
+    select
+        user_id,
+        '{{ entity_type }}'::text as entity_type,
+        {{ key }} as entity_key,
+        date_trunc('month', local_date)::date as month_start,
+        count(*) as plays,
+        count(*) filter (where is_counted_play) as counted_plays,
+        sum(ms_played) as ms_played
+    from plays
+    where {{ key }} <> {{ unknown_key() }}
+    group by user_id, {{ key }}, date_trunc('month', local_date)::date
+    {% if not loop.last %}union all{% endif %}
+    {%- endfor %}
 ),
 
 periods as (
-    select *, 'all'::text as period, null::date as period_start from entities
+    select user_id, entity_type, 'month'::text as period, month_start as period_start, entity_key,
+        plays, counted_plays, ms_played
+    from monthly
     union all
-    select *, 'year', date_trunc('year', local_date)::date from entities
+    select user_id, entity_type, 'year', date_trunc('year', month_start)::date, entity_key,
+        sum(plays), sum(counted_plays), sum(ms_played)
+    from monthly
+    group by user_id, entity_type, date_trunc('year', month_start)::date, entity_key
     union all
-    select *, 'month', date_trunc('month', local_date)::date from entities
+    select user_id, entity_type, 'all', null::date, entity_key,
+        sum(plays), sum(counted_plays), sum(ms_played)
+    from monthly
+    group by user_id, entity_type, entity_key
 ),
 
 totals as (
@@ -49,12 +66,11 @@ totals as (
         period,
         period_start,
         entity_key,
-        count(*)::int as plays,
-        count(*) filter (where is_counted_play)::int as counted_plays,
-        sum(ms_played)::bigint as ms_played,
-        round(sum(ms_played) / 60000.0, 2) as minutes_played
+        plays::int as plays,
+        counted_plays::int as counted_plays,
+        ms_played::bigint as ms_played,
+        round(ms_played / 60000.0, 2) as minutes_played
     from periods
-    group by user_id, entity_type, period, period_start, entity_key
 ),
 
 ranked as (
