@@ -31,18 +31,33 @@ entities as (
     from plays where artist_key <> {{ unknown_key() }}
 ),
 
+-- each listener's figures per week and entity first: the listeners of an entity are then counted as
+-- rows (a hash aggregate) instead of by a count(distinct) that sorts every play
+per_listener as (
+    select
+        week_start,
+        entity_type,
+        entity_key,
+        user_id,
+        count(*) as plays,
+        count(*) filter (where is_counted_play) as counted_plays,
+        sum(ms_played) as ms_played
+    from entities
+    group by week_start, entity_type, entity_key, user_id
+),
+
 totals as (
     select
         week_start,
         entity_type,
         entity_key,
-        count(distinct user_id)::int as listeners,
-        count(*)::int as plays,
-        count(*) filter (where is_counted_play)::int as counted_plays,
+        count(*)::int as listeners,
+        sum(plays)::int as plays,
+        sum(counted_plays)::int as counted_plays,
         round(sum(ms_played) / 60000.0, 2) as minutes_played
-    from entities
+    from per_listener
     group by week_start, entity_type, entity_key
-    having count(distinct user_id) >= {{ var('global_min_users') }}
+    having count(*) >= {{ var('global_min_users') }}
 ),
 
 final as (
