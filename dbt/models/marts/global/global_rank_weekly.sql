@@ -15,7 +15,13 @@
 with
 
 plays as (
-    select f.*, date_trunc('week', f.local_date)::date as week_start
+    select
+        f.user_id,
+        f.is_counted_play,
+        f.ms_played,
+        f.track_key,
+        f.artist_key,
+        date_trunc('week', f.local_date)::date as week_start
     from {{ ref('fct_plays') }} as f
     where f.content_type = 'track'
     {% if weeks is not none %}
@@ -23,12 +29,21 @@ plays as (
     {% endif %}
 ),
 
+-- only weeks with enough listeners can rank anything (an entity's listeners are among its week's):
+-- on an install of one or two listeners nothing past this point runs over their plays
+weeks_shared as (
+    select week_start
+    from (select distinct week_start, user_id from plays) as listening
+    group by week_start
+    having count(*) >= {{ var('global_min_users') }}
+),
+
 entities as (
     select week_start, user_id, is_counted_play, ms_played, 'track'::text as entity_type, track_key as entity_key
-    from plays where track_key <> {{ unknown_key() }}
+    from plays where track_key <> {{ unknown_key() }} and week_start in (select week_start from weeks_shared)
     union all
     select week_start, user_id, is_counted_play, ms_played, 'artist', artist_key
-    from plays where artist_key <> {{ unknown_key() }}
+    from plays where artist_key <> {{ unknown_key() }} and week_start in (select week_start from weeks_shared)
 ),
 
 -- each listener's figures per week and entity first: the listeners of an entity are then counted as
