@@ -15,7 +15,7 @@
 with
 
 plays as (
-    select f.*
+    select f.user_id, f.local_date, f.is_counted_play, f.ms_played, f.track_key, f.artist_key, f.album_key
     from {{ ref('fct_plays') }} as f
     where f.content_type = 'track'
     {% if is_incremental() %}
