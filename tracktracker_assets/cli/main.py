@@ -213,6 +213,29 @@ def import_(user_id: str, paths: tuple[Path, ...]) -> None:
     sys.exit(0 if ok else 1)
 
 
+@cli.command("export")
+@click.argument("user_id")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["csv", "json", "parquet"]),
+    default="csv",
+    show_default=True,
+    help="How the tables are written (json: JSON lines).",
+)
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The ZIP to write (default: ./tracktracker-USER_ID-DATE.zip).",
+)
+@friendly_errors
+def export(user_id: str, fmt: str, output: Path | None) -> None:
+    """Everything of USER_ID in one ZIP: their history, every raw record, every computed table."""
+    from tracktracker_assets.cli import takeout
+
+    takeout.export(get_settings(), console, user_id, fmt, output)
+
+
 @cli.command()
 @click.argument("query")
 @friendly_errors

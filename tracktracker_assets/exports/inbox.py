@@ -53,6 +53,7 @@ from tracktracker_assets.exports.sources import (
     zip_entries,
 )
 from tracktracker_assets.settings import Settings
+from tracktracker_assets.takeout.manifest import HISTORY, is_takeout
 
 DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
 
@@ -300,13 +301,22 @@ def _inbox_problem(name: str, inbox: Path, exc: OSError) -> ServiceProblem:
     )
 
 
+TAKEOUT_REBUILT = (
+    "skipped: a TrackTracker takeout's tables and files as first received, which its history/ files rebuild."
+)
+
+
 def _history_sources(path: Path, settings: Settings) -> Iterator[tuple[Source | None, FileResult | None]]:
     """The sources of one dropped file: itself, or the history entries of a ZIP (others skipped)."""
     if not is_zip(path) or is_workbook(path):
         yield FileSource(path, display=path.name), None
         return
     found = False
+    takeout, rebuilt = is_takeout(path), 0
     for entry in zip_entries(path, max_total_bytes=settings.max_upload_bytes * 32):
+        if takeout and not entry.entry.startswith(HISTORY):
+            rebuilt += 1
+            continue
         kind = _peek_kind(entry)
         if kind is None:
             found = True
@@ -316,6 +326,8 @@ def _history_sources(path: Path, settings: Settings) -> Iterator[tuple[Source | 
                 None,
                 FileResult(entry.name, "", "skipped", message=f"skipped, not listening history: {kind}."),
             )
+    if rebuilt:
+        yield None, FileResult(f"{path.name}: {rebuilt} other files", "", "skipped", message=TAKEOUT_REBUILT)
     if not found:
         raise ImportProblem(
             path.name,
