@@ -254,6 +254,10 @@ pairs as (
         and b.{{ key }} = a.{{ key }}
         and b.start_hour = a.probe_hour
     where b.source_tier < a.source_tier
+        -- a row without this key has no candidate by it (said outright, so that PostgreSQL drops
+        -- those rows before sorting or hashing: Last.fm's rows carry no Spotify id nor ISRC)
+        and a.{{ key }} is not null
+        and b.{{ key }} is not null
         {%- for stronger in identity_keys[:loop.index0] %}
         and (a.{{ stronger }} is null or b.{{ stronger }} is null)
         {%- endfor %}
