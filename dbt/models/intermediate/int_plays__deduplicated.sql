@@ -136,8 +136,9 @@ candidates as (
     select * from staged
 ),
 
+-- from candidates, not staged: read once, staged is not stored a second time
 batch as (
-    select coalesce(max(load_id), 0) as load_id from staged
+    select coalesce(max(load_id), 0) as load_id from candidates
 ),
 
 {% endif %}
@@ -249,10 +250,12 @@ pairs as (
         b.play_id as other_id,
         least({{ start_gap }}, {{ end_gap }}) as distance
     from probes as a
+    -- the key first: PostgreSQL sorts (or hashes) by these in this order, and a leading user_id that
+    -- every row of one listener shares makes each comparison walk it before reaching the key
     join matchable as b
-        on b.user_id = a.user_id
-        and b.{{ key }} = a.{{ key }}
+        on b.{{ key }} = a.{{ key }}
         and b.start_hour = a.probe_hour
+        and b.user_id = a.user_id
     where b.source_tier < a.source_tier
         -- a row without this key has no candidate by it (said outright, so that PostgreSQL drops
         -- those rows before sorting or hashing: Last.fm's rows carry no Spotify id nor ISRC)
