@@ -265,7 +265,7 @@ pairs as (
     where b.source_tier < a.source_tier
         and b.source_tier < (select source_tier from last_tier)
         -- a row without this key has no candidate by it (said outright, so that PostgreSQL drops
-        -- those rows before sorting or hashing: Last.fm's rows carry no Spotify id nor ISRC)
+        -- those rows before sorting or hashing: Last.fm's rows carry neither a Spotify id nor an ISRC)
         and a.{{ key }} is not null
         and b.{{ key }} is not null
         {%- for stronger in identity_keys[:loop.index0] %}
