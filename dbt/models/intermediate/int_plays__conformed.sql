@@ -7,7 +7,8 @@
 
   A view: it only renames and derives, and a table would copy every play once more per build. The
   incremental model downstream filters it by load_id and (user_id, ended_date), which PostgreSQL
-  pushes into each branch (Spotify's staging tables are indexed on both).
+  pushes into each branch (Spotify's staging tables are indexed on both, the other services'
+  incremental ones on load_id).
 
   Each row knows when it started and ended as well as its source allows: a start-stamped row without
   a known duration ends at its start plus the track's length, else at its start (has_known_end

@@ -136,8 +136,9 @@ candidates as (
     select * from staged
 ),
 
+-- from candidates, not staged: read once, staged is not stored a second time
 batch as (
-    select coalesce(max(load_id), 0) as load_id from staged
+    select coalesce(max(load_id), 0) as load_id from candidates
 ),
 
 {% endif %}
@@ -236,6 +237,12 @@ probes as (
     where m.source_tier > 3
 ),
 
+-- the highest tier present: a candidate is always of an earlier tier than its row, so rows of this
+-- tier are never one (a listener's Last.fm history is not sorted or hashed against itself)
+last_tier as (
+    select max(source_tier) as source_tier from probes
+),
+
 {%- set tolerance %}({{ window }} + (a.precision_ms + b.precision_ms) / 1000.0){% endset %}
 {%- set start_gap %}abs(extract(epoch from a.match_start - b.match_start)){% endset %}
 {%- set end_gap %}abs(extract(epoch from a.match_end - b.match_end)){% endset %}
@@ -249,11 +256,18 @@ pairs as (
         b.play_id as other_id,
         least({{ start_gap }}, {{ end_gap }}) as distance
     from probes as a
+    -- the key first: PostgreSQL sorts (or hashes) by these in this order, and a leading user_id that
+    -- every row of one listener shares makes each comparison walk it before reaching the key
     join matchable as b
-        on b.user_id = a.user_id
-        and b.{{ key }} = a.{{ key }}
+        on b.{{ key }} = a.{{ key }}
         and b.start_hour = a.probe_hour
+        and b.user_id = a.user_id
     where b.source_tier < a.source_tier
+        and b.source_tier < (select source_tier from last_tier)
+        -- a row without this key has no candidate by it (said outright, so that PostgreSQL drops
+        -- those rows before sorting or hashing: Last.fm's rows carry neither a Spotify id nor an ISRC)
+        and a.{{ key }} is not null
+        and b.{{ key }} is not null
         {%- for stronger in identity_keys[:loop.index0] %}
         and (a.{{ stronger }} is null or b.{{ stronger }} is null)
         {%- endfor %}
@@ -363,13 +377,22 @@ with_sources as (
     select
         w.*,
         coalesce(w.content_uri, l.content_uri) as resolved_uri,
-        -- most events have a single row: no array to sort for them
-        case when l.event_id is null then w.source else (
-            select string_agg(distinct s, ',' order by s) from unnest(array_append(l.sources, w.source)) as s
-        ) end as sources,
-        case when l.event_id is null then w.service else (
-            select string_agg(distinct s, ',' order by s) from unnest(array_append(l.services, w.service)) as s
-        ) end as services,
+        -- the distinct names in order, joined by commas; most events have one or two rows, which need
+        -- no array sorted
+        {%- for col in ['source', 'service'] %}
+        case
+            when l.event_id is null then w.{{ col }}
+            when cardinality(l.{{ col }}s) = 1 then
+                case
+                    when l.{{ col }}s[1] = w.{{ col }} then w.{{ col }}
+                    else least(l.{{ col }}s[1], w.{{ col }}) || ',' || greatest(l.{{ col }}s[1], w.{{ col }})
+                end
+            else (
+                select string_agg(distinct s, ',' order by s)
+                from unnest(array_append(l.{{ col }}s, w.{{ col }})) as s
+            )
+        end as {{ col }}s,
+        {%- endfor %}
         case
             when w.ms_played is not null and not w.is_ms_played_estimated then w.ms_played
             when l.measured_ms_played is not null then l.measured_ms_played
