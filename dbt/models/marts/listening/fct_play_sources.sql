@@ -15,8 +15,10 @@
 -- bronze.<source> rows of that load). Replaces exactly the user-days silver recomputed, like fct_plays.
 with
 
+-- the columns it uses only: plays is read twice, so PostgreSQL stores it once for both
 plays as (
-    select * from {{ ref('int_plays__deduplicated') }}
+    select play_id, user_id, service, source, load_id, ended_date, _batch_load_id, linked_rows
+    from {{ ref('int_plays__deduplicated') }}
     {% if is_incremental() %}
     where _batch_load_id > {{ watermark() }}
     {% endif %}
