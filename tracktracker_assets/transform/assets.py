@@ -26,6 +26,7 @@ from tracktracker_assets.transform.project import DBT_PROJECT_DIR, export_dbt_en
 from tracktracker_assets.transform.views import EXCLUDE_STATIC, mark_static_nodes_built, static_nodes_current
 from tracktracker_assets.warehouse.build_state import (
     BUILD_IN_PROGRESS,
+    BUILT_THROUGH,
     FULL_REFRESH,
     clear_state,
     full_refresh_pending,
@@ -35,6 +36,7 @@ from tracktracker_assets.warehouse.build_state import (
 from tracktracker_assets.warehouse.db import connect
 from tracktracker_assets.warehouse.locks import dbt_lock
 from tracktracker_assets.warehouse.maintenance import BULK_ROWS, vacuum_after_bulk_writes
+from tracktracker_assets.warehouse.status import newest_play_load
 
 KEEP_TARGET_DIRS = 20
 
@@ -108,6 +110,7 @@ def build_silver_gold(
             context.log.info(f"Rebuilding silver and gold from bronze ({rebuild}).")
             args.append("--full-refresh")
         unfinished = _mark_build(settings, context.run_id)
+        through = _newest_play_load(settings)  # before dbt starts: loads after it may be unseen
         if unfinished:
             context.log.info(f"Run {unfinished[:8]}'s build did not finish; this build completes it.")
         for event in dbt.cli(args, context=context).stream():
@@ -115,7 +118,7 @@ def build_silver_gold(
                 progress.report(progress.Event("dbt", "/".join(_key(event).path), len(events) + 1, selected))
             events.append(event)
         vacuumed = vacuum_after_bulk_writes(settings, min_rows=0 if unfinished else BULK_ROWS)
-        _unmark_build(settings, full_refresh=bool(rebuild))
+        _unmark_build(settings, full_refresh=bool(rebuild), built_through=through)
     if vacuumed:
         context.log.info(f"Vacuumed and analyzed after a large build: {', '.join(vacuumed)}")
     if not skip_static:
@@ -141,11 +144,20 @@ def _mark_build(settings: Settings, run_id: str) -> str | None:
     return previous
 
 
-def _unmark_build(settings: Settings, *, full_refresh: bool = False) -> None:
+def _newest_play_load(settings: Settings) -> int:
+    conn = connect(settings.database_url)
+    try:
+        return newest_play_load(conn)
+    finally:
+        conn.close()
+
+
+def _unmark_build(settings: Settings, *, full_refresh: bool = False, built_through: int = 0) -> None:
     conn = connect(settings.database_url)
     try:
         if full_refresh:
             clear_state(conn, FULL_REFRESH)
+        set_state(conn, BUILT_THROUGH, str(built_through))
         clear_state(conn, BUILD_IN_PROGRESS)
     finally:
         conn.close()

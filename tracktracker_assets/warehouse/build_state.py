@@ -9,6 +9,9 @@
 - `full_refresh`: set by a migration after which silver and gold must be rebuilt from bronze (a
   renamed model, a changed play id); the next build runs with --full-refresh and clears it once it
   succeeded.
+- `built_through`: the newest bronze load that existed when the last successful build started. A
+  load that adds no play (a file of artist hints, a file whose records were all known) leaves the
+  models' own watermarks where they were; this says it was taken in all the same.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from tracktracker_assets.warehouse.db import table_exists
 STATIC_NODES = "static_nodes"
 BUILD_IN_PROGRESS = "build_in_progress"
 FULL_REFRESH = "full_refresh"
+BUILT_THROUGH = "built_through"
 
 
 def get_state(conn: Any, key: str) -> str | None:

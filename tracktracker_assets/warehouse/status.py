@@ -4,17 +4,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from tracktracker_assets.warehouse.build_state import full_refresh_pending, unfinished_build
+from tracktracker_assets.warehouse.build_state import (
+    BUILT_THROUGH,
+    full_refresh_pending,
+    get_state,
+    unfinished_build,
+)
 from tracktracker_assets.warehouse.db import table_exists
 
+# the newest load of the bronze tables that hold plays (files and the Spotify pulls)
+NEWEST_PLAY_LOAD = (
+    "select greatest((select coalesce(max(load_id), 0) from bronze.loaded_files), "
+    "(select coalesce(max(load_id), 0) from bronze.spotify_recently_played))"
+)
 # bronze tables and the silver model whose load-id watermark says how far dbt has read them
 FOLLOWERS = (
-    (
-        "select greatest((select coalesce(max(load_id), 0) from bronze.loaded_files), "
-        "(select coalesce(max(load_id), 0) from bronze.spotify_recently_played))",
-        "silver.int_plays__deduplicated",
-        "_batch_load_id",
-    ),
+    (NEWEST_PLAY_LOAD, "silver.int_plays__deduplicated", "_batch_load_id"),
     (
         "select coalesce(max(load_id), 0) from bronze.spotify_catalog",
         "silver.stg_spotify__catalog",
@@ -27,6 +32,15 @@ def _scalar(conn: Any, sql: str) -> int:
     with conn.cursor() as cur:
         cur.execute(sql)
         return int(cur.fetchone()[0] or 0)
+
+
+def newest_play_load(conn: Any) -> int:
+    return _scalar(conn, NEWEST_PLAY_LOAD)
+
+
+def built_through(conn: Any) -> int:
+    """The newest bronze load the last successful build took in (0: none recorded)."""
+    return int(get_state(conn, BUILT_THROUGH) or 0)
 
 
 def pending_bronze_load_id(conn: Any) -> int | None:
@@ -50,6 +64,8 @@ def pending_bronze_load_id(conn: Any) -> int | None:
                 if table_exists(conn, model)
                 else 0
             )
+            if newest_sql == NEWEST_PLAY_LOAD:  # a load without plays moves no model's watermark
+                seen = max(seen, built_through(conn))
             if newest > seen:
                 pending = max(pending or 0, newest)
     finally:
