@@ -106,3 +106,28 @@ def test_a_listener_who_set_their_own_password_is_not_warmed(bi_stack: BIStack) 
     finally:
         path.write_text(kept)
     assert report.warmed == {} and "khushi" in report.skipped, report.summary()
+
+
+def test_after_a_refresh_the_cache_is_emptied_and_warmed_in_the_background(bi_stack: BIStack) -> None:
+    """What a refresh calls: the chart cache emptied at once (never a stale answer), the warming left
+    to a process of its own (whoever waits for the refresh does not wait for it), which warms them."""
+    import time
+
+    data = bi_stack.settings.home / "superset" / "cache" / "data"
+
+    def cached() -> int:  # chart results in the file cache (not its own bookkeeping file)
+        return sum(1 for p in data.iterdir() if not p.name.startswith("__")) if data.is_dir() else 0
+
+    log = bi_stack.settings.log_dir / "warm.log"
+    before = log.read_text() if log.exists() else ""
+    said = warm.after_refresh(bi_stack.settings, {"bob"})
+    assert "in the background" in said, said
+    assert cached() == 0  # emptied before it returned
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        added = log.read_text()[len(before) :] if log.exists() else ""
+        if "bob:" in added:
+            break
+        time.sleep(0.5)
+    assert "bob: dashboards warmed for 1 listener(s)" in added, added
+    assert cached() > 0

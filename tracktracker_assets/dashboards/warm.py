@@ -22,6 +22,9 @@ from __future__ import annotations
 
 import copy
 import json
+import os
+import subprocess
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -194,6 +197,40 @@ def after_refresh(settings: Settings, changed: set[str]) -> str:
     if not config.cache:
         return "the chart cache is off"
     try:
-        return warm_listeners(settings, changed).summary()
+        return warm_in_background(settings, changed)
     except Exception as exc:  # warming only saves the listener a wait: never fail the refresh for it
         return f"warming failed: {exc}"
+
+
+def warm_in_background(settings: Settings, user_ids: set[str]) -> str:
+    """Warming costs Superset a few seconds of CPU per listener: a process of its own does it, so
+    whoever waits for the refresh (an import on the command line) does not wait for the warming too.
+    Its outcome goes to logs/warm.log."""
+    from tracktracker_assets.dashboards import service
+
+    if not service.is_running(settings):
+        return "Superset is not running: nothing to warm"
+    settings.log_dir.mkdir(parents=True, exist_ok=True)
+    with open(settings.log_dir / "warm.log", "a") as log:
+        subprocess.Popen(
+            [sys.executable, "-m", "tracktracker_assets.dashboards.warm", *sorted(user_ids)],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # a Ctrl-C of the import is not meant for it
+            env={**os.environ, "TRACKTRACKER_HOME": str(settings.home)},
+        )
+    return f"warming the dashboards of {len(user_ids)} listener(s) in the background (logs/warm.log)"
+
+
+def main(argv: list[str]) -> None:
+    from datetime import UTC, datetime
+
+    from tracktracker_assets.settings import get_settings
+
+    report = warm_listeners(get_settings(), argv)
+    print(f"{datetime.now(UTC):%Y-%m-%d %H:%M:%S} UTC {', '.join(argv)}: {report.summary()}", flush=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
