@@ -23,6 +23,7 @@ import shutil
 from datetime import timedelta
 
 from tracktracker_assets.dashboards import mutators
+from tracktracker_assets.dashboards.cache import cache_configs
 from tracktracker_assets.dashboards.config import bi_settings, upload_request_bytes
 from tracktracker_assets.dashboards.upload_page import blueprint as upload_blueprint
 from tracktracker_assets.settings import get_settings
@@ -113,15 +114,12 @@ EVENT_LOGGER = mutators.event_logger()
 EXTRA_RELATED_QUERY_FILTERS = {"user": mutators.related_users_filter, "role": mutators.related_roles_filter}
 FLASK_APP_MUTATOR = mutators.filter_every_related_user_list
 
-# ---- cache: off by default so benchmarks measure the warehouse, not Superset's cache ------------------
-if _bi.cache:
-    _timeout = _bi.cache_timeout
-    CACHE_CONFIG = {"CACHE_TYPE": "SimpleCache", "CACHE_DEFAULT_TIMEOUT": _timeout}
-    DATA_CACHE_CONFIG = {"CACHE_TYPE": "SimpleCache", "CACHE_DEFAULT_TIMEOUT": _timeout}
-else:
-    CACHE_CONFIG = {"CACHE_TYPE": "NullCache"}
-    DATA_CACHE_CONFIG = {"CACHE_TYPE": "NullCache"}
-# Different listeners must never share a cached result (RLS is part of the key, this is belt and braces).
+# ---- cache: on by default, shared by every worker (tracktracker_assets/dashboards/cache.py) ------------
+CACHE_CONFIG, DATA_CACHE_CONFIG = cache_configs(
+    HOME, enabled=_bi.cache, timeout=_bi.cache_timeout, redis_url=_bi.cache_redis_url
+)
+# Every chart-data key holds the asking user's name: a listener's cached result is never another's
+# (the Superset RLS clause, rendered per user, is part of the key too; this does not rest on it).
 FEATURE_FLAGS["CACHE_QUERY_BY_USER"] = True
 
 # ---- web security -------------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ SECRETS = (
     "TRACKTRACKER_SUPERSET_ADMIN_PASSWORD",
     "TRACKTRACKER_SUPERSET_READER_PASSWORD",
     "SUPERSET_METADATA_PASSWORD",
+    "REDIS_PASSWORD",
     "TRACKTRACKER_DAGSTER_OPERATOR_PASSWORD",
     "TRACKTRACKER_DAGSTER_VIEWER_PASSWORD",
 )
@@ -76,10 +77,11 @@ def test_services_images_healthchecks_and_volumes(resolved: dict) -> None:
         "daemon",
         "superset",
         "provision",
+        "redis",
     }
     assert services["postgres"]["image"] == "postgres:16"
     assert services["mongo"]["image"] == "mongo:7"
-    for name in ("postgres", "mongo", "user-code", "webserver", "superset"):
+    for name in ("postgres", "mongo", "user-code", "webserver", "superset", "redis"):
         assert "healthcheck" in services[name], name
     assert {"data", "pgdata", "mongodata"} <= set(resolved["volumes"])
     for name in ("init", "user-code", "webserver", "daemon", "superset", "provision"):
@@ -134,7 +136,7 @@ def test_settings_are_local_modes_settings(resolved: dict) -> None:
         )
     )
     for name, service in resolved["services"].items():
-        if name in ("postgres", "mongo"):
+        if name in ("postgres", "mongo", "redis"):
             continue
         env = service["environment"]
         used = {k for k in env if k.startswith(("TRACKTRACKER_", "SUPERSET_"))}
@@ -201,3 +203,29 @@ def test_superset_is_given_nothing_of_the_warehouse_owner(resolved: dict) -> Non
     # init creates superset_meta with the same password Superset connects with
     init = services["init"]["environment"]
     assert init["TRACKTRACKER_SUPERSET_METADATA_PASSWORD"] in env["TRACKTRACKER_SUPERSET_DATABASE_URL"]
+
+
+def test_superset_caches_in_redis(resolved: dict) -> None:
+    """Superset's workers share one chart cache: the official Redis image, reached only inside the
+    compose network, with a password, memory only; Superset waits for it and is given its URL."""
+    services = resolved["services"]
+    redis = services["redis"]
+    assert redis["image"].split(":")[0] == "redis"
+    assert not redis.get("ports"), "the cache is reached only inside the compose network"
+    password = redis["environment"]["REDIS_PASSWORD"]
+    assert password == "not-a-real-secret-redis_password"
+    # `config` prints the file's `$$` (a literal `$` for the container's shell) still escaped
+    command = " ".join(_command(redis)).replace("$$", "$")
+    assert '--requirepass "$REDIS_PASSWORD"' in command and password not in command
+    assert "--maxmemory " in command and "--save ''" in command
+    check = " ".join(redis["healthcheck"]["test"]).replace("$$", "$")
+    assert 'REDISCLI_AUTH="$REDIS_PASSWORD" redis-cli ping' in check and password not in check
+    superset = services["superset"]
+    assert superset["depends_on"]["redis"]["condition"] == "service_healthy"
+    url = urlsplit(superset["environment"]["TRACKTRACKER_SUPERSET_CACHE_REDIS_URL"])
+    assert (url.scheme, url.hostname, url.port, url.password) == ("redis", "redis", 6379, password)
+    # erasure empties the cache from the containers that run it
+    for name in ("init", "user-code", "daemon", "webserver"):
+        assert services[name]["environment"]["TRACKTRACKER_SUPERSET_CACHE_REDIS_URL"] == url.geturl(), name
+    # the cache is on unless someone turns it off
+    assert "TRACKTRACKER_SUPERSET_CACHE" not in superset["environment"]

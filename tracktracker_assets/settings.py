@@ -58,8 +58,9 @@ generated once and kept under TRACKTRACKER_HOME with 0600 permissions; nothing s
 | TRACKTRACKER_SUPERSET_BODY_MIN_RATE_KB | 16                         | slowest average rate of a request body, KB/s       |
 | TRACKTRACKER_SUPERSET_BODY_TIMEOUT_S | 60                           | a body outside the upload page must be complete within this (408) |
 | TRACKTRACKER_SUPERSET_UPLOAD_TIMEOUT_S | 3600                       | an upload to the upload page must be complete within this (408) |
-| TRACKTRACKER_SUPERSET_CACHE       | off                             | `on` caches chart data                             |
+| TRACKTRACKER_SUPERSET_CACHE       | on                              | Superset's chart cache, one per listener (`off`: every view queries the warehouse) |
 | TRACKTRACKER_SUPERSET_CACHE_TIMEOUT | 300                           | seconds a cached chart result lives                |
+| TRACKTRACKER_SUPERSET_CACHE_REDIS_URL | none (files under HOME/superset/cache) | a Redis server for the cache, shared by every worker (docker-compose: its `redis` service) |
 | TRACKTRACKER_SQLLAB_TIMEOUT       | 60                              | SQL Lab query timeout, seconds; also the statement timeout PostgreSQL enforces on every listener query (charts too) |
 | TRACKTRACKER_SQLLAB_ROW_LIMIT     | 100000                          | most rows a SQL Lab query or chart returns         |
 | TRACKTRACKER_LISTENER_CONNECTIONS | 16                              | most warehouse connections one listener's role may hold (a dashboard opens one per chart at once) |

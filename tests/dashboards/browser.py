@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import BrowserContext, Page, sync_playwright
 
+from tracktracker_assets.dashboards.bundle import load_bundle
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--headless",
@@ -22,7 +24,10 @@ CHROMIUM_ARGS = [
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-output" / "screenshots"
 
 # chart holders (markdown panels share the class, but carry no chart id)
-HOLDERS = """const CHARTS = '.dashboard-component-chart-holder[class*="dashboard-chart-id-"]';"""
+# Only those on screen: the charts of a dashboard's other tabs stay hidden (and are not even loaded
+# until their tab is opened).
+HOLDERS = """const CHARTS = '.dashboard-component-chart-holder[class*="dashboard-chart-id-"]';
+const shown = () => [...document.querySelectorAll(CHARTS)].filter(h => h.offsetParent !== null);"""
 # Every chart has drawn something (an ECharts canvas, an SVG map, table rows, a big number) or shown
 # its error, and nothing is loading any more.
 CHARTS_DRAWN = (
@@ -31,7 +36,7 @@ CHARTS_DRAWN = (
   """
     + HOLDERS
     + """
-  const holders = [...document.querySelectorAll(CHARTS)];
+  const holders = shown();
   if (holders.length < expected) return false;
   if (document.querySelector('[data-test="loading-indicator"], .loading')) return false;
   return holders.every(h =>
@@ -47,7 +52,7 @@ CHART_REPORT = (
   """
     + HOLDERS
     + """
-  return [...document.querySelectorAll(CHARTS)].map(h => {
+  return shown().map(h => {
   let painted = 0;
   for (const canvas of h.querySelectorAll('canvas')) {
     const data = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
@@ -114,8 +119,34 @@ def screenshot(page: Page, name: str, content: str | None = ".dashboard-componen
     page.screenshot(path=str(SCREENSHOTS / name), clip={"x": 0, "y": 0, "width": 1500, "height": height})
 
 
+def dashboard_tabs(slug: str) -> list[tuple[str | None, list[str]]]:
+    """(tab title, its charts' names) of a dashboard of the bundle, in order; (None, every chart) for a
+    dashboard without tabs."""
+    (dashboard,) = [
+        c for name, c in load_bundle().items() if name.startswith("dashboards/") and c["slug"] == slug
+    ]
+    position = dashboard["position"]
+
+    def charts(node_id: str) -> list[str]:
+        node = position[node_id]
+        if node["type"] == "CHART":
+            return [node["meta"]["sliceName"]]
+        return [name for child in node.get("children", []) for name in charts(child)]
+
+    tabs = [node for node in position.values() if isinstance(node, dict) and node.get("type") == "TABS"]
+    if not tabs:
+        return [(None, charts("ROOT_ID"))]
+    (group,) = tabs  # one row of tabs (nested tabs would need their own clicks)
+    return [(position[tab]["meta"]["text"], charts(tab)) for tab in group["children"]]
+
+
+def open_tab(page: Page, title: str | None) -> None:
+    if title is not None:
+        page.get_by_role("tab", name=title).click()  # its name carries hidden extras: not exact
+
+
 def charts_of(page: Page, expected: int) -> list[dict]:
-    """Wait until every chart has drawn, then describe each one."""
+    """Wait until every chart on screen has drawn, then describe each one."""
     page.wait_for_function(CHARTS_DRAWN, arg=expected, timeout=90_000)
     page.wait_for_timeout(1500)  # ECharts' entry animation, before the picture
     return page.evaluate(CHART_REPORT)

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import BrowserContext, Response
 
-from .browser import charts_of, chromium, login, screenshot
+from .browser import charts_of, chromium, dashboard_tabs, login, open_tab, screenshot
 from .conftest import BIStack
 
 pytestmark = pytest.mark.slow
@@ -52,10 +52,17 @@ def test_dashboard_draws_every_chart(
     dashboard_id = bi_stack.provisioned.dashboards[DASHBOARDS[slug]]
     expected = len(bi_stack.admin().get(f"/api/v1/dashboard/{dashboard_id}/charts")["result"])
     page.goto(f"{bi_stack.url}/superset/dashboard/{slug}/")
-    charts = charts_of(page, expected)
-    screenshot(page, f"{slug}-{user}.png")
+    tabs = dashboard_tabs(slug)
+    charts = []
+    for number, (tab, names) in enumerate(tabs):
+        open_tab(page, tab)  # a tab's charts load when it is opened
+        shown = charts_of(page, len(names))
+        assert sorted(c["title"] for c in shown) == sorted(names), tab
+        screenshot(page, f"{slug}-{user}.png" if len(tabs) == 1 else f"{slug}-{user}-{number + 1}.png")
+        charts += shown
 
     assert len(charts) == expected
+    assert len({c["title"] for c in charts}) == expected
     for chart in charts:
         assert chart["errors"] == 0, chart
         assert "No results" not in chart["text"], f"{chart['title']} is empty for {user}"

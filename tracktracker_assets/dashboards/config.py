@@ -75,6 +75,18 @@ def _positive(name: str, default: int) -> int:
     return value
 
 
+def _switch(name: str, *, default: bool) -> bool:
+    value = (_env(name) or "").strip().lower()
+    if not value:
+        return default
+    if value in ("on", "1", "true", "yes"):
+        return True
+    if value in ("off", "0", "false", "no"):
+        return False
+    fallback = "on" if default else "off"
+    raise SystemExit(f"{name}={value!r} must be on or off; unset it for the default ({fallback}).")
+
+
 @dataclass(frozen=True)
 class BISettings:
     # secrets stay out of repr: a settings object in a log line or traceback must not print them
@@ -86,6 +98,7 @@ class BISettings:
     threads: int
     cache: bool
     cache_timeout: int
+    cache_redis_url: str | None = field(repr=False)  # may carry a password
     sqllab_timeout: int
     sqllab_row_limit: int
     log_level: str
@@ -110,8 +123,9 @@ class BISettings:
             public_url=public_url.rstrip("/") if public_url else None,
             workers=workers,
             threads=_positive("TRACKTRACKER_SUPERSET_THREADS", default_threads(cpus, workers)),
-            cache=(_env("TRACKTRACKER_SUPERSET_CACHE", "off") or "off").lower() in ("on", "1", "true", "yes"),
+            cache=_switch("TRACKTRACKER_SUPERSET_CACHE", default=True),
             cache_timeout=_int("TRACKTRACKER_SUPERSET_CACHE_TIMEOUT", 300),
+            cache_redis_url=_env("TRACKTRACKER_SUPERSET_CACHE_REDIS_URL"),
             sqllab_timeout=_int("TRACKTRACKER_SQLLAB_TIMEOUT", 60),
             sqllab_row_limit=_int("TRACKTRACKER_SQLLAB_ROW_LIMIT", 100_000),
             log_level=_env("TRACKTRACKER_SUPERSET_LOG_LEVEL", "INFO") or "INFO",

@@ -3,7 +3,7 @@
 Superset keeps what a user did in its metadata database: the action log, SQL Lab queries, tabs and
 saved queries reference the account. Those rows go first, then the account: through the REST API
 when Superset runs, directly in the metadata database when it does not (nothing caches it then).
-Only an account that is a listener's and nothing else is ever deleted.
+Only an account that is a listener's and nothing else is ever deleted. The chart cache is emptied.
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ from typing import Any
 import psycopg2
 from psycopg2 import sql
 
+from tracktracker_assets.dashboards import cache
+from tracktracker_assets.dashboards.config import bi_settings
 from tracktracker_assets.dashboards.listeners import password_file
 from tracktracker_assets.dashboards.security import LISTENER_ROLE
 from tracktracker_assets.settings import Settings
@@ -113,6 +115,8 @@ def erase_listener(settings: Settings, user_id: str) -> str | None:
     from tracktracker_assets.dashboards import listeners, provision, service
 
     password_file(settings, user_id).unlink(missing_ok=True)
+    # chart results are cached under hashed keys: the listener's cannot be picked out, so all go
+    cache.clear_chart_data(settings.home, bi_settings().cache_redis_url)
     conn = _connect(settings)
     if conn is None:
         return None  # Superset was never set up here

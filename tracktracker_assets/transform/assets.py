@@ -36,7 +36,7 @@ from tracktracker_assets.warehouse.build_state import (
 from tracktracker_assets.warehouse.db import connect
 from tracktracker_assets.warehouse.locks import dbt_lock
 from tracktracker_assets.warehouse.maintenance import BULK_ROWS, vacuum_after_bulk_writes
-from tracktracker_assets.warehouse.status import newest_play_load
+from tracktracker_assets.warehouse.status import newest_play_load, users_with_pending_loads
 
 KEEP_TARGET_DIRS = 20
 
@@ -102,6 +102,7 @@ def build_silver_gold(
         progress.report(progress.Event("dbt", message, 0, selected))
 
     with dbt_lock(settings, run_id=context.run_id, on_wait=waiting):
+        changed = _listeners_changing(settings)
         rebuild = _full_refresh_pending(settings)
         skip_static = not rebuild and static_nodes_current(settings, project.manifest_path)
         if skip_static:
@@ -121,6 +122,9 @@ def build_silver_gold(
         _unmark_build(settings, full_refresh=bool(rebuild), built_through=through)
     if vacuumed:
         context.log.info(f"Vacuumed and analyzed after a large build: {', '.join(vacuumed)}")
+    from tracktracker_assets.dashboards.warm import after_refresh
+
+    context.log.info(f"Dashboards: {after_refresh(settings, changed)}")
     if not skip_static:
         mark_static_nodes_built(settings, project.manifest_path)
     counts = table_row_counts(settings)
@@ -131,6 +135,15 @@ def build_silver_gold(
                 event = event.with_metadata({**event.metadata, "row_count": counts[tuple(key.path)]})
         yield event
     _prune_target_dirs(DBT_PROJECT_DIR / "target")
+
+
+def _listeners_changing(settings: Settings) -> set[str]:
+    """Whose gold this build changes (their dashboards' cache is then renewed)."""
+    conn = connect(settings.database_url)
+    try:
+        return users_with_pending_loads(conn)
+    finally:
+        conn.close()
 
 
 def _mark_build(settings: Settings, run_id: str) -> str | None:

@@ -71,3 +71,23 @@ def pending_bronze_load_id(conn: Any) -> int | None:
     finally:
         conn.rollback()
     return pending
+
+
+def users_with_pending_loads(conn: Any) -> set[str]:
+    """The listeners whose bronze holds loads silver and gold have not taken in yet: whose gold the
+    next build changes (after a build cut short, or before a rebuild, every loaded listener)."""
+    model, column = "silver.int_plays__deduplicated", "_batch_load_id"
+    try:
+        everyone = unfinished_build(conn) is not None or full_refresh_pending(conn) is not None
+        seen = 0
+        if not everyone and table_exists(conn, model):
+            seen = max(_scalar(conn, f"select coalesce(max({column}), 0) from {model}"), built_through(conn))
+        with conn.cursor() as cur:
+            cur.execute(
+                "select user_id from bronze.loaded_files where load_id > %(seen)s "
+                "union select user_id from bronze.spotify_recently_played where load_id > %(seen)s",
+                {"seen": seen},
+            )
+            return {row[0] for row in cur.fetchall()}
+    finally:
+        conn.rollback()

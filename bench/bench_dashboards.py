@@ -1,0 +1,231 @@
+"""Dashboards under load: 20 listeners open *Listening history* at the same moment in headless Chromium.
+
+    .venv/bin/python bench/bench_dashboards.py [--listeners 20] [--plays 200000]
+
+A scratch TRACKTRACKER_HOME; a modest gold (synthetic Spotify exports, `--plays` over `--listeners`
+listeners, registered with `users add` and loaded through the inbox, Dagster and dbt like any import);
+storage started by `tracktracker up --no-ui`, Superset started and provisioned as `up` does
+(tracktracker_assets.cli.superset.start_and_provision). Then one Chromium with one context per listener:
+each logs in, and all open the dashboard at once. Measured per listener: from the navigation until every
+chart of the visible tab has drawn (the browser tests' own check). Three runs:
+
+- cold: the chart cache on (the default) and empty;
+- warm: the cache renewed as after a refresh (tracktracker_assets.dashboards.warm.warm_listeners);
+- off: TRACKTRACKER_SUPERSET_CACHE=off (Superset restarted): every chart queried, the floor comparison.
+
+Prints a table and writes bench/out/dashboards.json. Goal (issue 12): full page p95 <= 3 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+OUT = REPO / "bench" / "out"
+TRACKTRACKER = REPO / ".venv" / "bin" / "tracktracker"
+SLUG = "listening-history"
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def seconds(value: float) -> float | None:
+    """Rounded; None for a page that never drew (JSON has no infinity)."""
+    return None if value == float("inf") else round(value, 2)
+
+
+def tt(*args: str) -> None:
+    result = subprocess.run([str(TRACKTRACKER), *args], capture_output=True, text=True, env=os.environ.copy())
+    if result.returncode != 0:
+        raise SystemExit(
+            f"tracktracker {' '.join(args)} failed:\n{result.stdout[-2000:]}\n{result.stderr[-3000:]}"
+        )
+
+
+def build_gold(home: Path, listeners: int, plays: int) -> list[str]:
+    from rich.console import Console
+
+    from tracktracker_assets.exports.inbox import drop_into_inbox
+    from tracktracker_assets.orchestration.pipeline import load_and_refresh
+    from tracktracker_assets.settings import get_settings
+    from tracktracker_assets.synthetic import generate_dataset
+
+    settings = get_settings()
+    exports = home / "exports"
+    generate_dataset(exports, listeners, plays, formats=["current"])
+    manifest = json.loads((exports / "manifest.json").read_text())
+    users = [u["user_id"] for u in manifest["users"]]
+    for user in manifest["users"]:
+        tt("users", "add", user["user_id"], "--timezone", user["tz"])
+        for name in user["files"]:
+            drop_into_inbox(settings, user["user_id"], exports / name)
+    started = time.perf_counter()
+    if not load_and_refresh(settings, Console(quiet=True), users):
+        raise SystemExit("the import failed; see the Dagster logs under the scratch home")
+    seconds = time.perf_counter() - started
+    log(f"gold built: {manifest['plays']:,} plays of {len(users)} listeners in {seconds:.0f} s")
+    shutil.rmtree(exports)
+    return users
+
+
+def visible_charts() -> int:
+    from tracktracker_assets.dashboards.bundle import load_bundle
+
+    (dashboard,) = [c for n, c in load_bundle().items() if n.startswith("dashboards/") and c["slug"] == SLUG]
+    position = dashboard["position"]
+
+    def charts(node_id: str) -> int:
+        node = position[node_id]
+        return 1 if node["type"] == "CHART" else sum(charts(c) for c in node.get("children", []))
+
+    tabs = [n for n in position.values() if isinstance(n, dict) and n.get("type") == "TABS"]
+    return charts(tabs[0]["children"][0]) if tabs else charts("ROOT_ID")
+
+
+def open_at_once(base_url: str, users: list[str], passwords: dict[str, str]) -> list[float]:
+    """Seconds until every chart of the visible tab drew, per listener, all navigating together."""
+    from playwright.sync_api import Error as PlaywrightError
+    from playwright.sync_api import sync_playwright
+
+    from tests.dashboards.browser import CHARTS_DRAWN, CHROMIUM, CHROMIUM_ARGS
+
+    expected = visible_charts()
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            pages = []
+            for user in users:  # logins first, not measured
+                log(f"logging in {user}")
+                context = browser.new_context(viewport={"width": 1500, "height": 2000})
+                page = context.new_page()
+                page.goto(f"{base_url}/login/")
+                page.fill("#username", user)
+                page.fill("#password", passwords[user])
+                page.click("button[type=submit]")
+                page.wait_for_url(lambda url: "/login" not in url, timeout=60_000)
+                pages.append(page)
+            log(f"{len(pages)} listeners logged in; opening the dashboard in every page at once")
+            started: dict[int, float] = {}
+            url = f"{base_url}/superset/dashboard/{SLUG}/"
+            for i, page in enumerate(pages):
+                # not page.goto: it waits for each navigation in turn, and the pages must start together
+                started[i] = time.perf_counter()
+                page.evaluate("url => { window.location.href = url; }", url)
+            done: dict[int, float] = {}
+            deadline = time.perf_counter() + 300
+            while len(done) < len(pages) and time.perf_counter() < deadline:
+                for i, page in enumerate(pages):
+                    if i in done:
+                        continue
+                    try:
+                        drawn = page.url.startswith(url) and page.evaluate(CHARTS_DRAWN, expected)
+                    except PlaywrightError:  # the page is between documents
+                        drawn = False
+                    if drawn:
+                        done[i] = time.perf_counter() - started[i]
+                time.sleep(0.05)
+            # a page that never drew counts as the whole wait (p95 then says so); the count is reported
+            return [done.get(i, float("inf")) for i in range(len(pages))]
+        finally:
+            browser.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--listeners", type=int, default=20)
+    parser.add_argument("--plays", type=int, default=200_000)
+    args = parser.parse_args()
+    home = Path(tempfile.mkdtemp(prefix="tt-bench-dashboards-"))
+    home.chmod(0o711)
+    os.environ["TRACKTRACKER_HOME"] = str(home)
+    os.environ.pop("TRACKTRACKER_SUPERSET_CACHE", None)
+    from rich.console import Console
+
+    from tracktracker_assets.cli.superset import start_and_provision
+    from tracktracker_assets.dashboards import service, warm
+    from tracktracker_assets.dashboards.cache import clear_chart_data
+    from tracktracker_assets.dashboards.config import bi_settings
+    from tracktracker_assets.dashboards.listeners import listener_password
+    from tracktracker_assets.settings import get_settings
+
+    settings = get_settings()
+    config = bi_settings()
+    results: dict[str, object] = {
+        "listeners": args.listeners,
+        "plays": args.plays,
+        "cores": os.cpu_count(),
+        "superset_workers": config.workers,
+        "superset_threads": config.threads,
+        "visible_charts": visible_charts(),
+    }
+    try:
+        tt("up", "--no-demo", "--no-ui")
+        users = build_gold(home, args.listeners, args.plays)
+        start_and_provision(settings, Console(quiet=True))
+        passwords = {u: listener_password(settings, u) or "" for u in users}
+        runs: dict[str, list[float]] = {}
+
+        clear_chart_data(settings.home, None)
+        log("cold: cache on and empty")
+        runs["cold"] = open_at_once(service.url(settings), users, passwords)
+
+        clear_chart_data(settings.home, None)
+        began = time.perf_counter()
+        report = warm.warm_listeners(settings, users)
+        results["warm_up_s"] = round(time.perf_counter() - began, 1)
+        results["warm_up"] = report.summary()
+        log(f"warm: {report.summary()} in {results['warm_up_s']} s")
+        runs["warm"] = open_at_once(service.url(settings), users, passwords)
+
+        service.stop(settings)
+        service.start(settings, extra_env={"TRACKTRACKER_SUPERSET_CACHE": "off"})
+        log("off: TRACKTRACKER_SUPERSET_CACHE=off")
+        runs["off"] = open_at_once(service.url(settings), users, passwords)
+    finally:
+        service.stop(settings)
+        subprocess.run([str(TRACKTRACKER), "down"], capture_output=True, env=os.environ.copy())
+        shutil.rmtree(home, ignore_errors=True)
+    table = {
+        name: {
+            "p50_s": seconds(percentile(times, 50)),
+            "p95_s": seconds(percentile(times, 95)),
+            "max_s": seconds(max(times)),
+            "not_drawn_in_300_s": sum(t == float("inf") for t in times),
+            "each_s": [seconds(t) for t in times],
+        }
+        for name, times in runs.items()
+    }
+    results["page_drawn"] = table
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / "dashboards.json").write_text(json.dumps(results, indent=2))
+    print(
+        f"\n{args.listeners} listeners open '{SLUG}' at once ({results['visible_charts']} charts in view), "
+        f"{results['superset_workers']} workers x {results['superset_threads']} threads, "
+        f"{results['cores']} cores"
+    )
+    print(f"{'cache':<6} {'p50 s':>7} {'p95 s':>7} {'max s':>7} {'not drawn':>10}")
+    for name, row in table.items():
+        missing = row["not_drawn_in_300_s"]
+        print(f"{name:<6} {row['p50_s']!s:>7} {row['p95_s']!s:>7} {row['max_s']!s:>7} {missing:>10}")
+
+
+if __name__ == "__main__":
+    main()
