@@ -24,8 +24,9 @@ __all__ = [
 
 
 def add_listener(settings: Settings, user_id: str, display_name: str | None, timezone: str) -> User:
-    """Register a listener and mirror them (warehouse row, PostgreSQL role); their Dagster partition
-    comes with their first run (an import or a pull) or from the users sensor, whichever is first."""
+    """Register a listener and mirror them (warehouse row, PostgreSQL role, Dagster partition: the
+    inbox sensor loads only the files of listeners with a partition, so their first upload on the
+    web page is taken at the next tick)."""
     from tracktracker_assets.users.erasure import pending_user_ids
 
     start_storage(settings)
@@ -36,7 +37,7 @@ def add_listener(settings: Settings, user_id: str, display_name: str | None, tim
         )
     with open_registry(settings) as registry:
         user = registry.add_user(user_id, display_name, timezone)
-    mirror_users(settings, partitions=False)
+    mirror_users(settings)
     return user
 
 

@@ -48,12 +48,10 @@ def listener_limits() -> ListenerLimits:
     return ListenerLimits(statement_timeout_s=bi.sqllab_timeout, connections=bi.listener_connections)
 
 
-def mirror_users(settings: Settings, *, refresh_roles: bool = False, partitions: bool = True) -> None:
+def mirror_users(settings: Settings, *, refresh_roles: bool = False) -> None:
     """bronze.registry_users, the listeners' PostgreSQL roles and the `users` partitions follow the
     registry right away (the sensor would mirror users within a minute when the daemon runs).
-    refresh_roles: re-apply every listener role's limits (at `up`), not only create missing ones.
-    partitions=False leaves the Dagster partitions to the next run, which adds its users' own
-    (orchestration/runs.py), and to the users sensor: it spares a command the start of Dagster."""
+    refresh_roles: re-apply every listener role's limits (at `up`), not only create missing ones."""
     with open_registry(settings) as registry:
         users = registry.list_users()
     conn = connect(settings.database_url)
@@ -62,8 +60,7 @@ def mirror_users(settings: Settings, *, refresh_roles: bool = False, partitions:
         sync_listeners(conn, settings, [u.user_id for u in users], listener_limits(), refresh=refresh_roles)
     finally:
         conn.close()
-    if partitions:
-        from tracktracker_assets.orchestration.instance import get_instance
-        from tracktracker_assets.orchestration.partitions import ensure_partitions
+    from tracktracker_assets.orchestration.instance import get_instance
+    from tracktracker_assets.orchestration.partitions import ensure_partitions
 
-        ensure_partitions(get_instance(settings), [u.user_id for u in users])
+    ensure_partitions(get_instance(settings), [u.user_id for u in users])
