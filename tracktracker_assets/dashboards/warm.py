@@ -67,6 +67,11 @@ def normalise(body: dict[str, Any], names: dict[str, dict[int, str]]) -> dict[st
     dataset_id = int(str(form.get("datasource", "")).split("__")[0])
     out: dict[str, Any] = {"dataset": names["dataset"][dataset_id], "chart": None, "dashboard": None}
     form["datasource"] = f"0__{body['datasource']['type']}"
+    # the page's URL parameters (a native_filters_key once the listener has set a filter) are the
+    # browser's state, not part of the query, and not of its cache key (QueryObject.cache_key)
+    for part in (form, *body.get("queries", [])):
+        if "url_params" in part:
+            part["url_params"] = {}
     if form.get("slice_id") is not None:
         out["chart"] = names["chart"][int(form["slice_id"])]
         form["slice_id"] = 0
