@@ -1,24 +1,8 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='append',
-        indexes=[
-            {'columns': ['play_id'], 'unique': True},
-            {'columns': ['load_id']},
-        ],
-    )
-}}
-
 {#-
   Last.fm scrobbles pulled live (user.getRecentTracks), in the conformed play contract. date.uts is the
   START of the play, to the second; a scrobble says nothing of how long it played. The plain format
   names artist and album in "#text", the extended one (extended=1) the artist in "name".
 -#}
-
--- A table kept incrementally like Spotify's staging (only loads newer than its watermark are read;
--- a later load's copy of a play it holds is dropped, so the earliest load keeps it, as before): the
--- schema tests and int_plays__conformed read stored rows instead of re-running the distinct on over
--- the whole bronze table each.
 
 with
 
@@ -30,9 +14,7 @@ source as (
         item,
         load_id
     from {{ source('bronze', 'lastfm_recent_tracks') }}
-    {% if is_incremental() %}
-    where load_id > {{ watermark('load_id') }}
-    {% endif %}
+    {{ only_new_loads() }}
 ),
 
 typed as (
@@ -51,9 +33,7 @@ typed as (
 deduplicated as (
     select distinct on (play_id) *
     from typed
-    {% if is_incremental() %}
-    where not exists (select 1 from {{ this }} as existing where existing.play_id = typed.play_id)
-    {% endif %}
+    {{ not_staged_yet('typed') }}
     order by play_id, load_id
 ),
 

@@ -1,29 +1,11 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='append',
-        indexes=[
-            {'columns': ['play_id'], 'unique': True},
-            {'columns': ['load_id']},
-        ],
-    )
-}}
-
 -- Last.fm scrobbles of every export format, in the conformed play columns. Last.fm stamps the start
 -- of a play and knows nothing of how long it lasted.
-
--- A table kept incrementally like Spotify's staging (only loads newer than its watermark are read;
--- a later load's copy of a play it holds is dropped, so the earliest load keeps it, as before): the
--- schema tests and int_plays__conformed read stored rows instead of re-running the distinct on over
--- the whole bronze table each.
 
 with
 
 source as (
     select * from {{ source('bronze', 'lastfm_scrobbles') }}
-    {% if is_incremental() %}
-    where load_id > {{ watermark('load_id') }}
-    {% endif %}
+    {{ only_new_loads() }}
 ),
 
 typed as (
@@ -49,9 +31,7 @@ typed as (
 deduplicated as (
     select distinct on (play_id) *
     from typed
-    {% if is_incremental() %}
-    where not exists (select 1 from {{ this }} as existing where existing.play_id = typed.play_id)
-    {% endif %}
+    {{ not_staged_yet('typed') }}
     order by play_id, load_id, md5(typed::text)
 ),
 

@@ -1,14 +1,3 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='append',
-        indexes=[
-            {'columns': ['play_id'], 'unique': True},
-            {'columns': ['load_id']},
-        ],
-    )
-}}
-
 {#-
   ListenBrainz listens pulled live (GET /1/user/{name}/listens), in the conformed play contract.
   listened_at is what the submitting client said: clients submit when a track starts (or at the
@@ -17,11 +6,6 @@
   since 2023 submission_client 'listenbrainz' with music_service 'spotify.com'; before, listening_from
   'spotify' with the spotify_album_artist_ids only it fills in.
 -#}
-
--- A table kept incrementally like Spotify's staging (only loads newer than its watermark are read;
--- a later load's copy of a play it holds is dropped, so the earliest load keeps it, as before): the
--- schema tests and int_plays__conformed read stored rows instead of re-running the distinct on over
--- the whole bronze table each.
 
 with
 
@@ -33,9 +17,7 @@ source as (
         item,
         load_id
     from {{ source('bronze', 'listenbrainz_api_listens') }}
-    {% if is_incremental() %}
-    where load_id > {{ watermark('load_id') }}
-    {% endif %}
+    {{ only_new_loads() }}
 ),
 
 fields as (
@@ -81,9 +63,7 @@ typed as (
 deduplicated as (
     select distinct on (play_id) *
     from typed
-    {% if is_incremental() %}
-    where not exists (select 1 from {{ this }} as existing where existing.play_id = typed.play_id)
-    {% endif %}
+    {{ not_staged_yet('typed') }}
     order by play_id, load_id
 ),
 

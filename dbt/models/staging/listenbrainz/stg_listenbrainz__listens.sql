@@ -1,32 +1,14 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='append',
-        indexes=[
-            {'columns': ['play_id'], 'unique': True},
-            {'columns': ['load_id']},
-        ],
-    )
-}}
-
 -- ListenBrainz listens of the user exports, in the conformed play columns. A listen's listened_at is
 -- the start of the play as its submitter gave it, except for listens ListenBrainz's own Spotify
 -- importers made: the live reader (submission_client 'listenbrainz'; before 2022 it wrote only
 -- listening_from 'spotify' with Spotify ids) takes Spotify's played_at, the archive importer
 -- ('ListenBrainz Archive Importer', which adds ms_played) the history's ts: both Spotify's END.
 
--- A table kept incrementally like Spotify's staging (only loads newer than its watermark are read;
--- a later load's copy of a play it holds is dropped, so the earliest load keeps it, as before): the
--- schema tests and int_plays__conformed read stored rows instead of re-running the distinct on over
--- the whole bronze table each.
-
 with
 
 source as (
     select * from {{ source('bronze', 'listenbrainz_listens') }}
-    {% if is_incremental() %}
-    where load_id > {{ watermark('load_id') }}
-    {% endif %}
+    {{ only_new_loads() }}
 ),
 
 typed as (
@@ -70,9 +52,7 @@ typed as (
 deduplicated as (
     select distinct on (play_id) *
     from typed
-    {% if is_incremental() %}
-    where not exists (select 1 from {{ this }} as existing where existing.play_id = typed.play_id)
-    {% endif %}
+    {{ not_staged_yet('typed') }}
     order by play_id, load_id, md5(typed::text)
 ),
 

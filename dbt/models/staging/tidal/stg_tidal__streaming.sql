@@ -1,30 +1,12 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='append',
-        indexes=[
-            {'columns': ['play_id'], 'unique': True},
-            {'columns': ['load_id']},
-        ],
-    )
-}}
-
 -- Tidal streams from the export's streaming.csv, in the conformed play columns
 -- (models/intermediate/int_plays__conformed.yml). entry_date is the START, to the minute, in the
 -- row's time zone (tracktracker_assets/tidal/streaming.py).
-
--- A table kept incrementally like Spotify's staging (only loads newer than its watermark are read;
--- a later load's copy of a play it holds is dropped, so the earliest load keeps it, as before): the
--- schema tests and int_plays__conformed read stored rows instead of re-running the distinct on over
--- the whole bronze table each.
 
 with
 
 source as (
     select * from {{ source('bronze', 'tidal_streaming') }}
-    {% if is_incremental() %}
-    where load_id > {{ watermark('load_id') }}
-    {% endif %}
+    {{ only_new_loads() }}
 ),
 
 typed as (
@@ -53,9 +35,7 @@ plays as (
 deduplicated as (
     select distinct on (play_id) *
     from plays
-    {% if is_incremental() %}
-    where not exists (select 1 from {{ this }} as existing where existing.play_id = plays.play_id)
-    {% endif %}
+    {{ not_staged_yet('plays') }}
     order by play_id, load_id
 ),
 
