@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
+import operator
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from typing import IO
@@ -67,8 +69,7 @@ class Rows:
                 f"this {what} file is UTF-16 text (re-saved by a spreadsheet program); Apple delivers UTF-8.",
                 hint=AS_DELIVERED,
             )
-        lines = _Lines(io.BufferedReader(_Prefixed(start, self._raw), 1 << 16))
-        reader = csv.reader(lines, strict=True)
+        reader = csv.reader(_lines(io.BufferedReader(_Prefixed(start, self._raw), 1 << 16)), strict=True)
         try:
             self.header = header = [cell.strip() for cell in next(reader, [])]
             if not any(header):
@@ -90,7 +91,8 @@ class Rows:
                 yield row
         except UnicodeDecodeError as exc:
             raise context.problem(
-                f"line {lines.number} is not UTF-8 text (invalid byte 0x{exc.object[exc.start]:02x}).",
+                # the reader counts the lines it was given: the one that failed to decode is the next
+                f"line {reader.line_num + 1} is not UTF-8 text (invalid byte 0x{exc.object[exc.start]:02x}).",
                 record=self.number + 1,
                 hint=AS_DELIVERED,
             ) from exc
@@ -118,18 +120,11 @@ def records(raw: IO[bytes], context: ReadContext, what: str) -> Iterator[Record]
         yield record
 
 
-class _Lines:
-    """The file's lines as text, decoded one by one, so bytes that are no UTF-8 are found on their
-    own line (a decoder reading ahead in blocks would blame an earlier record)."""
-
-    def __init__(self, stream: IO[bytes]) -> None:
-        self._stream = stream
-        self.number = 0
-
-    def __iter__(self) -> Iterator[str]:
-        for line in self._stream:
-            self.number += 1
-            yield line.decode("utf-8-sig" if self.number == 1 else "utf-8")
+def _lines(stream: IO[bytes]) -> Iterator[str]:
+    """The file's lines as text, decoded one by one (in C), so bytes that are no UTF-8 are found on
+    their own line (a decoder reading ahead in blocks would blame an earlier record)."""
+    first = map(operator.methodcaller("decode", "utf-8-sig"), itertools.islice(stream, 1))
+    return itertools.chain(first, map(operator.methodcaller("decode", "utf-8"), stream))
 
 
 class _Prefixed(io.RawIOBase):

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from datetime import datetime
+from itertools import compress
 from operator import itemgetter
 from typing import IO
 
@@ -149,11 +150,11 @@ class _Plan:
             for value, name in zip(self.numbers(fields), self.number_names, strict=True)
         ]
         offline = _BOOLEANS.get(fields[self.offline].strip().lower())
-        extra = {
-            name: value
-            for name, value in zip(self.extra_names, self.extra(fields), strict=True)
-            if value and not value.isspace()  # as strip(), without a call for the many empty fields
-        }
+        values = self.extra(fields)
+        # the fields that hold something (compress keeps the non-empty ones); blank ones are rare
+        extra = dict(compress(zip(self.extra_names, values, strict=True), values))
+        if extra and any(map(str.isspace, extra.values())):
+            extra = {name: value for name, value in extra.items() if not value.isspace()}
         # PLAY_START events have no end and some events no start; every row has one of the three
         event_at = times[_END] or times[_START] or times[_RECEIVED]
         if event_at is None:
