@@ -49,10 +49,9 @@ history/   Your Spotify listening history in Spotify's own format (JSON), every 
 bronze/    Every record of yours as received from every service, files and live pulls, one file per
            table ({fmt}). Nothing else of yours is stored.
 gold/      What TrackTracker computed from them ({fmt}): fct_plays holds every play once, with the
-           services and sources that saw it (services, sources) and the records it was made from
-           (linked_rows); fct_play_sources every source record of each play; dim_track, dim_artist
-           and dim_album the music your plays refer to; the rest your sessions, daily figures and
-           rankings.
+           services and sources that saw it (services, sources); fct_play_sources every source
+           record each play was made from; dim_track, dim_artist and dim_album the music your plays
+           refer to; the rest your sessions, daily figures and rankings.
 received/  The files you gave TrackTracker that it still keeps, exactly as you gave them (named by
            the UTC time each was taken in, then its own name).
 {manifest}  What is inside: rows per table, size and SHA-256 of each file.
