@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import json
 from pathlib import Path
@@ -170,3 +171,38 @@ def test_awkward_values_survive_the_trip_into_postgres(conn, tmp_path: Path) -> 
         stored = [r[0] for r in cur.fetchall()]
     # an empty string is stored as such, never confused with a missing value
     assert stored == names
+
+
+def test_awkward_values_of_another_service_survive_the_trip(conn, tmp_path: Path) -> None:
+    """Other services' rows go to COPY as one JSON encoding per batch; a value holding what looks
+    like a row boundary ("],[") or an escape CSV reads differently takes the careful path."""
+    names = [
+        "a\\b",
+        'say "hi"',
+        "[Live],[Remix]",
+        "ctl\u0001x",
+        "back\\\\slash\\",
+        "null",
+        "emoji 🎧 高橋 नमस्ते",
+        "\\n literal",
+        "plain",
+    ]
+    path = tmp_path / "scrobbles.csv"
+    with open(path, "w", newline="", encoding="utf-8") as out:
+        writer = csv.writer(out, quoting=csv.QUOTE_ALL, lineterminator="\r\n")
+        writer.writerow(
+            ["uts", "utc_time", "artist", "artist_mbid", "album", "album_mbid", "track", "track_mbid"]
+        )
+        for i, name in enumerate(names):
+            uts = 1_700_000_000 + 600 * i
+            writer.writerow([uts, "14 Nov 2023, 22:13", "Artist", "", "Album", "", name, ""])
+    result = load_source(conn, "awkward-lastfm", FileSource(path))
+    assert result.inserted == len(names)
+    with conn.cursor() as cur:
+        cur.execute(
+            "select track, user_id, load_id from bronze.lastfm_scrobbles "
+            "where user_id = 'awkward-lastfm' order by scrobbled_at"
+        )
+        stored = cur.fetchall()
+    assert [row[0] for row in stored] == names
+    assert {row[1:] for row in stored} == {("awkward-lastfm", stored[0][2])}
