@@ -2,6 +2,7 @@
     config(
         unique_key=['user_id', 'ended_date'],
         indexes=[
+            {'columns': ['play_id'], 'unique': True},
             {'columns': ['user_id', 'ended_at']},
             {'columns': ['user_id', 'local_date']},
             {'columns': ['user_id', 'ended_date']},
@@ -12,6 +13,8 @@
         ],
     )
 }}
+{# unique by an index dbt builds after writing the rows: a primary key constraint would be
+    kept up to date row by row while they are written (five times slower for a million rows) #}
 
 -- Grain: one deduplicated listening event (silver decides which rows of which services are one play:
 -- int_plays__deduplicated). Replaces exactly the user-days silver recomputed.
