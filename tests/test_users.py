@@ -44,6 +44,10 @@ def test_remove_erases_the_user_from_every_store(real_gold, tmp_path: Path) -> N
     )
     code, output = cli("users", "add", "leaver", "--name", "Leaves Soon", "--timezone", "Pacific/Marquesas")
     assert code == 0, output
+    from tracktracker_assets.orchestration.instance import get_instance
+
+    # added as a row of Dagster's storage, without starting Dagster: the instance sees it, last
+    assert get_instance(settings).get_dynamic_partitions("users")[-1] == "leaver"
     code, output = cli("import", "leaver", str(export))
     assert code == 0, output
     url = settings.database_url
@@ -60,8 +64,6 @@ def test_remove_erases_the_user_from_every_store(real_gold, tmp_path: Path) -> N
     assert query(url, "select count(*) from gold.fct_plays where user_id <> 'leaver'")[1] == others
     code, output = cli("users", "list")
     assert "leaver" not in output
-    from tracktracker_assets.orchestration.instance import get_instance
-
     assert "leaver" not in get_instance(settings).get_dynamic_partitions("users")
     code, output = cli("users", "remove", "leaver", "--yes")
     assert code == 1 and "Unknown user" in output

@@ -14,7 +14,9 @@ from typing import Any
 from dagster import DagsterInstance, DynamicPartitionsDefinition
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
-users_partitions = DynamicPartitionsDefinition(name="users")
+from tracktracker_assets.orchestration.partition_rows import USERS_PARTITIONS
+
+users_partitions = DynamicPartitionsDefinition(name=USERS_PARTITIONS)
 
 
 def ordered_users(known: Iterable[str], wanted: Iterable[str]) -> list[str]:

@@ -7,6 +7,7 @@ from typing import Any
 
 from psycopg2.extras import execute_values
 
+from tracktracker_assets.orchestration.partition_rows import add_without_dagster
 from tracktracker_assets.services.local import open_registry
 from tracktracker_assets.settings import Settings
 from tracktracker_assets.users.registry import User
@@ -60,7 +61,8 @@ def mirror_users(settings: Settings, *, refresh_roles: bool = False) -> None:
         sync_listeners(conn, settings, [u.user_id for u in users], listener_limits(), refresh=refresh_roles)
     finally:
         conn.close()
-    from tracktracker_assets.orchestration.instance import get_instance
-    from tracktracker_assets.orchestration.partitions import ensure_partitions
+    if not add_without_dagster(settings.dagster_database_url, [u.user_id for u in users]):
+        from tracktracker_assets.orchestration.instance import get_instance
+        from tracktracker_assets.orchestration.partitions import ensure_partitions
 
-    ensure_partitions(get_instance(settings), [u.user_id for u in users])
+        ensure_partitions(get_instance(settings), [u.user_id for u in users])
