@@ -34,7 +34,8 @@ def tt_home() -> Iterator[Path]:
         k: os.environ.get(k) for k in ("TRACKTRACKER_HOME", "DAGSTER_HOME", "TRACKTRACKER_SQLLAB_TIMEOUT")
     }
     for key in list(os.environ):
-        if key.startswith("TRACKTRACKER_") and key != "TRACKTRACKER_HOME":
+        # settings go; the switch that re-records the warm-up stays (tests/dashboards/test_warm.py)
+        if key.startswith("TRACKTRACKER_") and key not in ("TRACKTRACKER_HOME", "TRACKTRACKER_RECORD_WARMUP"):
             saved[key] = os.environ.pop(key)
     os.environ["TRACKTRACKER_HOME"] = str(home)
     # short enough for the runaway-query test to wait it out (tests/dashboards/test_hostile_listener.py): the

@@ -11,7 +11,7 @@ import json
 import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -146,4 +146,64 @@ def expected_figures(events: list[Event], timezone: str = "UTC") -> Expected:
         top_tracks=[(track_name[k][1], track_name[k][2], track_counted[k]) for k in top_tracks],
         top_artists=[(artist_name[k][1], artist_counted[k]) for k in top_artists],
         plays_by_local_hour=dict(hours),
+    )
+
+
+@dataclass
+class Period:
+    """What a year in review (or any period of local dates [start, end)) must say."""
+
+    minutes: float
+    counted: int
+    artist_counted: dict[str, int]  # every music artist played in the period: counted plays, by name
+    top_artists: list[tuple[str, int]]
+    longest_streak: int
+    new_artists: int
+
+
+def longest_streak(days: set[date]) -> int:
+    """The most consecutive days in `days`."""
+    best = 0
+    for day in days:
+        if day - timedelta(days=1) not in days:  # a streak starts here: walk it
+            length = 1
+            while day + timedelta(days=length) in days:
+                length += 1
+            best = max(best, length)
+    return best
+
+
+def period_figures(events: list[Event], timezone: str, start: date, end: date) -> Period:
+    """Minutes, counted plays, top artists (ties broken as Spotify's counting would not: by time
+    listened, then name), the longest run of days with a counted play, and the music artists first
+    played ever in the period, all in the listener's local dates."""
+    zone = ZoneInfo(timezone)
+
+    def local(e: Event) -> date:
+        return e.ended_at.astimezone(zone).date()
+
+    first_day: dict[str, date] = {}
+    for e in events:
+        if e.kind == "track" and e.artist:
+            akey = norm(e.artist)
+            first_day[akey] = min(first_day.get(akey, local(e)), local(e))
+    inside = [e for e in events if start <= local(e) < end]
+    counted: Counter = Counter()
+    listened: Counter = Counter()
+    name: dict[str, tuple[datetime, str]] = {}
+    for e in inside:
+        if e.kind == "track" and e.artist:
+            akey = norm(e.artist)
+            counted[akey] += e.ms >= COUNTED_MS
+            listened[akey] += e.ms
+            if akey not in name or e.ended_at > name[akey][0]:
+                name[akey] = (e.ended_at, e.artist)
+    top = sorted(counted, key=lambda k: (-counted[k], -listened[k], name[k][1]))[:5]
+    return Period(
+        minutes=sum(e.ms for e in inside) / 60000,
+        counted=sum(e.ms >= COUNTED_MS for e in inside),
+        artist_counted={name[k][1]: counted[k] for k in counted},
+        top_artists=[(name[k][1], counted[k]) for k in top],
+        longest_streak=longest_streak({local(e) for e in inside if e.ms >= COUNTED_MS}),
+        new_artists=sum(start <= day < end for day in first_day.values()),
     )

@@ -43,7 +43,7 @@ def test_definitions_load_as_one_lineage(settings) -> None:
     assert {j.name for j in defs.resolve_all_job_defs()} >= {"import_exports", "refresh_warehouse"}
     # the dashboards close the lineage: bronze → silver → gold → Superset
     dashboards = [k for k in keys if k.startswith("superset/")]
-    assert len(dashboards) == 4
+    assert len(dashboards) == 7
     history = graph.get(AssetKey(["superset", "listening_history"]))
     assert AssetKey(["gold", "fct_plays"]) in history.parent_keys
 

@@ -10,6 +10,7 @@ Each entry: chart name -> Expectation(rows(query, user, params), mode). Modes:
 
 from __future__ import annotations
 
+import html
 import math
 import re
 from collections.abc import Callable
@@ -48,6 +49,7 @@ class Params:
     start: date | None = None
     end: date | None = None
     artist: str | None = None
+    track: str | None = None  # 'track — artist', as the Track page's filter offers it
     week: str | None = None
 
     def period(self, column: str) -> str:
@@ -209,7 +211,40 @@ def plays_by_month(
     return rows
 
 
-def top_names(dim: str, key: str, names: list[str]) -> Callable[[Query, str | None, Params], list[Row]]:
+def page_link(page: str, column: str, value: str, text: str) -> str:
+    """The link a top list shows: `text`, opening the artist's or track's page with its filter set to
+    `value` (the dashboard's native_filters URL parameter, in rison, with what a URL or HTML would
+    misread percent-encoded)."""
+    quoted = "'" + value.replace("!", "!!").replace("'", "!'") + "'"
+    state = (
+        f"(NATIVE_FILTER-{column}:(id:NATIVE_FILTER-{column},extraFormData:(filters:!((col:{column},op:IN,"
+        f"val:!({quoted})))),filterState:(value:!({quoted}))))"
+    )
+    for char in '%&#+ "<>':
+        state = state.replace(char, f"%{ord(char):02X}")
+    shown = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+    return f'<a href="/superset/dashboard/{page}/?native_filters={state}">{shown}</a>'
+
+
+def link_text(link: str) -> str:
+    """What a page link shows: its text, HTML entities read."""
+    return html.unescape(re.sub(r"<[^>]+>", "", link))
+
+
+def linked(row: Row) -> Row:
+    """A top-list row with its name as the page link the chart shows."""
+    row = dict(row)
+    if "track_name" in row:
+        label = f"{row['track_name']} — {row['artist_name']}"
+        row["track_page"] = page_link("track", "track", label, row.pop("track_name"))
+    elif "artist_name" in row:
+        row["artist_page"] = page_link("artist", "artist", row["artist_name"], row.pop("artist_name"))
+    return row
+
+
+def top_names(
+    dim: str, key: str, names: list[str], links: bool = False
+) -> Callable[[Query, str | None, Params], list[Row]]:
     def rows(q: Query, user: str | None, p: Params) -> list[Row]:
         cols = ", ".join(f"d.{n}" for n in names)
         sql = (
@@ -218,7 +253,8 @@ def top_names(dim: str, key: str, names: list[str]) -> Callable[[Query, str | No
             f"where f.content_type = 'track' and {user_is(user, 'f.')} and {p.period('f.local_date')} "
             f"group by {cols}"
         )
-        return grouped(q, sql, user, [*names, "counted_plays", "minutes_played"])
+        found = grouped(q, sql, user, [*names, "counted_plays", "minutes_played"])
+        return [linked(r) for r in found] if links else found
 
     return rows
 
@@ -338,7 +374,10 @@ def shows(q: Query, user: str | None, p: Params) -> list[Row]:
 
 # ---- Explore ----------------------------------------------------------------------------------------
 def _selection(p: Params) -> str:
-    return "a.artist_name = %(artist)s" if p.artist else "TRUE"
+    picked = ["a.artist_name = %(artist)s"] if p.artist else []
+    if p.track:
+        picked.append("t.track_name || ' — ' || t.artist_name = %(track)s")
+    return " AND ".join(picked) or "TRUE"
 
 
 def explore_rows(
@@ -352,7 +391,8 @@ def explore_rows(
             f"where f.content_type <> 'unknown' and {user_is(user, 'f.')} and {_selection(p)} "
             f"and {p.period('f.local_date')} {group}"
         )
-        return [dict(zip(labels, r, strict=True)) for r in q(sql, {"user": user, "artist": p.artist})]
+        found = q(sql, {"user": user, "artist": p.artist, "track": p.track})
+        return [dict(zip(labels, r, strict=True)) for r in found]
 
     return rows
 
@@ -399,6 +439,167 @@ LAST = "to_char(max(f.ended_at_local), 'YYYY-MM-DD HH24:MI')"
 TOTALS = "count(*) filter (where f.is_counted_play), sum(f.minutes_played)"
 
 
+# ---- Year in review --------------------------------------------------------------------------------
+def total(what: str, label: str) -> Callable[[Query, str | None, Params], list[Row]]:
+    def rows(q: Query, user: str | None, p: Params) -> list[Row]:
+        sql = f"select {what} from gold.fct_plays where {user_is(user)} and {p.period('local_date')}"
+        return grouped(q, sql, user, [label])
+
+    return rows
+
+
+def longest_run(days: list[date]) -> int:
+    """The most consecutive dates among `days` (sorted, distinct)."""
+    best = run = 0
+    for number, day in enumerate(days):
+        run = run + 1 if number and (day - days[number - 1]).days == 1 else 1
+        best = max(best, run)
+    return best
+
+
+def longest_streak(q: Query, user: str | None, p: Params) -> list[Row]:
+    """Recounted from the days with a counted play (not from gold's streak table)."""
+    sql = (
+        "select user_id, local_date from gold.fct_plays where is_counted_play "
+        f"and {user_is(user)} and {p.period('local_date')} group by 1, 2 order by 1, 2"
+    )
+    by_user: dict[str, list[date]] = {}
+    for listener, day in q(sql, {"user": user}):
+        by_user.setdefault(listener, []).append(day)
+    return [{"longest_streak": max((longest_run(days) for days in by_user.values()), default=None)}]
+
+
+def new_artists_discovered(q: Query, user: str | None, p: Params) -> list[Row]:
+    """Artists whose first play ever (from the facts, any service) falls in the period."""
+    sql = (
+        "select count(*) from (select f.user_id, f.artist_key, min(f.local_date) as first_day "
+        "from gold.fct_plays f join gold.dim_artist a on a.artist_key = f.artist_key "
+        f"where a.artist_type = 'artist' and {user_is(user, 'f.')} group by 1, 2) s "
+        f"where {p.period('first_day')}"
+    )
+    return grouped(q, sql, user, ["new_artists"])
+
+
+def compared(q: Query, user: str | None, p: Params) -> list[Row]:
+    """Minutes, plays, days with music and new artists of the period and of as many days just before."""
+    before = Params(p.start - (p.end - p.start), p.start) if p.start and p.end else None
+
+    def figures(period: Params) -> dict[str, float]:
+        ((minutes, plays, days),) = q(
+            "select coalesce(sum(ms_played), 0) / 60000.0, count(*) filter (where is_counted_play), "
+            # days with music add up per listener (the admin's are everyone's listener-days)
+            "count(distinct user_id || local_date::text) filter (where is_counted_play) from gold.fct_plays "
+            f"where {user_is(user)} and {period.period('local_date')}",
+            {"user": user},
+        )
+        new = new_artists_discovered(q, user, period)[0]["new_artists"]
+        return {"Minutes": minutes, "Plays": plays, "Days with music": days, "New artists": new}
+
+    either = f"({p.period('local_date')}) or ({before.period('local_date') if before else 'FALSE'})"
+    ((listeners,),) = q(
+        f"select count(distinct user_id) from gold.fct_plays where {user_is(user)} and ({either})",
+        {"user": user},
+    )
+    if not listeners:
+        return []
+    now, then = figures(p), figures(before) if before else None
+    return [
+        {
+            "figure": figure,
+            "this_period": value,
+            "period_before": then[figure] if then else None,
+            "change": value / then[figure] - 1 if then and then[figure] else None,
+        }
+        for figure, value in now.items()
+    ]
+
+
+def without_position(row: Row) -> Row:
+    """The comparison table sorts by a hidden position metric; what it shows are the other columns."""
+    return {k: v for k, v in row.items() if k != "position"}
+
+
+def top_day(q: Query, user: str | None, p: Params) -> list[Row]:
+    sql = (
+        "select local_date, sum(ms_played) / 60000.0, count(*) filter (where is_counted_play) "
+        f"from gold.fct_plays where {user_is(user)} and {p.period('local_date')} group by 1"
+    )
+    return grouped(q, sql, user, ["local_date", "minutes_played", "counted_plays"])
+
+
+def most_repeated(q: Query, user: str | None, p: Params) -> list[Row]:
+    sql = (
+        "select t.track_name, t.artist_name, f.local_date, count(*) filter (where f.is_counted_play) "
+        "from gold.fct_plays f join gold.dim_track t on t.track_key = f.track_key "
+        f"where f.content_type = 'track' and {user_is(user, 'f.')} and {p.period('f.local_date')} "
+        "group by 1, 2, 3"
+    )
+    return [
+        linked(r) for r in grouped(q, sql, user, ["track_name", "artist_name", "local_date", "counted_plays"])
+    ]
+
+
+def by_hour(q: Query, user: str | None, p: Params) -> list[Row]:
+    sql = (
+        "select local_hour, sum(minutes_played) from gold.fct_plays "
+        f"where {user_is(user)} and {p.period('local_date')} group by 1"
+    )
+    return grouped(q, sql, user, ["local_hour", "minutes_played"])
+
+
+# ---- Artist and Track pages --------------------------------------------------------------------------
+def selection_rows(label: str, join: str = "") -> Callable[[Query, str | None, Params], list[Row]]:
+    """Plays of the picked artist or track grouped by a label (track or album), with their totals."""
+
+    def rows(q: Query, user: str | None, p: Params) -> list[Row]:
+        sql = (
+            f"select {label}, {TOTALS}, {FIRST}, {LAST} from gold.fct_plays f "
+            "join gold.dim_track t on t.track_key = f.track_key "
+            "join gold.dim_artist a on a.artist_key = f.artist_key "
+            f"{join} where f.content_type <> 'unknown' and {user_is(user, 'f.')} and {_selection(p)} "
+            f"and {p.period('f.local_date')} group by 1"
+        )
+        found = q(sql, {"user": user, "artist": p.artist, "track": p.track})
+        return [
+            dict(zip(["label", "counted_plays", "minutes_played", "first_play", "last_play"], r, strict=True))
+            for r in found
+        ]
+
+    return rows
+
+
+def page_tracks(q: Query, user: str | None, p: Params) -> list[Row]:
+    rows = selection_rows("t.track_name || ' — ' || t.artist_name")(q, user, p)
+    for row in rows:
+        label = row.pop("label")
+        row["track_page"] = page_link("track", "track", label, label)
+    return rows
+
+
+def page_albums(q: Query, user: str | None, p: Params) -> list[Row]:
+    rows = selection_rows(
+        "al.album_name || ' — ' || al.artist_name", "join gold.dim_album al on al.album_key = f.album_key"
+    )(q, user, p)
+    return [{"album": row.pop("label"), **row} for row in rows]
+
+
+def rank_of(table: str, ranked: str) -> Callable[[Query, str | None, Params], list[Row]]:
+    """The picked artist's (or track's) best monthly rank among the listener's artists (tracks)."""
+
+    def rows(q: Query, user: str | None, p: Params) -> list[Row]:
+        picked = "artist_name = %(artist)s" if p.artist else "TRUE"
+        if p.track:
+            picked += " AND track_name || ' — ' || artist_name = %(track)s"
+        sql = (
+            f"select period_start, min(rank) from gold.{table} where period = 'month' and {user_is(user)} "
+            f"and {picked} and {p.period('period_start')} group by 1"
+        )
+        found = q(sql, {"user": user, "artist": p.artist, "track": p.track})
+        return [{"month": m, "ranked": ranked, "best_rank": r} for m, r in found]
+
+    return rows
+
+
 # ---- Global trends ---------------------------------------------------------------------------------
 def weekly(view: str, names: list[str]) -> Callable[[Query, str | None, Params], list[Row]]:
     def rows(q: Query, user: str | None, p: Params) -> list[Row]:
@@ -439,13 +640,16 @@ EXPECTATIONS: dict[str, Expectation] = {
     # the saved query context returns the counts; the browser turns them into shares of each month
     "Where you listen": Expectation(plays_by_month("service", "service_name", SERVICES)),
     "Top tracks": Expectation(
-        top_names("dim_track", "track_key", ["track_name", "artist_name"]),
+        top_names("dim_track", "track_key", ["track_name", "artist_name"], links=True),
         "top",
         sort="counted_plays",
         limit=10,
     ),
     "Top artists": Expectation(
-        top_names("dim_artist", "artist_key", ["artist_name"]), "top", sort="counted_plays", limit=10
+        top_names("dim_artist", "artist_key", ["artist_name"], links=True),
+        "top",
+        sort="counted_plays",
+        limit=10,
     ),
     "Top albums": Expectation(
         top_names("dim_album", "album_key", ["album_name", "artist_name"]),
@@ -528,6 +732,65 @@ EXPECTATIONS: dict[str, Expectation] = {
         sort="counted_plays",
         limit=100,
     ),
+    # Year in review
+    "Minutes in the period": Expectation(total("sum(ms_played) / 60000.0", "minutes_played")),
+    "Plays in the period": Expectation(total("count(*) filter (where is_counted_play)", "counted_plays")),
+    "Longest streak": Expectation(longest_streak),
+    "New artists discovered": Expectation(new_artists_discovered),
+    "Compared with the period before": Expectation(compared, shown=without_position),
+    "Top day": Expectation(top_day, "top", sort="minutes_played", limit=1),
+    "Most repeated track": Expectation(most_repeated, "top", sort="counted_plays", limit=1),
+    "Top 5 tracks": Expectation(
+        top_names("dim_track", "track_key", ["track_name", "artist_name"], links=True),
+        "top",
+        sort="counted_plays",
+        limit=5,
+    ),
+    "Top 5 artists": Expectation(
+        top_names("dim_artist", "artist_key", ["artist_name"], links=True),
+        "top",
+        sort="counted_plays",
+        limit=5,
+    ),
+    "Top 5 albums": Expectation(
+        top_names("dim_album", "album_key", ["album_name", "artist_name"]),
+        "top",
+        sort="counted_plays",
+        limit=5,
+    ),
+    "Listening by hour": Expectation(by_hour),
+    "Listening by month": Expectation(daily_by_month({"minutes_played": "sum(ms_played) / 60000.0"})),
+    # Artist and Track pages
+    "First and last play of the artist": Expectation(
+        explore_rows(
+            f"{FIRST}, {LAST}, {TOTALS}", "", ["first_play", "last_play", "counted_plays", "minutes_played"]
+        )
+    ),
+    "Plays of the artist per month": Expectation(
+        explore_rows(
+            "date_trunc('month', f.local_date)::date, count(*) filter (where f.is_counted_play)",
+            "group by 1",
+            ["local_date", "counted_plays"],
+        )
+    ),
+    "Artist's share of your listening": Expectation(share_of_listening),
+    "Top tracks of the artist": Expectation(page_tracks, "top", sort="counted_plays", limit=100),
+    "Albums of the artist": Expectation(page_albums, "top", sort="counted_plays", limit=100),
+    "Artist's monthly rank": Expectation(rank_of("agg_top_artists", "Artist")),
+    "First and last play of the track": Expectation(
+        explore_rows(
+            f"{FIRST}, {LAST}, {TOTALS}", "", ["first_play", "last_play", "counted_plays", "minutes_played"]
+        )
+    ),
+    "Plays of the track per month": Expectation(
+        explore_rows(
+            "date_trunc('month', f.local_date)::date, count(*) filter (where f.is_counted_play)",
+            "group by 1",
+            ["local_date", "counted_plays"],
+        )
+    ),
+    "Track's share of your listening": Expectation(share_of_listening),
+    "Track's monthly rank": Expectation(rank_of("agg_top_tracks", "Track")),
     # Global trends
     "Top tracks of the week": Expectation(
         weekly("global_top_tracks_weekly", ["track_name", "artist_name"]), "top", sort="rank", limit=20

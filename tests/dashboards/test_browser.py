@@ -10,6 +10,8 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import BrowserContext, Response
 
+from tracktracker_assets.dashboards import service
+
 from .browser import charts_of, chromium, dashboard_tabs, login, open_tab, screenshot
 from .conftest import BIStack
 
@@ -19,6 +21,9 @@ DASHBOARDS = {
     "listening-history": "Listening history",
     "explore": "Explore",
     "global-trends": "Global trends",
+    "year-in-review": "Year in review",
+    "artist": "Artist",
+    "track": "Track",
 }
 # the Superset frontend's telemetry pixel, which our content security policy blocks (as it should)
 BENIGN_CONSOLE = ("scarf.sh",)
@@ -31,18 +36,23 @@ def browser() -> Iterator[BrowserContext]:
         yield context
 
 
+def password(stack: BIStack, user: str) -> str:
+    return service.admin_password(stack.settings) if user == service.ADMIN_USERNAME else stack.password(user)
+
+
 def drawn(chart: dict) -> bool:
     return bool(chart["bigNumber"] or chart["painted"] > 200 or chart["rows"] or chart["countries"])
 
 
 @pytest.mark.parametrize(
     ("user", "slug"),
-    [("alice", slug) for slug in DASHBOARDS] + [("khushi", "listening-history"), ("bob", "explore")],
+    [("alice", slug) for slug in DASHBOARDS]
+    + [("khushi", "listening-history"), ("bob", "explore"), ("admin", "year-in-review"), ("admin", "artist")],
 )
 def test_dashboard_draws_every_chart(
     bi_stack: BIStack, browser: BrowserContext, user: str, slug: str
 ) -> None:
-    page = login(browser, bi_stack.url, user, bi_stack.password(user))
+    page = login(browser, bi_stack.url, user, password(bi_stack, user))
     data: list[Response] = []
     console: list[str] = []
     page.on(
@@ -113,4 +123,49 @@ def test_sql_lab_in_the_browser_shows_only_own_rows(bi_stack: BIStack, browser: 
     assert "bob" in body and "alice" not in body and "carol" not in body
     # SQL Lab's syntax check (pgsanity) works, so no false error marker in the gutter
     assert page.locator(".ace_error").count() == 0
+    page.close()
+
+
+def test_a_top_list_entry_opens_its_page(bi_stack: BIStack, browser: BrowserContext) -> None:
+    """Listening history's Top artists -> the artist's page, filtered to them; its Top tracks -> the
+    track's page, filtered to that track; the figures are the listener's own, from gold. Not the first
+    entries, which the pages would show anyway (their filters start on the listener's top one)."""
+    user = "alice"
+    page = login(browser, bi_stack.url, user, bi_stack.password(user))
+    page.goto(f"{bi_stack.url}/superset/dashboard/listening-history/")
+    (names,) = [names for tab, names in dashboard_tabs("listening-history") if tab == "Top and when"]
+    open_tab(page, "Top and when")
+    charts_of(page, len(names))
+    # the second entries: the pages start on the listener's top artist and track by themselves
+    link = page.locator('a[href*="/superset/dashboard/artist/"]').nth(1)
+    artist = link.inner_text()
+    ((plays,),) = bi_stack.query(
+        "select count(*) filter (where f.is_counted_play) from gold.fct_plays f "
+        "join gold.dim_artist a on a.artist_key = f.artist_key where f.user_id = %s and a.artist_name = %s",
+        (user, artist),
+    )
+    link.click()
+    page.wait_for_url("**/superset/dashboard/artist/**", timeout=30_000)
+    shown = {c["title"]: c for c in charts_of(page, len(dashboard_tabs("artist")[0][1]))}
+    screenshot(page, f"artist-page-{user}.png")
+    assert all(c["errors"] == 0 and drawn(c) for c in shown.values()), shown
+    first_and_last = shown["First and last play of the artist"]["text"]
+    assert f"{plays:,}" in first_and_last, (artist, plays, first_and_last)
+    assert artist in page.inner_text(".filter-bar, [data-test='filter-bar']")  # the filter names them
+
+    track_link = page.locator('a[href*="/superset/dashboard/track/"]').nth(1)
+    track = track_link.inner_text()
+    ((track_plays,),) = bi_stack.query(
+        "select count(*) filter (where f.is_counted_play) from gold.fct_plays f "
+        "join gold.dim_track t on t.track_key = f.track_key "
+        "where f.user_id = %s and t.track_name || ' — ' || t.artist_name = %s",
+        (user, track),
+    )
+    assert track.endswith(f" — {artist}") and track_plays > 0
+    track_link.click()
+    page.wait_for_url("**/superset/dashboard/track/**", timeout=30_000)
+    shown = {c["title"]: c for c in charts_of(page, len(dashboard_tabs("track")[0][1]))}
+    screenshot(page, f"track-page-{user}.png")
+    assert all(c["errors"] == 0 and drawn(c) for c in shown.values()), shown
+    assert f"{track_plays:,}" in shown["First and last play of the track"]["text"], track
     page.close()

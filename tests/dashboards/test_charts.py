@@ -36,6 +36,8 @@ def with_filters(context: dict[str, Any], p: Params) -> dict[str, Any]:
                     query["time_range"] = flt["val"]
         if p.artist:
             query["filters"].append({"col": "artist", "op": "IN", "val": [p.artist]})
+        if p.track:
+            query["filters"].append({"col": "track", "op": "IN", "val": [p.track]})
         if p.week:
             query["filters"].append({"col": "week", "op": "IN", "val": [p.week]})
     return context

@@ -19,7 +19,7 @@ from tracktracker_assets.settings import Settings
 
 from .browser import SCREENSHOTS, charts_of, chromium, dashboard_tabs, login, open_tab, screenshot
 from .conftest import BIStack
-from .expected import SERVICES
+from .expected import SERVICES, link_text
 from .listeners import LISTENBRAINZ_DAYS, LISTENBRAINZ_TRACKS
 
 pytestmark = pytest.mark.slow
@@ -91,7 +91,7 @@ def test_every_dashboard_has_service_and_source_filters(bi_stack: BIStack) -> No
     """Read back from the provisioned Superset: each dashboard's Service and Source filters reach exactly
     the charts whose datasets carry the column; the others are excluded, and the filter says which."""
     admin = bi_stack.admin()
-    assert len(bi_stack.provisioned.dashboards) == 4
+    assert len(bi_stack.provisioned.dashboards) == 7
     for title, dashboard_id in bi_stack.provisioned.dashboards.items():
         metadata, charts, columns = _dashboard(admin, dashboard_id)
         natives = {f["name"]: f for f in metadata["native_filter_configuration"]}
@@ -155,7 +155,7 @@ def test_the_service_filter_splits_what_alice_sees(bi_stack: BIStack) -> None:
         assert len(grid) == 7 * 24
         assert float(sum(row["minutes_played"] for row in grid)) == pytest.approx(float(minutes_played))
         tops = _data(alice, bi_stack, "Top artists", "service", [service])
-        artists = {row["artist_name"] for row in tops}
+        artists = {link_text(row["artist_page"]) for row in tops}
         listenbrainz_artists = {artist for artist, *_ in LISTENBRAINZ_TRACKS}
         assert (artists <= listenbrainz_artists) == (service == "listenbrainz"), artists
     # the Source filter splits by bronze table the same way

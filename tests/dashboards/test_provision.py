@@ -58,7 +58,7 @@ def test_reprovisioning_changes_nothing(bi_stack: BIStack) -> None:
     assert (again.listeners.created, again.listeners.updated, again.listeners.removed) == ([], [], [])
     assert inventory(admin) == before
     assert {u: listener_password(bi_stack.settings, u) for u in passwords} == passwords
-    # the whole bundle is there once: 4 dashboards, every chart on exactly one of them
+    # the whole bundle is there once: 7 dashboards, every chart on exactly one of them
     bundle = load_bundle()
     assert len(before["charts"]) == len(set(before["charts"])) == sum(n.startswith("charts/") for n in bundle)
     on_dashboards = []
@@ -67,7 +67,15 @@ def test_reprovisioning_changes_nothing(bi_stack: BIStack) -> None:
             c["slice_name"] for c in admin.get(f"/api/v1/dashboard/{dashboard_id}/charts")["result"]
         ]
     assert sorted(on_dashboards) == before["charts"]
-    assert set(again.dashboards) == {"Current listening", "Listening history", "Explore", "Global trends"}
+    assert set(again.dashboards) == {
+        "Current listening",
+        "Listening history",
+        "Explore",
+        "Global trends",
+        "Year in review",
+        "Artist",
+        "Track",
+    }
 
 
 def test_a_changed_bundle_is_imported_again_without_duplicates(bi_stack: BIStack) -> None:

@@ -28,6 +28,7 @@ PER_USER = [
     "agg_discovery",
     "agg_skip_reasons",
     "agg_countries",
+    "listening_streaks",
 ]
 
 

@@ -75,6 +75,8 @@ def normalise(body: dict[str, Any], names: dict[str, dict[int, str]]) -> dict[st
     if form.get("slice_id") is not None:
         out["chart"] = names["chart"][int(form["slice_id"])]
         form["slice_id"] = 0
+    if form.get("chart_id") is not None:  # the frontend's copy of slice_id
+        form["chart_id"] = 0
     if form.get("dashboardId") is not None:
         out["dashboard"] = names["dashboard"][int(form["dashboardId"])]
         form["dashboardId"] = 0
@@ -92,6 +94,8 @@ def render(entry: dict[str, Any], ids: dict[str, dict[str, int]]) -> dict[str, A
     form["datasource"] = f"{dataset_id}__{body['datasource']['type']}"
     if entry.get("chart") is not None:
         form["slice_id"] = ids["chart"][entry["chart"]]
+        if "chart_id" in form:
+            form["chart_id"] = form["slice_id"]
     if entry.get("dashboard") is not None:
         form["dashboardId"] = ids["dashboard"][entry["dashboard"]]
     return body
