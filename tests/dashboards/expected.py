@@ -160,20 +160,21 @@ def without_ago(row: Row) -> Row:
 
 def freshness(q: Query, user: str | None, p: Params) -> list[Row]:
     sql = (
-        "select to_char(last_play_at at time zone timezone, 'YYYY-MM-DD HH24:MI'), "
+        "select user_id, to_char(last_play_at at time zone timezone, 'YYYY-MM-DD HH24:MI'), "
         "to_char(last_import_at at time zone timezone, 'YYYY-MM-DD HH24:MI'), "
         "last_pull_at, plays, files_imported "
         f"from gold.user_status where {user_is(user)}"
     )
     return [
         {
+            "user_id": user_id,
             "last_play": last_play or "no plays yet",
             "last_import": last_import or "no export imported yet",
             "last_pull": "never: connect Spotify on the Upload page" if pull is None else pull,
             "plays": plays,
             "files_imported": files,
         }
-        for last_play, last_import, pull, plays, files in q(sql, {"user": user})
+        for user_id, last_play, last_import, pull, plays, files in q(sql, {"user": user})
     ]
 
 
