@@ -401,6 +401,9 @@ TOTALS = "count(*) filter (where f.is_counted_play), sum(f.minutes_played)"
 
 
 # ---- Global trends ---------------------------------------------------------------------------------
+GLOBAL_MIN_USERS = 3  # the dbt var global_min_users: the tests run with its default
+
+
 def weekly(view: str, names: list[str]) -> Callable[[Query, str | None, Params], list[Row]]:
     def rows(q: Query, user: str | None, p: Params) -> list[Row]:
         cols = ", ".join(names)
@@ -420,6 +423,21 @@ def top_artist_listeners(q: Query, user: str | None, p: Params) -> list[Row]:
         f"where rank <= 5 and week_start >= current_date - 84 and {p.period('week_start')} group by 1, 2"
     )
     return grouped(q, sql, user, ["week_start", "artist_name", "listeners"])
+
+
+def listeners_sharing_a_week(q: Query, user: str | None, p: Params) -> list[Row]:
+    """Everyone's weeks, whoever asks (counts only): the state Global trends is in, in words."""
+    ((busiest, shared, k),) = q(
+        "with weekly as (select date_trunc('week', local_date), count(distinct user_id) as n "
+        "from gold.fct_plays where content_type = 'track' group by 1) "
+        "select coalesce(max(n), 0), count(*) filter (where n >= %(k)s), %(k)s from weekly",
+        {"k": GLOBAL_MIN_USERS},
+    )
+    if shared == 0:
+        status = f"Not enough listeners yet ({busiest} of {k} in one week)"
+    else:
+        status = f"{shared} {'week' if shared == 1 else 'weeks'} with {k} or more listeners"
+    return [{"status": status}]
 
 
 EXPECTATIONS: dict[str, Expectation] = {
@@ -537,6 +555,7 @@ EXPECTATIONS: dict[str, Expectation] = {
         weekly("global_top_artists_weekly", ["artist_name"]), "top", sort="rank", limit=20
     ),
     "Listeners of the top artists": Expectation(top_artist_listeners),
+    "Listeners sharing a week": Expectation(listeners_sharing_a_week),
 }
 
 
