@@ -8,7 +8,9 @@ import re
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import BrowserContext, Response
+from playwright.sync_api import BrowserContext, Page, Response
+
+from tracktracker_assets.dashboards import service
 
 from .browser import charts_of, chromium, dashboard_tabs, login, open_tab, screenshot
 from .conftest import BIStack
@@ -113,4 +115,54 @@ def test_sql_lab_in_the_browser_shows_only_own_rows(bi_stack: BIStack, browser: 
     assert "bob" in body and "alice" not in body and "carol" not in body
     # SQL Lab's syntax check (pgsanity) works, so no false error marker in the gutter
     assert page.locator(".ace_error").count() == 0
+    page.close()
+
+
+def menu_entries(page: Page) -> dict[str, object]:
+    """The main menu's entries as shown at the top of every page, and whether the "+" menu is there."""
+    page.wait_for_selector('[data-test="navbar-top"], .ant-menu', timeout=30_000)
+    return {
+        "entries": page.evaluate(
+            "() => [...document.querySelectorAll('.ant-menu-horizontal > .ant-menu-item, "
+            ".ant-menu-horizontal > .ant-menu-submenu')].map(e => e.innerText.trim()).filter(Boolean)"
+        ),
+        "plus": page.locator('[data-test="new-dropdown-icon"]').count(),
+    }
+
+
+def test_a_listeners_menu_has_no_authoring_entries(bi_stack: BIStack, browser: BrowserContext) -> None:
+    """A listener sees the dashboards and SQL Lab, not the Charts, Datasets or "+" menus; the admin
+    keeps them (the same page, so the menu is what differs)."""
+    page = login(browser, bi_stack.url, "alice", bi_stack.password("alice"))
+    page.goto(f"{bi_stack.url}/dashboard/list/")
+    menu = menu_entries(page)
+    screenshot(page, "menu-alice.png", content=None)
+    assert "Dashboards" in menu["entries"] and "SQL" in menu["entries"], menu
+    assert not {"Charts", "Datasets"} & set(menu["entries"]), menu
+    assert menu["plus"] == 0, menu
+    page.goto(f"{bi_stack.url}/sqllab/")  # SQL Lab itself still opens
+    opened = page.locator(".ace_text-input").or_(page.get_by_text("Add a new tab"))
+    opened.first.wait_for(state="attached", timeout=60_000)
+    page.close()
+    page = login(browser, bi_stack.url, service.ADMIN_USERNAME, service.admin_password(bi_stack.settings))
+    page.goto(f"{bi_stack.url}/dashboard/list/")
+    menu = menu_entries(page)
+    assert {"Dashboards", "Charts", "Datasets", "SQL"} <= set(menu["entries"]) and menu["plus"] == 1, menu
+    page.close()
+
+
+def test_global_trends_says_whether_there_are_enough_listeners(
+    bi_stack: BIStack, browser: BrowserContext
+) -> None:
+    """The state in words, and the latest shared week chosen: no spinner, no red "No data"."""
+    ((shared,),) = bi_stack.query(
+        "select count(*) from (select date_trunc('week', local_date) from gold.fct_plays "
+        "where content_type = 'track' group by 1 having count(distinct user_id) >= 3) as weeks"
+    )
+    page = login(browser, bi_stack.url, "bob", bi_stack.password("bob"))
+    page.goto(f"{bi_stack.url}/superset/dashboard/global-trends/")
+    charts = {c["title"]: c for c in charts_of(page, 4)}
+    screenshot(page, "global-trends-state-bob.png")
+    assert f"{shared} weeks with 3 or more listeners" in charts["Listeners sharing a week"]["text"]
+    assert charts["Top tracks of the week"]["rows"] > 0
     page.close()
