@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -38,7 +38,8 @@ SERVICES = {
     "spotify": "Spotify", "apple_music": "Apple Music", "youtube_music": "YouTube Music", "lastfm": "Last.fm",
     "listenbrainz": "ListenBrainz", "deezer": "Deezer", "tidal": "TIDAL",
 }  # fmt: skip
-WEEKDAYS = ["1 Mon", "2 Tue", "3 Wed", "4 Thu", "5 Fri", "6 Sat", "7 Sun"]
+# the labels carry their order in leading spaces (the charts sort by label): Monday the most
+WEEKDAYS = [" " * (6 - i) + day for i, day in enumerate(["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"])]
 
 
 @dataclass(frozen=True)
@@ -88,12 +89,21 @@ def grouped(q: Query, sql: str, user: str | None, labels: list[str]) -> list[Row
 def recently_played(q: Query, user: str | None, p: Params) -> list[Row]:
     rows = q(
         "select to_char(ended_at_local, 'Dy DD Mon, HH24:MI'), track_name, artist_name, album_name, "
-        f"round(minutes_played, 1), platform from gold.recent_plays where {user_is(user)} "
+        f"ms_played, platform from gold.recent_plays where {user_is(user)} "
         "order by ended_at desc",
         {"user": user},
     )
-    labels = ["played_at", "track_name", "artist_name", "album_name", "minutes", "platform_label"]
-    return [dict(zip(labels, (*r[:5], platform_label(r[5])), strict=True)) for r in rows]
+    labels = ["played_at", "track_name", "artist_name", "album_name", "duration", "platform_label"]
+    return [dict(zip(labels, (*r[:4], time_played(r[4]), platform_label(r[5])), strict=True)) for r in rows]
+
+
+def time_played(ms: int | None) -> str | None:
+    """m:ss, or h:mm:ss from an hour on (whole seconds played)."""
+    if ms is None:
+        return None
+    hours, rest = divmod(ms // 1000, 3600)
+    minutes, seconds = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes}:{seconds:02d}"
 
 
 def recent_timeline(hours: int) -> Callable[[Query, str | None, Params], list[Row]]:
@@ -179,12 +189,18 @@ def freshness(q: Query, user: str | None, p: Params) -> list[Row]:
 
 
 # ---- Listening history ----------------------------------------------------------------------------
-def daily_by_month(metrics: dict[str, str]) -> Callable[[Query, str | None, Params], list[Row]]:
+# the month under way is left out of the monthly lines: a partial month would read as a drop
+COMPLETE = "local_date < date_trunc('month', current_date)"
+
+
+def daily_by_month(
+    metrics: dict[str, str], where: str = "TRUE"
+) -> Callable[[Query, str | None, Params], list[Row]]:
     def rows(q: Query, user: str | None, p: Params) -> list[Row]:
         select = ", ".join(metrics.values())
         sql = (
             f"select date_trunc('month', local_date)::date, {select} from gold.fct_plays "
-            f"where {user_is(user)} and {p.period('local_date')} group by 1"
+            f"where {user_is(user)} and {p.period('local_date')} and {where} group by 1"
         )
         return grouped(q, sql, user, ["local_date", *metrics])
 
@@ -224,6 +240,26 @@ def top_names(dim: str, key: str, names: list[str]) -> Callable[[Query, str | No
     return rows
 
 
+def top_albums(q: Query, user: str | None, p: Params) -> list[Row]:
+    """top_names of albums, the plays without an album (account data) as one group named for what it is."""
+    ((unknown,),) = q("select md5('unknown')", {})
+    sql = (
+        "select f.album_key, d.album_name, d.artist_name, count(*) filter (where f.is_counted_play), "
+        "sum(f.minutes_played) from gold.fct_plays f join gold.dim_album d on d.album_key = f.album_key "
+        f"where f.content_type = 'track' and {user_is(user, 'f.')} and {p.period('f.local_date')} "
+        "group by 1, 2, 3"
+    )
+    return [
+        {
+            "album_name": "(album not in the export)" if key == unknown else album,
+            "artist_name": "(various artists)" if key == unknown else artist,
+            "counted_plays": plays,
+            "minutes_played": minutes,
+        }
+        for key, album, artist, plays, minutes in q(sql, {"user": user})
+    ]
+
+
 def heatmap(q: Query, user: str | None, p: Params) -> list[Row]:
     sql = (
         # the dataset's grid is per listener of dim_user (a test's scratch user loaded without
@@ -234,9 +270,10 @@ def heatmap(q: Query, user: str | None, p: Params) -> list[Row]:
     )
     cells = {(w, h): 0.0 for w in range(1, 8) for h in range(24)}
     for weekday, hour, minutes in q(sql, {"user": user}):
-        cells[(weekday, hour)] = float(minutes)
+        # whole minutes (rounded half away from zero, as PostgreSQL does) in milliseconds
+        cells[(weekday, hour)] = float(Decimal(minutes).quantize(Decimal(1), ROUND_HALF_UP) * 60000)
     return [
-        {"hour": f"{h:02d}", "weekday": WEEKDAYS[w - 1], "minutes_played": m} for (w, h), m in cells.items()
+        {"hour": f"{h:02d}", "weekday": WEEKDAYS[w - 1], "time_listened": m} for (w, h), m in cells.items()
     ]
 
 
@@ -246,8 +283,8 @@ def sessions(q: Query, user: str | None, p: Params) -> list[Row]:
 
 
 def session_length(q: Query, user: str | None, p: Params) -> list[Row]:
-    bounds = [(5, "1 · under 5 min"), (15, "2 · 5–15 min"), (30, "3 · 15–30 min"), (60, "4 · 30–60 min"),
-              (120, "5 · 1–2 hours"), (math.inf, "6 · 2 hours or more")]  # fmt: skip
+    bounds = [(5, "     under 5 min"), (15, "    5–15 min"), (30, "   15–30 min"), (60, "  30–60 min"),
+              (120, " 1–2 hours"), (math.inf, "2 hours or more")]  # fmt: skip
     counts: dict[str, int] = {}
     sql = f"select duration_minutes from gold.fct_sessions where {user_is(user)} and {p.period('local_date')}"
     for (minutes,) in q(sql, {"user": user}):
@@ -259,7 +296,7 @@ def session_length(q: Query, user: str | None, p: Params) -> list[Row]:
 def skip_rate(q: Query, user: str | None, p: Params) -> list[Row]:
     sql = (
         "select date_trunc('month', local_date)::date, avg(is_skip::int) from gold.fct_plays "
-        f"where {user_is(user)} and {p.period('local_date')} group by 1"
+        f"where {user_is(user)} and {p.period('local_date')} and {COMPLETE} group by 1"
     )
     return grouped(q, sql, user, ["local_date", "skip_rate"])
 
@@ -367,7 +404,9 @@ def share_of_listening(q: Query, user: str | None, p: Params) -> list[Row]:
         )
     )
     picked = explore_rows(
-        "date_trunc('month', f.local_date)::date, sum(f.minutes_played)", "group by 1", ["m", "minutes"]
+        "date_trunc('month', f.local_date)::date, sum(f.minutes_played)",
+        f"and f.{COMPLETE} group by 1",
+        ["m", "minutes"],
     )(q, user, p)
     return [
         {
@@ -451,7 +490,9 @@ EXPECTATIONS: dict[str, Expectation] = {
     # Listening history
     "Minutes listened": Expectation(daily_by_month({"minutes_played": "sum(ms_played) / 60000.0"})),
     "Plays": Expectation(
-        daily_by_month({"counted_plays": "count(*) filter (where is_counted_play)", "plays": "count(*)"})
+        daily_by_month(
+            {"counted_plays": "count(*) filter (where is_counted_play)", "plays": "count(*)"}, COMPLETE
+        )
     ),
     "Plays by service over time": Expectation(plays_by_month("service", "service_name", SERVICES)),
     "Plays by source over time": Expectation(plays_by_month("source", "source", {})),
@@ -467,7 +508,7 @@ EXPECTATIONS: dict[str, Expectation] = {
         top_names("dim_artist", "artist_key", ["artist_name"]), "top", sort="counted_plays", limit=10
     ),
     "Top albums": Expectation(
-        top_names("dim_album", "album_key", ["album_name", "artist_name"]),
+        top_albums,
         "top",
         sort="counted_plays",
         limit=10,
@@ -526,7 +567,7 @@ EXPECTATIONS: dict[str, Expectation] = {
     "Plays per month": Expectation(
         explore_rows(
             "date_trunc('month', f.local_date)::date, count(*) filter (where f.is_counted_play)",
-            "group by 1",
+            f"and f.{COMPLETE} group by 1",
             ["local_date", "counted_plays"],
         )
     ),
