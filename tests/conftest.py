@@ -33,8 +33,9 @@ def tt_home() -> Iterator[Path]:
     saved = {
         k: os.environ.get(k) for k in ("TRACKTRACKER_HOME", "DAGSTER_HOME", "TRACKTRACKER_SQLLAB_TIMEOUT")
     }
+    # TRACKTRACKER_RECORD_WARMUP asks the tests themselves to re-record (tests/dashboards/test_warm.py)
     for key in list(os.environ):
-        if key.startswith("TRACKTRACKER_") and key != "TRACKTRACKER_HOME":
+        if key.startswith("TRACKTRACKER_") and key not in ("TRACKTRACKER_HOME", "TRACKTRACKER_RECORD_WARMUP"):
             saved[key] = os.environ.pop(key)
     os.environ["TRACKTRACKER_HOME"] = str(home)
     # short enough for the runaway-query test to wait it out (tests/dashboards/test_hostile_listener.py): the
