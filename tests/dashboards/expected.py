@@ -123,17 +123,22 @@ def recent_timeline(hours: int) -> Callable[[Query, str | None, Params], list[Ro
     return rows
 
 
+def series(kind: str, user_id: str, several: bool) -> str:
+    """Whoever sees several listeners (the admin) gets a series per listener, each in their own time zone."""
+    return f"{user_id} · {kind}" if several else kind
+
+
 def last_24_hours(q: Query, user: str | None, p: Params) -> list[Row]:
     """recent_timeline(24), plus a 0 for Music in each hour of a listener's last 24 hours (their local
     time) without listening: the chart's time axis always spans the day."""
     now = datetime.now(UTC)
     totals: dict[tuple, float] = {}
-    for user_id, tz in q(
-        f"select user_id, timezone from gold.dim_user where {user_is(user)}", {"user": user}
-    ):
+    listeners = q(f"select user_id, timezone from gold.dim_user where {user_is(user)}", {"user": user})
+    several = len(listeners) > 1
+    for user_id, tz in listeners:
         played = recent_timeline(24)(q, user_id, p)
         for row in played:
-            key = (row["ended_at_local"], row["kind"])
+            key = (row["ended_at_local"], series(row["kind"], user_id, several))
             totals[key] = totals.get(key, 0.0) + row["minutes_played"]
         busy = {row["ended_at_local"] for row in played}
         hour = (
@@ -144,7 +149,8 @@ def last_24_hours(q: Query, user: str | None, p: Params) -> list[Row]:
         last = now.astimezone(ZoneInfo(tz)).replace(tzinfo=None, minute=0, second=0, microsecond=0)
         while hour <= last:
             if hour not in busy:
-                totals[(hour, "Music")] = totals.get((hour, "Music"), 0.0)
+                music = (hour, series("Music", user_id, several))
+                totals[music] = totals.get(music, 0.0)
             hour += timedelta(hours=1)
     return [{"ended_at_local": h, "kind": k, "minutes_played": m} for (h, k), m in totals.items()]
 
@@ -208,7 +214,7 @@ def daily_by_month(
 
 
 def plays_by_month(
-    column: str, label: str, names: dict[str, str]
+    column: str, label: str, names: dict[str, str], where: str = "TRUE"
 ) -> Callable[[Query, str | None, Params], list[Row]]:
     """Counted plays per local month and service or source, as fct_plays has them."""
 
@@ -216,7 +222,7 @@ def plays_by_month(
         sql = (
             f"select date_trunc('month', local_date)::date, {column}, "
             "count(*) filter (where is_counted_play) from gold.fct_plays "
-            f"where {user_is(user)} and {p.period('local_date')} group by 1, 2"
+            f"where {user_is(user)} and {p.period('local_date')} and {where} group by 1, 2"
         )
         return [
             {"local_date": m, label: names.get(value, value), "counted_plays": n}
@@ -342,7 +348,8 @@ def new_artists(q: Query, user: str | None, p: Params) -> list[Row]:
         "select f.first_month, count(*) from gold.first_plays_by_artist f "
         "join gold.dim_artist a on a.artist_key = f.artist_key "
         f"where a.artist_type = 'artist' and {user_is(user, 'f.')} "
-        f"and {p.period('f.first_local_date')} group by 1"
+        f"and {p.period('f.first_local_date')} "
+        "and f.first_local_date < date_trunc('month', current_date) group by 1"
     )
     return grouped(q, sql, user, ["first_month", "new_artists"])
 
@@ -350,7 +357,8 @@ def new_artists(q: Query, user: str | None, p: Params) -> list[Row]:
 def kinds_by_month(q: Query, user: str | None, p: Params) -> list[Row]:
     sql = (
         "select date_trunc('month', local_date)::date, content_type, sum(minutes_played) from gold.fct_plays "
-        f"where content_type <> 'unknown' and {user_is(user)} and {p.period('local_date')} group by 1, 2"
+        f"where content_type <> 'unknown' and {user_is(user)} and {p.period('local_date')} "
+        f"and {COMPLETE} group by 1, 2"
     )
     return [
         {"local_date": m, "content_label": KINDS[k], "minutes_played": v}
@@ -488,14 +496,14 @@ EXPECTATIONS: dict[str, Expectation] = {
     "Plays, last 7 days": Expectation(recent_total(24 * 7, "count(*)", "plays")),
     "Data freshness": Expectation(freshness, shown=without_ago),
     # Listening history
-    "Minutes listened": Expectation(daily_by_month({"minutes_played": "sum(ms_played) / 60000.0"})),
+    "Minutes listened": Expectation(daily_by_month({"minutes_played": "sum(ms_played) / 60000.0"}, COMPLETE)),
     "Plays": Expectation(
         daily_by_month(
             {"counted_plays": "count(*) filter (where is_counted_play)", "plays": "count(*)"}, COMPLETE
         )
     ),
-    "Plays by service over time": Expectation(plays_by_month("service", "service_name", SERVICES)),
-    "Plays by source over time": Expectation(plays_by_month("source", "source", {})),
+    "Plays by service over time": Expectation(plays_by_month("service", "service_name", SERVICES, COMPLETE)),
+    "Plays by source over time": Expectation(plays_by_month("source", "source", {}, COMPLETE)),
     # the saved query context returns the counts; the browser turns them into shares of each month
     "Where you listen": Expectation(plays_by_month("service", "service_name", SERVICES)),
     "Top tracks": Expectation(
