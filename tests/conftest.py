@@ -33,8 +33,8 @@ def tt_home() -> Iterator[Path]:
     saved = {
         k: os.environ.get(k) for k in ("TRACKTRACKER_HOME", "DAGSTER_HOME", "TRACKTRACKER_SQLLAB_TIMEOUT")
     }
+    # TRACKTRACKER_RECORD_WARMUP asks the tests themselves to re-record (tests/dashboards/test_warm.py)
     for key in list(os.environ):
-        # settings go; the switch that re-records the warm-up stays (tests/dashboards/test_warm.py)
         if key.startswith("TRACKTRACKER_") and key not in ("TRACKTRACKER_HOME", "TRACKTRACKER_RECORD_WARMUP"):
             saved[key] = os.environ.pop(key)
     os.environ["TRACKTRACKER_HOME"] = str(home)

@@ -16,7 +16,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -39,7 +39,8 @@ SERVICES = {
     "spotify": "Spotify", "apple_music": "Apple Music", "youtube_music": "YouTube Music", "lastfm": "Last.fm",
     "listenbrainz": "ListenBrainz", "deezer": "Deezer", "tidal": "TIDAL",
 }  # fmt: skip
-WEEKDAYS = ["1 Mon", "2 Tue", "3 Wed", "4 Thu", "5 Fri", "6 Sat", "7 Sun"]
+# the labels carry their order in leading spaces (the charts sort by label): Monday the most
+WEEKDAYS = [" " * (6 - i) + day for i, day in enumerate(["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"])]
 
 
 @dataclass(frozen=True)
@@ -90,12 +91,21 @@ def grouped(q: Query, sql: str, user: str | None, labels: list[str]) -> list[Row
 def recently_played(q: Query, user: str | None, p: Params) -> list[Row]:
     rows = q(
         "select to_char(ended_at_local, 'Dy DD Mon, HH24:MI'), track_name, artist_name, album_name, "
-        f"round(minutes_played, 1), platform from gold.recent_plays where {user_is(user)} "
+        f"ms_played, platform from gold.recent_plays where {user_is(user)} "
         "order by ended_at desc",
         {"user": user},
     )
-    labels = ["played_at", "track_name", "artist_name", "album_name", "minutes", "platform_label"]
-    return [dict(zip(labels, (*r[:5], platform_label(r[5])), strict=True)) for r in rows]
+    labels = ["played_at", "track_name", "artist_name", "album_name", "duration", "platform_label"]
+    return [dict(zip(labels, (*r[:4], time_played(r[4]), platform_label(r[5])), strict=True)) for r in rows]
+
+
+def time_played(ms: int | None) -> str | None:
+    """m:ss, or h:mm:ss from an hour on (whole seconds played)."""
+    if ms is None:
+        return None
+    hours, rest = divmod(ms // 1000, 3600)
+    minutes, seconds = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes}:{seconds:02d}"
 
 
 def recent_timeline(hours: int) -> Callable[[Query, str | None, Params], list[Row]]:
@@ -115,17 +125,22 @@ def recent_timeline(hours: int) -> Callable[[Query, str | None, Params], list[Ro
     return rows
 
 
+def series(kind: str, user_id: str, several: bool) -> str:
+    """Whoever sees several listeners (the admin) gets a series per listener, each in their own time zone."""
+    return f"{user_id} · {kind}" if several else kind
+
+
 def last_24_hours(q: Query, user: str | None, p: Params) -> list[Row]:
     """recent_timeline(24), plus a 0 for Music in each hour of a listener's last 24 hours (their local
     time) without listening: the chart's time axis always spans the day."""
     now = datetime.now(UTC)
     totals: dict[tuple, float] = {}
-    for user_id, tz in q(
-        f"select user_id, timezone from gold.dim_user where {user_is(user)}", {"user": user}
-    ):
+    listeners = q(f"select user_id, timezone from gold.dim_user where {user_is(user)}", {"user": user})
+    several = len(listeners) > 1
+    for user_id, tz in listeners:
         played = recent_timeline(24)(q, user_id, p)
         for row in played:
-            key = (row["ended_at_local"], row["kind"])
+            key = (row["ended_at_local"], series(row["kind"], user_id, several))
             totals[key] = totals.get(key, 0.0) + row["minutes_played"]
         busy = {row["ended_at_local"] for row in played}
         hour = (
@@ -136,7 +151,8 @@ def last_24_hours(q: Query, user: str | None, p: Params) -> list[Row]:
         last = now.astimezone(ZoneInfo(tz)).replace(tzinfo=None, minute=0, second=0, microsecond=0)
         while hour <= last:
             if hour not in busy:
-                totals[(hour, "Music")] = totals.get((hour, "Music"), 0.0)
+                music = (hour, series("Music", user_id, several))
+                totals[music] = totals.get(music, 0.0)
             hour += timedelta(hours=1)
     return [{"ended_at_local": h, "kind": k, "minutes_played": m} for (h, k), m in totals.items()]
 
@@ -162,30 +178,37 @@ def without_ago(row: Row) -> Row:
 
 def freshness(q: Query, user: str | None, p: Params) -> list[Row]:
     sql = (
-        "select to_char(last_play_at at time zone timezone, 'YYYY-MM-DD HH24:MI'), "
+        "select user_id, to_char(last_play_at at time zone timezone, 'YYYY-MM-DD HH24:MI'), "
         "to_char(last_import_at at time zone timezone, 'YYYY-MM-DD HH24:MI'), "
         "last_pull_at, plays, files_imported "
         f"from gold.user_status where {user_is(user)}"
     )
     return [
         {
+            "user_id": user_id,
             "last_play": last_play or "no plays yet",
             "last_import": last_import or "no export imported yet",
             "last_pull": "never: connect Spotify on the Upload page" if pull is None else pull,
             "plays": plays,
             "files_imported": files,
         }
-        for last_play, last_import, pull, plays, files in q(sql, {"user": user})
+        for user_id, last_play, last_import, pull, plays, files in q(sql, {"user": user})
     ]
 
 
 # ---- Listening history ----------------------------------------------------------------------------
-def daily_by_month(metrics: dict[str, str]) -> Callable[[Query, str | None, Params], list[Row]]:
+# the month under way is left out of the monthly lines: a partial month would read as a drop
+COMPLETE = "local_date < date_trunc('month', current_date)"
+
+
+def daily_by_month(
+    metrics: dict[str, str], where: str = "TRUE"
+) -> Callable[[Query, str | None, Params], list[Row]]:
     def rows(q: Query, user: str | None, p: Params) -> list[Row]:
         select = ", ".join(metrics.values())
         sql = (
             f"select date_trunc('month', local_date)::date, {select} from gold.fct_plays "
-            f"where {user_is(user)} and {p.period('local_date')} group by 1"
+            f"where {user_is(user)} and {p.period('local_date')} and {where} group by 1"
         )
         return grouped(q, sql, user, ["local_date", *metrics])
 
@@ -193,7 +216,7 @@ def daily_by_month(metrics: dict[str, str]) -> Callable[[Query, str | None, Para
 
 
 def plays_by_month(
-    column: str, label: str, names: dict[str, str]
+    column: str, label: str, names: dict[str, str], where: str = "TRUE"
 ) -> Callable[[Query, str | None, Params], list[Row]]:
     """Counted plays per local month and service or source, as fct_plays has them."""
 
@@ -201,7 +224,7 @@ def plays_by_month(
         sql = (
             f"select date_trunc('month', local_date)::date, {column}, "
             "count(*) filter (where is_counted_play) from gold.fct_plays "
-            f"where {user_is(user)} and {p.period('local_date')} group by 1, 2"
+            f"where {user_is(user)} and {p.period('local_date')} and {where} group by 1, 2"
         )
         return [
             {"local_date": m, label: names.get(value, value), "counted_plays": n}
@@ -259,6 +282,26 @@ def top_names(
     return rows
 
 
+def top_albums(q: Query, user: str | None, p: Params) -> list[Row]:
+    """top_names of albums, the plays without an album (account data) as one group named for what it is."""
+    ((unknown,),) = q("select md5('unknown')", {})
+    sql = (
+        "select f.album_key, d.album_name, d.artist_name, count(*) filter (where f.is_counted_play), "
+        "sum(f.minutes_played) from gold.fct_plays f join gold.dim_album d on d.album_key = f.album_key "
+        f"where f.content_type = 'track' and {user_is(user, 'f.')} and {p.period('f.local_date')} "
+        "group by 1, 2, 3"
+    )
+    return [
+        {
+            "album_name": "(album not in the export)" if key == unknown else album,
+            "artist_name": "(various artists)" if key == unknown else artist,
+            "counted_plays": plays,
+            "minutes_played": minutes,
+        }
+        for key, album, artist, plays, minutes in q(sql, {"user": user})
+    ]
+
+
 def heatmap(q: Query, user: str | None, p: Params) -> list[Row]:
     sql = (
         # the dataset's grid is per listener of dim_user (a test's scratch user loaded without
@@ -269,9 +312,10 @@ def heatmap(q: Query, user: str | None, p: Params) -> list[Row]:
     )
     cells = {(w, h): 0.0 for w in range(1, 8) for h in range(24)}
     for weekday, hour, minutes in q(sql, {"user": user}):
-        cells[(weekday, hour)] = float(minutes)
+        # whole minutes (rounded half away from zero, as PostgreSQL does) in milliseconds
+        cells[(weekday, hour)] = float(Decimal(minutes).quantize(Decimal(1), ROUND_HALF_UP) * 60000)
     return [
-        {"hour": f"{h:02d}", "weekday": WEEKDAYS[w - 1], "minutes_played": m} for (w, h), m in cells.items()
+        {"hour": f"{h:02d}", "weekday": WEEKDAYS[w - 1], "time_listened": m} for (w, h), m in cells.items()
     ]
 
 
@@ -281,8 +325,8 @@ def sessions(q: Query, user: str | None, p: Params) -> list[Row]:
 
 
 def session_length(q: Query, user: str | None, p: Params) -> list[Row]:
-    bounds = [(5, "1 · under 5 min"), (15, "2 · 5–15 min"), (30, "3 · 15–30 min"), (60, "4 · 30–60 min"),
-              (120, "5 · 1–2 hours"), (math.inf, "6 · 2 hours or more")]  # fmt: skip
+    bounds = [(5, "     under 5 min"), (15, "    5–15 min"), (30, "   15–30 min"), (60, "  30–60 min"),
+              (120, " 1–2 hours"), (math.inf, "2 hours or more")]  # fmt: skip
     counts: dict[str, int] = {}
     sql = f"select duration_minutes from gold.fct_sessions where {user_is(user)} and {p.period('local_date')}"
     for (minutes,) in q(sql, {"user": user}):
@@ -294,7 +338,7 @@ def session_length(q: Query, user: str | None, p: Params) -> list[Row]:
 def skip_rate(q: Query, user: str | None, p: Params) -> list[Row]:
     sql = (
         "select date_trunc('month', local_date)::date, avg(is_skip::int) from gold.fct_plays "
-        f"where {user_is(user)} and {p.period('local_date')} group by 1"
+        f"where {user_is(user)} and {p.period('local_date')} and {COMPLETE} group by 1"
     )
     return grouped(q, sql, user, ["local_date", "skip_rate"])
 
@@ -340,7 +384,8 @@ def new_artists(q: Query, user: str | None, p: Params) -> list[Row]:
         "select f.first_month, count(*) from gold.first_plays_by_artist f "
         "join gold.dim_artist a on a.artist_key = f.artist_key "
         f"where a.artist_type = 'artist' and {user_is(user, 'f.')} "
-        f"and {p.period('f.first_local_date')} group by 1"
+        f"and {p.period('f.first_local_date')} "
+        "and f.first_local_date < date_trunc('month', current_date) group by 1"
     )
     return grouped(q, sql, user, ["first_month", "new_artists"])
 
@@ -348,7 +393,8 @@ def new_artists(q: Query, user: str | None, p: Params) -> list[Row]:
 def kinds_by_month(q: Query, user: str | None, p: Params) -> list[Row]:
     sql = (
         "select date_trunc('month', local_date)::date, content_type, sum(minutes_played) from gold.fct_plays "
-        f"where content_type <> 'unknown' and {user_is(user)} and {p.period('local_date')} group by 1, 2"
+        f"where content_type <> 'unknown' and {user_is(user)} and {p.period('local_date')} "
+        f"and {COMPLETE} group by 1, 2"
     )
     return [
         {"local_date": m, "content_label": KINDS[k], "minutes_played": v}
@@ -406,7 +452,9 @@ def share_of_listening(q: Query, user: str | None, p: Params) -> list[Row]:
         )
     )
     picked = explore_rows(
-        "date_trunc('month', f.local_date)::date, sum(f.minutes_played)", "group by 1", ["m", "minutes"]
+        "date_trunc('month', f.local_date)::date, sum(f.minutes_played)",
+        f"and f.{COMPLETE} group by 1",
+        ["m", "minutes"],
     )(q, user, p)
     return [
         {
@@ -601,6 +649,9 @@ def rank_of(table: str, ranked: str) -> Callable[[Query, str | None, Params], li
 
 
 # ---- Global trends ---------------------------------------------------------------------------------
+GLOBAL_MIN_USERS = 3  # the dbt var global_min_users: the tests run with its default
+
+
 def weekly(view: str, names: list[str]) -> Callable[[Query, str | None, Params], list[Row]]:
     def rows(q: Query, user: str | None, p: Params) -> list[Row]:
         cols = ", ".join(names)
@@ -622,6 +673,21 @@ def top_artist_listeners(q: Query, user: str | None, p: Params) -> list[Row]:
     return grouped(q, sql, user, ["week_start", "artist_name", "listeners"])
 
 
+def listeners_sharing_a_week(q: Query, user: str | None, p: Params) -> list[Row]:
+    """Everyone's weeks, whoever asks (counts only): the state Global trends is in, in words."""
+    ((busiest, shared, k),) = q(
+        "with weekly as (select date_trunc('week', local_date), count(distinct user_id) as n "
+        "from gold.fct_plays where content_type = 'track' group by 1) "
+        "select coalesce(max(n), 0), count(*) filter (where n >= %(k)s), %(k)s from weekly",
+        {"k": GLOBAL_MIN_USERS},
+    )
+    if shared == 0:
+        status = f"Not enough listeners yet ({busiest} of {k} in one week)"
+    else:
+        status = f"{shared} {'week' if shared == 1 else 'weeks'} with {k} or more listeners"
+    return [{"status": status}]
+
+
 EXPECTATIONS: dict[str, Expectation] = {
     # Current listening
     "Recently played": Expectation(recently_played, "top", sort="played_at", limit=50),
@@ -631,12 +697,14 @@ EXPECTATIONS: dict[str, Expectation] = {
     "Plays, last 7 days": Expectation(recent_total(24 * 7, "count(*)", "plays")),
     "Data freshness": Expectation(freshness, shown=without_ago),
     # Listening history
-    "Minutes listened": Expectation(daily_by_month({"minutes_played": "sum(ms_played) / 60000.0"})),
+    "Minutes listened": Expectation(daily_by_month({"minutes_played": "sum(ms_played) / 60000.0"}, COMPLETE)),
     "Plays": Expectation(
-        daily_by_month({"counted_plays": "count(*) filter (where is_counted_play)", "plays": "count(*)"})
+        daily_by_month(
+            {"counted_plays": "count(*) filter (where is_counted_play)", "plays": "count(*)"}, COMPLETE
+        )
     ),
-    "Plays by service over time": Expectation(plays_by_month("service", "service_name", SERVICES)),
-    "Plays by source over time": Expectation(plays_by_month("source", "source", {})),
+    "Plays by service over time": Expectation(plays_by_month("service", "service_name", SERVICES, COMPLETE)),
+    "Plays by source over time": Expectation(plays_by_month("source", "source", {}, COMPLETE)),
     # the saved query context returns the counts; the browser turns them into shares of each month
     "Where you listen": Expectation(plays_by_month("service", "service_name", SERVICES)),
     "Top tracks": Expectation(
@@ -652,7 +720,7 @@ EXPECTATIONS: dict[str, Expectation] = {
         limit=10,
     ),
     "Top albums": Expectation(
-        top_names("dim_album", "album_key", ["album_name", "artist_name"]),
+        top_albums,
         "top",
         sort="counted_plays",
         limit=10,
@@ -711,7 +779,7 @@ EXPECTATIONS: dict[str, Expectation] = {
     "Plays per month": Expectation(
         explore_rows(
             "date_trunc('month', f.local_date)::date, count(*) filter (where f.is_counted_play)",
-            "group by 1",
+            f"and f.{COMPLETE} group by 1",
             ["local_date", "counted_plays"],
         )
     ),
@@ -799,6 +867,7 @@ EXPECTATIONS: dict[str, Expectation] = {
         weekly("global_top_artists_weekly", ["artist_name"]), "top", sort="rank", limit=20
     ),
     "Listeners of the top artists": Expectation(top_artist_listeners),
+    "Listeners sharing a week": Expectation(listeners_sharing_a_week),
 }
 
 

@@ -159,3 +159,31 @@ def test_the_provision_command_is_idempotent(bi_stack: BIStack) -> None:
     assert "up to date" in result.stderr and "/tracktracker/upload" in result.stderr
     shown = CliRunner().invoke(superset_cli.superset, ["login", "bob"], catch_exceptions=False)
     assert shown.exit_code == 0 and bi_stack.password("bob") in shown.stderr
+
+
+def test_the_listener_role_reads_and_queries_but_does_not_author(bi_stack: BIStack) -> None:
+    """Superset draws its menus from these permissions: no Charts, Datasets or "+" for a listener, while
+    the dashboards, charts' data and SQL Lab stay theirs."""
+    client = bi_stack.admin()
+    listener = next(r for r in client.list("security/roles") if r["name"] == LISTENER_ROLE)
+    held = {
+        (p["permission_name"], p["view_menu_name"])
+        for p in client.get(f"/api/v1/security/roles/{listener['id']}/permissions/")["result"]
+    }
+    authoring = {
+        ("menu_access", "Charts"),
+        ("menu_access", "Datasets"),
+        ("can_write", "Chart"),
+        ("can_write", "Dashboard"),
+        ("can_sqllab", "Superset"),  # the "+" menu's "SQL query" entry: SQL Lab itself needs it not
+    }
+    assert not held & authoring
+    reading = {
+        ("menu_access", "Dashboards"),
+        ("can_read", "Dashboard"),
+        ("can_read", "Chart"),
+        ("can_read", "SQLLab"),
+        ("can_execute_sql_query", "SQLLab"),
+        ("menu_access", "SQL Lab"),
+    }
+    assert reading <= held, reading - held

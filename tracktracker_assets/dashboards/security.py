@@ -1,7 +1,8 @@
 """The Listener role and the row-level-security rules (neither is part of an asset bundle).
 
 - Listener = Gamma + sql_lab, minus what reveals other users or global settings or exports the
-  connection, plus
+  connection, minus the authoring menus (Charts, Datasets and the "+" menu: a listener reads
+  dashboards, uploads and queries in SQL Lab, and creates no charts or dashboards), plus
   `datasource_access` on each dataset of the gold database, never `database_access`: SQL Lab then
   refuses any gold relation that is not a dataset, so a new table without a rule is closed by default.
 - Rules are "Base" rules: they filter every role except Admin (deny by default), Listener included.
@@ -49,6 +50,14 @@ EXCLUDED_PERMISSIONS = {
     ("can_export", "Dataset"),
     ("can_export", "Database"),
     ("can_export", "SavedQuery"),
+    # Authoring, which a listener never does: the Charts and Datasets menus, and the "+" menu, which
+    # Superset shows to anyone who may write a chart or a dashboard or has `can_sqllab`. SQL Lab itself
+    # needs only the SQLLab permissions and its own menus (`can_sqllab` gates nothing else), so it stays.
+    ("menu_access", "Charts"),
+    ("menu_access", "Datasets"),
+    ("can_write", "Chart"),
+    ("can_write", "Dashboard"),
+    ("can_sqllab", "Superset"),
 }
 
 
