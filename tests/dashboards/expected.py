@@ -837,7 +837,7 @@ EXPECTATIONS: dict[str, Expectation] = {
     "Plays of the artist per month": Expectation(
         explore_rows(
             "date_trunc('month', f.local_date)::date, count(*) filter (where f.is_counted_play)",
-            "group by 1",
+            f"and f.{COMPLETE} group by 1",
             ["local_date", "counted_plays"],
         )
     ),
@@ -853,7 +853,7 @@ EXPECTATIONS: dict[str, Expectation] = {
     "Plays of the track per month": Expectation(
         explore_rows(
             "date_trunc('month', f.local_date)::date, count(*) filter (where f.is_counted_play)",
-            "group by 1",
+            f"and f.{COMPLETE} group by 1",
             ["local_date", "counted_plays"],
         )
     ),

@@ -3,6 +3,7 @@ tables its charts read (through datasets and SQL)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import yaml
@@ -60,3 +61,15 @@ def test_dependencies_follow_tables_and_sql_and_skip_other_schemas(tmp_path: Pat
     assert sorted(dep.asset_key.path[1] for dep in spec.deps) == ["agg_top_tracks", "dim_user", "fct_plays"]
     assert spec.metadata["charts"] == 3
     assert dashboard_specs(tmp_path / "nothing-here") == []
+
+
+def test_every_rank_over_time_runs_from_1_at_the_top() -> None:
+    """A rank chart whose axis grew upwards from 0 would plot a worse rank higher."""
+    ranked = []
+    for path in sorted((ASSETS_DIR / "charts").glob("*.yaml")):
+        params = yaml.safe_load(path.read_text())["params"]
+        if "rank" in str(params.get("y_axis_title", "")).lower():
+            ranked.append(path.stem)
+            assert json.loads(params["echart_options"])["yAxis"]["inverse"] is True, path.name
+            assert params["y_axis_bounds"][0] == 1, path.name
+    assert {"Monthly_rank", "Artists_monthly_rank", "Tracks_monthly_rank"} <= set(ranked)
