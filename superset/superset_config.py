@@ -138,14 +138,15 @@ PREVENT_UNSAFE_DB_CONNECTIONS = True
 DATASET_IMPORT_ALLOWED_DATA_URLS: list[str] = []
 RATELIMIT_STORAGE_URI = "memory://"
 
-# A self-hosted, offline-friendly instance: no third-party hosts in the content security policy
-# (this also blocks the telemetry pixel).
+# A self-hosted, offline-friendly instance: no third-party hosts in the content security policy but the
+# image hosts of album covers and artist pictures (TRACKTRACKER_SUPERSET_IMAGE_HOSTS, Spotify's by
+# default); this also blocks the telemetry pixel.
 TALISMAN_ENABLED = True
 TALISMAN_CONFIG = {
     "content_security_policy": {
         "base-uri": ["'self'"],
         "default-src": ["'self'"],
-        "img-src": ["'self'", "blob:", "data:"],
+        "img-src": ["'self'", "blob:", "data:", *_bi.image_hosts],
         "worker-src": ["'self'", "blob:"],
         "connect-src": ["'self'"],
         "object-src": "'none'",

@@ -65,6 +65,7 @@ generated once and kept under TRACKTRACKER_HOME with 0600 permissions; nothing s
 | TRACKTRACKER_SQLLAB_ROW_LIMIT     | 100000                          | most rows a SQL Lab query or chart returns         |
 | TRACKTRACKER_LISTENER_CONNECTIONS | 16                              | most warehouse connections one listener's role may hold (a dashboard opens one per chart at once) |
 | TRACKTRACKER_SUPERSET_LOG_LEVEL   | INFO                            | Superset's log level                               |
+| TRACKTRACKER_SUPERSET_IMAGE_HOSTS | https://i.scdn.co               | origins (space-separated) the dashboards load album covers and artist pictures from: the content security policy's img-src; `none` for no outside host |
 
 The embedded registry server always requires a login: user `tracktracker`, password generated in
 TRACKTRACKER_HOME/secrets/mongo-password (docker-compose: MONGO_PASSWORD in .env).

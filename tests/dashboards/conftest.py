@@ -4,7 +4,9 @@ Gold is built by the real pipeline: the session's `real_gold` (nine people's pub
 synthetic listeners whose history runs up to now (tests/dashboards/listeners.py; alice on two services),
 added with `tracktracker users add` and loaded through the inbox, Dagster and dbt like any import.
 Provisioning creates a Superset account for every registry user. Superset gets a 2 MB upload limit so
-the size checks are testable, and a fake Spotify (tests.fakes.spotify_server) for the connect page.
+the size checks are testable, and a fake Spotify (tests.fakes.spotify_server) for the connect page. A few
+of alice's top albums and artists get catalog pictures on a local image host (tests/dashboards/images.py),
+which Superset's content security policy allows.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from tracktracker_assets.dashboards.listeners import listener_password
 from tracktracker_assets.settings import Settings
 
 from .browser import SCREENSHOTS
+from .images import ImageHost, image_host
 from .listeners import LISTENERS, write_listenbrainz_listens, write_recent_exports
 
 UPLOAD_LIMIT_MB = 2
@@ -38,6 +41,7 @@ class BIStack:
     url: str
     provisioned: provision.Provisioned
     timings: dict[str, float]
+    images: ImageHost
 
     def admin(self) -> SupersetClient:
         return provision.admin_client(self.settings)
@@ -121,7 +125,38 @@ def fake_spotify() -> Iterator[FakeSpotify]:
 
 
 @pytest.fixture(scope="package")
-def bi_stack(bi_gold: Settings, fake_spotify: FakeSpotify) -> Iterator[BIStack]:
+def catalog_images(bi_gold: Settings) -> Iterator[ImageHost]:
+    """Pictures for alice's first and third album and artist (by plays), as Spotify enrichment would
+    store them but on the local image host; her second album's "image" is no http(s) URL (the charts
+    must draw the placeholder), her third's URL carries characters HTML must escape."""
+    with image_host() as host:
+        conn = psycopg2.connect(bi_gold.database_url)
+        try:
+            with conn, conn.cursor() as cur:
+                for dim, key, where in (
+                    ("dim_album", "album_key", "f.album_key <> md5('unknown')"),
+                    ("dim_artist", "artist_key", "true"),
+                ):
+                    cur.execute(
+                        f"select f.{key} from gold.fct_plays f where f.user_id = 'alice' "
+                        f"and f.content_type = 'track' and {where} group by 1 "
+                        "order by count(*) filter (where f.is_counted_play) desc, 1 limit 3"
+                    )
+                    first, second, third = (row[0] for row in cur.fetchall())
+                    images = {
+                        first: host.url(f"{dim}-1"),
+                        second: "javascript:alert(1)" if dim == "dim_album" else None,
+                        third: host.url(f"{dim}-3") + '?size="large"&<b>x</b>',
+                    }
+                    for entity, url in images.items():
+                        cur.execute(f"update gold.{dim} set image_url = %s where {key} = %s", (url, entity))
+        finally:
+            conn.close()
+        yield host
+
+
+@pytest.fixture(scope="package")
+def bi_stack(bi_gold: Settings, fake_spotify: FakeSpotify, catalog_images: ImageHost) -> Iterator[BIStack]:
     settings = bi_gold
     timings: dict[str, float] = {}
     # for Superset's process only: the session's settings stay as they are for the other tests
@@ -130,6 +165,7 @@ def bi_stack(bi_gold: Settings, fake_spotify: FakeSpotify) -> Iterator[BIStack]:
         "TRACKTRACKER_SPOTIFY_CLIENT_ID": fake_spotify.client_id,
         "TRACKTRACKER_SPOTIFY_API_URL": fake_spotify.api_base,
         "TRACKTRACKER_SPOTIFY_ACCOUNTS_URL": fake_spotify.base_url,
+        "TRACKTRACKER_SUPERSET_IMAGE_HOSTS": catalog_images.origin,
     }
     for stale in SCREENSHOTS.glob("*.png"):  # what a person looks at must come from this run
         stale.unlink()
@@ -141,7 +177,7 @@ def bi_stack(bi_gold: Settings, fake_spotify: FakeSpotify) -> Iterator[BIStack]:
         provisioned = provision.provision(settings)
         timings["provision"] = time.monotonic() - began
         print("\nSuperset: " + ", ".join(f"{k} {v:.1f} s" for k, v in timings.items()))
-        yield BIStack(settings, base_url, provisioned, timings)
+        yield BIStack(settings, base_url, provisioned, timings, catalog_images)
     finally:
         service.stop(settings)
     left = _superset_processes(settings)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 Query = Callable[[str, dict], list[tuple]]
@@ -249,6 +250,31 @@ def page_link(page: str, column: str, value: str, text: str) -> str:
     return f'<a href="/superset/dashboard/{page}/?native_filters={state}">{shown}</a>'
 
 
+# what the album and artist tables draw where the catalog has no picture: a grey disc, a grey bust
+_SVG = "<svg xmlns='http://www.w3.org/2000/svg' width='32' height='32' viewBox='0 0 32 32'>{}</svg>"
+ALBUM_PLACEHOLDER = _SVG.format(
+    "<rect width='32' height='32' rx='4' fill='#e6e8ef'/><circle cx='16' cy='16' r='10' fill='#b4b9c8'/>"
+    "<circle cx='16' cy='16' r='3' fill='#e6e8ef'/>"
+)
+ARTIST_PLACEHOLDER = _SVG.format(
+    "<circle cx='16' cy='16' r='16' fill='#e6e8ef'/><circle cx='16' cy='12.5' r='5.5' fill='#b4b9c8'/>"
+    "<path d='M6 27a10 8.5 0 0 1 20 0z' fill='#b4b9c8'/>"
+)
+PICTURES = {"album_cover": (ALBUM_PLACEHOLDER, "4px"), "artist_picture": (ARTIST_PLACEHOLDER, "50%")}
+
+
+def picture(column: str, url: str | None) -> str:
+    """The picture cell of a top list: the catalog's image if it is an http(s) URL (HTML-escaped), else
+    the drawn placeholder as a data: URI; square corners rounded for albums, a circle for artists."""
+    placeholder, radius = PICTURES[column]
+    valid = url is not None and re.fullmatch(r"https?://\S+", url)
+    src = html.escape(url, quote=True) if valid else "data:image/svg+xml," + quote(placeholder, safe="/:=")
+    return (
+        f'<img class="tt-picture" src="{src}" alt="" width="24" height="24" '
+        f'style="border-radius:{radius};object-fit:cover;vertical-align:middle;background:#e6e8ef">'
+    )
+
+
 def link_text(link: str) -> str:
     """What a page link shows: its text, HTML entities read."""
     return html.unescape(re.sub(r"<[^>]+>", "", link))
@@ -266,17 +292,22 @@ def linked(row: Row) -> Row:
 
 
 def top_names(
-    dim: str, key: str, names: list[str], links: bool = False
+    dim: str, key: str, names: list[str], links: bool = False, pictures: str | None = None
 ) -> Callable[[Query, str | None, Params], list[Row]]:
+    """Top entities by name; `pictures`: the column showing each one's catalog image."""
+
     def rows(q: Query, user: str | None, p: Params) -> list[Row]:
-        cols = ", ".join(f"d.{n}" for n in names)
+        cols = ", ".join(f"d.{n}" for n in [*names, *(["image_url"] if pictures else [])])
         sql = (
             f"select {cols}, count(*) filter (where f.is_counted_play), sum(f.minutes_played) "
             f"from gold.fct_plays f join gold.{dim} d on d.{key} = f.{key} "
             f"where f.content_type = 'track' and {user_is(user, 'f.')} and {p.period('f.local_date')} "
             f"group by {cols}"
         )
-        found = grouped(q, sql, user, [*names, "counted_plays", "minutes_played"])
+        labels = [*names, *(["image_url"] if pictures else []), "counted_plays", "minutes_played"]
+        found = grouped(q, sql, user, labels)
+        if pictures:
+            found = [{pictures: picture(pictures, r.pop("image_url")), **r} for r in found]
         return [linked(r) for r in found] if links else found
 
     return rows
@@ -286,19 +317,21 @@ def top_albums(q: Query, user: str | None, p: Params) -> list[Row]:
     """top_names of albums, the plays without an album (account data) as one group named for what it is."""
     ((unknown,),) = q("select md5('unknown')", {})
     sql = (
-        "select f.album_key, d.album_name, d.artist_name, count(*) filter (where f.is_counted_play), "
-        "sum(f.minutes_played) from gold.fct_plays f join gold.dim_album d on d.album_key = f.album_key "
+        "select f.album_key, d.album_name, d.artist_name, d.image_url, "
+        "count(*) filter (where f.is_counted_play), sum(f.minutes_played) "
+        "from gold.fct_plays f join gold.dim_album d on d.album_key = f.album_key "
         f"where f.content_type = 'track' and {user_is(user, 'f.')} and {p.period('f.local_date')} "
-        "group by 1, 2, 3"
+        "group by 1, 2, 3, 4"
     )
     return [
         {
+            "album_cover": picture("album_cover", None if key == unknown else image),
             "album_name": "(album not in the export)" if key == unknown else album,
             "artist_name": "(various artists)" if key == unknown else artist,
             "counted_plays": plays,
             "minutes_played": minutes,
         }
-        for key, album, artist, plays, minutes in q(sql, {"user": user})
+        for key, album, artist, image, plays, minutes in q(sql, {"user": user})
     ]
 
 
@@ -714,7 +747,7 @@ EXPECTATIONS: dict[str, Expectation] = {
         limit=10,
     ),
     "Top artists": Expectation(
-        top_names("dim_artist", "artist_key", ["artist_name"], links=True),
+        top_names("dim_artist", "artist_key", ["artist_name"], links=True, pictures="artist_picture"),
         "top",
         sort="counted_plays",
         limit=10,
@@ -815,13 +848,13 @@ EXPECTATIONS: dict[str, Expectation] = {
         limit=5,
     ),
     "Top 5 artists": Expectation(
-        top_names("dim_artist", "artist_key", ["artist_name"], links=True),
+        top_names("dim_artist", "artist_key", ["artist_name"], links=True, pictures="artist_picture"),
         "top",
         sort="counted_plays",
         limit=5,
     ),
     "Top 5 albums": Expectation(
-        top_names("dim_album", "album_key", ["album_name", "artist_name"]),
+        top_albums,  # the same dataset as Top albums: the plays without an album are one group
         "top",
         sort="counted_plays",
         limit=5,

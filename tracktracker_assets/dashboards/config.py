@@ -8,6 +8,7 @@ where only the environment matters and nothing heavy may be imported.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -87,6 +88,32 @@ def _switch(name: str, *, default: bool) -> bool:
     raise SystemExit(f"{name}={value!r} must be on or off; unset it for the default ({fallback}).")
 
 
+# Spotify's catalog answers with album covers and artist pictures on this host (every image URL of the
+# real Web API responses kept in shared/reference, and of the catalog enrichment stores).
+DEFAULT_IMAGE_HOSTS = ("https://i.scdn.co",)
+# an origin only: a path, a wildcard or a quote would widen (or break) the content security policy
+_ORIGIN = re.compile(r"https?://[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*(:[0-9]{1,5})?")
+
+
+def image_hosts(value: str | None) -> tuple[str, ...]:
+    """The origins the dashboards may load album covers and artist pictures from (the content security
+    policy's img-src): a space- or comma-separated list, `none` for no outside host."""
+    if value is None or not value.strip():
+        return DEFAULT_IMAGE_HOSTS
+    if value.strip().lower() == "none":
+        return ()
+    hosts = tuple(host.rstrip("/") for host in re.split(r"[\s,]+", value.strip()) if host)
+    for host in hosts:
+        if not _ORIGIN.fullmatch(host):
+            raise SystemExit(
+                f"TRACKTRACKER_SUPERSET_IMAGE_HOSTS: {host!r} is not an origin such as https://i.scdn.co "
+                "(scheme, host and optional port, nothing else); list origins separated by spaces, "
+                "`none` for no outside images, or unset it for the default "
+                f"({' '.join(DEFAULT_IMAGE_HOSTS)})."
+            )
+    return hosts
+
+
 @dataclass(frozen=True)
 class BISettings:
     # secrets stay out of repr: a settings object in a log line or traceback must not print them
@@ -110,6 +137,8 @@ class BISettings:
     body_min_rate_kb: int
     body_timeout_s: int
     upload_timeout_s: int
+    # origins of album covers and artist pictures the content security policy lets browsers load
+    image_hosts: tuple[str, ...]
 
     @classmethod
     def from_env(cls) -> BISettings:
@@ -136,6 +165,7 @@ class BISettings:
             body_min_rate_kb=_positive("TRACKTRACKER_SUPERSET_BODY_MIN_RATE_KB", 16),
             body_timeout_s=_positive("TRACKTRACKER_SUPERSET_BODY_TIMEOUT_S", 60),
             upload_timeout_s=_positive("TRACKTRACKER_SUPERSET_UPLOAD_TIMEOUT_S", 3600),
+            image_hosts=image_hosts(_env("TRACKTRACKER_SUPERSET_IMAGE_HOSTS")),
         )
 
 
