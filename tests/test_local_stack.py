@@ -22,6 +22,7 @@ import requests
 
 from tests.conftest import REAL_DATA, REPO
 from tests.fakes.spotify_server import FakeSpotify
+from tracktracker_assets.dashboards.assets import ASSETS_DIR
 
 
 def readme_commands() -> list[str]:
@@ -163,7 +164,8 @@ def test_main_command_sets_up_loads_the_demo_and_summarises(stack: Stack) -> Non
         row = re.search(rf"│ {user}\s+│.*?│.*?│\s+(\d+) │\s+([\d.]+) │", stack.output)
         assert row and int(row.group(1)) > 10_000 and float(row.group(2)) > 500, stack.output[-3000:]
     assert "Silver and gold refreshed" in stack.output and "./tracktracker sql" in stack.output
-    assert re.search(r"superset: http://127\.0\.0\.1:\d+ \(4 dashboards", stack.output)
+    dashboards = len(list((ASSETS_DIR / "dashboards").glob("*.yaml")))
+    assert re.search(rf"superset: http://127\.0\.0\.1:\d+ \({dashboards} dashboards", stack.output)
     assert "password in" in stack.output and str(stack.home / "secrets") in stack.output
     status = stack.run("status")
     assert status.returncode == 0

@@ -551,11 +551,13 @@ def longest_streak(q: Query, user: str | None, p: Params) -> list[Row]:
 
 
 def new_artists_discovered(q: Query, user: str | None, p: Params) -> list[Row]:
-    """Artists whose first play ever (from the facts, any service) falls in the period."""
+    """Artists whose first play ever (from the facts, any service) falls in the period; plays whose
+    export names no artist (the unknown artist's key) discover nobody."""
     sql = (
         "select count(*) from (select f.user_id, f.artist_key, min(f.local_date) as first_day "
         "from gold.fct_plays f join gold.dim_artist a on a.artist_key = f.artist_key "
-        f"where a.artist_type = 'artist' and {user_is(user, 'f.')} group by 1, 2) s "
+        f"where a.artist_type = 'artist' and f.artist_key <> md5('unknown') and {user_is(user, 'f.')} "
+        "group by 1, 2) s "
         f"where {p.period('first_day')}"
     )
     return grouped(q, sql, user, ["new_artists"])
