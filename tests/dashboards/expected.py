@@ -723,6 +723,35 @@ def listeners_sharing_a_week(q: Query, user: str | None, p: Params) -> list[Row]
     return [{"status": status}]
 
 
+def top_lists(tracks: str, artists: str, albums: str, limit: int) -> dict[str, Expectation]:
+    """A dashboard's top tracks, artists and albums (the album tables group the plays without an album)."""
+    return {
+        tracks: Expectation(
+            top_names("dim_track", "track_key", ["track_name", "artist_name"], links=True),
+            "top",
+            sort="counted_plays",
+            limit=limit,
+        ),
+        artists: Expectation(
+            top_names("dim_artist", "artist_key", ["artist_name"], links=True, pictures="artist_picture"),
+            "top",
+            sort="counted_plays",
+            limit=limit,
+        ),
+        albums: Expectation(top_albums, "top", sort="counted_plays", limit=limit),
+    }
+
+
+# the Artist and Track pages' plays per month (the page's filter picks the artist or the track)
+PAGE_PLAYS_PER_MONTH = Expectation(
+    explore_rows(
+        "date_trunc('month', f.local_date)::date, count(*) filter (where f.is_counted_play)",
+        f"and f.{COMPLETE} group by 1",
+        ["local_date", "counted_plays"],
+    )
+)
+
+
 EXPECTATIONS: dict[str, Expectation] = {
     # Current listening
     "Recently played": Expectation(recently_played, "top", sort="played_at", limit=50),
@@ -742,24 +771,7 @@ EXPECTATIONS: dict[str, Expectation] = {
     "Plays by source over time": Expectation(plays_by_month("source", "source", {}, COMPLETE)),
     # the saved query context returns the counts; the browser turns them into shares of each month
     "Where you listen": Expectation(plays_by_month("service", "service_name", SERVICES)),
-    "Top tracks": Expectation(
-        top_names("dim_track", "track_key", ["track_name", "artist_name"], links=True),
-        "top",
-        sort="counted_plays",
-        limit=10,
-    ),
-    "Top artists": Expectation(
-        top_names("dim_artist", "artist_key", ["artist_name"], links=True, pictures="artist_picture"),
-        "top",
-        sort="counted_plays",
-        limit=10,
-    ),
-    "Top albums": Expectation(
-        top_albums,
-        "top",
-        sort="counted_plays",
-        limit=10,
-    ),
+    **top_lists("Top tracks", "Top artists", "Top albums", limit=10),
     "When you listen": Expectation(heatmap),
     "Sessions": Expectation(sessions),
     "Session length": Expectation(session_length),
@@ -843,24 +855,7 @@ EXPECTATIONS: dict[str, Expectation] = {
     "Compared with the period before": Expectation(compared, shown=without_position),
     "Top day": Expectation(top_day, "top", sort="minutes_played", limit=1),
     "Most repeated track": Expectation(most_repeated, "top", sort="counted_plays", limit=1),
-    "Top 5 tracks": Expectation(
-        top_names("dim_track", "track_key", ["track_name", "artist_name"], links=True),
-        "top",
-        sort="counted_plays",
-        limit=5,
-    ),
-    "Top 5 artists": Expectation(
-        top_names("dim_artist", "artist_key", ["artist_name"], links=True, pictures="artist_picture"),
-        "top",
-        sort="counted_plays",
-        limit=5,
-    ),
-    "Top 5 albums": Expectation(
-        top_albums,  # the same dataset as Top albums: the plays without an album are one group
-        "top",
-        sort="counted_plays",
-        limit=5,
-    ),
+    **top_lists("Top 5 tracks", "Top 5 artists", "Top 5 albums", limit=5),
     "Listening by hour": Expectation(by_hour),
     "Listening by month": Expectation(daily_by_month({"minutes_played": "sum(ms_played) / 60000.0"})),
     # Artist and Track pages
@@ -869,13 +864,7 @@ EXPECTATIONS: dict[str, Expectation] = {
             f"{FIRST}, {LAST}, {TOTALS}", "", ["first_play", "last_play", "counted_plays", "minutes_played"]
         )
     ),
-    "Plays of the artist per month": Expectation(
-        explore_rows(
-            "date_trunc('month', f.local_date)::date, count(*) filter (where f.is_counted_play)",
-            f"and f.{COMPLETE} group by 1",
-            ["local_date", "counted_plays"],
-        )
-    ),
+    "Plays of the artist per month": PAGE_PLAYS_PER_MONTH,
     "Artist's share of your listening": Expectation(share_of_listening),
     "Top tracks of the artist": Expectation(page_tracks, "top", sort="counted_plays", limit=100),
     "Albums of the artist": Expectation(page_albums, "top", sort="counted_plays", limit=100),
@@ -885,13 +874,7 @@ EXPECTATIONS: dict[str, Expectation] = {
             f"{FIRST}, {LAST}, {TOTALS}", "", ["first_play", "last_play", "counted_plays", "minutes_played"]
         )
     ),
-    "Plays of the track per month": Expectation(
-        explore_rows(
-            "date_trunc('month', f.local_date)::date, count(*) filter (where f.is_counted_play)",
-            f"and f.{COMPLETE} group by 1",
-            ["local_date", "counted_plays"],
-        )
-    ),
+    "Plays of the track per month": PAGE_PLAYS_PER_MONTH,
     "Track's share of your listening": Expectation(share_of_listening),
     "Track's monthly rank": Expectation(rank_of("agg_top_tracks", "Track")),
     # Global trends
