@@ -10,7 +10,7 @@ has no database), so the refresh may still name some.
 from __future__ import annotations
 
 import json
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from typing import IO, Any
 
@@ -109,7 +109,8 @@ class UnresolvedArtists:
 
     def __init__(self, context: ReadContext) -> None:
         self.context = context
-        self.without: list[tuple[str | None, str | None]] = []
+        # (title, album) of the plays without an artist -> how many
+        self.without: Counter[tuple[str | None, str | None]] = Counter()
         self.plays = 0
 
     def add_play(self, title: str | None, album: str | None, has_artist: bool) -> None:
@@ -117,20 +118,31 @@ class UnresolvedArtists:
         Container Album Name)."""
         self.plays += 1
         if not has_artist:
-            self.without.append((title, album))
+            self.without[(title, album)] += 1
+
+    @property
+    def tally(self) -> tuple[Counter[tuple[str | None, str | None]], int]:
+        """What was counted, to add to the count of another part of the same file (`add`)."""
+        return self.without, self.plays
+
+    def add(self, tally: tuple[Counter[tuple[str | None, str | None]], int]) -> None:
+        without, plays = tally
+        self.without.update(without)
+        self.plays += plays
 
     def report(self) -> None:
         if not self.without:
             return
         found, names = sibling_hints(self.context)
-        left = sum(1 for title, album in self.without if not found.resolves(title, album))
+        total = self.without.total()
+        left = sum(n for (title, album), n in self.without.items() if not found.resolves(title, album))
         named = (
-            f"the artist files of this import ({', '.join(names)}) name it for {len(self.without) - left}"
+            f"the artist files of this import ({', '.join(names)}) name it for {total - left}"
             if names
             else "no artist file came with this import"
         )
         self.context.notes.append(
-            f"{self.context.name}: {len(self.without)} of {self.plays} play events name no artist; "
+            f"{self.context.name}: {total} of {self.plays} play events name no artist; "
             f"{named}; {left} stay without an artist. Import Apple Music Library Tracks.json, Apple "
             "Music - Play History Daily Tracks.csv or Apple Music - Recently Played Tracks.csv from the "
             "same export to name them (artist files imported earlier are used too)."

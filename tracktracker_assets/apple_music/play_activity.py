@@ -16,13 +16,13 @@ from collections.abc import Callable, Iterator
 from datetime import datetime
 from itertools import compress
 from operator import itemgetter
-from typing import IO
+from typing import IO, Any
 
 from tracktracker_assets.apple_music import artists, csvfiles
 from tracktracker_assets.apple_music.csvfiles import Record, integer, timestamp
 from tracktracker_assets.apple_music.privacy import is_private
 from tracktracker_assets.apple_music.recognise import ITUNES_EPOCH, sniff_play_activity
-from tracktracker_assets.exports.rowformats import ReadContext, Row, RowFormat, batched, json_text
+from tracktracker_assets.exports.rowformats import Pieces, ReadContext, Row, RowFormat, batched, json_text
 
 WHAT = "Apple Music Play Activity"
 LEGACY, SONG_NAME = "pre2022", "2022"
@@ -63,18 +63,33 @@ COLUMNS = ("layout", "event_at", *TIMES, *TEXTS, "offline", *NUMBERS, "extra")
 
 
 def read(raw: IO[bytes], context: ReadContext) -> Iterator[list[Row]]:
-    return batched(_rows(raw, context))
-
-
-def _rows(raw: IO[bytes], context: ReadContext) -> Iterator[Row]:
     counter = artists.UnresolvedArtists(context)
+    yield from batched(_rows(raw, context, counter))
+    counter.report()
+
+
+def read_piece(raw: IO[bytes], context: ReadContext) -> Iterator[list[Row]]:
+    """A piece of a big file (its header line in front): the plays without an artist are counted
+    in context.tally, for `report_pieces`."""
+    counter = artists.UnresolvedArtists(context)
+    yield from batched(_rows(raw, context, counter))
+    context.tally = counter.tally
+
+
+def report_pieces(tallies: list[Any], context: ReadContext) -> None:
+    counter = artists.UnresolvedArtists(context)
+    for tally in tallies:
+        counter.add(tally)
+    counter.report()
+
+
+def _rows(raw: IO[bytes], context: ReadContext, counter: artists.UnresolvedArtists) -> Iterator[Row]:
     rows = csvfiles.Rows(raw, context, WHAT)
     plan: _Plan | None = None
     for fields in rows:
         if plan is None:  # every record has the header's fields: sort them out once per file
             plan = _Plan(rows.header, context)
         yield plan.row(fields, rows, counter)
-    counter.report()
 
 
 def _getter(indices: list[int]) -> Callable[[list[str]], tuple[str, ...]]:
@@ -131,22 +146,36 @@ class _Plan:
         kept = [(i, name) for i, name in enumerate(header) if name not in TYPED and name not in private]
         self.extra_names = [name for _, name in kept]
         self.extra = _getter([i for i, _ in kept]) if kept else lambda fields: ()
+        # values not written as plain digits ("", "25200.0"), read once: a file has few of them
+        self.known_numbers: dict[str, int | None] = {"": None}
+
+    def number(self, value: str, name: str, rows: csvfiles.Rows, context: ReadContext) -> int | None:
+        number = _number(value, name, rows, context)
+        if len(self.known_numbers) < 10_000:
+            self.known_numbers[value] = number
+        return number
 
     def row(self, fields: list[str], rows: csvfiles.Rows, counter: artists.UnresolvedArtists) -> Row:
         # the fields are read inline (this runs for every event of files of millions of events)
         fields.append("")
-        times = []
-        for value, name in zip(self.times(fields), self.time_names, strict=True):
-            if len(value) >= 20 and value[-1] == "Z":
-                try:
-                    times.append(datetime.fromisoformat(value))
-                    continue
-                except ValueError:
-                    pass
-            times.append(timestamp(_record(rows, name, value), name, counter.context))
+        start, end, received = self.times(fields)
+        try:  # the common case: all three in UTC, as Apple writes them ("2020-06-24T00:02:11.022Z")
+            if not start[-1:] == end[-1:] == received[-1:] == "Z":
+                raise ValueError
+            times = [_fromisoformat(start), _fromisoformat(end), _fromisoformat(received)]
+        except ValueError:
+            times = [
+                timestamp(_record(rows, name, value), name, counter.context)
+                for value, name in zip((start, end, received), self.time_names, strict=True)
+            ]
         texts = [value.strip() or None for value in self.texts(fields)]
+        known = self.known_numbers
         numbers = [
-            int(value) if value.isdigit() else _number(value, name, rows, counter.context) if value else None
+            int(value)
+            if value.isdigit()
+            else known[value]
+            if value in known
+            else self.number(value, name, rows, counter.context)
             for value, name in zip(self.numbers(fields), self.number_names, strict=True)
         ]
         offline = _BOOLEANS.get(fields[self.offline].strip().lower())
@@ -175,6 +204,7 @@ class _Plan:
 
 
 _BOOLEANS = {"true": True, "false": False}  # in any case: Excel writes TRUE
+_fromisoformat = datetime.fromisoformat
 
 
 def _number(value: str, name: str, rows: csvfiles.Rows, context: ReadContext) -> int | None:
@@ -203,4 +233,6 @@ PLAY_ACTIVITY = RowFormat(
     read=read,
     # Apple Music started on 30 June 2015; older iTunes Match events appear in some exports
     earliest=ITUNES_EPOCH,
+    # exports of years of listening hold millions of events of 44 to 100+ fields each
+    pieces=Pieces(read=read_piece, report=report_pieces),
 )

@@ -10,9 +10,11 @@ the same, and not the file's fault.
 from __future__ import annotations
 
 import contextlib
+import functools
 import gc
 import hashlib
 import io
+import itertools
 import queue
 import re
 import threading
@@ -26,7 +28,7 @@ import msgspec
 import psycopg2
 import psycopg2.errors
 
-from tracktracker_assets.exports import catalogue
+from tracktracker_assets.exports import catalogue, pieces
 from tracktracker_assets.exports.errors import ImportProblem, ServiceProblem
 from tracktracker_assets.exports.formats import ACCOUNT, EXTENDED, Format
 from tracktracker_assets.exports.jsonarray import SNIFF_BYTES, ArrayReader, sniff
@@ -296,6 +298,14 @@ def _load_source(
         return FileResult(source.name, sha, "empty", message="holds no records (an empty array).")
     if isinstance(fmt, RowFormat):
         others = {name: opener for name, opener in siblings.items() if name != source.name}
+        if fmt.pieces is not None and pieces.worth_it(source.size):
+            try:
+                context = ReadContext(source.name, siblings=others)
+                return _load_rows(conn, user_id, source, fmt, context, progress, durable, in_pieces=True)
+            except PieceProblem:
+                # a piece was refused: reading the file in one piece names the record, counted from
+                # the start of the file (or, if the piece's cut was the trouble, loads it)
+                conn.rollback()
         context = ReadContext(source.name, siblings=others)
         return _load_rows(conn, user_id, source, fmt, context, progress, durable)
     return _load(conn, user_id, source, fmt, progress, durable)
@@ -337,8 +347,13 @@ def _load_rows(
     context: ReadContext,
     progress: Progress | None,
     durable: bool,
+    *,
+    in_pieces: bool = False,
 ) -> FileResult:
-    """Load a file of another service: its reader's rows, checked and COPYed like Spotify's records."""
+    """Load a file of another service: its reader's rows, checked and COPYed like Spotify's records.
+
+    `in_pieces`: the file is read in pieces by worker processes (exports/pieces.py); a piece its
+    reader refuses raises PieceProblem (the record's numbers would be the piece's, not the file's)."""
     load_id = _begin_load(conn, durable)
     with source.open() as raw:
         stream = _HashingStream(raw)
@@ -355,7 +370,27 @@ def _load_rows(
                 if progress:
                     progress(rows.count, stream.bytes_read)
 
-        _copy_stream(conn, statement, source.name, stream, produce)
+        def produce_in_pieces() -> Iterator[tuple[int, bytes]]:
+            assert fmt.pieces is not None
+            cut = pieces.cut(stream)
+            first = next(cut, b"")
+            header = pieces.header_line(first)
+            bodies = itertools.chain((first[len(header) :],), cut)
+            work = functools.partial(_read_piece, fmt.name, source.name, tail, header)
+            tallies = []
+            for piece in pieces.in_order(work, (b for b in bodies if not b.isspace()), pieces.workers()):
+                if piece.problem is not None:
+                    raise PieceProblem(source.name, piece.problem)
+                rows.add(piece.count, piece.min_ts, piece.max_ts)
+                context.dropped.update(piece.dropped)
+                context.notes.extend(piece.notes)
+                tallies.append(piece.tally)
+                yield piece.count, piece.data
+                if progress:
+                    progress(rows.count, stream.bytes_read)
+            fmt.pieces.report(tallies, context)
+
+        _copy_stream(conn, statement, source.name, stream, produce_in_pieces if in_pieces else produce)
         sha = stream.digest.hexdigest()
     if (done := _loaded(conn, user_id, sha)) is not None:
         conn.rollback()
@@ -394,6 +429,14 @@ class _RowChecker:
             self.max_ts = high
         self.count += len(batch)
 
+    def add(self, count: int, low: datetime | None, high: datetime | None) -> None:
+        """Rows checked elsewhere (a piece of the file, in a worker): `count` rows from low to high."""
+        if low is not None and (self.min_ts is None or low < self.min_ts):
+            self.min_ts = low
+        if high is not None and (self.max_ts is None or high > self.max_ts):
+            self.max_ts = high
+        self.count += count
+
     def _check_each(self, moments: list[Any]) -> None:
         """Row by row: names the first row without a possible time; naive times are UTC."""
         latest = datetime.now(UTC) + FUTURE_SLACK
@@ -417,6 +460,43 @@ class _RowChecker:
             if self.max_ts is None or moment > self.max_ts:
                 self.max_ts = moment
         self.count += len(moments)
+
+
+class PieceProblem(ImportProblem):
+    """A piece of a file read in a worker was refused; its record numbers are the piece's own."""
+
+
+@dataclass
+class _Piece:
+    """A piece of a file as a worker read it: its COPY input and what the loader adds up."""
+
+    count: int = 0
+    min_ts: datetime | None = None
+    max_ts: datetime | None = None
+    data: bytes = b""
+    dropped: set[str] = field(default_factory=set)
+    notes: list[str] = field(default_factory=list)
+    tally: Any = None
+    problem: str | None = None  # why the reader refused the piece (data is then empty)
+
+
+def _read_piece(format_name: str, name: str, tail: tuple[Any, ...], header: bytes, body: bytes) -> _Piece:
+    """One piece of a file, read in a worker process by its format's piece reader (header in front)."""
+    fmt = catalogue.by_name(format_name)
+    assert isinstance(fmt, RowFormat) and fmt.pieces is not None
+    context = ReadContext(name)
+    rows = _RowChecker(fmt, context)
+    parts = []
+    with _no_cycle_collection():
+        try:
+            for batch in fmt.pieces.read(io.BytesIO(header + body), context):
+                rows.check(batch)
+                parts.append(rows_to_csv(batch, tail))
+        except ImportProblem as exc:
+            return _Piece(problem=exc.problem)
+    return _Piece(
+        rows.count, rows.min_ts, rows.max_ts, b"".join(parts), context.dropped, context.notes, context.tally
+    )
 
 
 def _finish(
@@ -555,7 +635,6 @@ _COPY_LINE = re.compile(r"COPY \S+, line (\d+)(?:, column (\w+))?")
 _ENCODER = msgspec.json.Encoder()
 _encode = _ENCODER.encode
 _encode_into = _ENCODER.encode_into
-_ESCAPE_OTHER_THAN_QUOTE = re.compile(rb'\\[^"]')
 _MAYBE_UNSAFE = re.compile(rb'\\[^"\\]')
 
 
@@ -564,7 +643,8 @@ def _has_unsafe_escape(data: bytes) -> bool:
     Escaped backslashes pair up left to right, so dropping them leaves only escapes that start."""
     if b"\\" not in data:
         return False
-    return _ESCAPE_OTHER_THAN_QUOTE.search(data.replace(b"\\\\", b"")) is not None
+    rest = data.replace(b"\\\\", b"")
+    return rest.count(b"\\") != rest.count(b'\\"')
 
 
 def _csv_value(value: Any) -> str:
@@ -583,16 +663,22 @@ def _csv_value(value: Any) -> str:
 def rows_to_csv(rows: list[tuple[Any, ...]], tail: tuple[Any, ...] = ()) -> bytes:
     """CSV lines for whole rows, each followed by the `tail` columns (COPY names them last).
 
-    The batch is JSON-encoded in one call and its row separators turned into line ends: a JSON
-    array's items are CSV fields as COPY_OPTIONS reads them. That holds when the batch has exactly
-    one "],[" per row boundary (no string holds one) and no escape CSV reads differently; else each
-    row is settled on its own (the careful path)."""
+    Each row is JSON-encoded into one buffer, its '[' dropped and its ']' replaced by the tail and a
+    line end: a JSON array's items are CSV fields as COPY_OPTIONS reads them. That holds unless a
+    string holds an escape CSV reads differently; then each row is settled on its own (the careful
+    path)."""
     if not rows:
         return b""
     end = (b"," + _encode(tail)[1:-1] if tail else b"") + b"\n"
-    data = _encode(rows)
-    if data.count(b"],[") == len(rows) - 1 and not (b"\\" in data and _has_unsafe_escape(data)):
-        return data[2:-2].replace(b"],[", end) + end
+    buf = bytearray()
+    for row in rows:
+        at = len(buf)
+        _encode_into(row, buf, at)
+        del buf[at]  # the '[' (only this row's bytes move)
+        buf[-1:] = end
+    data = bytes(buf)
+    if b"\\" not in data or not _MAYBE_UNSAFE.search(data) or not _has_unsafe_escape(data):
+        return data
     lines = []
     for row in rows:
         line = _encode(row)[1:-1]
@@ -682,6 +768,7 @@ class _CsvPipe(io.RawIOBase):
         self._produce_batches = produce
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=3)
         self._pending = b""
+        self._at = 0  # how much of _pending COPY has read
         self._stop = threading.Event()
         self.error: BaseException | None = None
         self.records = 0
@@ -718,18 +805,20 @@ class _CsvPipe(io.RawIOBase):
         return True
 
     def read(self, size: int = -1) -> bytes:
-        while not self._pending:
+        while self._at >= len(self._pending):
             item = self._queue.get()
             if item is _END:
                 return b""
             if isinstance(item, BaseException):
                 self.error = item
                 raise item
-            self._pending = item
-        if size < 0 or size >= len(self._pending):
-            data, self._pending = self._pending, b""
-        else:
-            data, self._pending = self._pending[:size], self._pending[size:]
+            self._pending, self._at = item, 0
+        if self._at == 0 and (size < 0 or size >= len(self._pending)):
+            data = self._pending
+        else:  # a part of a batch: the rest stays where it is (cutting it off would copy it each time)
+            end = len(self._pending) if size < 0 else self._at + size
+            data = self._pending[self._at : end]
+        self._at += len(data)
         return data
 
 

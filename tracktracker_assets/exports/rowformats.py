@@ -76,6 +76,8 @@ class ReadContext:
     # whose rows are completed by another file: name -> a function opening it (a binary file object,
     # to use in `with`); a ZIP member comes whole in memory
     siblings: dict[str, Callable[[], IO[bytes]]] = field(default_factory=dict)
+    # what a reader of one piece of a file counted for the report of the whole file (`Pieces`)
+    tally: Any = None
 
     def problem(self, problem: str, *, record: int | None = None, hint: str | None = None) -> ImportProblem:
         """An ImportProblem about this file (raise it): nothing of the file is loaded."""
@@ -83,6 +85,20 @@ class ReadContext:
 
 
 Reader = Callable[[IO[bytes], ReadContext], Iterator[list[Row]]]
+
+
+@dataclass(frozen=True)
+class Pieces:
+    """How a CSV format is read in pieces by several processes (exports/pieces.py cuts the file at
+    line ends outside quotes and puts the header line in front of each piece).
+
+    `read` reads one piece like a whole file, but instead of adding its report notes leaves what it
+    counted for them in `context.tally`; `report` turns the tallies of every piece, in file order,
+    into the notes of the whole file. Both are module-level functions (a worker process imports them).
+    """
+
+    read: Reader
+    report: Callable[[list[Any], ReadContext], None]
 
 
 @dataclass(frozen=True)
@@ -102,6 +118,8 @@ class RowFormat:
     # "plays": rows are listening; "hints": rows only complete other rows (Apple's library names the
     # artist that 2022+ Play Activity lacks) and are never counted as plays
     kind: str = "plays"
+    # set when big files of this format may be read in pieces, in parallel
+    pieces: Pieces | None = None
 
 
 @dataclass(frozen=True)
