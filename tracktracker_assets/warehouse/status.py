@@ -25,6 +25,11 @@ FOLLOWERS = (
         "silver.stg_spotify__catalog",
         "load_id",
     ),
+    (
+        "select coalesce(max(load_id), 0) from bronze.musicbrainz_recordings",
+        "silver.stg_musicbrainz__recordings",
+        "load_id",
+    ),
 )
 
 
