@@ -12,6 +12,7 @@ from tracktracker_assets.dashboards import definitions as dashboards
 from tracktracker_assets.exports import definitions as exports
 from tracktracker_assets.lastfm import definitions as lastfm
 from tracktracker_assets.listenbrainz import definitions as listenbrainz
+from tracktracker_assets.musicbrainz import definitions as musicbrainz
 from tracktracker_assets.orchestration.resources import RegistryResource, WarehouseResource
 from tracktracker_assets.settings import get_settings
 from tracktracker_assets.spotify import definitions as spotify
@@ -29,6 +30,7 @@ def load() -> Definitions:
         spotify.defs(settings),
         lastfm.defs(settings),
         listenbrainz.defs(settings),
+        musicbrainz.defs(),
         users.defs(settings),
         transform.defs(settings),
         dashboards.defs(),

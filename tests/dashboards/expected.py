@@ -752,6 +752,42 @@ PAGE_PLAYS_PER_MONTH = Expectation(
 )
 
 
+# ---- Genres and eras --------------------------------------------------------------------------------
+# the charts read months: the period bounds the month of the play
+PLAY_MONTH = "date_trunc('month', f.local_date)::date"
+
+
+def genres(q: Query, user: str | None, p: Params) -> list[Row]:
+    """Minutes of music per genre, from the plays and the track dimension: every genre of a track gets
+    the play; a track without any is "(unknown genre)"."""
+    sql = (
+        "select g.genre, sum(f.ms_played) / 60000.0 from gold.fct_plays f "
+        "left join gold.dim_track d on d.track_key = f.track_key "
+        "left join lateral unnest(string_to_array(d.genres, ', ')) as g (genre) on true "
+        f"where {user_is(user, 'f.')} and f.content_type = 'track' and {p.period(PLAY_MONTH)} group by 1"
+    )
+    merged: dict[str, float] = {}
+    for genre, minutes in q(sql, {"user": user}):
+        label = (genre or "").strip() or "(unknown genre)"
+        merged[label] = merged.get(label, 0.0) + float(minutes)
+    return [{"genre": label, "minutes_played": minutes} for label, minutes in merged.items()]
+
+
+def decades(q: Query, user: str | None, p: Params) -> list[Row]:
+    """Minutes of music per decade of the track's release date (its first four digits)."""
+    sql = (
+        "select d.release_date, sum(f.ms_played) / 60000.0 from gold.fct_plays f "
+        "left join gold.dim_track d on d.track_key = f.track_key "
+        f"where {user_is(user, 'f.')} and f.content_type = 'track' and {p.period(PLAY_MONTH)} group by 1"
+    )
+    merged: dict[str, float] = {}
+    for released, minutes in q(sql, {"user": user}):
+        year = re.match(r"\d{4}", released or "")
+        label = f"{int(year.group()) // 10 * 10}s" if year else "(unknown decade)"
+        merged[label] = merged.get(label, 0.0) + float(minutes)
+    return [{"decade_label": label, "minutes_played": minutes} for label, minutes in merged.items()]
+
+
 EXPECTATIONS: dict[str, Expectation] = {
     # Current listening
     "Recently played": Expectation(recently_played, "top", sort="played_at", limit=50),
@@ -777,6 +813,9 @@ EXPECTATIONS: dict[str, Expectation] = {
     "Session length": Expectation(session_length),
     "Skip rate": Expectation(skip_rate),
     "Skip rate by how the play started": Expectation(skip_by_start, "top", sort="skip_rate", limit=10),
+    # Genres and eras
+    "Top genres": Expectation(genres, "top", sort="minutes_played", limit=15),
+    "Listening by release decade": Expectation(decades),
     "How plays end": Expectation(
         labelled_counts(
             "reason_end",

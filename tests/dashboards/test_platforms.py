@@ -91,7 +91,7 @@ def test_every_dashboard_has_service_and_source_filters(bi_stack: BIStack) -> No
     """Read back from the provisioned Superset: each dashboard's Service and Source filters reach exactly
     the charts whose datasets carry the column; the others are excluded, and the filter says which."""
     admin = bi_stack.admin()
-    assert len(bi_stack.provisioned.dashboards) == 7
+    assert len(bi_stack.provisioned.dashboards) == 8
     for title, dashboard_id in bi_stack.provisioned.dashboards.items():
         metadata, charts, columns = _dashboard(admin, dashboard_id)
         natives = {f["name"]: f for f in metadata["native_filter_configuration"]}

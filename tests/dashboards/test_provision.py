@@ -75,6 +75,7 @@ def test_reprovisioning_changes_nothing(bi_stack: BIStack) -> None:
         "Year in review",
         "Artist",
         "Track",
+        "Genres and eras",
     }
 
 

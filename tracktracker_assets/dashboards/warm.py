@@ -187,14 +187,15 @@ def warm_listeners(settings: Settings, user_ids: list[str] | set[str]) -> WarmRe
     return report
 
 
-def after_refresh(settings: Settings, changed: set[str]) -> str:
-    """After a build that changed these listeners' gold: drop every cached chart result (keys are
-    hashes, so the changed listeners' cannot be picked out; a stale answer must never be served), then
-    warm the changed listeners' dashboards. Never raises: the refresh itself succeeded."""
+def after_refresh(settings: Settings, changed: set[str], *, details_changed: bool = False) -> str:
+    """After a build that changed these listeners' gold, or took in catalog details (genres, release
+    years) that change anyone's charts: drop every cached chart result (keys are hashes, so the changed
+    listeners' cannot be picked out; a stale answer must never be served), then warm the changed
+    listeners' dashboards. Never raises: the refresh itself succeeded."""
     from tracktracker_assets.dashboards.cache import clear_chart_data
     from tracktracker_assets.dashboards.config import bi_settings
 
-    if not changed:
+    if not changed and not details_changed:
         return "no listener's gold changed: the chart cache stays"
     config = bi_settings()
     try:
@@ -205,6 +206,8 @@ def after_refresh(settings: Settings, changed: set[str]) -> str:
         return f"the chart cache could not be emptied ({exc}); cached charts expire within {expiry} s"
     if not config.cache:
         return "the chart cache is off"
+    if not changed:  # details only: nobody's plays changed, so nobody is warmed ahead of their visit
+        return "catalog details changed: the chart cache was emptied"
     try:
         return warm_in_background(settings, changed)
     except Exception as exc:  # warming only saves the listener a wait: never fail the refresh for it

@@ -36,6 +36,7 @@ class RunOutcome:
     pull_lines: list[str] = field(default_factory=list)
     pulls: list[dict[str, Any]] = field(default_factory=list)  # PullOutcome.as_record() per user
     enrich: dict[str, Any] = field(default_factory=dict)
+    musicbrainz: dict[str, Any] = field(default_factory=dict)
 
 
 def _definitions() -> Any:
@@ -275,4 +276,15 @@ def run_enrich(settings: Settings) -> RunOutcome:
         if event.event_type_value == "ASSET_MATERIALIZATION":
             metadata = event.event_specific_data.materialization.metadata
             outcome.enrich = {key: value.value for key, value in metadata.items()}
+    return outcome
+
+
+def run_musicbrainz(settings: Settings) -> RunOutcome:
+    """Ask MusicBrainz now for what Spotify's catalog lacks (the half-hourly job)."""
+    result = _execute(settings, "musicbrainz_lookups")
+    outcome = _outcome(result)
+    for event in result.all_events:
+        if event.event_type_value == "ASSET_MATERIALIZATION":
+            metadata = event.event_specific_data.materialization.metadata
+            outcome.musicbrainz = {key: value.value for key, value in metadata.items()}
     return outcome

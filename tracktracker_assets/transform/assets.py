@@ -36,7 +36,7 @@ from tracktracker_assets.warehouse.build_state import (
 from tracktracker_assets.warehouse.db import connect
 from tracktracker_assets.warehouse.locks import dbt_lock
 from tracktracker_assets.warehouse.maintenance import BULK_ROWS, vacuum_after_bulk_writes
-from tracktracker_assets.warehouse.status import newest_play_load, users_with_pending_loads
+from tracktracker_assets.warehouse.status import details_pending, newest_play_load, users_with_pending_loads
 
 KEEP_TARGET_DIRS = 20
 
@@ -103,6 +103,7 @@ def build_silver_gold(
 
     with dbt_lock(settings, run_id=context.run_id, on_wait=waiting):
         changed = _listeners_changing(settings)
+        details_changed = _details_changing(settings)
         rebuild = _full_refresh_pending(settings)
         skip_static = not rebuild and static_nodes_current(settings, project.manifest_path)
         if skip_static:
@@ -124,7 +125,7 @@ def build_silver_gold(
         context.log.info(f"Vacuumed and analyzed after a large build: {', '.join(vacuumed)}")
     from tracktracker_assets.dashboards.warm import after_refresh
 
-    context.log.info(f"Dashboards: {after_refresh(settings, changed)}")
+    context.log.info(f"Dashboards: {after_refresh(settings, changed, details_changed=details_changed)}")
     if not skip_static:
         mark_static_nodes_built(settings, project.manifest_path)
     counts = table_row_counts(settings)
@@ -142,6 +143,15 @@ def _listeners_changing(settings: Settings) -> set[str]:
     conn = connect(settings.database_url)
     try:
         return users_with_pending_loads(conn)
+    finally:
+        conn.close()
+
+
+def _details_changing(settings: Settings) -> bool:
+    """Whether this build takes in catalog details (genres, years, names) that change charts."""
+    conn = connect(settings.database_url)
+    try:
+        return details_pending(conn)
     finally:
         conn.close()
 

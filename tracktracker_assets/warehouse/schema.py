@@ -237,10 +237,11 @@ def all_migrations() -> list[tuple[int, str]]:
     from tracktracker_assets.deezer import bronze as deezer
     from tracktracker_assets.lastfm import bronze as lastfm
     from tracktracker_assets.listenbrainz import bronze as listenbrainz
+    from tracktracker_assets.musicbrainz import bronze as musicbrainz
     from tracktracker_assets.tidal import bronze as tidal
     from tracktracker_assets.youtube_music import bronze as youtube_music
 
-    rooms = (apple_music, youtube_music, deezer, tidal, lastfm, listenbrainz)
+    rooms = (apple_music, youtube_music, deezer, tidal, lastfm, listenbrainz, musicbrainz)
     found = [*MIGRATIONS, *(m for room in rooms for m in room.MIGRATIONS)]
     versions = [version for version, _ in found]
     if len(set(versions)) != len(versions):

@@ -25,6 +25,11 @@ FOLLOWERS = (
         "silver.stg_spotify__catalog",
         "load_id",
     ),
+    (
+        "select coalesce(max(load_id), 0) from bronze.musicbrainz_recordings",
+        "silver.stg_musicbrainz__recordings",
+        "load_id",
+    ),
 )
 
 
@@ -71,6 +76,25 @@ def pending_bronze_load_id(conn: Any) -> int | None:
     finally:
         conn.rollback()
     return pending
+
+
+def details_pending(conn: Any) -> bool:
+    """Whether bronze holds catalog details (Spotify's catalog, MusicBrainz's answers) that silver has
+    not taken in: the next build changes names, genres or release years on anyone's charts."""
+    try:
+        for newest_sql, model, column in FOLLOWERS:
+            if newest_sql == NEWEST_PLAY_LOAD:
+                continue
+            seen = (
+                _scalar(conn, f"select coalesce(max({column}), 0) from {model}")
+                if table_exists(conn, model)
+                else 0
+            )
+            if _scalar(conn, newest_sql) > seen:
+                return True
+        return False
+    finally:
+        conn.rollback()
 
 
 def users_with_pending_loads(conn: Any) -> set[str]:

@@ -15,7 +15,10 @@
   One row per conformed track, episode or audiobook chapter. Attributes from plays are their latest
   non-null value over every play of the key (order-independent); details from the Spotify catalog
   (duration, ISRC, release date, album type, cover, all artists and their genres) where fetched.
-  An incremental run recomputes the keys new plays touched and those whose catalog details arrived.
+  Genres and release date: Spotify's first, MusicBrainz's otherwise (musicbrainz_lookup names what
+  was asked of it; dim_track.yml documents the precedence).
+  An incremental run recomputes the keys new plays touched and those whose catalog details or
+  MusicBrainz answers arrived.
 -#}
 {% set wm = watermark() %}
 
@@ -26,6 +29,11 @@ changed_keys as (
     select track_key from {{ ref('int_plays__deduplicated') }} where _batch_load_id > {{ wm }}
     union
     {{ keys_with_new_catalog('track_key', wm) }}
+    union
+    select d.track_key
+    from {{ this }} as d
+    join {{ ref('stg_musicbrainz__recordings') }} as mb on mb.lookup = d.musicbrainz_lookup
+    where mb.load_id > {{ wm }}
 ),
 {% endif %}
 
@@ -48,6 +56,8 @@ from_plays as (
         coalesce({{ latest_non_null('album_key', "album_key <> " ~ unknown_key()) }}, {{ unknown_key() }})
             as album_key,
         {{ latest_non_null('content_uri') }} as spotify_track_uri,
+        {{ latest_non_null('recording_mbid') }} as recording_mbid,
+        {{ latest_non_null('isrc') }} as play_isrc,
         max(ended_at) as last_played_at,
         max(_batch_load_id) as plays_batch
     from plays
@@ -58,30 +68,68 @@ keyed as (
     select *, {{ track_id('spotify_track_uri') }} as spotify_track_id from from_plays
 ),
 
-final as (
+with_catalog as (
     select
-        k.track_key,
-        k.content_type,
-        k.track_name,
-        k.artist_name,
-        k.album_name,
-        k.artist_key,
-        k.album_key,
-        k.spotify_track_uri,
-        k.spotify_track_id,
+        k.*,
         t.album_id as spotify_album_id,
         t.artist_ids as spotify_artist_ids,
         t.duration_ms,
         t.isrc,
         t.explicit,
-        coalesce(al.release_date, t.release_date) as release_date,
+        coalesce(al.release_date, t.release_date) as spotify_release_date,
         coalesce(al.album_type, t.album_type) as album_type,
         coalesce(al.image_url, t.image_url) as image_url,
-        {{ artist_genres('t.artist_ids') }} as genres,
-        k.last_played_at,
-        greatest(k.plays_batch, t.load_id, al.load_id, {{ artists_load_id('t.artist_ids') }}) as _batch_load_id
+        {{ artist_genres('t.artist_ids') }} as spotify_genres,
+        -- what MusicBrainz is asked about a track: the recording when a play named it (ListenBrainz),
+        -- else its ISRC (a play's, e.g. Deezer's, or the catalog's), else artist and title
+        case
+            when k.content_type <> 'track' then null
+            when k.recording_mbid is not null then 'mbid:' || lower(k.recording_mbid)
+            when coalesce(k.play_isrc, t.isrc) is not null then 'isrc:' || upper(coalesce(k.play_isrc, t.isrc))
+            when k.track_name <> '(unknown)' and k.artist_name <> '(unknown)'
+                then 'search:' || lower(k.artist_name) || chr(9) || lower(k.track_name)
+        end as musicbrainz_lookup,
+        greatest(k.plays_batch, t.load_id, al.load_id, {{ artists_load_id('t.artist_ids') }}) as catalog_batch
     from keyed as k
     {{ catalog_joins('k') }}
+),
+
+final as (
+    select
+        c.track_key,
+        c.content_type,
+        c.track_name,
+        c.artist_name,
+        c.album_name,
+        c.artist_key,
+        c.album_key,
+        c.spotify_track_uri,
+        c.spotify_track_id,
+        c.spotify_album_id,
+        c.spotify_artist_ids,
+        c.duration_ms,
+        c.isrc,
+        c.explicit,
+        coalesce(c.spotify_release_date, mb.first_release_date) as release_date,
+        c.album_type,
+        c.image_url,
+        coalesce(c.spotify_genres, mb.genres) as genres,
+        c.last_played_at,
+        coalesce(c.recording_mbid, mb.recording_mbid) as recording_mbid,
+        c.musicbrainz_lookup,
+        case
+            when c.spotify_genres is not null then 'spotify'
+            when mb.genres is not null then 'musicbrainz'
+        end as genres_source,
+        case
+            when c.spotify_release_date is not null then 'spotify'
+            when mb.first_release_date is not null then 'musicbrainz'
+        end as release_date_source,
+        substring(coalesce(c.spotify_release_date, mb.first_release_date) from '^[0-9]{4}')::int as release_year,
+        greatest(c.catalog_batch, mb.load_id) as _batch_load_id
+    from with_catalog as c
+    left join {{ ref('stg_musicbrainz__recordings') }} as mb
+        on mb.lookup = c.musicbrainz_lookup and mb.status = 'ok'
 )
 
 select * from final

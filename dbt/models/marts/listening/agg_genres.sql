@@ -1,0 +1,72 @@
+{{
+    config(
+        unique_key='user_id',
+        indexes=[{'columns': ['user_id', 'month']}],
+    )
+}}
+
+{#-
+  Music listening by genre, month, service and source (so the dashboards' Service and Source filters
+  apply). A track's genres are dim_track's (Spotify's, else
+  MusicBrainz's); a track with several genres counts toward each, so a month's genres add up to more
+  than its plays; a track without any is '(unknown genre)'. Genres can arrive long after the plays
+  (enrichment), so a listener is recomputed whole when their plays or the genres of a track they
+  played changed since the last run.
+-#}
+{% set wm = watermark() %}
+
+with
+
+{% if is_incremental() %}
+changed_users as (
+    select f.user_id
+    from {{ ref('fct_plays') }} as f
+    where f.user_id in {{ changed_users(ref('fct_plays')) }}
+    union
+    select f.user_id
+    from {{ ref('fct_plays') }} as f
+    join {{ ref('dim_track') }} as d on d.track_key = f.track_key
+    where d._batch_load_id > {{ wm }}
+),
+{% endif %}
+
+plays as (
+    select f.user_id, f.track_key, f.local_date, f.service, f.source, f.ms_played, f.is_counted_play
+    from {{ ref('fct_plays') }} as f
+    where f.content_type = 'track'
+    {% if is_incremental() %}
+        and f.user_id in (select user_id from changed_users)
+    {% endif %}
+),
+
+play_genres as (
+    select
+        p.user_id,
+        date_trunc('month', p.local_date)::date as month,
+        p.service,
+        p.source,
+        coalesce(nullif(trim(genre.name), ''), '(unknown genre)') as genre,
+        p.ms_played,
+        p.is_counted_play
+    from plays as p
+    left join {{ ref('dim_track') }} as d on d.track_key = p.track_key
+    cross join lateral unnest(coalesce(string_to_array(d.genres, ', '), array[null::text])) as genre (name)
+),
+
+final as (
+    select
+        user_id,
+        month,
+        service,
+        source,
+        genre,
+        count(*)::int as plays,
+        count(*) filter (where is_counted_play)::int as counted_plays,
+        sum(ms_played)::bigint as ms_played,
+        round(sum(ms_played) / 60000.0, 2) as minutes_played,
+        greatest({{ current_batch() }}, (select max(_batch_load_id) from {{ ref('dim_track') }})) as _batch_load_id
+    from play_genres
+    group by user_id, month, service, source, genre
+)
+
+select * from final

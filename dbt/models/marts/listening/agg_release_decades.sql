@@ -1,0 +1,64 @@
+{{
+    config(
+        unique_key='user_id',
+        indexes=[{'columns': ['user_id', 'month']}],
+    )
+}}
+
+{#-
+  Music listening by the decade its tracks came out, by month listened, service and source. The year is dim_track's
+  release_year (Spotify's album release date, else MusicBrainz's first release); tracks without one
+  are '(unknown decade)'. Recomputed per listener like agg_genres: release dates arrive after plays.
+-#}
+{% set wm = watermark() %}
+
+with
+
+{% if is_incremental() %}
+changed_users as (
+    select f.user_id
+    from {{ ref('fct_plays') }} as f
+    where f.user_id in {{ changed_users(ref('fct_plays')) }}
+    union
+    select f.user_id
+    from {{ ref('fct_plays') }} as f
+    join {{ ref('dim_track') }} as d on d.track_key = f.track_key
+    where d._batch_load_id > {{ wm }}
+),
+{% endif %}
+
+plays as (
+    select
+        f.user_id,
+        date_trunc('month', f.local_date)::date as month,
+        f.service,
+        f.source,
+        (d.release_year / 10) * 10 as decade,
+        f.ms_played,
+        f.is_counted_play
+    from {{ ref('fct_plays') }} as f
+    left join {{ ref('dim_track') }} as d on d.track_key = f.track_key
+    where f.content_type = 'track'
+    {% if is_incremental() %}
+        and f.user_id in (select user_id from changed_users)
+    {% endif %}
+),
+
+final as (
+    select
+        user_id,
+        month,
+        service,
+        source,
+        decade,
+        coalesce(decade || 's', '(unknown decade)') as decade_label,
+        count(*)::int as plays,
+        count(*) filter (where is_counted_play)::int as counted_plays,
+        sum(ms_played)::bigint as ms_played,
+        round(sum(ms_played) / 60000.0, 2) as minutes_played,
+        greatest({{ current_batch() }}, (select max(_batch_load_id) from {{ ref('dim_track') }})) as _batch_load_id
+    from plays
+    group by user_id, month, service, source, decade
+)
+
+select * from final

@@ -1,0 +1,60 @@
+"""The MusicBrainz client through musicbrainzngs against the fake: the three kinds of lookup, an
+unknown recording remembered as not found, one request per second, a named User-Agent, a 503 retried."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.fakes.musicbrainz_server import recording
+from tests.musicbrainz.conftest import CONTACT, closest_requests_s
+from tracktracker_assets.musicbrainz.client import Lookup, MusicBrainzClient, MusicBrainzUnavailable
+from tracktracker_assets.settings import get_settings
+
+SHEERAN = "cb2cc207-8125-445c-9ef9-6ea44eee959a"  # the real sample's recording
+
+
+def test_lookups_by_mbid_isrc_and_search_one_per_second(musicbrainz) -> None:
+    musicbrainz.add(
+        recording(
+            SHEERAN,
+            "Thinking Out Loud",
+            "Ed Sheeran",
+            first_release_date="2014-06-20",
+            tags={"pop": 3, "blue-eyed soul": 1},
+            isrcs=("GBAHS1400099",),
+        )
+    )
+    client = MusicBrainzClient(get_settings())
+    by_id = client.fetch(Lookup(f"mbid:{SHEERAN}"))
+    assert by_id.status == "ok" and by_id.payload["id"] == SHEERAN
+    assert by_id.payload["first-release-date"] == "2014-06-20"
+    by_isrc = client.fetch(Lookup("isrc:GBAHS1400099"))
+    assert by_isrc.status == "ok" and [r["id"] for r in by_isrc.payload["recordings"]] == [SHEERAN]
+    searched = client.fetch(Lookup("search:ed sheeran\tthinking out loud"))
+    assert [r["id"] for r in searched.payload["recordings"]] == [SHEERAN]
+    assert searched.payload["recordings"][0]["score"] == 100
+    nothing = client.fetch(Lookup("search:ed sheeran\tno such song"))
+    assert nothing.status == "ok" and nothing.payload["recordings"] == []
+    unknown = client.fetch(Lookup("mbid:00000000-0000-4000-8000-000000000000"))
+    assert unknown == type(unknown)("not_found", None)
+
+    assert len(musicbrainz.requests) == 5 and all(r.status != 503 for r in musicbrainz.requests)
+    assert closest_requests_s(musicbrainz) >= 0.95  # musicbrainzngs' limiter: never over the rate
+    assert all(
+        CONTACT in (r.user_agent or "") and "TrackTracker" in (r.user_agent or "")
+        for r in musicbrainz.requests
+    )
+    paths = [r.path for r in musicbrainz.requests]
+    assert paths[0] == f"/ws/2/recording/{SHEERAN}" and all(p.startswith("/ws/2/recording") for p in paths)
+
+
+def test_an_overloaded_answer_is_retried_and_a_missing_contact_refused(musicbrainz, monkeypatch) -> None:
+    musicbrainz.requests.clear()
+    musicbrainz.unavailable = 1  # one 503, as the real service answers when overloaded
+    answer = MusicBrainzClient(get_settings()).fetch(Lookup(f"mbid:{SHEERAN}"))
+    assert answer.status == "ok"
+    assert [r.status for r in musicbrainz.requests] == [503, 200]
+
+    monkeypatch.delenv("TRACKTRACKER_MUSICBRAINZ_CONTACT")
+    with pytest.raises(MusicBrainzUnavailable, match="TRACKTRACKER_MUSICBRAINZ_CONTACT"):
+        MusicBrainzClient(get_settings())
