@@ -313,6 +313,7 @@ def linked(row: Row) -> Row:
     if "track_name" in row:
         label = f"{row['track_name']} — {row['artist_name']}"
         row["track_page"] = page_link("track", "track", label, row.pop("track_name"))
+        row["artist_name"] = text_cell(row["artist_name"])  # beside the link, in a table rendering HTML
     elif "artist_name" in row:
         row["artist_page"] = page_link("artist", "artist", row["artist_name"], row.pop("artist_name"))
     return row

@@ -169,6 +169,7 @@ def test_the_artist_page_shows_the_artists_picture_or_a_placeholder(
     assert [url is not None for _, url in ranked] == [True, False, True], ranked
     page = login(browser, bi_stack.url, "alice", bi_stack.password("alice"))
     (names,) = [names for _, names in dashboard_tabs("artist")]
+    literal: list[str] = []
     for number, (artist, url) in enumerate(ranked, start=1):
         (href,) = re.findall(r'href="([^"]+)"', page_link("artist", "artist", artist, artist))
         page.goto(bi_stack.url + href)
@@ -186,4 +187,9 @@ def test_the_artist_page_shows_the_artists_picture_or_a_placeholder(
             assert row["src"].startswith("data:image/svg+xml,") and row["width"] == 32, row
         # the rest of the row: the artist's first and last play and totals, as before
         assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d", row["cells"][1]), row
+        albums = page.evaluate(ROWS, "Albums of the artist")
+        assert albums and all(album["stray"] == 0 for album in albums), albums
+        literal += [album["cells"][0] for album in albums if MARKUP_IN_A_NAME in album["cells"][0]]
+    # alice's second album (its name ends in markup) is by one of them: its name reads as typed
+    assert literal, "no album named with markup on the artists' pages"
     page.close()
