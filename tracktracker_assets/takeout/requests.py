@@ -5,6 +5,7 @@ the orchestrator, which holds the owner's credentials, builds the ZIP with the s
 
     TRACKTRACKER_HOME/takeout/<user_id>/request.json     {"format": ..., "requested_at": ...}
     TRACKTRACKER_HOME/takeout/<user_id>/<name>.zip       the finished takeout, 0600, until downloaded
+    TRACKTRACKER_HOME/takeout/<user_id>/failed.txt       why the last one could not be built
 
 Every path is the listener's own folder: callers pass the user id of the signed-in listener (the page)
 or of a folder found here (the orchestrator), never a name taken from a request's parameters. An
@@ -25,12 +26,14 @@ from tracktracker_assets.takeout.archive import FORMATS, write_takeout
 from tracktracker_assets.users.registry import USER_ID_PATTERN
 
 REQUEST = "request.json"
+FAILED = "failed.txt"
 
 
 @dataclass(frozen=True)
 class TakeoutState:
     requested: str | None  # the format asked for and not built yet
     ready: Path | None  # the finished ZIP, not downloaded yet
+    failed: str | None = None  # why the last request could not be built
 
 
 def takeout_root(settings: Settings) -> Path:
@@ -49,7 +52,7 @@ def request_takeout(settings: Settings, user_id: str, fmt: str) -> None:
         raise ValueError(f"format {fmt!r}: expected one of {', '.join(FORMATS)}")
     folder = _folder(settings, user_id)
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    for old in folder.glob("*.zip"):
+    for old in [*folder.glob("*.zip"), folder / FAILED]:
         old.unlink(missing_ok=True)
     at = datetime.now(UTC).replace(microsecond=0).isoformat()
     write_atomic(folder / REQUEST, json.dumps({"format": fmt, "requested_at": at}) + "\n")
@@ -60,8 +63,11 @@ def takeout_state(settings: Settings, user_id: str) -> TakeoutState:
     requested = None
     with contextlib.suppress(OSError, ValueError, KeyError):  # none, or one being replaced right now
         requested = json.loads((folder / REQUEST).read_text())["format"]
+    failed = None
+    with contextlib.suppress(OSError):
+        failed = (folder / FAILED).read_text().strip() or None
     ready = sorted(folder.glob("*.zip")) if folder.is_dir() else []
-    return TakeoutState(requested, ready[-1] if ready else None)
+    return TakeoutState(requested, ready[-1] if ready else None, failed)
 
 
 def users_with_requests(settings: Settings) -> list[str]:
@@ -77,21 +83,34 @@ def request_key(settings: Settings) -> str:
     keys = []
     for user_id in users_with_requests(settings):
         with contextlib.suppress(OSError):  # built and removed meanwhile
-            keys.append(f"{user_id}@{(_folder(settings, user_id) / REQUEST).stat().st_mtime_ns}")
+            # each request is a new file (written whole, then renamed): a new inode, a new time
+            asked = (_folder(settings, user_id) / REQUEST).stat()
+            keys.append(f"{user_id}@{asked.st_ino}.{asked.st_mtime_ns}")
     return ",".join(keys)
 
 
 def fulfil_requests(settings: Settings) -> list[Path]:
-    """Build every requested takeout (the orchestrator's side: it reads the warehouse as its owner)."""
-    built = []
+    """Build every requested takeout (the orchestrator's side: it reads the warehouse as its owner).
+    One that fails is answered with why (the page shows it; asking again retries), the others are still
+    built, and the failures are raised at the end so the run shows them."""
+    built, failures = [], []
     for user_id in users_with_requests(settings):
         folder = _folder(settings, user_id)
         request = folder / REQUEST
         asked = request.read_text()
         fmt = json.loads(asked)["format"]
         out = folder / f"tracktracker-{user_id}-{datetime.now(UTC):%Y%m%d}-{fmt}.zip"
-        write_takeout(settings, user_id, out, fmt)
+        try:
+            write_takeout(settings, user_id, out, fmt)
+        except Exception as exc:
+            failures.append(f"{user_id}: {type(exc).__name__}: {exc}")
+            write_atomic(folder / FAILED, f"{type(exc).__name__}: {exc}\n")
+        else:
+            built.append(out)
         if request.read_text() == asked:  # asked again meanwhile (another format): the next run builds that
             request.unlink(missing_ok=True)
-        built.append(out)
+    if failures:
+        raise RuntimeError(
+            "takeouts not built (each listener's page says so; they may ask again): " + "; ".join(failures)
+        )
     return built
