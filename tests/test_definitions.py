@@ -40,7 +40,11 @@ def test_definitions_load_as_one_lineage(settings) -> None:
         "no_rejected_files",
     } <= checks
     assert any(name.startswith("relationships_fct_plays_track_key") for name in checks)  # a dbt test
-    assert {j.name for j in defs.resolve_all_job_defs()} >= {"import_exports", "refresh_warehouse"}
+    assert {j.name for j in defs.resolve_all_job_defs()} >= {
+        "import_exports",
+        "refresh_warehouse",
+        "build_takeouts",
+    }
     # the dashboards close the lineage: bronze → silver → gold → Superset
     dashboards = [k for k in keys if k.startswith("superset/")]
     assert len(dashboards) == 7
@@ -58,11 +62,12 @@ def test_every_sensor_runs_at_the_configured_interval_and_still_evaluates(settin
     from tracktracker_assets.exports import definitions as exports
     from tracktracker_assets.exports.sensors import inbox_sensor
     from tracktracker_assets.orchestration.sensors import every
+    from tracktracker_assets.takeout import definitions as takeout
     from tracktracker_assets.users import definitions as users
 
     faster = replace(settings, sensor_interval_s=7)
-    sensors = [*exports.defs(faster).sensors, *users.defs(faster).sensors]
-    assert [s.minimum_interval_seconds for s in sensors] == [7, 7]
+    sensors = [*exports.defs(faster).sensors, *users.defs(faster).sensors, *takeout.defs(faster).sensors]
+    assert [s.minimum_interval_seconds for s in sensors] == [7, 7, 7]
     assert inbox_sensor.minimum_interval_seconds == 30  # the declared one is untouched
 
     copy = every(inbox_sensor, 7)

@@ -16,6 +16,7 @@ from tracktracker_assets.musicbrainz import definitions as musicbrainz
 from tracktracker_assets.orchestration.resources import RegistryResource, WarehouseResource
 from tracktracker_assets.settings import get_settings
 from tracktracker_assets.spotify import definitions as spotify
+from tracktracker_assets.takeout import definitions as takeout
 from tracktracker_assets.transform import definitions as transform
 from tracktracker_assets.users import definitions as users
 
@@ -34,6 +35,7 @@ def load() -> Definitions:
         users.defs(settings),
         transform.defs(settings),
         dashboards.defs(),
+        takeout.defs(settings),
         shared,
     )
 

@@ -33,6 +33,7 @@ from .images import ImageHost, image_host
 from .listeners import LISTENERS, write_listenbrainz_listens, write_recent_exports
 
 UPLOAD_LIMIT_MB = 2
+MARKUP_IN_A_NAME = " <b>Live</b> &amp; more"
 
 
 @dataclass
@@ -128,7 +129,8 @@ def fake_spotify() -> Iterator[FakeSpotify]:
 def catalog_images(bi_gold: Settings) -> Iterator[ImageHost]:
     """Pictures for alice's first and third album and artist (by plays), as Spotify enrichment would
     store them but on the local image host; her second album's "image" is no http(s) URL (the charts
-    must draw the placeholder), her third's URL carries characters HTML must escape."""
+    must draw the placeholder), her third's URL carries characters HTML must escape. Her second album's
+    name ends in markup and an entity, which the album tables must show as typed."""
     with image_host() as host:
         conn = psycopg2.connect(bi_gold.database_url)
         try:
@@ -150,6 +152,11 @@ def catalog_images(bi_gold: Settings) -> Iterator[ImageHost]:
                     }
                     for entity, url in images.items():
                         cur.execute(f"update gold.{dim} set image_url = %s where {key} = %s", (url, entity))
+                    if dim == "dim_album":  # markup in a name must read literally in the album tables
+                        cur.execute(
+                            "update gold.dim_album set album_name = album_name || %s where album_key = %s",
+                            (MARKUP_IN_A_NAME, second),
+                        )
         finally:
             conn.close()
         yield host

@@ -90,14 +90,32 @@ def grouped(q: Query, sql: str, user: str | None, labels: list[str]) -> list[Row
 
 # ---- Current listening --------------------------------------------------------------------------
 def recently_played(q: Query, user: str | None, p: Params) -> list[Row]:
+    """Newest first; whoever sees several listeners reads each play's listener and time zone."""
+    zones = dict(q(f"select user_id, timezone from gold.dim_user where {user_is(user)}", {"user": user}))
     rows = q(
-        "select to_char(ended_at_local, 'Dy DD Mon, HH24:MI'), track_name, artist_name, album_name, "
+        "select to_char(ended_at_local, 'Dy DD Mon, HH24:MI'), user_id, track_name, artist_name, album_name, "
         f"ms_played, platform from gold.recent_plays where {user_is(user)} "
         "order by ended_at desc",
         {"user": user},
     )
     labels = ["played_at", "track_name", "artist_name", "album_name", "duration", "platform_label"]
-    return [dict(zip(labels, (*r[:4], time_played(r[4]), platform_label(r[5])), strict=True)) for r in rows]
+    return [
+        dict(
+            zip(
+                labels,
+                (played_at(r[0], r[1], zones), *r[2:5], time_played(r[5]), platform_label(r[6])),
+                strict=True,
+            )
+        )
+        for r in rows
+    ]
+
+
+def played_at(local: str, user_id: str, zones: dict[str, str]) -> str:
+    """'Tue 01 Dec, 14:03', or 'Tue 01 Dec, 14:03 (alice, Europe/Berlin)' for whoever sees several."""
+    if len(zones) <= 1:
+        return local
+    return f"{local} ({user_id}, {zones[user_id]})" if user_id in zones else f"{local} ({user_id})"
 
 
 def time_played(ms: int | None) -> str | None:
@@ -110,16 +128,20 @@ def time_played(ms: int | None) -> str | None:
 
 
 def recent_timeline(hours: int) -> Callable[[Query, str | None, Params], list[Row]]:
+    """Minutes per local hour and kind; whoever sees several listeners gets a series per listener (each
+    listener's hours are in their own time zone: never added up across zones)."""
+
     def rows(q: Query, user: str | None, p: Params) -> list[Row]:
+        ((listeners,),) = q(f"select count(*) from gold.dim_user where {user_is(user)}", {"user": user})
         found = q(
-            "select date_trunc('hour', ended_at_local), content_type, sum(minutes_played) "
+            "select date_trunc('hour', ended_at_local), user_id, content_type, sum(minutes_played) "
             f"from gold.recent_plays where ended_at >= now() - interval '{hours} hours' "
-            f"and {user_is(user)} group by 1, 2",
+            f"and {user_is(user)} group by 1, 2, 3",
             {"user": user},
         )
         totals: dict[tuple, float] = {}
-        for hour, kind, minutes in found:
-            key = (hour, KINDS.get(kind, "Unknown"))
+        for hour, user_id, kind, minutes in found:
+            key = (hour, series(KINDS.get(kind, "Unknown"), user_id, listeners > 1))
             totals[key] = totals.get(key, 0.0) + float(minutes)
         return [{"ended_at_local": h, "kind": k, "minutes_played": m} for (h, k), m in totals.items()]
 
@@ -280,12 +302,18 @@ def link_text(link: str) -> str:
     return html.unescape(re.sub(r"<[^>]+>", "", link))
 
 
+def text_cell(text: str | None) -> str | None:
+    """A name in a table that renders HTML: escaped text in a span, so markup in it reads literally."""
+    return None if text is None else f"<span>{html.escape(text, quote=False)}</span>"
+
+
 def linked(row: Row) -> Row:
     """A top-list row with its name as the page link the chart shows."""
     row = dict(row)
     if "track_name" in row:
         label = f"{row['track_name']} — {row['artist_name']}"
         row["track_page"] = page_link("track", "track", label, row.pop("track_name"))
+        row["artist_name"] = text_cell(row["artist_name"])  # beside the link, in a table rendering HTML
     elif "artist_name" in row:
         row["artist_page"] = page_link("artist", "artist", row["artist_name"], row.pop("artist_name"))
     return row
@@ -326,8 +354,8 @@ def top_albums(q: Query, user: str | None, p: Params) -> list[Row]:
     return [
         {
             "album_cover": picture("album_cover", None if key == unknown else image),
-            "album_name": "(album not in the export)" if key == unknown else album,
-            "artist_name": "(various artists)" if key == unknown else artist,
+            "album_name": text_cell("(album not in the export)" if key == unknown else album),
+            "artist_name": text_cell("(various artists)" if key == unknown else artist),
             "counted_plays": plays,
             "minutes_played": minutes,
         }
@@ -518,6 +546,21 @@ def monthly_rank(q: Query, user: str | None, p: Params) -> list[Row]:
 FIRST = "to_char(min(f.ended_at_local), 'YYYY-MM-DD HH24:MI')"
 LAST = "to_char(max(f.ended_at_local), 'YYYY-MM-DD HH24:MI')"
 TOTALS = "count(*) filter (where f.is_counted_play), sum(f.minutes_played)"
+
+
+def artist_summary(q: Query, user: str | None, p: Params) -> list[Row]:
+    """First and last play and totals, after the artist's picture: the catalog's when the selection is
+    one artist, else the placeholder."""
+    rows = explore_rows(
+        f"count(distinct f.artist_key), max(a.image_url), {FIRST}, {LAST}, {TOTALS}",
+        "",
+        ["artists", "image_url", "first_play", "last_play", "counted_plays", "minutes_played"],
+    )(q, user, p)
+    shown = []
+    for row in rows:
+        artists, url = row.pop("artists"), row.pop("image_url")
+        shown.append({"artist_picture": picture("artist_picture", url if artists == 1 else None), **row})
+    return shown
 
 
 # ---- Year in review --------------------------------------------------------------------------------
@@ -898,11 +941,7 @@ EXPECTATIONS: dict[str, Expectation] = {
     "Listening by hour": Expectation(by_hour),
     "Listening by month": Expectation(daily_by_month({"minutes_played": "sum(ms_played) / 60000.0"})),
     # Artist and Track pages
-    "First and last play of the artist": Expectation(
-        explore_rows(
-            f"{FIRST}, {LAST}, {TOTALS}", "", ["first_play", "last_play", "counted_plays", "minutes_played"]
-        )
-    ),
+    "First and last play of the artist": Expectation(artist_summary),
     "Plays of the artist per month": PAGE_PLAYS_PER_MONTH,
     "Artist's share of your listening": Expectation(share_of_listening),
     "Top tracks of the artist": Expectation(page_tracks, "top", sort="counted_plays", limit=100),

@@ -130,3 +130,45 @@ def test_global_trends_show_only_entities_of_k_listeners(bi_stack: BIStack) -> N
         (week, k, week),
     )
     assert solo == 0
+
+
+def test_the_admins_recent_charts_keep_each_listener_in_their_own_time_zone(bi_stack: BIStack) -> None:
+    """The admin's Last 7 days has a series per listener and kind, and Recently played names each play's
+    listener and time zone: alice's part of each is exactly what alice sees, and gold's local hours of
+    two listeners in different time zones are never added into one bar."""
+    zones = dict(bi_stack.query("select user_id, timezone from gold.dim_user"))
+    assert len(set(zones.values())) > 1, zones  # the check means something only across time zones
+    admin, alice = bi_stack.admin(), bi_stack.listener("alice")
+
+    def shown(client: SupersetClient, name: str) -> list[dict[str, Any]]:
+        (result,) = client.chart_data(saved_context(bi_stack, client, name))
+        assert result["status"] == "success", (name, result)
+        return result["data"]
+
+    for attempt in range(2):  # relative to now(): a play may cross the 7-day line between the queries
+        everyone, hers = shown(admin, "Last 7 days"), shown(alice, "Last 7 days")
+        own = [
+            {**row, "kind": row["kind"].removeprefix("alice · ")}
+            for row in everyone
+            if row["kind"].startswith("alice · ")
+        ]
+        if sorted(map(repr, own)) == sorted(map(repr, hers)) or attempt:
+            break
+    assert hers and sorted(map(repr, own)) == sorted(map(repr, hers))
+    listeners = {row["kind"].split(" · ")[0] for row in everyone}
+    assert len(listeners) > 1 and listeners <= set(zones), listeners
+    assert all(" · " not in row["kind"] for row in hers), hers
+
+    everyone, hers = shown(admin, "Recently played"), shown(alice, "Recently played")
+    suffix = f" (alice, {zones['alice']})"
+    own = [
+        {**row, "played_at": row["played_at"].removesuffix(suffix)}
+        for row in everyone
+        if row["played_at"].endswith(suffix)
+    ]
+    # the admin's list is everyone's newest 50: alice's among them are her newest
+    assert own and [r["played_at"] for r in own] == [r["played_at"] for r in hers[: len(own)]], (own, hers)
+    assert all(row in hers for row in own), (own, hers)  # rows tied on a time may come in either order
+    for row in everyone:
+        listener = row["played_at"].rsplit(" (", 1)[1].split(",")[0]
+        assert row["played_at"].endswith(f" ({listener}, {zones[listener]})"), row

@@ -4,6 +4,7 @@ picture from any other host is refused. Screenshots go to test-output/screenshot
 
 from __future__ import annotations
 
+import re
 import urllib.request
 from collections.abc import Iterator
 
@@ -13,7 +14,8 @@ from playwright.sync_api import BrowserContext
 from tracktracker_assets.dashboards.config import DEFAULT_IMAGE_HOSTS, image_hosts
 
 from .browser import charts_of, chromium, dashboard_tabs, login, open_tab, screenshot
-from .conftest import BIStack
+from .conftest import MARKUP_IN_A_NAME, BIStack
+from .expected import page_link
 from .images import image_host
 
 # each row of a table chart: its picture (src as written, size as decoded, whether the load finished),
@@ -136,6 +138,8 @@ def test_top_lists_show_catalog_pictures_or_a_placeholder(bi_stack: BIStack, bro
                 assert row["src"].startswith("data:image/svg+xml,") and row["width"] == 32, (row, url)
         # alice's first and third (the third's URL carries quotes and markup) have pictures
         assert shown == 2, rows
+    # her second album's name ends in markup and an entity: shown as typed, not as HTML
+    assert [r["cells"][1] for r in albums if r["cells"][1].endswith(MARKUP_IN_A_NAME)], albums
     assert {path.split("?")[0] for path in host.requested} >= {
         f"/image/{dim}-{n}.png" for dim in ("dim_album", "dim_artist") for n in (1, 3)
     }
@@ -148,4 +152,44 @@ def test_top_lists_show_catalog_pictures_or_a_placeholder(bi_stack: BIStack, bro
         allowed = page.evaluate(TRY_IMAGE, host.url("allowed"))
         assert allowed == {"loaded": True, "refused": False}
     assert [m for m in console if "Content Security Policy" not in m and "scarf.sh" not in m] == []
+    page.close()
+
+
+@pytest.mark.slow
+def test_the_artist_page_shows_the_artists_picture_or_a_placeholder(
+    bi_stack: BIStack, browser: BrowserContext
+) -> None:
+    """alice's first, second and third artists (by plays, as the catalog fixture picked them): the
+    first and third have catalog pictures (the third's URL carries quotes and markup), the second none."""
+    ranked = bi_stack.query(
+        "select d.artist_name, d.image_url from gold.fct_plays f join gold.dim_artist d using (artist_key) "
+        "where f.user_id = 'alice' and f.content_type = 'track' group by f.artist_key, d.artist_name, "
+        "d.image_url order by count(*) filter (where f.is_counted_play) desc, f.artist_key limit 3"
+    )
+    assert [url is not None for _, url in ranked] == [True, False, True], ranked
+    page = login(browser, bi_stack.url, "alice", bi_stack.password("alice"))
+    (names,) = [names for _, names in dashboard_tabs("artist")]
+    literal: list[str] = []
+    for number, (artist, url) in enumerate(ranked, start=1):
+        (href,) = re.findall(r'href="([^"]+)"', page_link("artist", "artist", artist, artist))
+        page.goto(bi_stack.url + href)
+        charts_of(page, len(names))
+        page.wait_for_function(PICTURES_LOADED, timeout=30_000)
+        (row,) = page.evaluate(ROWS, "First and last play of the artist")
+        screenshot(page, f"artist-page-picture-{number}-alice.png")
+        assert row["attributes"] == ["alt", "class", "height", "src", "style", "width"], row
+        assert row["stray"] == 0, row
+        if url is not None:
+            # the catalog's image from the allowed host, loaded (the test image is 64 px wide)
+            assert url.startswith(bi_stack.images.origin)
+            assert row["src"] == url and row["complete"] and row["width"] == 64, row
+        else:  # the drawn placeholder (32 px)
+            assert row["src"].startswith("data:image/svg+xml,") and row["width"] == 32, row
+        # the rest of the row: the artist's first and last play and totals, as before
+        assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d", row["cells"][1]), row
+        albums = page.evaluate(ROWS, "Albums of the artist")
+        assert albums and all(album["stray"] == 0 for album in albums), albums
+        literal += [album["cells"][0] for album in albums if MARKUP_IN_A_NAME in album["cells"][0]]
+    # alice's second album (its name ends in markup) is by one of them: its name reads as typed
+    assert literal, "no album named with markup on the artists' pages"
     page.close()

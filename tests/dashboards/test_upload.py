@@ -1,9 +1,14 @@
 """The listeners' page inside Superset, in the browser: upload an export (checked, then into the inbox
-where the Dagster sensor finds it), see what became of it, connect Spotify through its consent page."""
+where the Dagster sensor finds it), see what became of it, connect Spotify through its consent page,
+download their own takeout."""
 
 from __future__ import annotations
 
 import json
+import re
+import shutil
+import stat
+import zipfile
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -20,6 +25,7 @@ from tracktracker_assets.exports.inbox import pending_files
 from tracktracker_assets.orchestration.pipeline import load_and_refresh
 from tracktracker_assets.services.local import open_registry
 from tracktracker_assets.synthetic import make_user, write_export
+from tracktracker_assets.takeout.requests import fulfil_requests, users_with_requests
 
 from .browser import chromium, login, screenshot
 from .conftest import UPLOAD_LIMIT_MB, BIStack
@@ -176,3 +182,92 @@ def test_listeners_can_find_the_page(bi_stack: BIStack) -> None:
     client = bi_stack.admin()
     dashboard = client.get(f"/api/v1/dashboard/{bi_stack.provisioned.dashboards['Current listening']}")
     assert "](/tracktracker/upload)" in dashboard["result"]["position_json"]
+
+
+def _members(path: Path) -> dict[str, bytes]:
+    """A takeout's members; the manifest and README without the moment the takeout was taken."""
+    with zipfile.ZipFile(path) as zf:
+        members = {name: zf.read(name) for name in zf.namelist()}
+    manifest = json.loads(members.pop("tracktracker-takeout.json"))
+    assert manifest.pop("created_at")
+    members["tracktracker-takeout.json"] = json.dumps(manifest, sort_keys=True).encode()
+    members["README.txt"] = re.sub(rb", taken [^\n]+\n", b"\n", members["README.txt"])
+    return members
+
+
+def test_a_listener_downloads_their_own_takeout_and_nobody_elses(
+    bi_stack: BIStack, browser: BrowserContext, tmp_path: Path
+) -> None:
+    """Asked for on the upload page, built by the orchestrator with the command's own function, then
+    downloaded over HTTP once, by its listener only: the same content as `tracktracker export`."""
+    settings = bi_stack.settings
+    owner, other = "alice", "bob"
+
+    # an anonymous request is refused: sent to the login (a post without a session has no CSRF token
+    # either, which Superset refuses first), nothing asked for, nothing handed out
+    response = requests.get(f"{bi_stack.url}/tracktracker/takeout", allow_redirects=False, timeout=30)
+    assert response.status_code == 302 and "/login/" in response.headers["Location"]
+    response = requests.post(
+        f"{bi_stack.url}/tracktracker/takeout", data={"format": "csv"}, allow_redirects=False, timeout=30
+    )
+    assert response.status_code == 400 or (
+        response.status_code == 302 and "/login/" in response.headers["Location"]
+    ), response.status_code
+    assert users_with_requests(settings) == []
+
+    page = login(browser, bi_stack.url, owner, bi_stack.password(owner))
+    page.goto(f"{bi_stack.url}/tracktracker/upload")
+    assert page.request.get(f"{bi_stack.url}/tracktracker/takeout").status == 404  # nothing asked for yet
+    page.check("#takeout input[value=json]")
+    page.click("#takeout button[type=submit]")
+    page.wait_for_load_state("load")
+    assert "is being put together" in page.inner_text("#takeout")
+    screenshot(page, "takeout-requested.png", content="main")
+    assert users_with_requests(settings) == [owner]
+
+    # the orchestrator's sensor asks for one run for it (not twice for the same request), which builds it
+    from dagster import build_sensor_context
+
+    from tracktracker_assets.orchestration.instance import get_instance
+    from tracktracker_assets.takeout.definitions import takeout_sensor
+
+    run = takeout_sensor(build_sensor_context(instance=get_instance(settings)))
+    assert run.run_key == takeout_sensor(build_sensor_context(instance=get_instance(settings))).run_key
+    (built,) = fulfil_requests(settings)
+    assert built.parent.name == owner and stat.S_IMODE(built.stat().st_mode) == 0o600
+    page.reload()
+    assert f"Download {built.name}" in page.inner_text("#takeout")
+    screenshot(page, "takeout-ready.png", content="main")
+    page.close()
+
+    # another listener gets nothing of it, whatever the URL names
+    page = login(browser, bi_stack.url, other, bi_stack.password(other))
+    for url in ("", f"?user={owner}", f"/{owner}"):
+        response = page.request.get(f"{bi_stack.url}/tracktracker/takeout{url}")
+        assert response.status == 404 and b"PK" not in response.body()[:2], url
+    # and asking with the other's name asks for their own
+    page.goto(f"{bi_stack.url}/tracktracker/upload")
+    token = page.get_attribute("#takeout input[name=csrf_token]", "value")
+    form = {"csrf_token": token, "format": "csv", "user": owner, "user_id": owner}
+    assert page.request.post(f"{bi_stack.url}/tracktracker/takeout", form=form, max_redirects=0).status == 302
+    assert users_with_requests(settings) == [other]
+    shutil.rmtree(settings.home / "takeout" / other)
+    page.close()
+    assert built.exists()
+
+    page = login(browser, bi_stack.url, owner, bi_stack.password(owner))
+    response = page.request.get(f"{bi_stack.url}/tracktracker/takeout")
+    assert response.status == 200 and response.headers["content-type"] == "application/zip"
+    downloaded = tmp_path / "downloaded.zip"
+    downloaded.write_bytes(response.body())
+    assert not built.exists()  # handed out once, then removed
+    assert page.request.get(f"{bi_stack.url}/tracktracker/takeout").status == 404
+    page.close()
+
+    exported = tmp_path / "exported.zip"
+    code, output = cli("export", owner, "--format", "json", "--output", str(exported))
+    assert code == 0, output
+    got, want = _members(downloaded), _members(exported)
+    assert sorted(got) == sorted(want) and any(name.startswith("history/") for name in got)
+    assert json.loads(got["tracktracker-takeout.json"])["user_id"] == owner
+    assert all(got[name] == want[name] for name in want), [n for n in want if got[n] != want[n]]

@@ -8,10 +8,16 @@ and CSRF protection; the signed-in Superset user is the listener (username = reg
     POST /tracktracker/accounts           the listener's Last.fm and ListenBrainz usernames (pulled live)
     POST /tracktracker/spotify/connect    -> Spotify's consent page
     GET  /tracktracker/spotify/callback   Spotify sends the listener back here
+    POST /tracktracker/takeout            ask for the listener's own takeout, in a format
+    GET  /tracktracker/takeout            download it once built (then it is removed)
+
+The takeout is the listener's own, always: the signed-in user, never a parameter. Superset's process
+cannot read the warehouse as its owner, so the orchestrator builds it (takeout/requests.py).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -28,6 +34,8 @@ from tracktracker_assets.exports.uploads import (
     local_time,
 )
 from tracktracker_assets.settings import Settings, get_settings
+from tracktracker_assets.takeout.archive import FORMATS
+from tracktracker_assets.takeout.requests import request_takeout, takeout_state
 from tracktracker_assets.users.registry import RegistryError, User
 
 blueprint = Blueprint("tracktracker", __name__, url_prefix="/tracktracker", template_folder="templates")
@@ -91,6 +99,8 @@ def _page(
         limit_mb=settings.max_upload_bytes >> 20,
         last_pull=local_time(user.last_pull_at, user.timezone) if user and user.last_pull_at else None,
         spotify_configured=bool(settings.spotify_client_id),
+        takeout=takeout_state(settings, user.user_id) if user else None,
+        takeout_formats=FORMATS,
     )
     return body, status
 
@@ -205,6 +215,55 @@ def spotify_callback() -> Any:
             )
     # back to the page, so that reloading it does not replay the one-time code
     return redirect("/tracktracker/upload")
+
+
+@blueprint.route("/takeout", methods=["POST"])
+def ask_for_takeout() -> Any:
+    settings = get_settings()
+    user = _listener(settings)
+    if user is None or user.status == "disabled":
+        return _page(settings, user, status=403)
+    fmt = request.form.get("format", "")
+    if fmt not in FORMATS:
+        text = f"Choose a format for your data: {', '.join(FORMATS)}."
+        return _page(settings, user, [Notice(False, text)], 400)
+    request_takeout(settings, user.user_id, fmt)
+    flash(
+        f"Your data ({fmt}) is being put together: reload this page in a minute or two to download it.",
+        "tracktracker-ok",
+    )
+    return redirect("/tracktracker/upload")  # reloading the page does not ask again
+
+
+@blueprint.route("/takeout", methods=["GET"])
+def download_takeout() -> Any:
+    settings = get_settings()
+    user = _listener(settings)
+    if user is None or user.status == "disabled":
+        return _page(settings, user, status=403)
+    ready = takeout_state(settings, user.user_id).ready
+    if ready is None:
+        text = (
+            "No download is waiting for you: ask for your data below, and reload the page once it is ready."
+        )
+        return _page(settings, user, [Notice(False, text)], 404)
+    source = ready.open("rb")  # open before streaming: the file is removed once sent in full
+
+    def chunks() -> Iterator[bytes]:
+        with source:
+            while piece := source.read(1 << 20):
+                yield piece
+        ready.unlink(missing_ok=True)  # a whole listening history stays on disk no longer than needed
+
+    return Response(
+        chunks(),
+        mimetype="application/zip",
+        headers={
+            "Content-Disposition": f'attachment; filename="{ready.name}"',
+            "Content-Length": str(ready.stat().st_size),
+            "Cache-Control": "no-store",
+        },
+    )
 
 
 @blueprint.app_errorhandler(413)
