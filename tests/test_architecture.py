@@ -213,7 +213,16 @@ def test_definitions_only_merge_the_rooms() -> None:
     root_modules = {p.stem for p in PACKAGE.glob("*.py")}
     assert root_modules == {"__init__", "definitions", "settings", "demo"}
     rooms = {p.parent.name for p in PACKAGE.glob("*/definitions.py")}
-    assert rooms == {"exports", "spotify", "users", "transform", "dashboards", "lastfm", "listenbrainz"}
+    assert rooms == {
+        "exports",
+        "spotify",
+        "users",
+        "friends",
+        "transform",
+        "dashboards",
+        "lastfm",
+        "listenbrainz",
+    }
     merged = {
         m.rsplit(".", 1)[0]
         for m in _imports(PACKAGE / "definitions.py", import_time_only=True)

@@ -10,6 +10,7 @@ from dagster import Definitions, definitions
 
 from tracktracker_assets.dashboards import definitions as dashboards
 from tracktracker_assets.exports import definitions as exports
+from tracktracker_assets.friends import definitions as friends
 from tracktracker_assets.lastfm import definitions as lastfm
 from tracktracker_assets.listenbrainz import definitions as listenbrainz
 from tracktracker_assets.orchestration.resources import RegistryResource, WarehouseResource
@@ -30,6 +31,7 @@ def load() -> Definitions:
         lastfm.defs(settings),
         listenbrainz.defs(settings),
         users.defs(settings),
+        friends.defs(settings),
         transform.defs(settings),
         dashboards.defs(),
         shared,

@@ -1,0 +1,223 @@
+"""Compare with a friend, checked as each listener's own PostgreSQL role (what Superset runs as):
+nothing before both agree, only the comparison after, nothing for a third listener, nothing once
+either side withdraws. The figures are recounted here in Python from gold's plays."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterator
+from urllib.parse import urlsplit
+
+import psycopg2
+import pytest
+
+from tests.conftest import cli
+from tracktracker_assets.friends import consent
+from tracktracker_assets.warehouse.access import read_listener_login
+from tracktracker_assets.warehouse.db import connect
+
+NO_FRIEND = "No friend has accepted yet"
+TOP_N = 50
+
+
+@pytest.fixture
+def owner(real_gold) -> Iterator[object]:
+    conn = connect(real_gold.database_url)
+    yield conn
+    with conn.cursor() as cur:  # leave no friendship to the other tests
+        cur.execute("delete from tt_security.friendships")
+    conn.commit()
+    conn.close()
+
+
+def as_listener(settings, user_id: str, statement: str) -> list[tuple]:
+    """Rows of one statement run as the listener's own role, over a direct connection."""
+    login = read_listener_login(settings, user_id)
+    assert login is not None, user_id
+    url = urlsplit(settings.database_url)
+    conn = psycopg2.connect(
+        host=url.hostname, port=url.port, user=login.role, password=login.password, dbname=url.path[1:]
+    )
+    try:
+        with conn.cursor() as cur:
+            cur.execute(statement)
+            return cur.fetchall()
+    finally:
+        conn.close()
+
+
+def comparison(settings, user_id: str) -> tuple[list[tuple], list[tuple]]:
+    affinity = as_listener(
+        settings,
+        user_id,
+        "select user_id, friend_id, friend_name, affinity, shared_artists, shared_top_artists, "
+        "discovered_first_by_you, discovered_first_by_friend from gold.agg_friend_affinity",
+    )
+    shared = as_listener(
+        settings,
+        user_id,
+        "select user_id, friend_id, artist_key, your_rank, friend_rank, discovered_first_by "
+        "from gold.agg_friend_shared_artists order by your_rank",
+    )
+    return affinity, shared
+
+
+def assert_compares_with_nobody(settings, user_id: str) -> None:
+    affinity, shared = comparison(settings, user_id)
+    assert affinity == [(user_id, None, NO_FRIEND, None, None, None, None, None)]
+    assert shared == []
+
+
+def listening(owner) -> tuple[dict[str, dict[str, int]], dict[str, dict[str, object]]]:
+    """Per listener: counted plays per music artist, and the first play of each, from fct_plays."""
+    with owner.cursor() as cur:
+        cur.execute(
+            "select f.user_id, f.artist_key, count(*) filter (where f.is_counted_play), min(f.ended_at) "
+            "from gold.fct_plays f join gold.dim_artist a using (artist_key) "
+            "where a.artist_type = 'artist' group by 1, 2"
+        )
+        rows = cur.fetchall()
+    owner.rollback()
+    plays: dict[str, dict[str, int]] = {}
+    first: dict[str, dict[str, object]] = {}
+    for user, artist, counted, first_at in rows:
+        if counted:
+            plays.setdefault(user, {})[artist] = counted
+            first.setdefault(user, {})[artist] = first_at
+    return plays, first
+
+
+def top(counts: dict[str, int]) -> dict[str, int]:
+    ordered = sorted(counts, key=lambda a: (-counts[a], a))[:TOP_N]
+    return {a: rank for rank, a in enumerate(ordered, start=1)}
+
+
+def recount(owner, one: str, other: str) -> dict:
+    """The comparison of one with other, as the views should show it to one."""
+    plays, first = listening(owner)
+    mine, theirs = plays[one], plays[other]
+    dot = sum(n * theirs[a] for a, n in mine.items() if a in theirs)
+    norm = math.sqrt(sum(n * n for n in mine.values())) * math.sqrt(sum(n * n for n in theirs.values()))
+    my_top, their_top = top(mine), top(theirs)
+
+    def who(artist: str) -> str:
+        mine_at, theirs_at = first[one][artist], first[other][artist]
+        return "you" if mine_at < theirs_at else "friend" if theirs_at < mine_at else "both"
+
+    shared = [(a, my_top[a], their_top[a], who(a)) for a in my_top.keys() & their_top.keys()]
+    return {
+        "affinity": round(100 * dot / norm),
+        "shared_artists": len(mine.keys() & theirs.keys()),
+        "shared": sorted(shared, key=lambda s: s[1]),
+    }
+
+
+@pytest.fixture(scope="module")
+def pair(real_gold) -> tuple[str, str, str]:
+    """Two real listeners sharing the most top artists (inviter, invitee), and a third one."""
+    conn = connect(real_gold.database_url)
+    try:
+        plays, _ = listening(conn)
+    finally:
+        conn.close()
+    tops = {user: set(top(counts)) for user, counts in plays.items()}
+    inviter, invitee = max(
+        ((a, b) for a in sorted(tops) for b in sorted(tops) if a < b),
+        key=lambda p: len(tops[p[0]] & tops[p[1]]),
+    )
+    third = next(u for u in sorted(tops) if u not in (inviter, invitee))
+    return inviter, invitee, third
+
+
+def display_name(owner, user_id: str) -> str:
+    with owner.cursor() as cur:
+        cur.execute("select display_name from gold.dim_user where user_id = %s", (user_id,))
+        (name,) = cur.fetchone()
+    owner.rollback()
+    return name
+
+
+def test_consent_refuses_what_makes_no_sense(real_gold, owner, pair) -> None:
+    inviter, invitee, _ = pair
+    code, output = cli("friends", "invite", inviter, "nobody-here")
+    assert code == 1 and "Unknown user 'nobody-here'" in output
+    code, output = cli("friends", "invite", inviter, inviter)
+    assert code == 1 and "cannot invite themselves" in output
+    code, output = cli("friends", "accept", invitee, inviter)
+    assert code == 1 and "has not invited" in output
+    code, output = cli("friends", "withdraw", inviter, invitee)
+    assert code == 1 and "nothing to withdraw" in output
+    consent.invite(owner, inviter, invitee)
+    with pytest.raises(consent.FriendshipError, match="already invited"):
+        consent.invite(owner, invitee, inviter)
+    with pytest.raises(consent.FriendshipError, match="has not invited"):
+        consent.accept(owner, inviter, invitee)  # the inviter cannot accept for the other
+    code, output = cli("friends", "list", invitee)
+    assert code == 0 and inviter in output and "waiting for you" in output
+
+
+def test_only_the_comparison_and_only_while_both_agree(real_gold, owner, pair) -> None:
+    settings = real_gold
+    inviter, invitee, third = pair
+    for user in (inviter, invitee, third):
+        assert_compares_with_nobody(settings, user)
+    code, output = cli("friends", "invite", inviter, invitee)
+    assert code == 0, output
+    # invited, not accepted: nothing of either for the other
+    for user in (inviter, invitee):
+        assert_compares_with_nobody(settings, user)
+    code, output = cli("friends", "accept", invitee, inviter)
+    assert code == 0, output
+
+    for me, friend in ((inviter, invitee), (invitee, inviter)):
+        expected = recount(owner, me, friend)
+        assert expected["shared"], "the pair shares top artists (else the test shows little)"
+        affinity, shared = comparison(settings, me)
+        you_first = sum(1 for s in expected["shared"] if s[3] == "you")
+        assert affinity == [
+            (
+                me,
+                friend,
+                display_name(owner, friend),
+                expected["affinity"],
+                expected["shared_artists"],
+                len(expected["shared"]),
+                you_first,
+                sum(1 for s in expected["shared"] if s[3] == "friend"),
+            )
+        ]
+        assert [(a, mine, theirs, who) for _, _, a, mine, theirs, who in shared] == expected["shared"]
+        assert {r[:2] for r in shared} == {(me, friend)}
+        # the comparison only: the friend's plays and figures stay theirs
+        for table in ("fct_plays", "first_plays_by_artist", "agg_top_artists", "dim_user"):
+            assert as_listener(settings, me, f"select distinct user_id from gold.{table}") == [(me,)], table
+        with pytest.raises(psycopg2.errors.InsufficientPrivilege):
+            as_listener(settings, me, "select * from tt_security.friendships")
+
+    # the third listener sees nothing of the pair, in the comparison or anywhere else it may look
+    assert_compares_with_nobody(settings, third)
+    seen = json.dumps(comparison(settings, third), default=str)
+    for name in (inviter, invitee, display_name(owner, inviter), display_name(owner, invitee)):
+        assert name not in seen
+
+    # withdrawn by the invitee: gone for both at once (no rebuild in between)
+    code, output = cli("friends", "withdraw", invitee, inviter)
+    assert code == 0, output
+    for user in (inviter, invitee):
+        assert_compares_with_nobody(settings, user)
+    code, output = cli("friends", "list", inviter)
+    assert code == 0 and invitee not in output
+    # and withdrawn by the inviter, after agreeing again
+    consent.invite(owner, inviter, invitee)
+    consent.accept(owner, invitee, inviter)
+    assert comparison(settings, invitee)[0][0][1] == inviter
+    consent.withdraw(owner, inviter, invitee)
+    for user in (inviter, invitee):
+        assert_compares_with_nobody(settings, user)
+    with owner.cursor() as cur:
+        cur.execute(
+            "select count(*) from tt_security.friendships where %s in (inviter_id, invitee_id)", (inviter,)
+        )
+        assert cur.fetchone()[0] == 0  # nothing of the friendship is kept
+    owner.rollback()
