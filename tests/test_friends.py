@@ -1,11 +1,10 @@
 """Compare with a friend, checked as each listener's own PostgreSQL role (what Superset runs as):
 nothing before both agree, only the comparison after, nothing for a third listener, nothing once
-either side withdraws. The figures are recounted here in Python from gold's plays."""
+either side withdraws. The figures are recounted in Python from gold's plays (tests/reference_friends.py)."""
 
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Iterator
 from urllib.parse import urlsplit
 
@@ -13,12 +12,12 @@ import psycopg2
 import pytest
 
 from tests.conftest import cli
+from tests.reference_friends import listening, recount, top
 from tracktracker_assets.friends import consent
 from tracktracker_assets.warehouse.access import read_listener_login
 from tracktracker_assets.warehouse.db import connect
 
 NO_FRIEND = "No friend has accepted yet"
-TOP_N = 50
 
 
 @pytest.fixture
@@ -67,50 +66,6 @@ def assert_compares_with_nobody(settings, user_id: str) -> None:
     affinity, shared = comparison(settings, user_id)
     assert affinity == [(user_id, None, NO_FRIEND, None, None, None, None, None)]
     assert shared == []
-
-
-def listening(owner) -> tuple[dict[str, dict[str, int]], dict[str, dict[str, object]]]:
-    """Per listener: counted plays per music artist, and the first play of each, from fct_plays."""
-    with owner.cursor() as cur:
-        cur.execute(
-            "select f.user_id, f.artist_key, count(*) filter (where f.is_counted_play), min(f.ended_at) "
-            "from gold.fct_plays f join gold.dim_artist a using (artist_key) "
-            "where a.artist_type = 'artist' group by 1, 2"
-        )
-        rows = cur.fetchall()
-    owner.rollback()
-    plays: dict[str, dict[str, int]] = {}
-    first: dict[str, dict[str, object]] = {}
-    for user, artist, counted, first_at in rows:
-        if counted:
-            plays.setdefault(user, {})[artist] = counted
-            first.setdefault(user, {})[artist] = first_at
-    return plays, first
-
-
-def top(counts: dict[str, int]) -> dict[str, int]:
-    ordered = sorted(counts, key=lambda a: (-counts[a], a))[:TOP_N]
-    return {a: rank for rank, a in enumerate(ordered, start=1)}
-
-
-def recount(owner, one: str, other: str) -> dict:
-    """The comparison of one with other, as the views should show it to one."""
-    plays, first = listening(owner)
-    mine, theirs = plays[one], plays[other]
-    dot = sum(n * theirs[a] for a, n in mine.items() if a in theirs)
-    norm = math.sqrt(sum(n * n for n in mine.values())) * math.sqrt(sum(n * n for n in theirs.values()))
-    my_top, their_top = top(mine), top(theirs)
-
-    def who(artist: str) -> str:
-        mine_at, theirs_at = first[one][artist], first[other][artist]
-        return "you" if mine_at < theirs_at else "friend" if theirs_at < mine_at else "both"
-
-    shared = [(a, my_top[a], their_top[a], who(a)) for a in my_top.keys() & their_top.keys()]
-    return {
-        "affinity": round(100 * dot / norm),
-        "shared_artists": len(mine.keys() & theirs.keys()),
-        "shared": sorted(shared, key=lambda s: s[1]),
-    }
 
 
 @pytest.fixture(scope="module")
