@@ -5,19 +5,18 @@ either side withdraws. The figures are recounted in Python from gold's plays (te
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 from urllib.parse import urlsplit
 
 import psycopg2
 import pytest
 
 from tests.conftest import cli
-from tests.reference_friends import listening, recount, top
+from tests.reference_friends import NO_FRIEND, listening, recount, top
 from tracktracker_assets.friends import consent
 from tracktracker_assets.warehouse.access import read_listener_login
 from tracktracker_assets.warehouse.db import connect
-
-NO_FRIEND = "No friend has accepted yet"
 
 
 @pytest.fixture
@@ -28,6 +27,17 @@ def owner(real_gold) -> Iterator[object]:
         cur.execute("delete from tt_security.friendships")
     conn.commit()
     conn.close()
+
+
+def owner_query(owner) -> Callable[[str, Any], list[tuple]]:
+    def run(statement: str, params: Any) -> list[tuple]:
+        with owner.cursor() as cur:
+            cur.execute(statement, params)
+            rows = cur.fetchall()
+        owner.rollback()
+        return rows
+
+    return run
 
 
 def as_listener(settings, user_id: str, statement: str) -> list[tuple]:
@@ -73,7 +83,7 @@ def pair(real_gold) -> tuple[str, str, str]:
     """Two real listeners sharing the most top artists (inviter, invitee), and a third one."""
     conn = connect(real_gold.database_url)
     try:
-        plays, _ = listening(conn)
+        plays, _ = listening(owner_query(conn))
     finally:
         conn.close()
     tops = {user: set(top(counts)) for user, counts in plays.items()}
@@ -126,7 +136,7 @@ def test_only_the_comparison_and_only_while_both_agree(real_gold, owner, pair) -
     assert code == 0, output
 
     for me, friend in ((inviter, invitee), (invitee, inviter)):
-        expected = recount(owner, me, friend)
+        expected = recount(owner_query(owner), me, friend)
         assert expected["shared"], "the pair shares top artists (else the test shows little)"
         affinity, shared = comparison(settings, me)
         you_first = sum(1 for s in expected["shared"] if s[3] == "you")

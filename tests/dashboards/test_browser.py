@@ -313,7 +313,7 @@ def test_compare_with_a_friend_shows_only_what_both_agreed(
     try:
         consent.invite(conn, "alice", "bob")
         consent.accept(conn, "bob", "alice")
-        expected = recount(conn, "alice", "bob")
+        expected = recount(bi_stack.query, "alice", "bob")
         assert expected["shared"], "alice and bob share top artists (else the page shows little)"
         answers, charts = visit("alice", "compare-with-a-friend-alice.png")
         (row,) = answers["Friends and affinity"]["rows"]

@@ -175,6 +175,11 @@ def ensure_access_control(conn: Any, other_databases: tuple[str, ...] = ()) -> N
         group = sql.Identifier(LISTENER_GROUP)
         _exec(cur, sql.SQL("grant usage on schema tt_security to {}").format(group))
         _exec(cur, sql.SQL("grant execute on function tt_security.listener_user_id() to {}").format(group))
+        # gold's friends views ask whose session it is with the caller's rights; for the admin's reader,
+        # who is no listener, the answer is nobody, so it sees no comparison (rather than an error)
+        reader = sql.Identifier(READER_ROLE)
+        _exec(cur, sql.SQL("grant usage on schema tt_security to {}").format(reader))
+        _exec(cur, sql.SQL("grant execute on function tt_security.listener_user_id() to {}").format(reader))
         _exec(
             cur, sql.SQL("grant execute on function tt_security.my_loaded_files(integer) to {}").format(group)
         )
