@@ -217,6 +217,7 @@ def test_definitions_only_merge_the_rooms() -> None:
         "exports",
         "spotify",
         "users",
+        "friends",
         "transform",
         "dashboards",
         "lastfm",

@@ -56,6 +56,10 @@ def test_remove_erases_the_user_from_every_store(real_gold, tmp_path: Path) -> N
         ("Pacific/Marquesas",)
     ]
     others = query(url, "select count(*) from gold.fct_plays where user_id <> 'leaver'")[1]
+    # a friendship with someone staying: it goes with the leaver, whichever side invited
+    for command in (("invite", "leaver", "erin"), ("accept", "erin", "leaver")):
+        code, output = cli("friends", *command)
+        assert code == 0, output
     needles = ["leaver", "Leaves Soon", "Pacific/Marquesas", export.name, *play_timestamps(url, "leaver")]
     assert traces(settings, needles), "the needles find the user before the erasure"
     code, output = cli("users", "remove", "leaver", "--yes")

@@ -10,6 +10,7 @@ from dagster import Definitions, definitions
 
 from tracktracker_assets.dashboards import definitions as dashboards
 from tracktracker_assets.exports import definitions as exports
+from tracktracker_assets.friends import definitions as friends
 from tracktracker_assets.lastfm import definitions as lastfm
 from tracktracker_assets.listenbrainz import definitions as listenbrainz
 from tracktracker_assets.musicbrainz import definitions as musicbrainz
@@ -33,6 +34,7 @@ def load() -> Definitions:
         listenbrainz.defs(settings),
         musicbrainz.defs(),
         users.defs(settings),
+        friends.defs(settings),
         transform.defs(settings),
         dashboards.defs(),
         takeout.defs(settings),

@@ -9,6 +9,10 @@
   - shared: everyone sees every row (the calendar; global trends, which hold only what at least k
     listeners played). A shared view runs with its owner's rights: it shows names from the dimensions
     only for what it selects.
+  - friends: a view of what two listeners who both consented may see of each other (the comparison,
+    never the plays). It runs with its owner's rights, and its own SQL keeps only rows of the asking
+    listener with a friend whose friendship is accepted now (tt_security.friendships); a table could
+    not do that, as its rows would outlive a withdrawal until the next build.
 
   The admin's reader sees every row. Listeners may read a relation only after its policy is in place:
   this post-hook enables row security, creates the policy and only then grants SELECT, in the model's
@@ -36,10 +40,13 @@
 {% macro row_security() %}
     {%- set meta = model.config.get('meta', {}) -%}
     {%- set access = meta.get('access') -%}
-    {%- if access not in ('per_user', 'played', 'shared') -%}
+    {%- if access not in ('per_user', 'played', 'shared', 'friends') -%}
         {{ exceptions.raise_compiler_error(
-            model.name ~ ": meta.access must be per_user, played or shared (who may see its rows), not "
+            model.name ~ ": meta.access must be per_user, played, shared or friends (who may see its rows), not "
             ~ (access | string)) }}
+    {%- endif -%}
+    {%- if access == 'friends' and model.config.materialized != 'view' -%}
+        {{ exceptions.raise_compiler_error(model.name ~ ": a friends model is a view (consent is checked when read)") }}
     {%- endif -%}
     {%- if access == 'played' and not meta.get('played_key') -%}
         {{ exceptions.raise_compiler_error(model.name ~ ": a played dimension names its meta.played_key") }}
@@ -47,15 +54,16 @@
     {%- set clause = listener_policy(access, meta.get('played_key')) | trim -%}
     {%- set policy = 'tt_listeners_' ~ local_md5(clause)[:10] -%}
     {%- set is_view = model.config.materialized == 'view' -%}
+    {%- set invoker = 'false' if access in ('shared', 'friends') else 'true' -%}
 do $row_security$
 declare
     rel regclass := '{{ this }}'::regclass;
 begin
     {%- if is_view %}
-    if {{ 'true' if access != 'shared' else 'false' }} is distinct from coalesce(
+    if {{ invoker }} is distinct from coalesce(
         (select option_value::boolean from pg_options_to_table((select reloptions from pg_class where oid = rel))
          where option_name = 'security_invoker'), false) then
-        execute format('alter view %s set (security_invoker = {{ 'true' if access != 'shared' else 'false' }})', rel);
+        execute format('alter view %s set (security_invoker = {{ invoker }})', rel);
     end if;
     {%- else %}
     {%- if access == 'per_user' %}

@@ -21,6 +21,8 @@ from typing import Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
+from tests.reference_friends import NO_FRIEND, accepted_friends, recount
+
 Query = Callable[[str, dict], list[tuple]]
 Row = dict[str, Any]
 
@@ -831,6 +833,62 @@ def decades(q: Query, user: str | None, p: Params) -> list[Row]:
     return [{"decade_label": label, "minutes_played": minutes} for label, minutes in merged.items()]
 
 
+# ---- Compare with a friend --------------------------------------------------------------------------
+def friends_and_affinity(q: Query, user: str | None, p: Params) -> list[Row]:
+    """Each accepted friend's comparison, or the row saying there is none; nothing for the admin, who
+    is no listener."""
+    if user is None:
+        return []
+    friends = accepted_friends(q, user)
+    if not friends:
+        return [
+            {
+                "friend_name": NO_FRIEND,
+                "affinity": None,
+                "shared_artists": None,
+                "shared_top_artists": None,
+                "discovered_first_by_you": None,
+                "discovered_first_by_friend": None,
+                "friends_since": None,
+            }
+        ]
+    rows = []
+    for friend, name, since in friends:
+        counted = recount(q, user, friend)
+        rows.append(
+            {
+                "friend_name": name,
+                "affinity": counted["affinity"],
+                "shared_artists": counted["shared_artists"],
+                "shared_top_artists": len(counted["shared"]),
+                "discovered_first_by_you": sum(1 for s in counted["shared"] if s[3] == "you"),
+                "discovered_first_by_friend": sum(1 for s in counted["shared"] if s[3] == "friend"),
+                "friends_since": since,
+            }
+        )
+    return rows
+
+
+def shared_top_artists(q: Query, user: str | None, p: Params) -> list[Row]:
+    if user is None:
+        return []
+    rows = []
+    for friend, name, _ in accepted_friends(q, user):
+        for artist, mine, theirs, who in recount(q, user, friend)["shared"]:
+            ((artist_name,),) = q("select artist_name from gold.dim_artist where artist_key = %s", (artist,))
+            first = {"you": "You", "friend": name}.get(who, "Both at once")
+            rows.append(
+                {
+                    "friend_name": name,
+                    "artist_name": artist_name,
+                    "your_rank": mine,
+                    "friend_rank": theirs,
+                    "discovered_first": first,
+                }
+            )
+    return rows
+
+
 EXPECTATIONS: dict[str, Expectation] = {
     # Current listening
     "Recently played": Expectation(recently_played, "top", sort="played_at", limit=50),
@@ -964,6 +1022,9 @@ EXPECTATIONS: dict[str, Expectation] = {
     ),
     "Listeners of the top artists": Expectation(top_artist_listeners),
     "Listeners sharing a week": Expectation(listeners_sharing_a_week),
+    # Compare with a friend
+    "Friends and affinity": Expectation(friends_and_affinity),
+    "Shared top artists": Expectation(shared_top_artists),
 }
 
 

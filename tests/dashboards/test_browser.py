@@ -13,7 +13,10 @@ from itertools import pairwise
 import pytest
 from playwright.sync_api import BrowserContext, Page, Response
 
+from tests.reference_friends import recount
 from tracktracker_assets.dashboards import service
+from tracktracker_assets.friends import consent
+from tracktracker_assets.warehouse.db import connect
 
 from .browser import CHART_REPORT, charts_of, chromium, dashboard_tabs, login, open_tab, screenshot
 from .conftest import BIStack
@@ -281,3 +284,55 @@ def test_charts_over_time_tell_the_truth(bi_stack: BIStack, browser: BrowserCont
     rank = answers["Monthly rank"]
     assert json.loads(rank["form"]["echart_options"])["yAxis"]["inverse"] is True
     assert rank["form"]["y_axis_bounds"][0] == 1
+
+
+def test_compare_with_a_friend_shows_only_what_both_agreed(
+    bi_stack: BIStack, browser: BrowserContext
+) -> None:
+    """carol, with no friend, is told so; alice, whose invitation bob accepted, sees their comparison
+    as recounted from gold, and nothing of it once bob withdraws. No error panel, no endless spinner
+    (chart_answers waits for every chart to draw)."""
+    slug, friend_name = "compare-with-a-friend", "Bob Marley-Fan"
+    ids = {chart_id: name for name, chart_id in bi_stack.provisioned.charts.items()}
+
+    def visit(user: str, picture: str) -> tuple[dict[str, dict], dict[str, dict]]:
+        page = login(browser, bi_stack.url, user, bi_stack.password(user))
+        answers = chart_answers(page, bi_stack.url, slug, ids)
+        charts = {c["title"]: c for c in page.evaluate(CHART_REPORT)}
+        screenshot(page, picture)
+        page.close()
+        assert set(charts) == {"Friends and affinity", "Shared top artists"}
+        assert all(c["errors"] == 0 for c in charts.values()), charts
+        return answers, charts
+
+    answers, charts = visit("carol", "compare-with-a-friend-carol.png")
+    assert "No friend has accepted yet" in charts["Friends and affinity"]["text"]
+    assert answers["Shared top artists"]["rows"] == []
+
+    conn = connect(bi_stack.settings.database_url)
+    try:
+        consent.invite(conn, "alice", "bob")
+        consent.accept(conn, "bob", "alice")
+        expected = recount(bi_stack.query, "alice", "bob")
+        assert expected["shared"], "alice and bob share top artists (else the page shows little)"
+        answers, charts = visit("alice", "compare-with-a-friend-alice.png")
+        (row,) = answers["Friends and affinity"]["rows"]
+        assert (row["friend_name"], row["affinity"], row["shared_top_artists"]) == (
+            friend_name,
+            expected["affinity"],
+            len(expected["shared"]),
+        )
+        shared = answers["Shared top artists"]["rows"]
+        assert [(r["your_rank"], r["friend_rank"]) for r in shared] == [s[1:3] for s in expected["shared"]]
+        assert friend_name in charts["Friends and affinity"]["text"]
+        assert not MD5.search(charts["Shared top artists"]["text"])
+
+        consent.withdraw(conn, "bob", "alice")  # gone at once, whatever Superset had cached
+        answers, charts = visit("alice", "compare-with-a-friend-alice-withdrawn.png")
+        assert "No friend has accepted yet" in charts["Friends and affinity"]["text"]
+        assert friend_name not in json.dumps(answers)
+    finally:
+        with conn.cursor() as cur:
+            cur.execute("delete from tt_security.friendships")
+        conn.commit()
+        conn.close()

@@ -19,6 +19,8 @@ pytestmark = pytest.mark.slow
 RECENT = {"Recently played", "Last 24 hours", "Last 7 days", "Minutes, last 24 hours", "Plays, last 7 days"}
 # with no dashboard filter the weekly tables list every week; the dashboard's Week filter picks one
 NEEDS_WEEK = {"Top tracks of the week", "Top artists of the week"}
+# empty until a friend accepts (tests/dashboards/test_browser.py shows them with one), and for the admin
+ONLY_WITH_A_FRIEND = {"Friends and affinity", "Shared top artists"}
 
 
 def saved_context(stack: BIStack, client: SupersetClient, name: str) -> dict[str, Any]:
@@ -78,7 +80,7 @@ def test_every_chart_matches_gold(bi_stack: BIStack, who: str) -> None:
     empty = []
     for name in sorted(bi_stack.provisioned.charts):
         rows = check_chart(bi_stack, client, name, user, Params(week=week if name in NEEDS_WEEK else None))
-        if rows == 0:
+        if rows == 0 and name not in ONLY_WITH_A_FRIEND:
             empty.append(name)
     if who == "khushi":  # a real export from 2023-2025: nothing in the last 30 days, all else there
         # totals have one row (0), and the last 24 hours draw their hours at 0

@@ -178,9 +178,12 @@ def test_the_listener_role_sees_only_its_rows_and_what_it_played(
 
 
 def test_every_gold_relation_is_guarded(bi_stack: BIStack) -> None:
-    """Tables: row security on, a listeners' policy; views: the caller's rights, or shared by design."""
+    """Tables: row security on, a listeners' policy; views: the caller's rights, or their owner's by
+    design (shared, or a comparison between friends that checks consent itself)."""
     # the global trends' names, and counts of listeners per week (whether there are enough yet)
     shared_views = {"global_top_tracks_weekly", "global_top_artists_weekly", "global_listeners"}
+    # what two listeners who both agreed see of each other (tests/test_friends.py)
+    shared_views |= {"agg_friend_affinity", "agg_friend_shared_artists"}
     for name, kind, rls, options, listeners_may_read in bi_stack.query(
         "select c.relname, c.relkind, c.relrowsecurity, coalesce(c.reloptions, '{}'), "
         "has_table_privilege('tt_listeners', c.oid, 'select') "

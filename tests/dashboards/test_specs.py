@@ -15,7 +15,7 @@ from tracktracker_assets.dashboards.assets import ASSETS_DIR, dashboard_specs
 def test_every_dashboard_of_the_bundle_is_an_asset_on_gold() -> None:
     specs = {spec.key: spec for spec in dashboard_specs()}
     titles = sorted(p.stem for p in (ASSETS_DIR / "dashboards").glob("*.yaml"))
-    assert len(specs) == len(titles) == 8
+    assert len(specs) == len(titles) == 9
     history = specs[AssetKey(["superset", "listening_history"])]
     assert AssetKey(["gold", "fct_plays"]) in {dep.asset_key for dep in history.deps}
     review = specs[AssetKey(["superset", "year_in_review"])]
@@ -25,6 +25,10 @@ def test_every_dashboard_of_the_bundle_is_an_asset_on_gold() -> None:
     for page in ("artist", "track"):
         ranks = AssetKey(["gold", "agg_top_artists"])  # the monthly rank history
         assert ranks in {dep.asset_key for dep in specs[AssetKey(["superset", page])].deps}
+    friends = specs[AssetKey(["superset", "compare_with_a_friend"])]
+    assert {AssetKey(["gold", "agg_friend_affinity"]), AssetKey(["gold", "agg_friend_shared_artists"])} == {
+        dep.asset_key for dep in friends.deps
+    }
     for spec in specs.values():
         assert spec.group_name == "dashboards"
         assert spec.deps and all(dep.asset_key.path[0] == "gold" for dep in spec.deps)

@@ -159,6 +159,55 @@ def users_connect_listenbrainz(user_id: str, lb_name: str, token_file: Path | No
     people.connect_listenbrainz_user(get_settings(), console, user_id, lb_name, token_file)
 
 
+# ---- friends ----------------------------------------------------------------------------------
+@cli.group()
+def friends() -> None:
+    """Compare listening with a friend: invite, accept, withdraw (nothing is shown before both agree)."""
+
+
+@friends.command("invite")
+@click.argument("user_id")
+@click.argument("friend_id")
+@friendly_errors
+def friends_invite(user_id: str, friend_id: str) -> None:
+    """USER_ID invites FRIEND_ID to compare listening."""
+    from tracktracker_assets.cli import friends as friends_cli
+
+    friends_cli.invite(get_settings(), console, user_id, friend_id)
+
+
+@friends.command("accept")
+@click.argument("user_id")
+@click.argument("inviter_id")
+@friendly_errors
+def friends_accept(user_id: str, inviter_id: str) -> None:
+    """USER_ID accepts INVITER_ID's invitation: both see their comparison from now on."""
+    from tracktracker_assets.cli import friends as friends_cli
+
+    friends_cli.accept(get_settings(), console, user_id, inviter_id)
+
+
+@friends.command("withdraw")
+@click.argument("user_id")
+@click.argument("friend_id")
+@friendly_errors
+def friends_withdraw(user_id: str, friend_id: str) -> None:
+    """USER_ID ends the friendship with FRIEND_ID (or declines or takes back an invitation)."""
+    from tracktracker_assets.cli import friends as friends_cli
+
+    friends_cli.withdraw(get_settings(), console, user_id, friend_id)
+
+
+@friends.command("list")
+@click.argument("user_id")
+@friendly_errors
+def friends_list(user_id: str) -> None:
+    """USER_ID's friends and invitations, with their state."""
+    from tracktracker_assets.cli import friends as friends_cli
+
+    friends_cli.list_friends(get_settings(), console, user_id)
+
+
 # ---- data -------------------------------------------------------------------------------------
 @cli.command()
 @click.argument("user_ids", nargs=-1)

@@ -55,7 +55,7 @@ RESTRICTED_FUNCTIONS = (
 )
 
 # bump when SETUP_SQL or ensure_access_control changes: applied once per database, then a cheap check
-ACCESS_VERSION = 1
+ACCESS_VERSION = 2
 
 SETUP_SQL = """
 create schema if not exists tt_security;
@@ -89,6 +89,23 @@ create or replace function tt_security.my_loaded_files(max_rows integer)
         limit greatest(0, least(max_rows, 1000))
     $$;
 revoke all on function tt_security.my_loaded_files(integer) from public;
+-- Consent to compare listening (tracktracker_assets/friends/): one row per pair, written by the
+-- application alone (no listener role has any right on it). An invitation is a row without
+-- accepted_at; withdrawing, by either side and at any time, deletes the row, so nothing of a withdrawn
+-- friendship is kept. The comparison views of gold (access `friends`) read it with their owner's rights.
+create table if not exists tt_security.friendships (
+    inviter_id   text        not null,
+    invitee_id   text        not null,
+    invited_at   timestamptz not null default now(),
+    accepted_at  timestamptz,
+    primary key (inviter_id, invitee_id),
+    check (inviter_id <> invitee_id)
+);
+-- one friendship per pair, whoever invited
+create unique index if not exists friendships_pair
+    on tt_security.friendships (least(inviter_id, invitee_id), greatest(inviter_id, invitee_id));
+create index if not exists friendships_invitee on tt_security.friendships (invitee_id);
+revoke all on tt_security.friendships from public;
 """
 
 
@@ -158,6 +175,11 @@ def ensure_access_control(conn: Any, other_databases: tuple[str, ...] = ()) -> N
         group = sql.Identifier(LISTENER_GROUP)
         _exec(cur, sql.SQL("grant usage on schema tt_security to {}").format(group))
         _exec(cur, sql.SQL("grant execute on function tt_security.listener_user_id() to {}").format(group))
+        # gold's friends views ask whose session it is with the caller's rights; for the admin's reader,
+        # who is no listener, the answer is nobody, so it sees no comparison (rather than an error)
+        reader = sql.Identifier(READER_ROLE)
+        _exec(cur, sql.SQL("grant usage on schema tt_security to {}").format(reader))
+        _exec(cur, sql.SQL("grant execute on function tt_security.listener_user_id() to {}").format(reader))
         _exec(
             cur, sql.SQL("grant execute on function tt_security.my_loaded_files(integer) to {}").format(group)
         )

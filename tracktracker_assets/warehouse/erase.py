@@ -153,6 +153,14 @@ def erase_user(
                 )
                 if cur.rowcount:
                     deleted[f"{schema}.{table}"] = cur.rowcount
+            # friendships name two listeners: the user's go whichever side they were on
+            cur.execute("select to_regclass('tt_security.friendships') is not null")
+            if cur.fetchone()[0]:
+                cur.execute(
+                    "delete from tt_security.friendships where %s in (inviter_id, invitee_id)", (user_id,)
+                )
+                if cur.rowcount:
+                    deleted["tt_security.friendships"] = cur.rowcount
         if erasure_id is not None:
             mark_step_done(conn, erasure_id, step, commit=False)
         conn.commit()

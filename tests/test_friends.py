@@ -1,0 +1,188 @@
+"""Compare with a friend, checked as each listener's own PostgreSQL role (what Superset runs as):
+nothing before both agree, only the comparison after, nothing for a third listener, nothing once
+either side withdraws. The figures are recounted in Python from gold's plays (tests/reference_friends.py)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from typing import Any
+from urllib.parse import urlsplit
+
+import psycopg2
+import pytest
+
+from tests.conftest import cli
+from tests.reference_friends import NO_FRIEND, listening, recount, top
+from tracktracker_assets.friends import consent
+from tracktracker_assets.warehouse.access import read_listener_login
+from tracktracker_assets.warehouse.db import connect
+
+
+@pytest.fixture
+def owner(real_gold) -> Iterator[object]:
+    conn = connect(real_gold.database_url)
+    yield conn
+    with conn.cursor() as cur:  # leave no friendship to the other tests
+        cur.execute("delete from tt_security.friendships")
+    conn.commit()
+    conn.close()
+
+
+def owner_query(owner) -> Callable[[str, Any], list[tuple]]:
+    def run(statement: str, params: Any) -> list[tuple]:
+        with owner.cursor() as cur:
+            cur.execute(statement, params)
+            rows = cur.fetchall()
+        owner.rollback()
+        return rows
+
+    return run
+
+
+def as_listener(settings, user_id: str, statement: str) -> list[tuple]:
+    """Rows of one statement run as the listener's own role, over a direct connection."""
+    login = read_listener_login(settings, user_id)
+    assert login is not None, user_id
+    url = urlsplit(settings.database_url)
+    conn = psycopg2.connect(
+        host=url.hostname, port=url.port, user=login.role, password=login.password, dbname=url.path[1:]
+    )
+    try:
+        with conn.cursor() as cur:
+            cur.execute(statement)
+            return cur.fetchall()
+    finally:
+        conn.close()
+
+
+def comparison(settings, user_id: str) -> tuple[list[tuple], list[tuple]]:
+    affinity = as_listener(
+        settings,
+        user_id,
+        "select user_id, friend_id, friend_name, affinity, shared_artists, shared_top_artists, "
+        "discovered_first_by_you, discovered_first_by_friend from gold.agg_friend_affinity",
+    )
+    shared = as_listener(
+        settings,
+        user_id,
+        "select user_id, friend_id, artist_key, your_rank, friend_rank, discovered_first_by "
+        "from gold.agg_friend_shared_artists order by your_rank",
+    )
+    return affinity, shared
+
+
+def assert_compares_with_nobody(settings, user_id: str) -> None:
+    affinity, shared = comparison(settings, user_id)
+    assert affinity == [(user_id, None, NO_FRIEND, None, None, None, None, None)]
+    assert shared == []
+
+
+@pytest.fixture(scope="module")
+def pair(real_gold) -> tuple[str, str, str]:
+    """Two real listeners sharing the most top artists (inviter, invitee), and a third one."""
+    conn = connect(real_gold.database_url)
+    try:
+        plays, _ = listening(owner_query(conn))
+    finally:
+        conn.close()
+    tops = {user: set(top(counts)) for user, counts in plays.items()}
+    inviter, invitee = max(
+        ((a, b) for a in sorted(tops) for b in sorted(tops) if a < b),
+        key=lambda p: len(tops[p[0]] & tops[p[1]]),
+    )
+    third = next(u for u in sorted(tops) if u not in (inviter, invitee))
+    return inviter, invitee, third
+
+
+def display_name(owner, user_id: str) -> str:
+    with owner.cursor() as cur:
+        cur.execute("select display_name from gold.dim_user where user_id = %s", (user_id,))
+        (name,) = cur.fetchone()
+    owner.rollback()
+    return name
+
+
+def test_consent_refuses_what_makes_no_sense(real_gold, owner, pair) -> None:
+    inviter, invitee, _ = pair
+    code, output = cli("friends", "invite", inviter, "nobody-here")
+    assert code == 1 and "Unknown user 'nobody-here'" in output
+    code, output = cli("friends", "invite", inviter, inviter)
+    assert code == 1 and "cannot invite themselves" in output
+    code, output = cli("friends", "accept", invitee, inviter)
+    assert code == 1 and "has not invited" in output
+    code, output = cli("friends", "withdraw", inviter, invitee)
+    assert code == 1 and "nothing to withdraw" in output
+    consent.invite(owner, inviter, invitee)
+    with pytest.raises(consent.FriendshipError, match="already invited"):
+        consent.invite(owner, invitee, inviter)
+    with pytest.raises(consent.FriendshipError, match="has not invited"):
+        consent.accept(owner, inviter, invitee)  # the inviter cannot accept for the other
+    code, output = cli("friends", "list", invitee)
+    assert code == 0 and inviter in output and "waiting for you" in output
+
+
+def test_only_the_comparison_and_only_while_both_agree(real_gold, owner, pair) -> None:
+    settings = real_gold
+    inviter, invitee, third = pair
+    for user in (inviter, invitee, third):
+        assert_compares_with_nobody(settings, user)
+    code, output = cli("friends", "invite", inviter, invitee)
+    assert code == 0, output
+    # invited, not accepted: nothing of either for the other
+    for user in (inviter, invitee):
+        assert_compares_with_nobody(settings, user)
+    code, output = cli("friends", "accept", invitee, inviter)
+    assert code == 0, output
+
+    for me, friend in ((inviter, invitee), (invitee, inviter)):
+        expected = recount(owner_query(owner), me, friend)
+        assert expected["shared"], "the pair shares top artists (else the test shows little)"
+        affinity, shared = comparison(settings, me)
+        you_first = sum(1 for s in expected["shared"] if s[3] == "you")
+        assert affinity == [
+            (
+                me,
+                friend,
+                display_name(owner, friend),
+                expected["affinity"],
+                expected["shared_artists"],
+                len(expected["shared"]),
+                you_first,
+                sum(1 for s in expected["shared"] if s[3] == "friend"),
+            )
+        ]
+        assert [(a, mine, theirs, who) for _, _, a, mine, theirs, who in shared] == expected["shared"]
+        assert {r[:2] for r in shared} == {(me, friend)}
+        # the comparison only: the friend's plays and figures stay theirs
+        for table in ("fct_plays", "first_plays_by_artist", "agg_top_artists", "dim_user"):
+            assert as_listener(settings, me, f"select distinct user_id from gold.{table}") == [(me,)], table
+        with pytest.raises(psycopg2.errors.InsufficientPrivilege):
+            as_listener(settings, me, "select * from tt_security.friendships")
+
+    # the third listener sees nothing of the pair, in the comparison or anywhere else it may look
+    assert_compares_with_nobody(settings, third)
+    seen = json.dumps(comparison(settings, third), default=str)
+    for name in (inviter, invitee, display_name(owner, inviter), display_name(owner, invitee)):
+        assert name not in seen
+
+    # withdrawn by the invitee: gone for both at once (no rebuild in between)
+    code, output = cli("friends", "withdraw", invitee, inviter)
+    assert code == 0, output
+    for user in (inviter, invitee):
+        assert_compares_with_nobody(settings, user)
+    code, output = cli("friends", "list", inviter)
+    assert code == 0 and invitee not in output
+    # and withdrawn by the inviter, after agreeing again
+    consent.invite(owner, inviter, invitee)
+    consent.accept(owner, invitee, inviter)
+    assert comparison(settings, invitee)[0][0][1] == inviter
+    consent.withdraw(owner, inviter, invitee)
+    for user in (inviter, invitee):
+        assert_compares_with_nobody(settings, user)
+    with owner.cursor() as cur:
+        cur.execute(
+            "select count(*) from tt_security.friendships where %s in (inviter_id, invitee_id)", (inviter,)
+        )
+        assert cur.fetchone()[0] == 0  # nothing of the friendship is kept
+    owner.rollback()

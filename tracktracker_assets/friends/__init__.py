@@ -1,0 +1,1 @@
+"""Comparing listening with a friend: consent (invite, accept, withdraw) kept in the warehouse."""
