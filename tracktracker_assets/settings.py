@@ -42,6 +42,7 @@ generated once and kept under TRACKTRACKER_HOME with 0600 permissions; nothing s
 | TRACKTRACKER_MUSICBRAINZ_CONTACT  | none (MusicBrainz lookups off)  | a URL or e-mail address MusicBrainz can reach this deployment's operator at; it goes in the User-Agent MusicBrainz requires |
 | TRACKTRACKER_MUSICBRAINZ_URL      | https://musicbrainz.org         | MusicBrainz server (ws/2; tests point it at a local fake) |
 | TRACKTRACKER_MUSICBRAINZ_BUDGET   | 300                             | MusicBrainz requests per lookup run (one per second: about five minutes); the next run resumes |
+| TRACKTRACKER_MUSICBRAINZ_TIMEOUT_S | 10                             | seconds a MusicBrainz request may wait to connect or for each part of the answer (musicbrainzngs retries a timeout up to 8 times, then the run stops and the next resumes) |
 | TRACKTRACKER_DAGSTER_OPERATOR_PASSWORD | generated under HOME        | Dagster UI login `operator` (runs, wipes, schedules) |
 | TRACKTRACKER_DAGSTER_VIEWER_PASSWORD | generated under HOME          | Dagster UI login `viewer` (read only)              |
 | TRACKTRACKER_DAGSTER_ALLOWED_HOSTS | 127.0.0.1, localhost, [::1] | further host names the Dagster UI answers to (behind a proxy); others get 421 |
@@ -177,6 +178,7 @@ class Settings:
     musicbrainz_contact: str | None = None
     musicbrainz_url: str = "https://musicbrainz.org"
     musicbrainz_budget: int = 300
+    musicbrainz_timeout_s: int = 10
     superset_database_url_override: str | None = field(repr=False, default=None)
     superset_metadata_password_override: str | None = field(repr=False, default=None)
     user_quota_bytes: int = 4096 << 20
@@ -227,6 +229,7 @@ class Settings:
             musicbrainz_contact=_env("TRACKTRACKER_MUSICBRAINZ_CONTACT"),
             musicbrainz_url=_env("TRACKTRACKER_MUSICBRAINZ_URL", "https://musicbrainz.org").rstrip("/"),
             musicbrainz_budget=max(0, _env_int("TRACKTRACKER_MUSICBRAINZ_BUDGET", 300)),
+            musicbrainz_timeout_s=max(1, _env_int("TRACKTRACKER_MUSICBRAINZ_TIMEOUT_S", 10)),
             superset_database_url_override=_env("TRACKTRACKER_SUPERSET_DATABASE_URL"),
             superset_metadata_password_override=_env("TRACKTRACKER_SUPERSET_METADATA_PASSWORD"),
             user_quota_bytes=_env_int("TRACKTRACKER_USER_QUOTA_MB", 4096) << 20,

@@ -3,6 +3,10 @@ unknown recording remembered as not found, one request per second, a named User-
 
 from __future__ import annotations
 
+import socket
+import time
+
+import musicbrainzngs.musicbrainz as musicbrainz_module
 import pytest
 
 from tests.fakes.musicbrainz_server import recording
@@ -58,3 +62,22 @@ def test_an_overloaded_answer_is_retried_and_a_missing_contact_refused(musicbrai
     monkeypatch.delenv("TRACKTRACKER_MUSICBRAINZ_CONTACT")
     with pytest.raises(MusicBrainzUnavailable, match="TRACKTRACKER_MUSICBRAINZ_CONTACT"):
         MusicBrainzClient(get_settings())
+
+
+def test_a_server_that_never_answers_stops_the_lookup_in_time(monkeypatch) -> None:
+    """A server that accepts the connection and never answers: the request times out (the library
+    sets none of its own) and the lookup stops as unavailable, to resume next run."""
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)  # the kernel accepts; nobody ever reads or answers
+        monkeypatch.setenv("TRACKTRACKER_MUSICBRAINZ_URL", f"http://127.0.0.1:{silent.getsockname()[1]}")
+        monkeypatch.setenv("TRACKTRACKER_MUSICBRAINZ_CONTACT", CONTACT)
+        monkeypatch.setenv("TRACKTRACKER_MUSICBRAINZ_TIMEOUT_S", "1")
+        # musicbrainzngs tries a timed-out request 8 times with growing pauses (about a minute and a
+        # half at the default timeout); one try shows the same here
+        monkeypatch.setattr(musicbrainz_module._safe_read, "__defaults__", (None, 1, 0.0))
+        started = time.monotonic()
+        with pytest.raises(MusicBrainzUnavailable, match="did not answer"):
+            MusicBrainzClient(get_settings()).fetch(Lookup(f"mbid:{SHEERAN}"))
+        assert 0.9 < time.monotonic() - started < 10
+    assert socket.getdefaulttimeout() is None  # the process's default is put back

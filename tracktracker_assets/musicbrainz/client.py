@@ -8,6 +8,7 @@ the service's own JSON (set_format("json")), kept as received in bronze; dbt rea
 from __future__ import annotations
 
 import importlib.metadata
+import socket
 import warnings
 from dataclasses import dataclass
 from typing import Any
@@ -80,6 +81,7 @@ class MusicBrainzClient:
         self._host = parts.netloc
         self._https = parts.scheme == "https"
         self._contact = settings.musicbrainz_contact
+        self._timeout_s = settings.musicbrainz_timeout_s
 
     def _configure(self) -> None:
         musicbrainzngs.set_useragent("TrackTracker", _version(), self._contact)
@@ -90,8 +92,20 @@ class MusicBrainzClient:
             musicbrainzngs.set_format("json")
 
     def fetch(self, lookup: Lookup) -> Answer:
-        """One request (musicbrainzngs waits its turn and retries 503s itself)."""
+        """One request (musicbrainzngs waits its turn and retries 503s and timeouts itself).
+
+        musicbrainzngs opens its requests without a timeout, so a server that accepts a connection and
+        never answers would hold the run for ever: its requests take the process's default timeout,
+        set for the call and put back after."""
         self._configure()
+        previous = socket.getdefaulttimeout()
+        socket.setdefaulttimeout(self._timeout_s)
+        try:
+            return self._fetch(lookup)
+        finally:
+            socket.setdefaulttimeout(previous)
+
+    def _fetch(self, lookup: Lookup) -> Answer:
         try:
             if lookup.kind == "mbid":
                 payload = musicbrainzngs.get_recording_by_id(lookup.value, includes=LOOKUP_INCLUDES)
