@@ -223,6 +223,7 @@ def test_definitions_only_merge_the_rooms() -> None:
         "lastfm",
         "listenbrainz",
         "musicbrainz",
+        "takeout",
     }
     merged = {
         m.rsplit(".", 1)[0]
