@@ -40,6 +40,20 @@
     {%- endif -%}
 {%- endmacro %}
 
+{#- The listeners whose plays changed since this model last ran, or who played a track whose catalog
+    details (genres, release date) arrived since: a query, for models computed per listener from
+    the plays and dim_track (details can arrive long after the plays). -#}
+{% macro users_with_changed_plays_or_tracks() -%}
+    select f.user_id
+    from {{ ref('fct_plays') }} as f
+    where f.user_id in {{ changed_users(ref('fct_plays')) }}
+    union
+    select f.user_id
+    from {{ ref('fct_plays') }} as f
+    join {{ ref('dim_track') }} as d on d.track_key = f.track_key
+    where d._batch_load_id > {{ watermark() }}
+{%- endmacro %}
+
 {#- ISO weeks (Mondays) with new facts since this model last ran; none on a full build, which
     recomputes every week. -#}
 {% macro changed_weeks(facts) -%}

@@ -10,20 +10,12 @@
   release_year (Spotify's album release date, else MusicBrainz's first release); tracks without one
   are '(unknown decade)'. Recomputed per listener like agg_genres: release dates arrive after plays.
 -#}
-{% set wm = watermark() %}
 
 with
 
 {% if is_incremental() %}
 changed_users as (
-    select f.user_id
-    from {{ ref('fct_plays') }} as f
-    where f.user_id in {{ changed_users(ref('fct_plays')) }}
-    union
-    select f.user_id
-    from {{ ref('fct_plays') }} as f
-    join {{ ref('dim_track') }} as d on d.track_key = f.track_key
-    where d._batch_load_id > {{ wm }}
+    {{ users_with_changed_plays_or_tracks() }}
 ),
 {% endif %}
 
