@@ -302,8 +302,10 @@ tier_{{ t.tier }}_candidates as (
 
 -- mutual nearest: the row's nearest event, and that event's nearest row of this tier; in rounds,
 -- each over the rows and events the rounds before left (a row whose nearest event took a nearer row
--- then finds its next nearest: back-to-back repeats of a song chain so)
+-- then finds its next nearest: back-to-back repeats of a song chain so). What a round leaves is kept
+-- (tier_N_left_R), so that a later round reads only that, not every candidate again.
 {%- for round in range(1, match_rounds + 1) %}
+{%- set round_input = 'tier_' ~ t.tier ~ '_candidates' if round == 1 else 'tier_' ~ t.tier ~ '_left_' ~ (round - 1) %}
 tier_{{ t.tier }}_round_{{ round }} as (
     select row_id, event_id
     from (
@@ -312,19 +314,19 @@ tier_{{ t.tier }}_round_{{ round }} as (
             c.event_id,
             row_number() over (partition by c.row_id order by c.distance, c.event_id) as event_rank,
             row_number() over (partition by c.event_id order by c.distance, c.row_id) as row_rank
-        from tier_{{ t.tier }}_candidates as c
-        where true
-        {%- for earlier_round in range(1, round) %}
-            and not exists (
-                select 1 from tier_{{ t.tier }}_round_{{ earlier_round }} as m where m.row_id = c.row_id
-            )
-            and not exists (
-                select 1 from tier_{{ t.tier }}_round_{{ earlier_round }} as m where m.event_id = c.event_id
-            )
-        {%- endfor %}
+        from {{ round_input }} as c
     ) as ranked
     where event_rank = 1 and row_rank = 1
 ),
+{%- if not loop.last %}
+
+tier_{{ t.tier }}_left_{{ round }} as (
+    select c.*
+    from {{ round_input }} as c
+    where not exists (select 1 from tier_{{ t.tier }}_round_{{ round }} as m where m.row_id = c.row_id)
+        and not exists (select 1 from tier_{{ t.tier }}_round_{{ round }} as m where m.event_id = c.event_id)
+),
+{%- endif %}
 {%- endfor %}
 
 tier_{{ t.tier }}_matches as (
@@ -430,10 +432,13 @@ session_starts as (
     window by_user as (partition by user_id order by ended_at, play_id)
 ),
 
+-- a session is named by when its first play ended: the latest session start so far, in the order
+-- the starts were found in (a second window over (user, session) would sort every play again)
 sessions as (
     select
         *,
-        sum(starts_session) over (partition by user_id order by ended_at, play_id) as session_number
+        max(case when starts_session = 1 then ended_at end)
+            over (partition by user_id order by ended_at, play_id) as session_ended_at
     from session_starts
 ),
 
@@ -483,9 +488,7 @@ final as (
         ended_at_local::date as local_date,
         extract(hour from ended_at_local)::int as local_hour,
         extract(isodow from ended_at_local)::int as local_weekday,
-        md5(user_id || '|' || extract(epoch from
-            min(ended_at) over (partition by user_id, session_number)
-        )::text) as session_id,
+        md5(user_id || '|' || extract(epoch from session_ended_at)::text) as session_id,
         {{ track_key('content_type', 'track_name', 'artist_name', 'resolved_uri') }} as track_key,
         {{ artist_key('content_type', 'artist_name') }} as artist_key,
         {{ album_key('content_type', 'artist_name', 'album_name') }} as album_key,
