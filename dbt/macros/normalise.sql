@@ -21,7 +21,16 @@
     nullif(btrim({{ col }}), '')
 {%- endmacro %}
 
-{#- A case- and space-insensitive key for names, so the same song from different sources conforms. -#}
+{#-
+  A case- and space-insensitive key for names, so the same song from different sources conforms:
+  trimmed, lower case, every run of white space one space. The replace runs only on a name holding
+  two white-space characters in a row or one that is not a space (a cheap match; most names hold
+  neither, and rewriting them is a third of a dedupe's matching cost).
+-#}
 {% macro name_key(col) -%}
-    lower(regexp_replace(btrim(coalesce({{ col }}, '')), '\s+', ' ', 'g'))
+    {%- set trimmed %}btrim(coalesce({{ col }}, '')){% endset -%}
+    lower(case
+        when {{ trimmed }} ~ '\s\s|(?! )\s' then regexp_replace({{ trimmed }}, '\s+', ' ', 'g')
+        else {{ trimmed }}
+    end)
 {%- endmacro %}

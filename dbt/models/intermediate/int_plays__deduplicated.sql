@@ -229,8 +229,9 @@ matchable as (
     from candidates
 ),
 
--- the rows of tiers 4+, each once per hour it may find a candidate in (its own and either side)
-probes as (
+-- the rows of tiers 4+, each once per hour it may find a candidate in (its own and either side);
+-- not stored: each identity's join below reads only the rows carrying that identity
+probes as not materialized (
     select m.*, m.start_hour + shift.hours as probe_hour
     from matchable as m
     cross join (values (-1), (0), (1)) as shift (hours)
@@ -353,7 +354,31 @@ winners as (
     where not exists (select 1 from absorbed as x where x.play_id = c.play_id)
 ),
 
-linked as (
+-- most events absorbed one row: theirs is that row's values as they are; only the events that
+-- absorbed several sort and aggregate them (the same values, in source tier order)
+shared_events as (
+    select event_id from absorbed group by event_id having count(*) > 1
+),
+
+linked_once as (
+    select
+        x.event_id,
+        array[c.source] as sources,
+        array[c.service] as services,
+        c.content_uri,
+        case when c.ms_played is not null and not c.is_ms_played_estimated then c.ms_played end as measured_ms_played,
+        c.ms_played as estimated_ms_played,
+        c.media_duration_ms,
+        c.service in {{ sql_list(scrobble_services()) }} as has_scrobble,
+        jsonb_build_array(
+            jsonb_build_object('play_id', c.play_id, 'service', c.service, 'source', c.source, 'load_id', c.load_id)
+        ) as linked_rows
+    from absorbed as x
+    join candidates as c on c.play_id = x.play_id
+    where not exists (select 1 from shared_events as s where s.event_id = x.event_id)
+),
+
+linked_several as (
     select
         x.event_id,
         array_agg(c.source) as sources,
@@ -372,7 +397,14 @@ linked as (
         ) as linked_rows
     from absorbed as x
     join candidates as c on c.play_id = x.play_id
+    where x.event_id in (select event_id from shared_events)
     group by x.event_id
+),
+
+linked as (
+    select * from linked_once
+    union all
+    select * from linked_several
 ),
 
 with_sources as (
