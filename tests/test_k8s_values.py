@@ -285,7 +285,7 @@ SCHEMA = {
         },
     },
 }
-# dagster.yaml's run monitoring keys, in the chart's camelCase (dagsterDaemon.runMonitoring)
+# the keys the chart's instance template reads from dagsterDaemon.runMonitoring
 RUN_MONITORING_KEYS = {
     "enabled",
     "startTimeoutSeconds",
@@ -419,7 +419,9 @@ def test_the_queue_is_dagster_yamls(values: dict) -> None:
     assert queued["maxConcurrentRuns"] == runs["max_concurrent_runs"]
     assert queued["tagConcurrencyLimits"] == runs["tag_concurrency_limits"]
     monitoring = values["dagsterDaemon"]["runMonitoring"]
-    assert monitoring["enabled"] is instance["run_monitoring"]["enabled"] is True
+    for key, value in instance["run_monitoring"].items():  # the chart writes them in snake_case
+        assert monitoring[re.sub(r"_(\w)", lambda m: m.group(1).upper(), key)] == value, key
+    assert values["additionalInstanceConfig"]["concurrency"]["pools"] == instance["concurrency"]["pools"]
     # the chart's webserver has no TrackTracker login: never published outside the cluster
     assert values["ingress"]["enabled"] is False
     assert values["dagsterWebserver"]["service"]["type"] == "ClusterIP"
