@@ -27,28 +27,57 @@ SECRETS = (
     "REDIS_PASSWORD",
     "TRACKTRACKER_DAGSTER_OPERATOR_PASSWORD",
     "TRACKTRACKER_DAGSTER_VIEWER_PASSWORD",
+    "BROKER_PASSWORD",
 )
+# the services of the `scale` profile (Celery broker and workers); nothing else carries a profile
+SCALE = {"broker", "worker"}
+# the executor settings the scale profile sets; their rows in settings.py's table come with the branch
+# that implements them (tt-celery): until both are merged, they count as documented here
+EXECUTOR_SETTINGS = {
+    "TRACKTRACKER_EXECUTOR",
+    "TRACKTRACKER_CELERY_BROKER_URL",
+    "TRACKTRACKER_CELERY_BACKEND_URL",
+}
+DAGSTER_SERVICES = ("user-code", "webserver", "daemon")
 
 
-def compose_config(env_file: Path) -> subprocess.CompletedProcess[str]:
+def compose_config(env_file: Path, *options: str) -> subprocess.CompletedProcess[str]:
     binary = shutil.which("docker-compose")
     assert binary, "the test command installs Debian's docker-compose"
     return subprocess.run(
-        [binary, "--env-file", str(env_file), "-f", str(COMPOSE), "config"],
+        [binary, "--env-file", str(env_file), "-f", str(COMPOSE), *options, "config"],
         capture_output=True,
         text=True,
         timeout=120,
     )
 
 
-@pytest.fixture(scope="module")
-def resolved(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    env = tmp_path_factory.mktemp("compose") / ".env"
+def _env_with_secrets() -> str:
     text = (REPO / ".env.example").read_text()
     for name in SECRETS:
         text = re.sub(rf"^{name}=$", f"{name}=not-a-real-secret-{name.lower()}", text, flags=re.M)
-    env.write_text(text)
+    return text
+
+
+@pytest.fixture(scope="module")
+def resolved(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    env = tmp_path_factory.mktemp("compose") / ".env"
+    env.write_text(_env_with_secrets())
     result = compose_config(env)
+    assert result.returncode == 0, result.stderr
+    return yaml.safe_load(result.stdout)
+
+
+@pytest.fixture(scope="module")
+def resolved_scale(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """The `scale` profile, turned on as .env.example says: its two commented lines uncommented."""
+    env = tmp_path_factory.mktemp("compose-scale") / ".env"
+    text = _env_with_secrets()
+    for line in ("COMPOSE_PROFILES=scale", "TRACKTRACKER_EXECUTOR=celery"):
+        assert f"# {line}\n" in text, line
+        text = text.replace(f"# {line}\n", f"{line}\n")
+    env.write_text(text)
+    result = compose_config(env, "--profile", "scale")
     assert result.returncode == 0, result.stderr
     return yaml.safe_load(result.stdout)
 
@@ -66,8 +95,14 @@ def test_env_example_holds_no_secrets_and_compose_refuses_to_run_without_them(tm
     assert refused.returncode != 0 and "set it in .env" in refused.stderr
 
 
+def _default_services(resolved: dict) -> dict:
+    """What `docker compose up` starts without a profile (docker-compose 1.x `config` also prints the
+    services of profiles; 2.x leaves them out)."""
+    return {name: s for name, s in resolved["services"].items() if not s.get("profiles")}
+
+
 def test_services_images_healthchecks_and_volumes(resolved: dict) -> None:
-    services = resolved["services"]
+    services = _default_services(resolved)
     assert set(services) == {
         "postgres",
         "mongo",
@@ -136,11 +171,11 @@ def test_settings_are_local_modes_settings(resolved: dict) -> None:
         )
     )
     for name, service in resolved["services"].items():
-        if name in ("postgres", "mongo", "redis"):
+        if name in ("postgres", "mongo", "redis", "broker"):
             continue
         env = service["environment"]
         used = {k for k in env if k.startswith(("TRACKTRACKER_", "SUPERSET_"))}
-        assert used <= documented, (name, used - documented)
+        assert used <= documented | EXECUTOR_SETTINGS, (name, used - documented)
         assert env["TRACKTRACKER_HOME"] == "/data"
         assert env["TRACKTRACKER_MONGO_URL"] == _mongo_url(resolved)
         if name == "superset":
@@ -229,3 +264,64 @@ def test_superset_caches_in_redis(resolved: dict) -> None:
         assert services[name]["environment"]["TRACKTRACKER_SUPERSET_CACHE_REDIS_URL"] == url.geturl(), name
     # the cache is on unless someone turns it off
     assert "TRACKTRACKER_SUPERSET_CACHE" not in superset["environment"]
+
+
+# ---- profile `scale`: Celery broker and workers ----------------------------------------------------
+def test_the_default_profile_starts_no_broker_and_no_worker(resolved: dict) -> None:
+    services = resolved["services"]
+    assert {name for name, s in services.items() if s.get("profiles")} <= SCALE
+    assert all(services[name]["profiles"] == ["scale"] for name in SCALE & set(services))
+    for name, service in _default_services(resolved).items():  # nothing started by default waits on them
+        assert not SCALE & set(service.get("depends_on", {})), name
+    # and the Dagster services run steps in process, as before
+    for name in (*DAGSTER_SERVICES, "init"):
+        assert services[name]["environment"]["TRACKTRACKER_EXECUTOR"] == "in_process", name
+
+
+def test_the_scale_profile_runs_workers_like_the_dagster_services(resolved_scale: dict) -> None:
+    """The workers are the Dagster services' image, volume and settings, and every process that starts
+    or runs steps (code server, daemon, webserver, workers) agrees on the executor and the broker."""
+    services = resolved_scale["services"]
+    assert set(services) >= SCALE
+    worker, daemon = services["worker"], services["daemon"]
+    assert _command(worker) == ["tracktracker", "worker"]
+    assert worker["deploy"]["replicas"] >= 2
+    for key in ("image", "build", "volumes", "restart"):
+        assert worker[key] == daemon[key], key
+    env = worker["environment"]
+    assert env["TRACKTRACKER_EXECUTOR"] == "celery"
+    for name in DAGSTER_SERVICES:
+        other = services[name]["environment"]
+        assert {k: other.get(k) for k in env} == env, name  # the same settings, every one
+    assert env == services["init"]["environment"]
+    assert "TRACKTRACKER_EXECUTOR" not in services["superset"]["environment"]  # Superset runs no steps
+    # the workers wait for the broker and for init (databases migrated, Dagster home made)
+    assert worker["depends_on"]["broker"]["condition"] == "service_healthy"
+    assert worker["depends_on"]["init"]["condition"] == "service_completed_successfully"
+
+
+def test_the_broker_keeps_what_it_is_given(resolved_scale: dict) -> None:
+    """Its own Redis, with its own password, reached only inside the compose network; it never evicts a
+    queued step and keeps them on disk (the chart cache does neither: test_superset_caches_in_redis)."""
+    services = resolved_scale["services"]
+    broker = services["broker"]
+    assert broker["image"].split(":")[0] == "redis" and not broker.get("ports")
+    password = broker["environment"]["BROKER_PASSWORD"]
+    assert password == "not-a-real-secret-broker_password"
+    assert password != services["redis"]["environment"]["REDIS_PASSWORD"]
+    command = " ".join(_command(broker)).replace("$$", "$")
+    assert '--requirepass "$BROKER_PASSWORD"' in command and password not in command
+    assert "--maxmemory-policy noeviction" in command and "--appendonly yes" in command
+    assert 'test -n "$BROKER_PASSWORD"' in command  # an empty password refuses to start
+    volume = broker["volumes"][0]
+    mount = (volume["source"], volume["target"]) if isinstance(volume, dict) else tuple(volume.split(":")[:2])
+    assert mount == ("brokerdata", "/data")
+    assert "brokerdata" in resolved_scale["volumes"]
+    check = " ".join(broker["healthcheck"]["test"]).replace("$$", "$")
+    assert 'REDISCLI_AUTH="$BROKER_PASSWORD" redis-cli ping' in check and password not in check
+    env = services["worker"]["environment"]
+    broker_url = urlsplit(env["TRACKTRACKER_CELERY_BROKER_URL"])
+    backend_url = urlsplit(env["TRACKTRACKER_CELERY_BACKEND_URL"])
+    for url in (broker_url, backend_url):
+        assert (url.scheme, url.hostname, url.port, url.password) == ("redis", "broker", 6379, password)
+    assert broker_url.path != backend_url.path  # queues and results in different databases

@@ -73,4 +73,14 @@ MIGRATIONS += [
         create index lastfm_pulls_user on bronze.lastfm_pulls (user_id, pulled_at desc);
         """,
     ),
+    (
+        551,
+        """
+        -- the pull log's key includes user_id, so it can be distributed by user_id like every
+        -- per-user table (deploy/citus/)
+        alter table bronze.lastfm_pulls
+            drop constraint lastfm_pulls_pkey,
+            add primary key (pull_id, user_id);
+        """,
+    ),
 ]

@@ -77,4 +77,14 @@ MIGRATIONS += [
         create index listenbrainz_pulls_user on bronze.listenbrainz_pulls (user_id, pulled_at desc);
         """,
     ),
+    (
+        651,
+        """
+        -- the pull log's key includes user_id, so it can be distributed by user_id like every
+        -- per-user table (deploy/citus/)
+        alter table bronze.listenbrainz_pulls
+            drop constraint listenbrainz_pulls_pkey,
+            add primary key (pull_id, user_id);
+        """,
+    ),
 ]

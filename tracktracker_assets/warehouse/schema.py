@@ -228,6 +228,20 @@ MIGRATIONS: list[tuple[int, str]] = [
         $upgrade$;
         """,
     ),
+    (
+        11,
+        """
+        -- every unique key of a per-user table includes user_id, so the table can be distributed by
+        -- user_id (Citus enforces a unique key only within one shard: deploy/citus/, docs/scale-out.md).
+        -- load ids (one sequence) and pull ids (UUIDs) stay unique on their own.
+        alter table bronze.loaded_files
+            drop constraint loaded_files_load_id_key,
+            add constraint loaded_files_load_id_user_id_key unique (load_id, user_id);
+        alter table bronze.spotify_pulls
+            drop constraint spotify_pulls_pkey,
+            add primary key (pull_id, user_id);
+        """,
+    ),
 ]
 
 

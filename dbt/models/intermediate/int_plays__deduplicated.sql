@@ -4,7 +4,7 @@
         unique_key=['user_id', 'ended_date'],
         incremental_strategy='delete+insert',
         indexes=[
-            {'columns': ['play_id'], 'unique': True},
+            {'columns': ['play_id', 'user_id'], 'unique': True},
             {'columns': ['user_id', 'ended_date']},
             {'columns': ['_batch_load_id']},
             {'columns': ['track_key']},

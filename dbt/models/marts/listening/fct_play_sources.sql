@@ -2,7 +2,7 @@
     config(
         unique_key=['user_id', 'ended_date'],
         indexes=[
-            {'columns': ['source_play_id'], 'unique': True},
+            {'columns': ['source_play_id', 'user_id'], 'unique': True},
             {'columns': ['play_id']},
             {'columns': ['user_id', 'ended_date']},
             {'columns': ['load_id']},

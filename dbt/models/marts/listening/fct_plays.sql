@@ -2,7 +2,7 @@
     config(
         unique_key=['user_id', 'ended_date'],
         indexes=[
-            {'columns': ['play_id'], 'unique': True},
+            {'columns': ['play_id', 'user_id'], 'unique': True},
             {'columns': ['user_id', 'ended_at']},
             {'columns': ['user_id', 'local_date']},
             {'columns': ['user_id', 'ended_date']},

@@ -2,7 +2,7 @@
     config(
         unique_key='user_id',
         indexes=[
-            {'columns': ['session_id'], 'unique': True},
+            {'columns': ['session_id', 'user_id'], 'unique': True},
             {'columns': ['user_id', 'started_at']},
         ],
     )

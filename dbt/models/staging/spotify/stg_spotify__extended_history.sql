@@ -3,7 +3,7 @@
         materialized='incremental',
         incremental_strategy='append',
         indexes=[
-            {'columns': ['play_id'], 'unique': True},
+            {'columns': ['play_id', 'user_id'], 'unique': True},
             {'columns': ['user_id', 'ended_date']},
             {'columns': ['load_id']},
         ],

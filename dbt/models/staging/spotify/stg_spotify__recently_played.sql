@@ -1,10 +1,10 @@
 {{
     config(
         materialized='incremental',
-        unique_key='play_id',
+        unique_key=['user_id', 'play_id'],
         incremental_strategy='delete+insert',
         indexes=[
-            {'columns': ['play_id'], 'unique': True},
+            {'columns': ['play_id', 'user_id'], 'unique': True},
             {'columns': ['user_id', 'ended_date']},
             {'columns': ['load_id']},
         ],
