@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 from dagster import (
     ExecutorRequirement,
@@ -82,13 +83,32 @@ class TrackedInProcessExecutor(InProcessExecutor):
 
 
 class TrackedCeleryExecutor(CeleryExecutor):
-    """dagster-celery's executor: this process sends the steps and gathers their events, workers run them."""
+    """dagster-celery's executor: this process sends the steps and gathers their events, workers run
+    them; a step whose worker died is sent again (workers.WatchedStep)."""
 
     def execute(
         self, plan_context: PlanOrchestrationContext, execution_plan: ExecutionPlan
     ) -> Iterator[DagsterEvent]:
+        from dagster_celery.core_execution_loop import core_celery_execution_loop
+        from dagster_celery.executor import _submit_task
+
+        from tracktracker_assets.orchestration.workers import WatchedStep
+
+        def submit(app: Any, context: Any, step: Any, queue: str, priority: int, known_state: Any) -> Any:
+            def on_lost(hostname: str) -> None:
+                context.instance.report_engine_event(
+                    f"Celery worker {hostname} stopped answering while it ran step {step.key!r}: the worker "
+                    "is gone; the step was sent again to another worker.",
+                    context.dagster_run,
+                    step_key=step.key,
+                )
+
+            return WatchedStep(
+                app, lambda: _submit_task(app, context, step, queue, priority, known_state), on_lost
+            )
+
         with _tracked(plan_context, execution_plan):
-            yield from super().execute(plan_context, execution_plan)
+            yield from core_celery_execution_loop(plan_context, execution_plan, step_execution_fn=submit)
 
 
 def _requirements(_config: object) -> Sequence[ExecutorRequirement]:

@@ -1,15 +1,18 @@
 """Celery workers for TRACKTRACKER_EXECUTOR=celery: the one Celery configuration shared by the runs that
 send steps (executor.py) and the workers that run them (`tracktracker worker`).
 
-A worker is one process running one step at a time (Celery's `solo` pool: a step is the process's own
-work, so killing the process kills the step with it; start more workers for more steps at once). A
-step is acknowledged to the broker only after it ran (`acks_late`), one worker reserves one step at a
-time (prefetch 1), so waiting steps go to whichever worker is free. When a worker dies mid-step
-(SIGKILL, a crash, a lost machine) its step stays unacknowledged and Redis hands it to another worker
-after TRACKTRACKER_CELERY_VISIBILITY_TIMEOUT_S; the run waits and completes. That re-runs the whole
-step: every bronze write is idempotent by event identity (a play already stored is not stored again),
-so nothing is lost or doubled. A step still running after the timeout is handed out a second time too:
-keep the timeout above the longest step.
+A worker is one process running one step at a time (a thread of the worker process, so killing the
+process kills the step with it, while the process still answers the runs' pings; start more workers
+for more steps at once). One worker reserves one step at a time (prefetch 1), so waiting steps go to
+whichever worker is free.
+
+When a worker dies mid-step (SIGKILL, a crash, a lost machine), the run notices within seconds
+(WatchedStep: its pings go unanswered) and sends the step again, to another worker; the run completes.
+That re-runs the whole step: every bronze write is idempotent by event identity (a play already
+stored is not stored again), so nothing is lost or doubled. Behind that, a step is acknowledged to
+Redis only after it ran (`acks_late`): one whose run is gone too is handed to another worker after
+TRACKTRACKER_CELERY_VISIBILITY_TIMEOUT_S (checked about every 100 s by kombu). A step still running
+after that timeout is handed out a second time: keep the timeout above the longest step.
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ def celery_config(settings: Settings) -> dict[str, Any]:
     return {
         **DEFAULT_CONFIG,
         "task_acks_late": True,
+        # the worker records who runs a step (STARTED, with its node name): WatchedStep asks that node
+        "task_track_started": True,
         # a pool child that dies (prefork pools) gives its step back instead of failing it
         "task_reject_on_worker_lost": True,
         "worker_prefetch_multiplier": 1,
@@ -83,7 +88,8 @@ def run_worker(settings: Settings, *, name: str | None = None, loglevel: str = "
     app.worker_main(
         [
             "worker",
-            "--pool=solo",
+            "--pool=threads",
+            "--concurrency=1",
             f"--queues={QUEUE}",
             f"--hostname={name or default_name()}",
             f"--loglevel={loglevel}",
@@ -92,3 +98,60 @@ def run_worker(settings: Settings, *, name: str | None = None, loglevel: str = "
             "--without-mingle",
         ]
     )
+
+
+# ---- a step whose worker died ----------------------------------------------------------------------
+# how often a run asks whether the worker holding a step still answers, and how many silences mean gone
+CHECK_EVERY_S = 5.0
+SILENCES_FOR_GONE = 2
+PING_TIMEOUT_S = 2.0
+
+
+class WatchedStep:
+    """A step's Celery result (what dagster-celery's loop polls) that notices its worker is gone and
+    sends the step again.
+
+    The worker records the step as STARTED with its node name; while the step runs, the run pings that
+    node every CHECK_EVERY_S. Gone after SILENCES_FOR_GONE unanswered pings: the old task is revoked
+    (live workers drop it if Redis hands it out again later) and the step is sent anew, to whichever
+    worker is free. Re-running a step is safe: bronze writes are idempotent by event identity.
+    """
+
+    def __init__(self, app: Any, submit: Any, on_lost: Any) -> None:
+        import time
+
+        self._app, self._submit, self._on_lost = app, submit, on_lost
+        self._clock = time.monotonic
+        self.result = submit()
+        self._checked = self._clock()
+        self._silences = 0
+
+    def ready(self) -> bool:
+        if self.result.ready():
+            return True
+        if self._clock() - self._checked >= CHECK_EVERY_S:
+            self._checked = self._clock()
+            self._check()
+        return False
+
+    def _check(self) -> None:
+        info = self.result.info if self.result.state == "STARTED" else None
+        hostname = info.get("hostname") if isinstance(info, dict) else None
+        if not hostname:
+            self._silences = 0  # waiting in the queue: no worker to ask yet
+            return
+        if self._app.control.ping(destination=[hostname], timeout=PING_TIMEOUT_S):
+            self._silences = 0
+            return
+        self._silences += 1
+        if self._silences >= SILENCES_FOR_GONE:
+            self._silences = 0
+            self.result.revoke()
+            self.result = self._submit()
+            self._on_lost(hostname)
+
+    def get(self, *args: Any, **kwargs: Any) -> Any:
+        return self.result.get(*args, **kwargs)
+
+    def revoke(self) -> None:
+        self.result.revoke()
