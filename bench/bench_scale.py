@@ -136,7 +136,7 @@ def run_all(args, home: Path, state: dict, results: dict, Workers, execute_runs)
                 users = []
                 with open_registry(settings) as registry:
                     for user in registry.connected_users():
-                        registry.set_status(user.user_id, "paused")
+                        registry.set_status(user.user_id, "disabled")
                     first = (workers_count - 1) * args.users
                     for i, (account, refresh_token) in enumerate(accounts[first : first + args.users]):
                         user_id = f"pull{workers_count}-{i:04d}"
@@ -195,6 +195,7 @@ def run_all(args, home: Path, state: dict, results: dict, Workers, execute_runs)
                     "select count(*) from bronze.spotify_extended_history where user_id like %s",
                     (f"import{workers_count}-%",),
                 )[1][0][0]
+                print(json.dumps(results), flush=True)  # so far, in case a later part fails
             finally:
                 workers.stop()
     finally:
