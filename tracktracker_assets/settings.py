@@ -47,6 +47,12 @@ generated once and kept under TRACKTRACKER_HOME with 0600 permissions; nothing s
 | TRACKTRACKER_DAGSTER_VIEWER_PASSWORD | generated under HOME          | Dagster UI login `viewer` (read only)              |
 | TRACKTRACKER_DAGSTER_ALLOWED_HOSTS | 127.0.0.1, localhost, [::1] | further host names the Dagster UI answers to (behind a proxy); others get 421 |
 | TRACKTRACKER_BUSY_WAIT_S          | 900                             | longest wait for a busy dbt slot or warehouse lock; then fail naming the holder |
+| TRACKTRACKER_EXECUTOR             | in_process                      | where the pull, import and enrichment jobs' steps run: `in_process` (in the run's process) or `celery` (on `tracktracker worker` processes through the broker below); the refresh always runs in its run's process |
+| TRACKTRACKER_CELERY_BROKER_URL    | redis://127.0.0.1:6379/1        | Celery broker (Redis) the runs send steps to and `tracktracker worker` takes them from |
+| TRACKTRACKER_CELERY_BACKEND_URL   | the broker URL                  | Celery result backend: where workers leave each step's events for the run |
+| TRACKTRACKER_CELERY_VISIBILITY_TIMEOUT_S | 3600                     | a step taken by a worker that dies (SIGKILL, crash, lost machine) is given to another worker after this many seconds; keep it above the longest step, or a slow step is run twice |
+| TRACKTRACKER_PULL_SLICES          | 1 (in_process), 4 (celery)      | runs a pull tick is split into (consecutive slices of the listeners): with `celery`, slices run on different workers at once |
+| TRACKTRACKER_IMPORT_SLICES        | 1 (in_process), 4 (celery)      | runs the inbox sensor splits the listeners with waiting files into, the same way |
 | TRACKTRACKER_SUPERSET_URL         | none (run Superset locally)     | an existing Superset to provision (docker-compose) |
 | TRACKTRACKER_SUPERSET_PUBLIC_URL  | the request's host              | base URL listeners open (Spotify redirect of the upload page) |
 | TRACKTRACKER_SUPERSET_ADMIN_PASSWORD | generated under HOME         | password of Superset's `admin`                     |
@@ -90,6 +96,9 @@ from pathlib import Path
 from urllib.parse import quote, urlsplit, urlunsplit
 
 SUPERSET_METADATA_ROLE = "superset_meta"
+# where the jobs' steps run (orchestration/executor.py); the first is the default
+EXECUTORS = ("in_process", "celery")
+DEFAULT_CELERY_BROKER_URL = "redis://127.0.0.1:6379/1"
 # TrackTracker's login on the registry server (the embedded one, and docker-compose's mongo)
 MONGO_USER = "tracktracker"
 
@@ -119,6 +128,15 @@ def _env_float(name: str, default: float) -> float:
         raise SystemExit(f"{name}={raw!r} is not a number; unset it or give one.") from exc
     if not value >= 0:
         raise SystemExit(f"{name}={raw!r} is negative; unset it or give a number of at least 0.")
+    return value
+
+
+def _env_choice(name: str, choices: tuple[str, ...]) -> str:
+    """One of `choices` (the first is the default)."""
+    raw = _env(name, choices[0])
+    value = raw.strip().lower()  # type: ignore[union-attr]
+    if value not in choices:
+        raise SystemExit(f"{name}={raw!r} is not one of {', '.join(choices)}; unset it or give one of them.")
     return value
 
 
@@ -189,11 +207,19 @@ class Settings:
     keep_files: int = 20
     busy_wait_s: int = 900
     session_gap_minutes: int = 30
+    executor: str = "in_process"
+    celery_broker_url: str = DEFAULT_CELERY_BROKER_URL
+    celery_backend_url: str = DEFAULT_CELERY_BROKER_URL
+    celery_visibility_timeout_s: int = 3600
+    pull_slices: int = 1
+    import_slices: int = 1
 
     @classmethod
     def from_env(cls) -> Settings:
         home = Path(_env("TRACKTRACKER_HOME", "./.tracktracker")).expanduser().resolve()
         pg_bin = _env("TRACKTRACKER_PG_BIN")
+        executor = _env_choice("TRACKTRACKER_EXECUTOR", EXECUTORS)
+        broker = _env("TRACKTRACKER_CELERY_BROKER_URL", DEFAULT_CELERY_BROKER_URL)
         return cls(
             home=home,
             database_url_override=_env("TRACKTRACKER_DATABASE_URL"),
@@ -240,6 +266,12 @@ class Settings:
             keep_files=_env_int("TRACKTRACKER_KEEP_FILES", 20),
             busy_wait_s=_env_int("TRACKTRACKER_BUSY_WAIT_S", 900),
             session_gap_minutes=_env_int("TRACKTRACKER_SESSION_GAP_MINUTES", 30),
+            executor=executor,
+            celery_broker_url=broker,
+            celery_backend_url=_env("TRACKTRACKER_CELERY_BACKEND_URL", broker),  # type: ignore[arg-type]
+            celery_visibility_timeout_s=max(1, _env_int("TRACKTRACKER_CELERY_VISIBILITY_TIMEOUT_S", 3600)),
+            pull_slices=max(1, _env_int("TRACKTRACKER_PULL_SLICES", 4 if executor == "celery" else 1)),
+            import_slices=max(1, _env_int("TRACKTRACKER_IMPORT_SLICES", 4 if executor == "celery" else 1)),
         )
 
     # ---- where local state lives -------------------------------------------------------------

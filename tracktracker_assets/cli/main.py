@@ -317,8 +317,10 @@ def sql(query: str) -> None:
 
 def _add_subcommands() -> None:
     from tracktracker_assets.cli.superset import superset
+    from tracktracker_assets.cli.worker import worker
 
     cli.add_command(superset)
+    cli.add_command(worker)
 
 
 _add_subcommands()

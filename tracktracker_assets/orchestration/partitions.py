@@ -30,6 +30,21 @@ def users_range_tags(first: str, last: str) -> dict[str, str]:
     return {ASSET_PARTITION_RANGE_START_TAG: first, ASSET_PARTITION_RANGE_END_TAG: last}
 
 
+def range_slices(ordered: list[str], slices: int) -> list[dict[str, str]]:
+    """Run tags for at most `slices` runs over consecutive, disjoint ranges of these users (in
+    partition order), as even as possible. One slice: the one range over all of them."""
+    if not ordered:
+        return []
+    count = max(1, min(slices, len(ordered)))
+    size, extra = divmod(len(ordered), count)
+    tags, start = [], 0
+    for index in range(count):
+        end = start + size + (1 if index < extra else 0)
+        tags.append(users_range_tags(ordered[start], ordered[end - 1]))
+        start = end
+    return tags
+
+
 def users_range(ordered: list[str]) -> dict[str, Any]:
     """How to ask for one run over these users (in partition order): one partition, or a range.
 

@@ -2,7 +2,7 @@
 
 from dagster import AssetKey, AssetSelection, define_asset_job
 
-from tracktracker_assets.orchestration.executor import tracked_in_process_executor
+from tracktracker_assets.orchestration.executor import tracktracker_executor
 
 # one scheduled run per tick pulls every live source: Spotify, Last.fm and ListenBrainz (each asset
 # pulls the run's users who have an account there and skips the rest)
@@ -13,7 +13,7 @@ pull_job = define_asset_job(
         AssetKey(["bronze", "lastfm_recent_tracks"]),
         AssetKey(["bronze", "listenbrainz_api_listens"]),
     ),
-    executor_def=tracked_in_process_executor,
+    executor_def=tracktracker_executor,
     description="Pull Spotify recently-played, Last.fm scrobbles and ListenBrainz listens for the run's "
     "users into bronze.",
     tags={"tracktracker/kind": "pull"},
@@ -22,7 +22,7 @@ pull_job = define_asset_job(
 enrich_job = define_asset_job(
     name="enrich_catalog",
     selection=AssetSelection.assets(AssetKey(["bronze", "spotify_catalog"])),
-    executor_def=tracked_in_process_executor,
+    executor_def=tracktracker_executor,
     description="Fetch catalog details for tracks, albums and artists seen but not yet known.",
     tags={"tracktracker/kind": "enrich"},
 )

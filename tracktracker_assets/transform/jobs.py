@@ -2,7 +2,7 @@
 
 from dagster import AssetKey, AssetSelection, define_asset_job
 
-from tracktracker_assets.orchestration.executor import tracked_in_process_executor
+from tracktracker_assets.orchestration.executor import tracktracker_executor
 from tracktracker_assets.transform.checks import (
     fct_play_sources_account_for_every_source_row,
     fct_plays_no_duplicate_events,
@@ -23,7 +23,7 @@ refresh_job = define_asset_job(
         | AssetSelection.groups("silver", "gold")
     )
     - WAREHOUSE_CHECKS,
-    executor_def=tracked_in_process_executor,
+    executor_def=tracktracker_executor,
     description="Mirror the registry's users, then build silver and gold incrementally with dbt.",
     tags={"tracktracker/kind": "refresh"},
 )
@@ -31,7 +31,7 @@ refresh_job = define_asset_job(
 warehouse_checks_job = define_asset_job(
     name="warehouse_checks",
     selection=WAREHOUSE_CHECKS,
-    executor_def=tracked_in_process_executor,
+    executor_def=tracktracker_executor,
     description="Whole-warehouse invariants: bronze reconciles with gold, no duplicate events, full lineage.",
     tags={"tracktracker/kind": "checks"},
 )

@@ -95,19 +95,27 @@ def ensure_manifest(settings: Settings) -> Path:
     """dbt's manifest.json (Dagster builds its assets from it), parsed again when the project or the
     connection changed. Parsing with the very env later builds use keeps partial parsing valid, which
     saves ~15 s per build."""
-    manifest = DBT_PROJECT_DIR / "target" / "manifest.json"
-    stamp = DBT_PROJECT_DIR / "target" / ".tracktracker-parse"
+    import fcntl
+
+    target = DBT_PROJECT_DIR / "target"
+    manifest = target / "manifest.json"
+    stamp = target / ".tracktracker-parse"
     env = dbt_env(settings)
     fingerprint = _fingerprint(env)
-    fresh = (
-        manifest.exists()
-        and manifest.stat().st_mtime >= _newest_source_mtime()
-        and stamp.exists()
-        and stamp.read_text() == fingerprint
-    )
-    if not fresh:
-        run_dbt(settings, ["parse", "--quiet"])
-        stamp.write_text(fingerprint)
+    target.mkdir(exist_ok=True)
+    # processes starting together (Celery workers, a code server) parse once, one after the other:
+    # dbt writes manifest.json in place, and a reader between its writes would read half of it
+    with open(target / ".tracktracker-parse.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        fresh = (
+            manifest.exists()
+            and manifest.stat().st_mtime >= _newest_source_mtime()
+            and stamp.exists()
+            and stamp.read_text() == fingerprint
+        )
+        if not fresh:
+            run_dbt(settings, ["parse", "--quiet"])
+            stamp.write_text(fingerprint)
     return manifest
 
 
