@@ -1,4 +1,4 @@
-"""`tracktracker worker`: one Celery worker for TRACKTRACKER_EXECUTOR=celery (orchestration/workers.py)."""
+"""`tracktracker worker`: one Celery worker for TRACKTRACKER_EXECUTOR=celery (orchestration/worker_main)."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ def worker(name: str | None, loglevel: str) -> None:
     instance and warehouse of TRACKTRACKER_HOME (or the database URLs set). Start one per core, on as
     many machines as you like; SIGTERM lets the step in hand finish, then exits.
     """
-    from tracktracker_assets.orchestration.workers import run_worker
+    from tracktracker_assets.orchestration.worker_main import run_worker
 
     settings = get_settings()
     if settings.executor != "celery":

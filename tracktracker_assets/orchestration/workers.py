@@ -1,10 +1,10 @@
 """Celery workers for TRACKTRACKER_EXECUTOR=celery: the one Celery configuration shared by the runs that
 send steps (executor.py) and the workers that run them (`tracktracker worker`).
 
-A worker is one process running one step at a time (a thread of the worker process, so killing the
-process kills the step with it, while the process still answers the runs' pings; start more workers
-for more steps at once). One worker reserves one step at a time (prefetch 1), so waiting steps go to
-whichever worker is free.
+A worker (worker_main.py, `tracktracker worker`) is one process running one step at a time (a
+thread of the worker process, so killing the process kills the step with it, while the process still
+answers the runs' pings; start more workers for more steps at once). One worker reserves one step
+at a time (prefetch 1), so waiting steps go to whichever worker is free.
 
 When a worker dies mid-step (SIGKILL, a crash, a lost machine), the run notices within seconds
 (WatchedStep: its pings go unanswered) and sends the step again, to another worker; the run completes.
@@ -17,7 +17,6 @@ after that timeout is handed out a second time: keep the timeout above the longe
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from tracktracker_assets.settings import Settings
@@ -57,47 +56,6 @@ def app_args(settings: Settings) -> dict[str, Any]:
         "include": [],
         "config_source": celery_config(settings),
     }
-
-
-def worker_app(settings: Settings) -> Any:
-    """The Celery app a worker runs: dagster-celery's step task on our broker and backend."""
-    from dagster_celery.config import dict_wrapper
-    from dagster_celery.make_app import make_app
-    from dagster_celery.tasks import create_task
-
-    args = app_args(settings)
-    app = make_app({**args, "config_source": dict_wrapper(args["config_source"])})
-    create_task(app)
-    return app
-
-
-def default_name() -> str:
-    return f"tracktracker-{os.getpid()}@%h"
-
-
-def run_worker(settings: Settings, *, name: str | None = None, loglevel: str = "INFO") -> None:
-    """Run one worker in this process until it is stopped (SIGTERM: finish the step, then exit)."""
-    from tracktracker_assets.definitions import load
-    from tracktracker_assets.orchestration.instance import prepare_dagster_home
-
-    # the steps' runs name the instance by reference; its storage URL comes from this environment
-    prepare_dagster_home(settings)
-    # the code location once, now: a broken one fails here, and the first step does not wait for it
-    load()
-    app = worker_app(settings)
-    app.worker_main(
-        [
-            "worker",
-            "--pool=threads",
-            "--concurrency=1",
-            f"--queues={QUEUE}",
-            f"--hostname={name or default_name()}",
-            f"--loglevel={loglevel}",
-            "--prefetch-multiplier=1",
-            "--without-gossip",
-            "--without-mingle",
-        ]
-    )
 
 
 # ---- a step whose worker died ----------------------------------------------------------------------
