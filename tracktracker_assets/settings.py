@@ -51,6 +51,7 @@ generated once and kept under TRACKTRACKER_HOME with 0600 permissions; nothing s
 | TRACKTRACKER_CELERY_BROKER_URL    | redis://127.0.0.1:6379/1        | Celery broker (Redis) the runs send steps to and `tracktracker worker` takes them from |
 | TRACKTRACKER_CELERY_BACKEND_URL   | the broker URL                  | Celery result backend: where workers leave each step's events for the run |
 | TRACKTRACKER_CELERY_VISIBILITY_TIMEOUT_S | 3600                     | a step taken by a worker that dies (SIGKILL, crash, lost machine) is given to another worker after this many seconds; keep it above the longest step, or a slow step is run twice |
+| TRACKTRACKER_CELERY_NO_WORKER_S    | 300                        | a step no Celery worker takes because none answers for this long fails its run, naming the step and its listeners (start `tracktracker worker`) |
 | TRACKTRACKER_PULL_SLICES          | 1 (in_process), 4 (celery)      | runs a pull tick is split into (consecutive slices of the listeners): with `celery`, slices run on different workers at once |
 | TRACKTRACKER_IMPORT_SLICES        | 1 (in_process), 4 (celery)      | runs the inbox sensor splits the listeners with waiting files into, the same way |
 | TRACKTRACKER_SUPERSET_URL         | none (run Superset locally)     | an existing Superset to provision (docker-compose) |
@@ -211,6 +212,7 @@ class Settings:
     celery_broker_url: str = DEFAULT_CELERY_BROKER_URL
     celery_backend_url: str = DEFAULT_CELERY_BROKER_URL
     celery_visibility_timeout_s: int = 3600
+    celery_no_worker_s: int = 300
     pull_slices: int = 1
     import_slices: int = 1
 
@@ -270,6 +272,7 @@ class Settings:
             celery_broker_url=broker,
             celery_backend_url=_env("TRACKTRACKER_CELERY_BACKEND_URL", broker),  # type: ignore[arg-type]
             celery_visibility_timeout_s=max(1, _env_int("TRACKTRACKER_CELERY_VISIBILITY_TIMEOUT_S", 3600)),
+            celery_no_worker_s=max(1, _env_int("TRACKTRACKER_CELERY_NO_WORKER_S", 300)),
             pull_slices=max(1, _env_int("TRACKTRACKER_PULL_SLICES", 4 if executor == "celery" else 1)),
             import_slices=max(1, _env_int("TRACKTRACKER_IMPORT_SLICES", 4 if executor == "celery" else 1)),
         )

@@ -186,3 +186,41 @@ def test_a_worker_killed_mid_step_loses_no_play(fake, workers, instance, monkeyp
     ]
     assert any(f"Celery worker {victim} stopped answering" in message for message in said)
     assert stored(users) == {user_id: (12, 12) for user_id in users}
+
+
+def test_with_no_worker_answering_the_run_fails_naming_its_listeners(
+    fake,  # noqa: F811
+    redis_server,
+    workers,
+    instance,
+    monkeypatch,
+) -> None:
+    # a broker database no worker of this module listens on: the step waits for a worker that never comes
+    monkeypatch.setenv("TRACKTRACKER_CELERY_BROKER_URL", redis_server.url.rsplit("/", 1)[0] + "/7")
+    monkeypatch.setenv("TRACKTRACKER_CELERY_NO_WORKER_S", "6")
+    monkeypatch.setenv("TRACKTRACKER_PULL_SLICES", "1")
+    users = ["alone-a", "alone-b"]
+    connect(fake, users, plays=3)
+    requests = tick(instance)
+    assert len(requests) == 1
+    started = time.monotonic()
+    [run] = execute_runs(instance, "pull_recently_played", requests)
+    assert run.status == DagsterRunStatus.FAILURE
+    assert time.monotonic() - started < 90  # bounded, not waiting forever
+    failure = next(
+        record.event_log_entry.dagster_event
+        for record in instance.get_records_for_run(run.run_id, of_type=DagsterEventType.RUN_FAILURE).records
+    )
+    errors = " ".join(
+        str(record.event_log_entry.dagster_event.event_specific_data)
+        for record in instance.get_records_for_run(run.run_id).records
+        if record.event_log_entry.dagster_event is not None
+    ) + (failure.message or "")
+    assert "No Celery worker answered for 6 s" in errors
+    assert "tracktracker worker" in errors
+    first, last = (
+        requests[0]["dagster/asset_partition_range_start"],
+        requests[0]["dagster/asset_partition_range_end"],
+    )
+    assert f"listeners {first} to {last}" in errors
+    assert stored(users) == {user_id: (0, 0) for user_id in users}

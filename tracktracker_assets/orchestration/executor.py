@@ -14,7 +14,7 @@ always run in process.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from dagster import (
@@ -32,6 +32,11 @@ from dagster._core.execution.retries import RetryMode
 from dagster._core.execution.step_dependency_config import StepDependencyConfig
 from dagster._core.executor.base import Executor
 from dagster._core.executor.in_process import InProcessExecutor
+from dagster._core.storage.tags import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+    PARTITION_NAME_TAG,
+)
 from dagster._utils.interrupts import pop_captured_interrupt
 from dagster_celery.executor import CeleryExecutor
 
@@ -93,6 +98,7 @@ class TrackedCeleryExecutor(CeleryExecutor):
         from dagster_celery.executor import _submit_task
 
         from tracktracker_assets.orchestration.workers import WatchedStep
+        from tracktracker_assets.settings import get_settings
 
         def submit(app: Any, context: Any, step: Any, queue: str, priority: int, known_state: Any) -> Any:
             def on_lost(hostname: str) -> None:
@@ -104,11 +110,24 @@ class TrackedCeleryExecutor(CeleryExecutor):
                 )
 
             return WatchedStep(
-                app, lambda: _submit_task(app, context, step, queue, priority, known_state), on_lost
+                app,
+                lambda: _submit_task(app, context, step, queue, priority, known_state),
+                on_lost,
+                what=f"step {step.key!r} ({_listeners(context.dagster_run.tags)})",
+                no_worker_s=get_settings().celery_no_worker_s,
             )
 
         with _tracked(plan_context, execution_plan):
             yield from core_celery_execution_loop(plan_context, execution_plan, step_execution_fn=submit)
+
+
+def _listeners(tags: Mapping[str, str]) -> str:
+    """The run's listeners as its tags name them (one partition, or a range)."""
+    first, last = tags.get(ASSET_PARTITION_RANGE_START_TAG), tags.get(ASSET_PARTITION_RANGE_END_TAG)
+    if first and last:
+        return f"listener {first}" if first == last else f"listeners {first} to {last}"
+    partition = tags.get(PARTITION_NAME_TAG)
+    return f"listener {partition}" if partition else "every listener of the run"
 
 
 def _requirements(_config: object) -> Sequence[ExecutorRequirement]:

@@ -65,6 +65,10 @@ SILENCES_FOR_GONE = 2
 PING_TIMEOUT_S = 2.0
 
 
+class NoWorkerError(RuntimeError):
+    """No Celery worker answered while a step waited for one (TRACKTRACKER_CELERY_NO_WORKER_S)."""
+
+
 class WatchedStep:
     """A step's Celery result (what dagster-celery's loop polls) that notices its worker is gone and
     sends the step again.
@@ -75,17 +79,22 @@ class WatchedStep:
     worker is free. Re-running a step is safe: bronze writes are idempotent by event identity.
     """
 
-    def __init__(self, app: Any, submit: Any, on_lost: Any) -> None:
+    def __init__(
+        self, app: Any, submit: Any, on_lost: Any, *, what: str = "", no_worker_s: float = 300.0
+    ) -> None:
         import time
 
         self._app, self._submit, self._on_lost = app, submit, on_lost
+        self._what, self._no_worker_s = what, no_worker_s
         self._clock = time.monotonic
         self.result = submit()
         self._checked = self._clock()
         self._silences = 0
+        self._unanswered_since: float | None = None
+        self._failure: NoWorkerError | None = None
 
     def ready(self) -> bool:
-        if self.result.ready():
+        if self._failure is not None or self.result.ready():
             return True
         if self._clock() - self._checked >= CHECK_EVERY_S:
             self._checked = self._clock()
@@ -97,6 +106,7 @@ class WatchedStep:
         hostname = info.get("hostname") if isinstance(info, dict) else None
         if not hostname:
             self._silences = 0  # waiting in the queue: no worker to ask yet
+            self._check_some_worker_answers()
             return
         if self._app.control.ping(destination=[hostname], timeout=PING_TIMEOUT_S):
             self._silences = 0
@@ -108,7 +118,27 @@ class WatchedStep:
             self.result = self._submit()
             self._on_lost(hostname)
 
+    def _check_some_worker_answers(self) -> None:
+        """A step waiting in the queue while no worker answers at all fails after no_worker_s, instead
+        of waiting forever (busy workers answer: their step runs in a thread)."""
+        if self._app.control.ping(timeout=PING_TIMEOUT_S, limit=1):
+            self._unanswered_since = None
+            return
+        now = self._clock()
+        if self._unanswered_since is None:
+            self._unanswered_since = now
+        elif now - self._unanswered_since >= self._no_worker_s:
+            self.result.revoke()
+            self._failure = NoWorkerError(
+                f"No Celery worker answered for {self._no_worker_s:.0f} s, so {self._what or 'this step'} "
+                "did not run and wrote nothing. Start `tracktracker worker` (with the same "
+                "TRACKTRACKER_CELERY_BROKER_URL as the daemon) and launch the run again, or set "
+                "TRACKTRACKER_EXECUTOR=in_process."
+            )
+
     def get(self, *args: Any, **kwargs: Any) -> Any:
+        if self._failure is not None:
+            raise self._failure
         return self.result.get(*args, **kwargs)
 
     def revoke(self) -> None:
