@@ -70,7 +70,11 @@ def test_enrichment_is_budgeted_resumable_and_reaches_gold(fake, monkeypatch) ->
 
 def test_a_long_retry_after_ends_the_run_and_keeps_what_arrived(fake, monkeypatch) -> None:
     connect_directly(fake, "throttled")
-    fake.generate_plays("sp-throttled", 30, end=datetime.now(UTC) - timedelta(minutes=1), seed="other-tracks")
+    # tracks no other test plays (generated plays draw from the catalog's first 5,000 tracks), so their
+    # new artists are certainly still to be fetched, whatever the session enriched before
+    fresh = fake.catalog.derived_track_ids(6_030)[6_000:]
+    end = datetime.now(UTC) - timedelta(minutes=1)
+    fake.add_plays("sp-throttled", [(track, end - timedelta(minutes=5 * i)) for i, track in enumerate(fresh)])
     assert run_pull(get_settings(), ["throttled"]).success
     code, output = cli("pull", "throttled")
     assert code == 0, output
