@@ -150,7 +150,9 @@ class Lab:
     def kill_postgres(self) -> None:
         """SIGKILL the server and all its backends at once, as a crash would."""
         for pid in self.postgres_pids():
-            os.kill(pid, signal.SIGKILL)
+            # a backend may end between the listing and its kill (a query that just finished)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
 
     def kill_postgres_then_cli(self, victim: subprocess.Popen) -> None:
         """PostgreSQL crashes; once dbt (if any) has given up, the CLI is killed too. Left alone, the
