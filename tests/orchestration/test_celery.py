@@ -5,7 +5,6 @@ their steps run on both workers; a worker killed mid-step loses no play; the def
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections.abc import Iterator
@@ -42,14 +41,10 @@ def celery_env(redis_server: RedisServer, fake) -> Iterator[dict[str, str]]:  # 
         "TRACKTRACKER_CELERY_BROKER_URL": redis_server.url,
         "TRACKTRACKER_CELERY_VISIBILITY_TIMEOUT_S": str(VISIBILITY_TIMEOUT_S),
     }
-    saved = {key: os.environ.get(key) for key in env}
-    os.environ.update(env)
-    yield env
-    for key, value in saved.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
+    with pytest.MonkeyPatch.context() as patch:  # module-wide; restored after the module
+        for key, value in env.items():
+            patch.setenv(key, value)
+        yield env
 
 
 @pytest.fixture(scope="module")
