@@ -132,11 +132,12 @@ batch as (
 
 {% else %}
 
-candidates as (
+-- not stored: each use below reads the staging tables it needs (the conformed view is cheap to read,
+-- and a store of every source's wide rows spills to disk; a filter on source_tier skips a table whole)
+candidates as not materialized (
     select * from staged
 ),
 
--- from candidates, not staged: read once, staged is not stored a second time
 batch as (
     select coalesce(max(load_id), 0) as load_id from candidates
 ),
@@ -374,7 +375,8 @@ linked_once as (
             jsonb_build_object('play_id', c.play_id, 'service', c.service, 'source', c.source, 'load_id', c.load_id)
         ) as linked_rows
     from absorbed as x
-    join candidates as c on c.play_id = x.play_id
+    -- an absorbed row is never of the first tier (extended history wins every match it is in)
+    join candidates as c on c.play_id = x.play_id and c.source_tier > 1
     where not exists (select 1 from shared_events as s where s.event_id = x.event_id)
 ),
 
@@ -396,7 +398,7 @@ linked_several as (
             order by c.source_tier, c.play_id
         ) as linked_rows
     from absorbed as x
-    join candidates as c on c.play_id = x.play_id
+    join candidates as c on c.play_id = x.play_id and c.source_tier > 1
     where x.event_id in (select event_id from shared_events)
     group by x.event_id
 ),
