@@ -93,3 +93,54 @@ def test_a_large_build_is_vacuumed_and_analyzed_right_after(real_gold) -> None:
     finally:
         with connection(real_gold.database_url) as conn, conn.cursor() as cur:
             cur.execute("drop table silver.bulk_probe")
+
+
+def test_refresh_leaves_out_staging_tables_no_new_load_reaches(real_gold) -> None:
+    """A refresh runs (and tests) only the staging tables kept by load that a new load reaches."""
+    from dagster import DagsterEventType, EventRecordsFilter
+    from rich.console import Console
+
+    from tests.test_one_play_once import PROBE, _erase_probe, _load_probe
+    from tracktracker_assets.orchestration.instance import get_instance
+    from tracktracker_assets.orchestration.pipeline import refresh_if_behind
+    from tracktracker_assets.transform.project import ensure_manifest
+    from tracktracker_assets.transform.untouched import staged_by_load, untouched_staging
+
+    manifest = ensure_manifest(real_gold)
+    staged = {m.model for m in staged_by_load(json.loads(manifest.read_text()))}
+    spotify_plays = {f"stg_spotify__{t}" for t in ("extended_history", "account_history", "recently_played")}
+    unused = {
+        "stg_lastfm__scrobbles",
+        "stg_lastfm__recent_tracks",
+        "stg_listenbrainz__listens",
+        "stg_tidal__streaming",
+    }
+    assert spotify_plays | unused <= staged
+    assert not {"int_plays__deduplicated", "fct_plays"} & staged  # only tables that read one bronze table
+    assert unused <= set(untouched_staging(real_gold, manifest))
+
+    url = real_gold.database_url
+    instance = get_instance(real_gold)
+    before = instance.get_event_records(
+        EventRecordsFilter(event_type=DagsterEventType.ASSET_MATERIALIZATION), limit=1, ascending=False
+    )
+    after_id = before[0].storage_id if before else 0
+    _load_probe(url)  # new loads in the three Spotify play tables only
+    try:
+        untouched = set(untouched_staging(real_gold, manifest))
+        assert not spotify_plays & untouched
+        assert unused <= untouched
+        assert refresh_if_behind(real_gold, Console(quiet=True))
+        built = {
+            record.asset_key.path[-1]
+            for record in instance.get_event_records(
+                EventRecordsFilter(event_type=DagsterEventType.ASSET_MATERIALIZATION, after_cursor=after_id)
+            )
+        }
+        assert spotify_plays <= built and "fct_plays" in built
+        assert not unused & built
+        # what was left out had nothing to do: the probe's plays are in gold, nothing else moved
+        assert query(url, "select count(*) from gold.fct_plays where user_id = %s", (PROBE,))[1] == [(4,)]
+        assert unused <= set(untouched_staging(real_gold, manifest))
+    finally:
+        _erase_probe(url)

@@ -23,6 +23,7 @@ from tracktracker_assets.orchestration import progress
 from tracktracker_assets.orchestration.resources import WarehouseResource
 from tracktracker_assets.settings import Settings
 from tracktracker_assets.transform.project import DBT_PROJECT_DIR, export_dbt_env
+from tracktracker_assets.transform.untouched import untouched_staging
 from tracktracker_assets.transform.views import EXCLUDE_STATIC, mark_static_nodes_built, static_nodes_current
 from tracktracker_assets.warehouse.build_state import (
     BUILD_IN_PROGRESS,
@@ -113,6 +114,10 @@ def build_silver_gold(
             args.append("--full-refresh")
         unfinished = _mark_build(settings, context.run_id)
         through = _newest_play_load(settings)  # before dbt starts: loads after it may be unseen
+        untouched = [] if rebuild else untouched_staging(settings, project.manifest_path)
+        if untouched:
+            context.log.info(f"No new loads for {', '.join(untouched)}: left out with their tests.")
+            args += ["--exclude", " ".join(untouched)]  # one value: its selectors, space-separated
         if unfinished:
             context.log.info(f"Run {unfinished[:8]}'s build did not finish; this build completes it.")
         for event in dbt.cli(args, context=context).stream():

@@ -1,0 +1,98 @@
+"""Staging tables that no new load reaches: a refresh leaves them, and their data tests, out.
+
+A staging model kept by load (incremental, reading one bronze table, only the loads newer than the
+highest load_id it holds: `only_new_loads()` or `watermark('load_id')` in its SQL) has nothing to do
+while its bronze table holds no such load. dbt would still run it, to insert nothing, and then
+re-test the whole table (a unique test over a million staged plays takes seconds), on every refresh,
+for every service the listener never used since. Leaving such a model out changes no row: it is
+the same check the model's own SQL makes, made before dbt starts.
+
+The caller reads the newest load before asking (transform/assets.py): a load that lands after the
+question is either seen here or left to the next refresh, never marked as built.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from psycopg2 import sql
+
+from tracktracker_assets.settings import Settings
+from tracktracker_assets.warehouse.db import connect
+
+# how a staging model's SQL reads only the loads newer than its own (macros/staged_by_load.sql,
+# macros/watermark.sql)
+LOAD_WATERMARKS = ("only_new_loads()", "watermark('load_id')")
+
+
+@dataclass(frozen=True)
+class StagedByLoad:
+    model: str  # dbt's name for it, as `--exclude` takes it
+    schema: str
+    table: str
+    source_schema: str
+    source_table: str
+
+
+def staged_by_load(manifest: dict[str, Any]) -> list[StagedByLoad]:
+    """The incremental models that read exactly one source, by load id."""
+    sources = manifest.get("sources", {})
+    found = []
+    for node in manifest["nodes"].values():
+        if node["resource_type"] != "model" or node["config"].get("materialized") != "incremental":
+            continue
+        parents = node["depends_on"]["nodes"]
+        if len(parents) != 1 or parents[0] not in sources:
+            continue
+        if not any(mark in node.get("raw_code", "") for mark in LOAD_WATERMARKS):
+            continue
+        source = sources[parents[0]]
+        found.append(
+            StagedByLoad(
+                model=node["name"],
+                schema=node["schema"],
+                table=node["alias"] or node["name"],
+                source_schema=source["schema"],
+                source_table=source["identifier"] or source["name"],
+            )
+        )
+    return sorted(found, key=lambda m: m.model)
+
+
+def untouched_staging(settings: Settings, manifest_path: Path) -> list[str]:
+    """The staging models kept by load whose bronze table holds no load newer than theirs."""
+    models = staged_by_load(json.loads(manifest_path.read_text()))
+    if not models:
+        return []
+    conn = connect(settings.database_url)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(
+                "select s, t from unnest(%s::text[], %s::text[]) as m (s, t) "
+                "where to_regclass(format('%%I.%%I', s, t)) is not null",
+                ([m.schema for m in models], [m.table for m in models]),
+            )
+            built = set(cur.fetchall())
+            untouched = []
+            for m in models:
+                if (m.schema, m.table) not in built:
+                    continue  # never built (or dropped): the model must run
+                # one index probe each: both tables are indexed on load_id
+                cur.execute(
+                    sql.SQL(
+                        "select not exists (select 1 from {source} where load_id > "
+                        "(select coalesce(max(load_id), 0) from {staged}))"
+                    ).format(
+                        source=sql.Identifier(m.source_schema, m.source_table),
+                        staged=sql.Identifier(m.schema, m.table),
+                    )
+                )
+                if cur.fetchone()[0]:
+                    untouched.append(m.model)
+        conn.rollback()
+        return untouched
+    finally:
+        conn.close()
