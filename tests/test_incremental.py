@@ -103,8 +103,11 @@ def test_refresh_leaves_out_staging_tables_no_new_load_reaches(real_gold) -> Non
     from tests.test_one_play_once import PROBE, _erase_probe, _load_probe
     from tracktracker_assets.orchestration.instance import get_instance
     from tracktracker_assets.orchestration.pipeline import refresh_if_behind
+    from tracktracker_assets.orchestration.runs import run_refresh
     from tracktracker_assets.transform.project import ensure_manifest
     from tracktracker_assets.transform.untouched import staged_by_load, untouched_staging
+    from tracktracker_assets.warehouse.build_state import STAGED_BY_LOAD, set_state
+    from tracktracker_assets.warehouse.db import connect
 
     manifest = ensure_manifest(real_gold)
     staged = {m.model for m in staged_by_load(json.loads(manifest.read_text()))}
@@ -141,6 +144,27 @@ def test_refresh_leaves_out_staging_tables_no_new_load_reaches(real_gold) -> Non
         assert not unused & built
         # what was left out had nothing to do: the probe's plays are in gold, nothing else moved
         assert query(url, "select count(*) from gold.fct_plays where user_id = %s", (PROBE,))[1] == [(4,)]
+        assert unused <= set(untouched_staging(real_gold, manifest))
+
+        # a staging model or macro changed since the last build (its stamp differs): every one runs
+        # once (an incremental model takes a new column only when it runs), and is stamped again
+        conn = connect(url)
+        try:
+            set_state(conn, STAGED_BY_LOAD, "a build of other models")
+        finally:
+            conn.close()
+        assert untouched_staging(real_gold, manifest) == []
+        last = instance.get_event_records(
+            EventRecordsFilter(event_type=DagsterEventType.ASSET_MATERIALIZATION), limit=1, ascending=False
+        )[0].storage_id
+        assert run_refresh(real_gold).success
+        rebuilt = {
+            record.asset_key.path[-1]
+            for record in instance.get_event_records(
+                EventRecordsFilter(event_type=DagsterEventType.ASSET_MATERIALIZATION, after_cursor=last)
+            )
+        }
+        assert staged <= rebuilt
         assert unused <= set(untouched_staging(real_gold, manifest))
     finally:
         _erase_probe(url)

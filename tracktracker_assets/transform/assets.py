@@ -23,7 +23,7 @@ from tracktracker_assets.orchestration import progress
 from tracktracker_assets.orchestration.resources import WarehouseResource
 from tracktracker_assets.settings import Settings
 from tracktracker_assets.transform.project import DBT_PROJECT_DIR, export_dbt_env
-from tracktracker_assets.transform.untouched import untouched_staging
+from tracktracker_assets.transform.untouched import mark_staging_built, untouched_staging
 from tracktracker_assets.transform.views import EXCLUDE_STATIC, mark_static_nodes_built, static_nodes_current
 from tracktracker_assets.warehouse.build_state import (
     BUILD_IN_PROGRESS,
@@ -133,6 +133,7 @@ def build_silver_gold(
     context.log.info(f"Dashboards: {after_refresh(settings, changed, details_changed=details_changed)}")
     if not skip_static:
         mark_static_nodes_built(settings, project.manifest_path)
+    mark_staging_built(settings, project.manifest_path)
     counts = table_row_counts(settings)
     for event in events:
         if isinstance(event, Output | AssetMaterialization):

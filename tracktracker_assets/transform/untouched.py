@@ -7,12 +7,16 @@ re-test the whole table (a unique test over a million staged plays takes seconds
 for every service the listener never used since. Leaving such a model out changes no row: it is
 the same check the model's own SQL makes, made before dbt starts.
 
-The caller reads the newest load before asking (transform/assets.py): a load that lands after the
-question is either seen here or left to the next refresh, never marked as built.
+Only while these models are as the last successful build ran them: their SQL, config and the
+project's macros are stamped after it (bronze.dbt_state), and a change runs every one once, since an
+incremental model takes a new column only when it runs. The caller reads the newest load before
+asking (transform/assets.py): a load that lands after the question is either seen here or left to
+the next refresh, never marked as built.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +25,8 @@ from typing import Any
 from psycopg2 import sql
 
 from tracktracker_assets.settings import Settings
+from tracktracker_assets.transform.views import project_macros
+from tracktracker_assets.warehouse.build_state import STAGED_BY_LOAD, get_state, set_state
 from tracktracker_assets.warehouse.db import connect
 
 # how a staging model's SQL reads only the loads newer than its own (macros/staged_by_load.sql,
@@ -35,6 +41,7 @@ class StagedByLoad:
     table: str
     source_schema: str
     source_table: str
+    definition: str  # its SQL's checksum and its config
 
 
 def staged_by_load(manifest: dict[str, Any]) -> list[StagedByLoad]:
@@ -57,18 +64,30 @@ def staged_by_load(manifest: dict[str, Any]) -> list[StagedByLoad]:
                 table=node["alias"] or node["name"],
                 source_schema=source["schema"],
                 source_table=source["identifier"] or source["name"],
+                definition=json.dumps(
+                    [node["checksum"]["checksum"], node["config"]], sort_keys=True, default=str
+                ),
             )
         )
     return sorted(found, key=lambda m: m.model)
 
 
+def _fingerprint(manifest: dict[str, Any], models: list[StagedByLoad]) -> str:
+    stamped = [[m.model, m.definition] for m in models]
+    return hashlib.sha256(json.dumps([stamped, project_macros(manifest)]).encode()).hexdigest()
+
+
 def untouched_staging(settings: Settings, manifest_path: Path) -> list[str]:
-    """The staging models kept by load whose bronze table holds no load newer than theirs."""
-    models = staged_by_load(json.loads(manifest_path.read_text()))
+    """The staging models kept by load whose bronze table holds no load newer than theirs (none while
+    a model or macro changed since the last successful build)."""
+    manifest = json.loads(manifest_path.read_text())
+    models = staged_by_load(manifest)
     if not models:
         return []
     conn = connect(settings.database_url)
     try:
+        if get_state(conn, STAGED_BY_LOAD) != _fingerprint(manifest, models):
+            return []
         with conn.cursor() as cur:
             cur.execute(
                 "select s, t from unnest(%s::text[], %s::text[]) as m (s, t) "
@@ -94,5 +113,15 @@ def untouched_staging(settings: Settings, manifest_path: Path) -> list[str]:
                     untouched.append(m.model)
         conn.rollback()
         return untouched
+    finally:
+        conn.close()
+
+
+def mark_staging_built(settings: Settings, manifest_path: Path) -> None:
+    """Stamp the staging models kept by load as this successful build ran them."""
+    manifest = json.loads(manifest_path.read_text())
+    conn = connect(settings.database_url)
+    try:
+        set_state(conn, STAGED_BY_LOAD, _fingerprint(manifest, staged_by_load(manifest)))
     finally:
         conn.close()

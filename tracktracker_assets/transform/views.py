@@ -34,7 +34,7 @@ def _static_nodes(manifest: dict[str, Any]) -> list[tuple[str, str, str]]:
     )
 
 
-def _project_macros(manifest: dict[str, Any]) -> list[str]:
+def project_macros(manifest: dict[str, Any]) -> list[str]:
     # post-hooks (row security) and macros shape what a view or the calendar is, not only its SQL file
     return sorted(
         m["macro_sql"] for m in manifest.get("macros", {}).values() if m.get("package_name") == "tracktracker"
@@ -48,7 +48,7 @@ def _fingerprint(nodes: list[tuple[str, str, str]], macros: list[str]) -> str:
 def static_nodes_current(settings: Settings, manifest_path: Path) -> bool:
     manifest = json.loads(manifest_path.read_text())
     nodes = _static_nodes(manifest)
-    fingerprint = _fingerprint(nodes, _project_macros(manifest))
+    fingerprint = _fingerprint(nodes, project_macros(manifest))
     conn = connect(settings.database_url)
     try:
         if get_state(conn, STATIC_NODES) != fingerprint:
@@ -68,6 +68,6 @@ def mark_static_nodes_built(settings: Settings, manifest_path: Path) -> None:
     manifest = json.loads(manifest_path.read_text())
     conn = connect(settings.database_url)
     try:
-        set_state(conn, STATIC_NODES, _fingerprint(_static_nodes(manifest), _project_macros(manifest)))
+        set_state(conn, STATIC_NODES, _fingerprint(_static_nodes(manifest), project_macros(manifest)))
     finally:
         conn.close()

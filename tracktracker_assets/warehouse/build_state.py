@@ -9,6 +9,9 @@
 - `full_refresh`: set by a migration after which silver and gold must be rebuilt from bronze (a
   renamed model, a changed play id); the next build runs with --full-refresh and clears it once it
   succeeded.
+- `staged_by_load`: the fingerprint of the staging models kept by load as last built by a build that
+  succeeded (transform/untouched.py): while it matches, a refresh may leave out the ones no new load
+  reaches; a changed model or macro runs every one once (a new column is appended when it runs).
 - `built_through`: the newest bronze load that existed when the last successful build started. A
   load that adds no play (a file of artist hints, a file whose records were all known) leaves the
   models' own watermarks where they were; this says it was taken in all the same.
@@ -24,6 +27,7 @@ STATIC_NODES = "static_nodes"
 BUILD_IN_PROGRESS = "build_in_progress"
 FULL_REFRESH = "full_refresh"
 BUILT_THROUGH = "built_through"
+STAGED_BY_LOAD = "staged_by_load"
 
 
 def get_state(conn: Any, key: str) -> str | None:
