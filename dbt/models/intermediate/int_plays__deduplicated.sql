@@ -40,12 +40,13 @@
       Spotify id are different songs when the ids differ, whatever their names;
     - and they are close in time: their starts lie within the tolerance (dedupe_window_s plus both
       rows' precision, so a minute-precision source gets its minute), or both know their end and
-      the ends do, or their intervals overlap by more than half of the shorter one. Start-stamped
-      rows (Last.fm, YouTube Music, ListenBrainz submissions) know their start; end-stamped ones
-      (Spotify, Deezer, ListenBrainz's Spotify-importer rows) know their end and their start from
-      the duration: the end minus ms_played, else minus the track's length. A moment a row does not
-      know (the start of an end-stamped row of unknown length) is never compared: taken as its end,
-      it would fall on the start of the song's next play.
+      the ends do, or their intervals, when both rows know theirs whole, overlap by more than half
+      of the shorter one. Start-stamped rows (Last.fm, YouTube Music, ListenBrainz submissions)
+      know their start; end-stamped ones (Spotify, Deezer, ListenBrainz's Spotify-importer rows)
+      know their end and their start from the duration: the end minus ms_played, else minus the
+      track's length. A moment a row does not know (the start of an end-stamped row of unknown
+      length, the end of a scrobble) is never compared: taken as its end, the start of an
+      end-stamped row would fall on the start of the song's next play.
     The distance of a pair is the smaller of the start and end differences (seconds), and an event
     is as close as its nearest row. A row joins an event only when each is the other's nearest
     candidate (ties: the smaller id), in up to three rounds, each over the rows and events earlier
@@ -276,9 +277,15 @@ pairs as (
         and (
             {{ start_gap }} <= {{ tolerance }}
             or {{ end_gap }} <= {{ tolerance }}
-            or extract(epoch from least(a.match_end, b.match_end) - greatest(a.match_start, b.match_start))
-                > 0.5 * least(extract(epoch from a.match_end - a.match_start),
-                    extract(epoch from b.match_end - b.match_start))
+            -- only two intervals both rows know whole overlap: least and greatest skip a null, which
+            -- would take a scrobble's unknown end as reaching over every later play of its song
+            or (
+                a.match_start is not null and a.match_end is not null
+                and b.match_start is not null and b.match_end is not null
+                and extract(epoch from least(a.match_end, b.match_end) - greatest(a.match_start, b.match_start))
+                    > 0.5 * least(extract(epoch from a.match_end - a.match_start),
+                        extract(epoch from b.match_end - b.match_start))
+            )
         )
     {% if not loop.last %}union all{% endif %}
     {%- endfor %}
