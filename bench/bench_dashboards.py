@@ -7,7 +7,10 @@ listeners, registered with `users add` and loaded through the inbox, Dagster and
 storage started by `tracktracker up --no-ui`, Superset started and provisioned as `up` does
 (tracktracker_assets.cli.superset.start_and_provision). Then one Chromium with one context per listener:
 each logs in, and all open the dashboard at once. Measured per listener: from the navigation until every
-chart of the visible tab has drawn (the browser tests' own check). Three runs:
+chart of the visible tab has drawn (the browser tests' own check). Beside it, the server's share alone
+("page data"): the same listeners, logged in over the API, all send the page's chart-data requests at
+once (those of superset/warmup/<slug>.json that the browser sends when the page opens on its first tab,
+up to 6 in flight per listener as a browser keeps per host), timed until the last answer. Three runs:
 
 - cold: the chart cache on (the default) and empty;
 - warm: the cache renewed as after a refresh (tracktracker_assets.dashboards.warm.warm_listeners);
@@ -146,6 +149,49 @@ def open_at_once(base_url: str, users: list[str], passwords: dict[str, str]) -> 
             browser.close()
 
 
+# requests a browser keeps in flight to one host (HTTP/1.1)
+BROWSER_CONNECTIONS = 6
+
+
+def page_data_at_once(settings: object, users: list[str], passwords: dict[str, str]) -> list[float]:
+    """Seconds until every chart-data request of the page was answered, per listener, all at once."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tests.dashboards.browser import dashboard_tabs
+    from tracktracker_assets.dashboards import provision, service, warm
+    from tracktracker_assets.dashboards.bundle import load_bundle
+    from tracktracker_assets.dashboards.client import SupersetClient
+
+    # the page opens on its first tab: its charts and the native filters, as the browser asks
+    in_view = set(dashboard_tabs(SLUG)[0][1])
+    entries = [
+        e
+        for e in json.loads(warm.recording_path(SLUG).read_text())["requests"]
+        if e.get("chart") is None or e["chart"] in in_view
+    ]
+    assert len(entries) > len(in_view) > 0, f"the recording of {SLUG} lacks the charts in view"
+    found, _ = provision.find_objects(provision.admin_client(settings), load_bundle())
+    bodies = [warm.render(e, found) for e in entries]
+    clients = [SupersetClient(service.url(settings), u, passwords[u]) for u in users]  # not measured
+    start = threading.Barrier(len(clients))
+
+    def open_page(client: SupersetClient) -> float:
+        def ask(body: dict) -> None:
+            results = client.chart_data(body)
+            if not all(r.get("status") == "success" for r in results):
+                raise SystemExit(f"a chart of {client.username} failed: {str(results)[:300]}")
+
+        start.wait()
+        began = time.perf_counter()
+        with ThreadPoolExecutor(BROWSER_CONNECTIONS) as pool:
+            list(pool.map(ask, bodies))
+        return time.perf_counter() - began
+
+    with ThreadPoolExecutor(len(clients)) as pool:
+        return list(pool.map(open_page, clients))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -183,8 +229,12 @@ def main() -> None:
         passwords = {u: listener_password(settings, u) or "" for u in users}
         runs: dict[str, list[float]] = {}
 
+        data: dict[str, list[float]] = {}
+
         clear_chart_data(settings.home, None)
         log("cold: cache on and empty")
+        data["cold"] = page_data_at_once(settings, users, passwords)
+        clear_chart_data(settings.home, None)
         runs["cold"] = open_at_once(service.url(settings), users, passwords)
 
         clear_chart_data(settings.home, None)
@@ -193,11 +243,13 @@ def main() -> None:
         results["warm_up_s"] = round(time.perf_counter() - began, 1)
         results["warm_up"] = report.summary()
         log(f"warm: {report.summary()} in {results['warm_up_s']} s")
+        data["warm"] = page_data_at_once(settings, users, passwords)
         runs["warm"] = open_at_once(service.url(settings), users, passwords)
 
         service.stop(settings)
         service.start(settings, extra_env={"TRACKTRACKER_SUPERSET_CACHE": "off"})
         log("off: TRACKTRACKER_SUPERSET_CACHE=off")
+        data["off"] = page_data_at_once(settings, users, passwords)
         runs["off"] = open_at_once(service.url(settings), users, passwords)
     finally:
         service.stop(settings)
@@ -214,6 +266,16 @@ def main() -> None:
         for name, times in runs.items()
     }
     results["page_drawn"] = table
+    served_table = {
+        name: {
+            "p50_s": seconds(percentile(times, 50)),
+            "p95_s": seconds(percentile(times, 95)),
+            "max_s": seconds(max(times)),
+            "each_s": [seconds(t) for t in times],
+        }
+        for name, times in data.items()
+    }
+    results["page_data"] = served_table
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "dashboards.json").write_text(json.dumps(results, indent=2))
     print(
@@ -221,10 +283,16 @@ def main() -> None:
         f"{results['superset_workers']} workers x {results['superset_threads']} threads, "
         f"{results['cores']} cores"
     )
-    print(f"{'cache':<6} {'p50 s':>7} {'p95 s':>7} {'max s':>7} {'not drawn':>10}")
+    print(f"{'cache':<6} {'what':<11} {'p50 s':>7} {'p95 s':>7} {'max s':>7} {'not drawn':>10}")
     for name, row in table.items():
+        served = served_table[name]
+        p50, p95, most = served["p50_s"], served["p95_s"], served["max_s"]
+        print(f"{name:<6} {'page data':<11} {p50!s:>7} {p95!s:>7} {most!s:>7}")
         missing = row["not_drawn_in_300_s"]
-        print(f"{name:<6} {row['p50_s']!s:>7} {row['p95_s']!s:>7} {row['max_s']!s:>7} {missing:>10}")
+        print(
+            f"{name:<6} {'page drawn':<11} {row['p50_s']!s:>7} {row['p95_s']!s:>7} {row['max_s']!s:>7} "
+            f"{missing:>10}"
+        )
 
 
 if __name__ == "__main__":
