@@ -53,6 +53,16 @@ def seconds(value: float) -> float | None:
     return None if value == float("inf") else round(value, 2)
 
 
+def spread(times: list[float]) -> dict[str, object]:
+    """p50, p95, max and every figure of one round, in seconds."""
+    return {
+        "p50_s": seconds(percentile(times, 50)),
+        "p95_s": seconds(percentile(times, 95)),
+        "max_s": seconds(max(times)),
+        "each_s": [seconds(t) for t in times],
+    }
+
+
 def tt(*args: str) -> None:
     result = subprocess.run([str(TRACKTRACKER), *args], capture_output=True, text=True, env=os.environ.copy())
     if result.returncode != 0:
@@ -227,9 +237,8 @@ def main() -> None:
         users = build_gold(home, args.listeners, args.plays)
         start_and_provision(settings, Console(quiet=True))
         passwords = {u: listener_password(settings, u) or "" for u in users}
-        runs: dict[str, list[float]] = {}
-
-        data: dict[str, list[float]] = {}
+        runs: dict[str, list[float]] = {}  # page drawn
+        data: dict[str, list[float]] = {}  # page data
 
         clear_chart_data(settings.home, None)
         log("cold: cache on and empty")
@@ -256,25 +265,11 @@ def main() -> None:
         subprocess.run([str(TRACKTRACKER), "down"], capture_output=True, env=os.environ.copy())
         shutil.rmtree(home, ignore_errors=True)
     table = {
-        name: {
-            "p50_s": seconds(percentile(times, 50)),
-            "p95_s": seconds(percentile(times, 95)),
-            "max_s": seconds(max(times)),
-            "not_drawn_in_300_s": sum(t == float("inf") for t in times),
-            "each_s": [seconds(t) for t in times],
-        }
+        name: {**spread(times), "not_drawn_in_300_s": sum(t == float("inf") for t in times)}
         for name, times in runs.items()
     }
     results["page_drawn"] = table
-    served_table = {
-        name: {
-            "p50_s": seconds(percentile(times, 50)),
-            "p95_s": seconds(percentile(times, 95)),
-            "max_s": seconds(max(times)),
-            "each_s": [seconds(t) for t in times],
-        }
-        for name, times in data.items()
-    }
+    served_table = {name: spread(times) for name, times in data.items()}
     results["page_data"] = served_table
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "dashboards.json").write_text(json.dumps(results, indent=2))
