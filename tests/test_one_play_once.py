@@ -249,3 +249,86 @@ def test_a_spotify_history_and_its_scrobbles_count_each_play_once(real_gold, tmp
         assert lineage == {"spotify": len(events), "lastfm": len(scrobbled)}
     finally:
         _erase_probe(url, MIXED)
+
+
+# as many listeners as a global ranking needs (global_min_users), each with the same night
+MIDNIGHT = ["dedupe-midnight-1", "dedupe-midnight-2", "dedupe-midnight-3"]
+
+
+def _midnight_files(tmp_path: Path, ended: datetime) -> tuple[Path, Path]:
+    """Spotify's record of one play ending at `ended`, after 100 s, and its scrobble (ghan CSV)."""
+    record = {
+        "ts": ended.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "platform": "android",
+        "ms_played": 100_000,
+        "conn_country": "DE",
+        "master_metadata_track_name": "Midnight Probe Song",
+        "master_metadata_album_artist_name": "Midnight Probe Artist",
+        "master_metadata_album_album_name": "Midnight Probe Album",
+        "spotify_track_uri": "spotify:track:0000000000000000000042",
+        "reason_start": "trackdone",
+        "reason_end": "trackdone",
+        "shuffle": False,
+        "skipped": False,
+        "offline": False,
+        "incognito_mode": False,
+    }
+    spotify = tmp_path / "Streaming_History_Audio_2007.json"
+    spotify.write_text(json.dumps([record]))
+    started = int((ended - timedelta(milliseconds=100_000)).timestamp()) + 1  # the scrobbler's clock
+    lastfm = tmp_path / "scrobbles.csv"
+    with lastfm.open("w", newline="") as f:
+        writer = csv.writer(f, quoting=csv.QUOTE_ALL, lineterminator="\r\n")
+        writer.writerow(
+            ["uts", "utc_time", "artist", "artist_mbid", "album", "album_mbid", "track", "track_mbid"]
+        )
+        when = datetime.fromtimestamp(started, UTC).strftime("%d %b %Y, %H:%M")
+        artist, album, track = "Midnight Probe Artist", "Midnight Probe Album", "Midnight Probe Song"
+        writer.writerow([started, when, artist, "", album, "", track, ""])
+    return spotify, lastfm
+
+
+def test_a_play_across_midnight_scrobbled_first_counts_once(real_gold, tmp_path: Path) -> None:
+    """The listeners' only play of the night starts at 23:59 on a Sunday and ends after midnight. Its
+    scrobble, stamped with the start, comes in first and is a play of its own on Sunday; Spotify's
+    export then brings the same play, on Monday. The scrobble joins Spotify's event, which leaves
+    Sunday, and its week, with no play at all: the refresh must take the scrobble's play out of that
+    day and week everywhere, as a full build from bronze would have none."""
+    url = real_gold.database_url
+    ended = datetime(2007, 6, 3, 23, 59, tzinfo=UTC) + timedelta(
+        seconds=100
+    )  # a Sunday, before every real export
+    monday = ended.date()
+    spotify, lastfm = _midnight_files(tmp_path, ended)
+    try:
+        for path in (lastfm, spotify):
+            conn = connect(url)
+            try:
+                for user in MIDNIGHT:
+                    load_source(conn, user, FileSource(path))
+            finally:
+                conn.close()
+            assert refresh_if_behind(real_gold, Console(quiet=True))
+        for user in MIDNIGHT:
+            plays = "select ended_at::date, services, source from gold.fct_plays where user_id = %s"
+            assert query(url, plays, (user,))[1] == [(monday, "lastfm,spotify", "spotify_extended")]
+            lineage = "select service, is_winner from gold.fct_play_sources where user_id = %s order by 1"
+            assert query(url, lineage, (user,))[1] == [("lastfm", False), ("spotify", True)]
+            for daily in ("agg_daily_listening", "agg_services_daily"):
+                days = f"select local_date, plays from gold.{daily} where user_id = %s"
+                assert query(url, days, (user,))[1] == [(monday, 1)], daily
+        weeks = (
+            "select week_start, entity_type, listeners from gold.global_rank_weekly "
+            "where week_start < '2008-01-01' order by 1, 2"
+        )
+        assert query(url, weeks)[1] == [(monday, "artist", 3), (monday, "track", 3)]
+    finally:
+        for user in MIDNIGHT:
+            _erase_probe(url, user)
+        conn = connect(url)
+        try:
+            with conn.cursor() as cur:  # the shared ranking, as a full build without the probes has it
+                cur.execute("delete from gold.global_rank_weekly where week_start < '2008-01-01'")
+            conn.commit()
+        finally:
+            conn.close()

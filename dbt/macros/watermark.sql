@@ -54,17 +54,47 @@
     where d._batch_load_id > {{ watermark() }}
 {%- endmacro %}
 
-{#- ISO weeks (Mondays) with new facts since this model last ran; none on a full build, which
-    recomputes every week. -#}
+{#- The local days of new facts since this model last ran, and the day either side, as a query of
+    (user_id, local_date): a row silver found to belong to an event on the next or previous day leaves
+    its own day (absorbed_rows.sql), and the two are never more than a day apart. -#}
+{% macro changed_local_days(facts) -%}
+    select distinct f.user_id, f.local_date + shift.days as local_date
+    from {{ facts }} as f
+    cross join (values (-1), (0), (1)) as shift (days)
+    where f._batch_load_id > {{ watermark() }}
+{%- endmacro %}
+
+{#- A pre-hook of the per-day aggregates: the days they recompute go first, so that a day left with
+    no play loses its row (delete+insert replaces only the days the new output has rows for). -#}
+{% macro delete_changed_local_days(facts) %}
+    {%- if is_incremental() %}
+    delete from {{ this }} as a
+    using ({{ changed_local_days(facts) }}) as c
+    where a.user_id = c.user_id and a.local_date = c.local_date
+    {%- endif %}
+{% endmacro %}
+
+{#- ISO weeks (Mondays) with new facts since this model last ran, by their local days and the day
+    either side (changed_local_days); none on a full build, which recomputes every week. -#}
 {% macro changed_weeks(facts) -%}
     {%- if execute and is_incremental() -%}
-        {%- set result = run_query("select distinct date_trunc('week', local_date)::date from " ~ facts
+        {%- set result = run_query("select distinct date_trunc('week', local_date + shift.days)::date from "
+                                   ~ facts ~ " cross join (values (-1), (0), (1)) as shift (days)"
                                    ~ " where _batch_load_id > " ~ watermark() ~ " order by 1") -%}
         {{- return(result.columns[0].values() | map('string') | list) -}}
     {%- else -%}
         {{- return(none) -}}
     {%- endif -%}
 {%- endmacro %}
+
+{#- A pre-hook of the per-week rankings: the weeks they recompute go first, so that a week that no
+    longer ranks anything loses its rows. -#}
+{% macro delete_changed_weeks(facts) %}
+    {%- if is_incremental() %}
+    {%- set weeks = changed_weeks(facts) %}
+    delete from {{ this }} where {{ week_ranges('week_start', weeks) }}
+    {%- endif %}
+{% endmacro %}
 
 {#- `col` falls in one of these weeks: date ranges the index on the column can serve. -#}
 {% macro week_ranges(col, weeks) -%}

@@ -2,7 +2,7 @@
     config(
         materialized='incremental',
         unique_key=['user_id', 'ended_date'],
-        incremental_strategy='delete+insert',
+        incremental_strategy='replace_user_days',
         indexes=[
             {'columns': ['play_id', 'user_id'], 'unique': True},
             {'columns': ['user_id', 'ended_date']},
@@ -14,6 +14,8 @@
         ],
     )
 }}
+{# replace_user_days: delete+insert, after removing the rows that new events absorbed from other
+   days (macros/absorbed_rows.sql) #}
 
 {#-
   One row per listening event from every source: "one play, once".

@@ -1,6 +1,7 @@
 {{
     config(
         unique_key='week_start',
+        pre_hook="{{ delete_changed_weeks(ref('fct_plays')) }}",
         indexes=[{'columns': ['week_start', 'entity_type', 'rank']}, {'columns': ['entity_key']}],
     )
 }}
@@ -8,7 +9,8 @@
 {#-
   Trends across everyone: per ISO week (by local date), the tracks and artists played by at least
   `global_min_users` distinct listeners, so no ranking can single out one person's listening.
-  Recomputes the weeks that received new facts (a full build recomputes all).
+  Recomputes the weeks that received new facts (changed_weeks), deleted first so that a week that no
+  longer ranks anything loses its rows; a full build recomputes all.
 -#}
 {% set weeks = changed_weeks(ref('fct_plays')) %}
 

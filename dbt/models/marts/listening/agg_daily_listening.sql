@@ -1,18 +1,18 @@
 {{
     config(
         unique_key=['user_id', 'local_date'],
+        pre_hook="{{ delete_changed_local_days(ref('fct_plays')) }}",
         indexes=[{'columns': ['user_id', 'local_date'], 'unique': True}, {'columns': ['local_date']}],
     )
 }}
 
--- Listening per user and local day; recomputes only the local days that received new facts.
+-- Listening per user and local day; recomputes only the local days that received new facts and the day
+-- either side (changed_local_days), deleted first so that a day left with no play loses its row.
 with
 
 {% if is_incremental() %}
 changed_days as (
-    select distinct user_id, local_date
-    from {{ ref('fct_plays') }}
-    where _batch_load_id > {{ watermark() }}
+    {{ changed_local_days(ref('fct_plays')) }}
 ),
 {% endif %}
 

@@ -1,6 +1,7 @@
 {{
     config(
         unique_key=['user_id', 'local_date'],
+        pre_hook="{{ delete_changed_local_days(ref('fct_plays')) }}",
         indexes=[
             {'columns': ['user_id', 'local_date', 'service', 'source'], 'unique': True},
             {'columns': ['local_date']},
@@ -10,14 +11,13 @@
 
 -- Listening per user, local day, service and source: where each counted play came from. A play seen
 -- in several services is one play here too, under its winning record's service and source (fct_plays),
--- so the rows of a day add up to that day's plays. Recomputes only the local days that received new facts.
+-- so the rows of a day add up to that day's plays. Recomputes only the local days that received new facts
+-- and the day either side (changed_local_days), deleted first so that a day left with no play loses its rows.
 with
 
 {% if is_incremental() %}
 changed_days as (
-    select distinct user_id, local_date
-    from {{ ref('fct_plays') }}
-    where _batch_load_id > {{ watermark() }}
+    {{ changed_local_days(ref('fct_plays')) }}
 ),
 {% endif %}
 

@@ -1,0 +1,36 @@
+{#-
+  A refresh replaces the user-days silver recomputed (delete+insert on user_id, ended_date), which
+  deletes only the days the new output has rows for. A row can also leave a day that is then left
+  with nothing: when a later load brings the play a row belongs to (the night's last song scrobbled
+  at 23:59, then Spotify's export of that play, ending after midnight), the row joins that event, on
+  the next day, and its own day has no row left to be replaced. The row it was on its own stays, and
+  the play counts twice. These remove such rows: a row the newly written events absorbed is no
+  longer an event of its own, wherever it was.
+-#}
+
+{#- The rows that these events absorbed (their linked_rows), as (user_id, play_id). -#}
+{% macro absorbed_rows(events, where='true') -%}
+    select e.user_id, r.row ->> 'play_id' as play_id
+    from {{ events }} as e
+    cross join lateral jsonb_array_elements(e.linked_rows) as r (row)
+    where e.linked_rows is not null and {{ where }}
+{%- endmacro %}
+
+{#- int_plays__deduplicated's incremental strategy: the rows its new events absorbed are removed
+    wherever they were, then delete+insert replaces the recomputed user-days. -#}
+{% macro get_incremental_replace_user_days_sql(arg_dict) %}
+    delete from {{ arg_dict['target_relation'] }} as t
+    using ({{ absorbed_rows(arg_dict['temp_relation']) }}) as x
+    where t.play_id = x.play_id and t.user_id = x.user_id;
+    {{ get_incremental_delete_insert_sql(arg_dict) }}
+{% endmacro %}
+
+{#- A pre-hook of the models keyed by silver's events (fct_plays, fct_play_sources): remove what
+    belonged to an event that silver's new rows absorbed, before the new rows come in. -#}
+{% macro delete_absorbed_events(event_column='play_id') %}
+    {%- if is_incremental() %}
+    delete from {{ this }} as t
+    using ({{ absorbed_rows(ref('int_plays__deduplicated'), 'e._batch_load_id > ' ~ watermark()) }}) as x
+    where t.{{ event_column }} = x.play_id and t.user_id = x.user_id
+    {%- endif %}
+{% endmacro %}
