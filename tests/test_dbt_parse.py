@@ -1,0 +1,41 @@
+"""One checkout serving several warehouses (a person's own, a benchmark's, the tests') parses the dbt
+project once per warehouse, not at every switch between them: dbt's partial-parsing state is valid
+only for the connection it was made with, so each parse is kept and put back when that warehouse
+comes back, unless the project changed since."""
+
+from __future__ import annotations
+
+import os
+import time
+
+from tracktracker_assets.settings import Settings
+from tracktracker_assets.transform import project
+
+
+def _warehouse(monkeypatch, port: int) -> Settings:
+    monkeypatch.setenv(
+        "TRACKTRACKER_DATABASE_URL", f"postgresql://tracktracker:secret@127.0.0.1:{port}/tracktracker"
+    )
+    return Settings.from_env()
+
+
+def test_a_warehouse_switched_back_to_gets_its_parse_back(tt_home, monkeypatch) -> None:
+    first, second = _warehouse(monkeypatch, 51001), _warehouse(monkeypatch, 51002)
+    target = project.DBT_PROJECT_DIR / "target"
+    project.ensure_manifest(first)
+    state_of_first = (target / "partial_parse.msgpack").read_bytes()
+    project.ensure_manifest(second)
+    assert (target / "partial_parse.msgpack").read_bytes() != state_of_first  # another connection's
+
+    parses: list[list[str]] = []
+    monkeypatch.setattr(project, "run_dbt", lambda settings, args, **kw: parses.append(list(args)))
+    project.ensure_manifest(first)
+    assert parses == []  # put back, not parsed again
+    assert (target / "partial_parse.msgpack").read_bytes() == state_of_first
+
+    # the project changed after the second warehouse's parse: that one is stale and dbt parses again
+    model = next((project.DBT_PROJECT_DIR / "models").rglob("*.sql"))
+    later = time.time() + 2
+    os.utime(model, (later, later))
+    project.ensure_manifest(second)
+    assert parses == [["parse", "--quiet"]]
