@@ -111,8 +111,20 @@ def visible_charts() -> int:
     return charts(tabs[0]["children"][0]) if tabs else charts("ROOT_ID")
 
 
-def open_at_once(base_url: str, users: list[str], passwords: dict[str, str]) -> list[float]:
-    """Seconds until every chart of the visible tab drew, per listener, all navigating together."""
+UNDRAWN_STATE = """(expected) => ({
+  url: location.href,
+  charts: document.querySelectorAll('.dashboard-component-chart-holder[class*="dashboard-chart-id-"]').length,
+  expected,
+  loading: Array.from(document.querySelectorAll('[data-test="loading-indicator"], .loading'))
+    .slice(0, 5).map(e => (e.closest('[data-test]') || e).getAttribute('data-test') || e.className),
+  text: document.body.innerText.slice(0, 400),
+})"""
+
+
+def open_at_once(base_url: str, users: list[str], passwords: dict[str, str], label: str) -> list[float]:
+    """Seconds until every chart of the visible tab drew, per listener, all navigating together. Pages
+    that did not draw in time leave what they showed in bench/out (undrawn-<label>.json and a
+    screenshot of the first), to tell a stalled server from a page waiting on something else."""
     from playwright.sync_api import Error as PlaywrightError
     from playwright.sync_api import sync_playwright
 
@@ -153,6 +165,18 @@ def open_at_once(base_url: str, users: list[str], passwords: dict[str, str]) -> 
                     if drawn:
                         done[i] = time.perf_counter() - started[i]
                 time.sleep(0.05)
+            undrawn = [page for i, page in enumerate(pages) if i not in done]
+            if undrawn:
+                OUT.mkdir(parents=True, exist_ok=True)
+                undrawn[0].screenshot(path=str(OUT / f"undrawn-{label}.png"), full_page=True)
+                states = []
+                for page in undrawn:
+                    try:
+                        states.append(page.evaluate(UNDRAWN_STATE, expected))
+                    except PlaywrightError as error:
+                        states.append({"error": str(error)[:300]})
+                (OUT / f"undrawn-{label}.json").write_text(json.dumps(states, indent=2))
+                log(f"{len(undrawn)} pages did not draw; what they showed: bench/out/undrawn-{label}.*")
             # a page that never drew counts as the whole wait (p95 then says so); the count is reported
             return [done.get(i, float("inf")) for i in range(len(pages))]
         finally:
@@ -232,19 +256,19 @@ def main() -> None:
         "superset_threads": config.threads,
         "visible_charts": visible_charts(),
     }
+    runs: dict[str, list[float]] = {}  # page drawn
+    data: dict[str, list[float]] = {}  # page data
     try:
         tt("up", "--no-demo", "--no-ui")
         users = build_gold(home, args.listeners, args.plays)
         start_and_provision(settings, Console(quiet=True))
         passwords = {u: listener_password(settings, u) or "" for u in users}
-        runs: dict[str, list[float]] = {}  # page drawn
-        data: dict[str, list[float]] = {}  # page data
 
         clear_chart_data(settings.home, None)
         log("cold: cache on and empty")
         data["cold"] = page_data_at_once(settings, users, passwords)
         clear_chart_data(settings.home, None)
-        runs["cold"] = open_at_once(service.url(settings), users, passwords)
+        runs["cold"] = open_at_once(service.url(settings), users, passwords, "cold")
 
         clear_chart_data(settings.home, None)
         began = time.perf_counter()
@@ -253,15 +277,18 @@ def main() -> None:
         results["warm_up"] = report.summary()
         log(f"warm: {report.summary()} in {results['warm_up_s']} s")
         data["warm"] = page_data_at_once(settings, users, passwords)
-        runs["warm"] = open_at_once(service.url(settings), users, passwords)
+        runs["warm"] = open_at_once(service.url(settings), users, passwords, "warm")
 
         service.stop(settings)
         service.start(settings, extra_env={"TRACKTRACKER_SUPERSET_CACHE": "off"})
         log("off: TRACKTRACKER_SUPERSET_CACHE=off")
         data["off"] = page_data_at_once(settings, users, passwords)
-        runs["off"] = open_at_once(service.url(settings), users, passwords)
+        runs["off"] = open_at_once(service.url(settings), users, passwords, "off")
     finally:
         service.stop(settings)
+        if any(t == float("inf") for times in runs.values() for t in times):
+            OUT.mkdir(parents=True, exist_ok=True)  # the server's side of a round that did not draw
+            shutil.copy(service.log_file(settings), OUT / "superset-undrawn.log")
         subprocess.run([str(TRACKTRACKER), "down"], capture_output=True, env=os.environ.copy())
         shutil.rmtree(home, ignore_errors=True)
     table = {
