@@ -196,20 +196,33 @@ def _spotify_and_scrobbles(tmp_path: Path) -> tuple[Path, Path, list[dict]]:
         started = int((ended - timedelta(milliseconds=r["ms_played"])).timestamp())
         scrobbles.append((started, r))
     scrobbles.sort(key=lambda s: -s[0])
-    lastfm = tmp_path / "scrobbles.csv"
-    with lastfm.open("w", newline="") as f:
+    lastfm = _write_ghan(
+        tmp_path / "scrobbles.csv",
+        [
+            (
+                uts,
+                r["master_metadata_album_artist_name"],
+                r["master_metadata_album_album_name"] or "",
+                r["master_metadata_track_name"],
+            )
+            for uts, r in scrobbles
+        ],
+    )
+    return spotify, lastfm, records
+
+
+def _write_ghan(path: Path, scrobbles: list[tuple[int, str, str, str]]) -> Path:
+    """A lastfm.ghan.nl CSV (quoted, CRLF) of (start as epoch seconds, artist, album, track), in the
+    order given."""
+    with path.open("w", newline="") as f:
         writer = csv.writer(f, quoting=csv.QUOTE_ALL, lineterminator="\r\n")
         writer.writerow(
             ["uts", "utc_time", "artist", "artist_mbid", "album", "album_mbid", "track", "track_mbid"]
         )
-        for uts, r in scrobbles:
+        for uts, artist, album, track in scrobbles:
             when = datetime.fromtimestamp(uts, UTC).strftime("%d %b %Y, %H:%M")
-            artist, album = (
-                r["master_metadata_album_artist_name"],
-                r["master_metadata_album_album_name"] or "",
-            )
-            writer.writerow([uts, when, artist, "", album, "", r["master_metadata_track_name"], ""])
-    return spotify, lastfm, records
+            writer.writerow([uts, when, artist, "", album, "", track, ""])
+    return path
 
 
 def test_a_spotify_history_and_its_scrobbles_count_each_play_once(real_gold, tmp_path: Path) -> None:
@@ -276,15 +289,10 @@ def _midnight_files(tmp_path: Path, ended: datetime) -> tuple[Path, Path]:
     spotify = tmp_path / "Streaming_History_Audio_2007.json"
     spotify.write_text(json.dumps([record]))
     started = int((ended - timedelta(milliseconds=100_000)).timestamp()) + 1  # the scrobbler's clock
-    lastfm = tmp_path / "scrobbles.csv"
-    with lastfm.open("w", newline="") as f:
-        writer = csv.writer(f, quoting=csv.QUOTE_ALL, lineterminator="\r\n")
-        writer.writerow(
-            ["uts", "utc_time", "artist", "artist_mbid", "album", "album_mbid", "track", "track_mbid"]
-        )
-        when = datetime.fromtimestamp(started, UTC).strftime("%d %b %Y, %H:%M")
-        artist, album, track = "Midnight Probe Artist", "Midnight Probe Album", "Midnight Probe Song"
-        writer.writerow([started, when, artist, "", album, "", track, ""])
+    lastfm = _write_ghan(
+        tmp_path / "scrobbles.csv",
+        [(started, "Midnight Probe Artist", "Midnight Probe Album", "Midnight Probe Song")],
+    )
     return spotify, lastfm
 
 

@@ -27,10 +27,10 @@
 
 {#- A pre-hook of the models keyed by silver's events (fct_plays, fct_play_sources): remove what
     belonged to an event that silver's new rows absorbed, before the new rows come in. -#}
-{% macro delete_absorbed_events(event_column='play_id') %}
+{% macro delete_absorbed_events() %}
     {%- if is_incremental() %}
     delete from {{ this }} as t
     using ({{ absorbed_rows(ref('int_plays__deduplicated'), 'e._batch_load_id > ' ~ watermark()) }}) as x
-    where t.{{ event_column }} = x.play_id and t.user_id = x.user_id
+    where t.play_id = x.play_id and t.user_id = x.user_id
     {%- endif %}
 {% endmacro %}

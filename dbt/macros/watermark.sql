@@ -78,9 +78,8 @@
     either side (changed_local_days); none on a full build, which recomputes every week. -#}
 {% macro changed_weeks(facts) -%}
     {%- if execute and is_incremental() -%}
-        {%- set result = run_query("select distinct date_trunc('week', local_date + shift.days)::date from "
-                                   ~ facts ~ " cross join (values (-1), (0), (1)) as shift (days)"
-                                   ~ " where _batch_load_id > " ~ watermark() ~ " order by 1") -%}
+        {%- set result = run_query("select distinct date_trunc('week', local_date)::date from ("
+                                   ~ changed_local_days(facts) ~ ") as days order by 1") -%}
         {{- return(result.columns[0].values() | map('string') | list) -}}
     {%- else -%}
         {{- return(none) -}}

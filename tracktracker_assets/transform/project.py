@@ -107,14 +107,15 @@ def ensure_manifest(settings: Settings) -> Path:
     # dbt writes manifest.json in place, and a reader between its writes would read half of it
     with open(target / ".tracktracker-parse.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
+        newest_source = _newest_source_mtime()
         fresh = (
             manifest.exists()
-            and manifest.stat().st_mtime >= _newest_source_mtime()
+            and manifest.stat().st_mtime >= newest_source
             and stamp.exists()
             and stamp.read_text() == fingerprint
         )
         if not fresh:
-            if not _restore_parse(target, fingerprint):
+            if not _restore_parse(target, fingerprint, newest_source):
                 run_dbt(settings, ["parse", "--quiet"])
                 _keep_parse(target, fingerprint)
             stamp.write_text(fingerprint)
@@ -125,7 +126,7 @@ def ensure_manifest(settings: Settings) -> Path:
 # (valid only for the connection it was made with: another warehouse means a whole new parse).
 PARSE_FILES = ("manifest.json", "partial_parse.msgpack")
 # warehouses whose parse is kept: one checkout serving a few (its own, a benchmark's, tests') switches
-# between them without parsing again each time (~15 s)
+# between them without parsing again each time (a whole parse takes ~4 s)
 KEPT_PARSES = 8
 
 
@@ -133,28 +134,32 @@ def _kept(target: Path, fingerprint: str) -> Path:
     return target / ".parses" / fingerprint[:32]
 
 
+def _copy_parse(source: Path, destination: Path) -> None:
+    """The parse files, each replaced whole (a dbt starting meanwhile never reads half of one), with
+    their parse's time, which the freshness tests read."""
+    for name in PARSE_FILES:
+        if (source / name).exists():
+            shutil.copy2(source / name, destination / f".{name}.new")
+            os.replace(destination / f".{name}.new", destination / name)
+
+
 def _keep_parse(target: Path, fingerprint: str) -> None:
     kept = _kept(target, fingerprint)
     kept.mkdir(parents=True, exist_ok=True)
-    for name in PARSE_FILES:
-        if (target / name).exists():
-            shutil.copy2(target / name, kept / f".{name}.new")
-            os.replace(kept / f".{name}.new", kept / name)
+    _copy_parse(target, kept)
     older = sorted(kept.parent.iterdir(), key=lambda p: p.stat().st_mtime, reverse=True)[KEPT_PARSES:]
     for path in older:
         shutil.rmtree(path, ignore_errors=True)
 
 
-def _restore_parse(target: Path, fingerprint: str) -> bool:
+def _restore_parse(target: Path, fingerprint: str, newest_source: float) -> bool:
     """Put back the parse kept for this connection, when the project has not changed since it."""
     kept = _kept(target, fingerprint)
     if not all((kept / name).exists() for name in PARSE_FILES):
         return False
-    if (kept / "manifest.json").stat().st_mtime < _newest_source_mtime():
+    if (kept / "manifest.json").stat().st_mtime < newest_source:
         return False
-    for name in PARSE_FILES:  # copy2 keeps the parse's time, which the freshness test above reads
-        shutil.copy2(kept / name, target / f".{name}.new")
-        os.replace(target / f".{name}.new", target / name)
+    _copy_parse(kept, target)
     kept.touch()  # most recently used: pruned last
     return True
 
