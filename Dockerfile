@@ -1,4 +1,5 @@
-# The TrackTracker image: the locked environment (uv.lock), the code, and a parsed dbt project.
+# The TrackTracker image: the locked environment (uv.lock) and the code; a broken dbt project fails the
+# build at `dbt parse` (the running services keep their parse in the data volume, under /data/dbt).
 # docker-compose.yml runs every service from it: init, Dagster user code, webserver, daemon, Superset.
 FROM python:3.12-slim
 

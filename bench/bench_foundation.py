@@ -59,9 +59,9 @@ def child(code: str, *args: str) -> dict:
 
 def slowest_nodes(count: int = 6) -> dict[str, float]:
     """dbt's own elapsed time and its slowest nodes in the last run (from run_results.json)."""
-    from tracktracker_assets.transform.project import DBT_PROJECT_DIR
+    from tracktracker_assets.settings import Settings
 
-    run = json.loads((DBT_PROJECT_DIR / "target" / "run_results.json").read_text())
+    run = json.loads((Settings.from_env().dbt_target_dir / "run_results.json").read_text())
     nodes = sorted(run["results"], key=lambda r: r["execution_time"], reverse=True)[:count]
     return {"dbt_elapsed": round(run["elapsed_time"], 2)} | {
         n["unique_id"].split(".")[-1]: round(n["execution_time"], 2) for n in nodes

@@ -250,9 +250,9 @@ def main() -> None:
 
 def slowest_nodes(count: int = 12) -> dict[str, float]:
     """The build's slowest dbt nodes (a diagnosis of the figure, from dbt's run_results.json)."""
-    from tracktracker_assets.transform.project import DBT_PROJECT_DIR
+    from tracktracker_assets.settings import Settings
 
-    results = json.loads((DBT_PROJECT_DIR / "target" / "run_results.json").read_text())["results"]
+    results = json.loads((Settings.from_env().dbt_target_dir / "run_results.json").read_text())["results"]
     ranked = sorted(results, key=lambda r: -r["execution_time"])[:count]
     return {r["unique_id"].split(".", 2)[-1]: round(r["execution_time"], 1) for r in ranked}
 

@@ -18,8 +18,6 @@ from pathlib import Path
 import psycopg2
 from bson import json_util
 
-from tracktracker_assets.transform.project import DBT_PROJECT_DIR
-
 SERVER_STORAGE = ("postgres", "mongo")
 
 
@@ -119,7 +117,5 @@ def traces(settings, needles: list[str]) -> list[str]:
     found += database_traces(settings.dagster_database_url, needles, "dagster")
     found += database_traces(settings.superset_database_url, needles, "superset")
     found += registry_traces(settings.mongo_url, settings.mongo_db, needles)
-    found += file_traces(settings.home, needles, skip=SERVER_STORAGE)
-    found += file_traces(DBT_PROJECT_DIR / "target", needles)
-    found += file_traces(DBT_PROJECT_DIR / "logs", needles)
+    found += file_traces(settings.home, needles, skip=SERVER_STORAGE)  # dbt's target and logs too
     return found

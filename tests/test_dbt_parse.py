@@ -1,7 +1,7 @@
-"""One checkout serving several warehouses (a person's own, a benchmark's, the tests') parses the dbt
-project once per warehouse, not at every switch between them: dbt's partial-parsing state is valid
-only for the connection it was made with, so each parse is kept and put back when that warehouse
-comes back, unless the project changed since."""
+"""A home whose warehouse changes and changes back (TRACKTRACKER_DATABASE_URL moved to another server
+and back) parses the dbt project once per warehouse, not at every switch between them: dbt's
+partial-parsing state is valid only for the connection it was made with, so each parse is kept and
+put back when that warehouse comes back, unless the project changed since."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ def _warehouse(monkeypatch, port: int) -> Settings:
 
 def test_a_warehouse_switched_back_to_gets_its_parse_back(tt_home, monkeypatch) -> None:
     first, second = _warehouse(monkeypatch, 51001), _warehouse(monkeypatch, 51002)
-    target = project.DBT_PROJECT_DIR / "target"
+    target = first.dbt_target_dir
     project.ensure_manifest(first)
     state_of_first = (target / "partial_parse.msgpack").read_bytes()
     project.ensure_manifest(second)

@@ -287,6 +287,16 @@ class Settings:
         return self.home / "logs"
 
     @property
+    def dbt_target_dir(self) -> Path:
+        # dbt's manifest, partial-parse state and each build's compiled SQL (which names listeners):
+        # per home, so one home's builds, erasures and parses never touch another's
+        return self.home / "dbt" / "target"
+
+    @property
+    def dbt_log_dir(self) -> Path:
+        return self.home / "dbt" / "logs"
+
+    @property
     def secrets_dir(self) -> Path:
         return self.home / "secrets"
 

@@ -22,7 +22,7 @@ from dagster_dbt import (
 from tracktracker_assets.orchestration import progress
 from tracktracker_assets.orchestration.resources import WarehouseResource
 from tracktracker_assets.settings import Settings
-from tracktracker_assets.transform.project import DBT_PROJECT_DIR, export_dbt_env
+from tracktracker_assets.transform.project import export_dbt_env
 from tracktracker_assets.transform.untouched import mark_staging_built, untouched_staging
 from tracktracker_assets.transform.views import EXCLUDE_STATIC, mark_static_nodes_built, static_nodes_current
 from tracktracker_assets.warehouse.build_state import (
@@ -141,7 +141,7 @@ def build_silver_gold(
             if tuple(key.path) in counts:
                 event = event.with_metadata({**event.metadata, "row_count": counts[tuple(key.path)]})
         yield event
-    _prune_target_dirs(DBT_PROJECT_DIR / "target")
+    _prune_target_dirs(settings.dbt_target_dir)
 
 
 def _listeners_changing(settings: Settings) -> set[str]:

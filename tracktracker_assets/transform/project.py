@@ -34,6 +34,8 @@ def dbt_env(settings: Settings) -> dict[str, str]:
         "TT_DBT_PASSWORD": unquote(url.password or ""),
         "TT_DBT_DBNAME": unquote(url.path.lstrip("/")) or "tracktracker",
         "DBT_PROFILES_DIR": str(DBT_PROJECT_DIR),
+        "DBT_TARGET_PATH": str(settings.dbt_target_dir),
+        "DBT_LOG_PATH": str(settings.dbt_log_dir),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
         "TRACKTRACKER_COUNTED_PLAY_MS": str(settings.counted_play_ms),
         "TRACKTRACKER_DEDUPE_WINDOW_S": str(settings.dedupe_window_s),
@@ -94,15 +96,15 @@ def _fingerprint(env: dict[str, str]) -> str:
 def ensure_manifest(settings: Settings) -> Path:
     """dbt's manifest.json (Dagster builds its assets from it), parsed again when the project or the
     connection changed. Parsing with the very env later builds use keeps partial parsing valid, which
-    saves ~15 s per build."""
+    saves a whole parse (~4 s) per build."""
     import fcntl
 
-    target = DBT_PROJECT_DIR / "target"
+    target = settings.dbt_target_dir
     manifest = target / "manifest.json"
     stamp = target / ".tracktracker-parse"
     env = dbt_env(settings)
     fingerprint = _fingerprint(env)
-    target.mkdir(exist_ok=True)
+    target.mkdir(parents=True, exist_ok=True)
     # processes starting together (Celery workers, a code server) parse once, one after the other:
     # dbt writes manifest.json in place, and a reader between its writes would read half of it
     with open(target / ".tracktracker-parse.lock", "w") as lock:
@@ -165,11 +167,11 @@ def _restore_parse(target: Path, fingerprint: str, newest_source: float) -> bool
 
 
 @functools.cache
-def _parsed_project(fingerprint: str) -> DbtProject:
-    return DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+def _parsed_project(fingerprint: str, target: Path) -> DbtProject:
+    return DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR, target_path=target)
 
 
 def dbt_project(settings: Settings) -> DbtProject:
     """The dbt project with a current manifest, parsed at most once per process and settings."""
     ensure_manifest(settings)
-    return _parsed_project(_fingerprint(dbt_env(settings)))
+    return _parsed_project(_fingerprint(dbt_env(settings)), settings.dbt_target_dir)

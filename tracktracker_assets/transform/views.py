@@ -7,7 +7,7 @@ last built; while it matches the manifest and every relation exists, refreshes l
 full rebuild drops tables and, with them, dependent views: the existence check brings them back.
 
 The stamp lives in the warehouse it describes (bronze.dbt_state), written only after a build that
-succeeded: dbt/target is shared by every warehouse built from this checkout, and a build cut short
+succeeded: dbt's target follows the home, which may change warehouses, and a build cut short
 leaves the old stamp (or none), so the next build rebuilds these nodes.
 """
 

@@ -148,11 +148,11 @@ def _logs(erasure: Erasure) -> str | None:
 
 
 def _dbt_artefacts(erasure: Erasure) -> str | None:
-    from tracktracker_assets.transform.project import DBT_PROJECT_DIR, ensure_manifest
+    from tracktracker_assets.transform.project import ensure_manifest
     from tracktracker_assets.users.traces import purge_dbt_artefacts
 
-    removed = purge_dbt_artefacts(DBT_PROJECT_DIR / "target", erasure.identity)
-    removed += purge_dbt_artefacts(DBT_PROJECT_DIR / "logs", erasure.identity)
+    removed = purge_dbt_artefacts(erasure.settings.dbt_target_dir, erasure.identity)
+    removed += purge_dbt_artefacts(erasure.settings.dbt_log_dir, erasure.identity)
     ensure_manifest(erasure.settings)  # parses again only if the manifest was among them
     return f"{len(removed)} dbt artefacts removed" if removed else None
 
