@@ -189,3 +189,26 @@ def bi_stack(bi_gold: Settings, fake_spotify: FakeSpotify, catalog_images: Image
         service.stop(settings)
     left = _superset_processes(settings)
     assert not left, f"Superset processes left behind: {left}"
+
+
+SUPERSET_LOG_OFFSET = pytest.StashKey[int]()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """A failed test's report carries what Superset logged while it ran: a 500's traceback is there."""
+    outcome = yield
+    stack = getattr(item, "funcargs", {}).get("bi_stack")
+    if not isinstance(stack, BIStack):
+        return
+    log = service.log_file(stack.settings)
+    if call.when == "setup":
+        item.stash[SUPERSET_LOG_OFFSET] = log.stat().st_size if log.exists() else 0
+    elif call.when == "call" and outcome.get_result().failed and log.exists():
+        with open(log, "rb") as handle:
+            handle.seek(item.stash.get(SUPERSET_LOG_OFFSET, 0))
+            written = handle.read().decode(errors="replace")
+        written = written or "(nothing)"
+        outcome.get_result().sections.append(
+            ("Superset's log during the test (last 20,000 characters)", written[-20_000:])
+        )

@@ -69,6 +69,8 @@ def test_dashboard_draws_every_chart(
         "response", lambda r: data.append(r) if "/chart/data" in r.url or "explore_json" in r.url else None
     )
     page.on("console", lambda m: console.append(m.text) if m.type == "error" else None)
+    refused: list[Response] = []  # any request the page made that failed: named in the assertion below
+    page.on("response", lambda r: refused.append(r) if r.status >= 400 else None)
     dashboard_id = bi_stack.provisioned.dashboards[DASHBOARDS[slug]]
     expected = len(bi_stack.admin().get(f"/api/v1/dashboard/{dashboard_id}/charts")["result"])
     page.goto(f"{bi_stack.url}/superset/dashboard/{slug}/")
@@ -90,7 +92,8 @@ def test_dashboard_draws_every_chart(
         assert not MD5.search(chart["text"]), f"{chart['title']} shows a raw key: {chart['text'][:300]}"
     for response in data:
         assert response.status == 200, response.url
-    assert [m for m in console if not any(b in m for b in BENIGN_CONSOLE)] == []
+    errors = [m for m in console if not any(b in m for b in BENIGN_CONSOLE)]
+    assert errors == [], [(r.status, r.url, r.text()[:500]) for r in refused]
     page.close()
 
 
