@@ -19,6 +19,32 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=lambda item: item.get_closest_marker("last") is not None)
 
 
+# ---- parallel runs (pytest-xdist, `./tracktracker test` starts one worker per core) -----------------
+# Each worker is a session of its own: its own scratch home, PostgreSQL and registry. A test file goes
+# to one worker whole (its module fixtures start once, its tests keep their order); the dashboards
+# share one Superset, so they go together, and the secrets sweep (marked `last`) follows them there: it
+# inspects the home in which Superset, its listeners and their logins lived. Every other worker sweeps
+# its own home when its session ends (the `settings` fixture below).
+SWEEP_TEST = "tests/test_secrets_at_rest.py"
+SUPERSET_GROUP = ("tests/dashboards/", SWEEP_TEST)
+
+
+def worker_group(nodeid: str) -> str:
+    path = nodeid.split("::", 1)[0]
+    return "superset" if path.startswith(SUPERSET_GROUP) else path
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ByGroup(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return worker_group(nodeid)
+
+    return ByGroup(config, log)
+
+
 SHARED = REPO.parent / "shared"
 REAL_DATA = SHARED / "data" / "real"
 
@@ -54,14 +80,32 @@ def tt_home() -> Iterator[Path]:
 
 
 @pytest.fixture(scope="session")
-def settings(tt_home: Path):
+def settings(tt_home: Path, request: pytest.FixtureRequest):
     from tracktracker_assets.services.local import start_storage, stop_storage
     from tracktracker_assets.settings import get_settings
 
     current = get_settings()
     start_storage(current, postgres_config=TEST_POSTGRES_CONFIG)
-    yield current
-    stop_storage(current)
+    try:
+        yield current
+        if _sweep_owed(request.session):
+            from tests.secrets_sweep import sweep
+
+            found = sweep(current)
+            assert found.leaks == [], f"a secret of this worker's home outside secrets/: {found.leaks}"
+    finally:
+        stop_storage(current)
+
+
+def _sweep_owed(session: pytest.Session) -> bool:
+    """A parallel worker whose session did not run the secrets sweep, in a run that includes it, sweeps
+    its own home at its end: every worker has a home of its own (see worker_group above)."""
+    from tests.secrets_sweep import SWEPT
+
+    in_run = any(item.nodeid.startswith(SWEEP_TEST) for item in session.items)
+    return (
+        in_run and bool(os.environ.get("PYTEST_XDIST_WORKER")) and not session.config.stash.get(SWEPT, False)
+    )
 
 
 @pytest.fixture(scope="session")
