@@ -58,6 +58,9 @@ def page(bi_stack: BIStack, browser: BrowserContext, dave: str) -> Iterator[Page
 
 def upload(page: Page, stack: BIStack, *paths: Path) -> str:
     page.goto(f"{stack.url}/tracktracker/upload")
+    # once seen on a busy machine: a login that had just succeeded was not recognised here
+    cookies = [(c["name"], len(c["value"])) for c in page.context.cookies()]
+    assert "/login/" not in page.url, f"signed out on the way to the upload page; cookies held: {cookies}"
     page.set_input_files("input[type=file]", [str(p) for p in paths])
     page.click("form[action='/tracktracker/upload'] button[type=submit]")
     page.wait_for_load_state("load")
