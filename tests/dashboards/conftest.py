@@ -131,13 +131,14 @@ def catalog_images(bi_gold: Settings) -> Iterator[ImageHost]:
     store them but on the local image host; her second album's "image" is no http(s) URL (the charts
     must draw the placeholder), her third's URL carries characters HTML must escape. Her second album's
     name ends in markup and an entity, which the album tables must show as typed."""
+    built: list[tuple] = []  # (dim, key, name column, entity, image_url, name) as dbt built them
     with image_host() as host:
         conn = psycopg2.connect(bi_gold.database_url)
         try:
             with conn, conn.cursor() as cur:
-                for dim, key, where in (
-                    ("dim_album", "album_key", "f.album_key <> md5('unknown')"),
-                    ("dim_artist", "artist_key", "true"),
+                for dim, key, name, where in (
+                    ("dim_album", "album_key", "album_name", "f.album_key <> md5('unknown')"),
+                    ("dim_artist", "artist_key", "artist_name", "true"),
                 ):
                     cur.execute(
                         f"select f.{key} from gold.fct_plays f where f.user_id = 'alice' "
@@ -151,6 +152,8 @@ def catalog_images(bi_gold: Settings) -> Iterator[ImageHost]:
                         third: host.url(f"{dim}-3") + '?size="large"&<b>x</b>',
                     }
                     for entity, url in images.items():
+                        cur.execute(f"select image_url, {name} from gold.{dim} where {key} = %s", (entity,))
+                        built.append((dim, key, name, entity, *cur.fetchone()))
                         cur.execute(f"update gold.{dim} set image_url = %s where {key} = %s", (url, entity))
                     if dim == "dim_album":  # markup in a name must read literally in the album tables
                         cur.execute(
@@ -160,6 +163,17 @@ def catalog_images(bi_gold: Settings) -> Iterator[ImageHost]:
         finally:
             conn.close()
         yield host
+    # gold as dbt built it again: a later test on this worker compares gold with a rebuild
+    conn = psycopg2.connect(bi_gold.database_url)
+    try:
+        with conn, conn.cursor() as cur:
+            for dim, key, column, entity, image_url, name in built:
+                cur.execute(
+                    f"update gold.{dim} set image_url = %s, {column} = %s where {key} = %s",
+                    (image_url, name, entity),
+                )
+    finally:
+        conn.close()
 
 
 @pytest.fixture(scope="package")
