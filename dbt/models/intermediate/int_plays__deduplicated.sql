@@ -56,7 +56,8 @@
     plays of a song in a row stay two, and a row whose nearest event took a nearer row (the end of
     one play is the start of its repeat) still finds the play it belongs to.
   Candidate pairs come from hash joins on (user, identity key, hour of the start), each row probing
-  its own hour and the ones either side: never a loop over a listener's history. Only the rows that
+  its own hour and the ones either side (a row that knows only its start: the hours its tolerance
+  reaches): never a loop over a listener's history. Only the rows that
   have a candidate take part in the tiers.
 
   The event keeps its winner's row and times, the list of every source and service it was seen in,
@@ -233,19 +234,45 @@ matchable as (
     from candidates
 ),
 
--- the rows of tiers 4+, each once per hour it may find a candidate in (its own and either side);
--- not stored: each identity's join below reads only the rows carrying that identity
+-- the largest tolerance a row of tiers 4+ can meet: the precision of the coarsest row, and the
+-- highest tier present (a candidate is always of an earlier tier than its row, so rows of that tier
+-- are never one: a listener's Last.fm history is not sorted or hashed against itself)
+reach as (
+    select
+        max(source_tier) filter (where source_tier > 3) as source_tier,
+        max(precision_ms) as precision_ms
+    from matchable
+),
+
+last_tier as (
+    select source_tier from reach
+),
+
+-- the rows of tiers 4+, each once per hour it may find a candidate in. A row that knows its end can
+-- meet an earlier row by its end or by overlapping it, whatever their starts: its own hour and the
+-- ones either side. A row that knows only its start (a scrobble) meets one by its start alone, within
+-- the tolerance: its own hour, and a neighbour only when it starts that close to the hour's edge
+-- (most scrobbles probe one hour instead of three, and find the same pairs).
+-- Not stored: each identity's join below reads only the rows carrying that identity.
+{%- set reach_s %}({{ window }} + (m.precision_ms + (select precision_ms from reach)) / 1000.0){% endset %}
 probes as not materialized (
     select m.*, m.start_hour + shift.hours as probe_hour
     from matchable as m
     cross join (values (-1), (0), (1)) as shift (hours)
     where m.source_tier > 3
-),
-
--- the highest tier present: a candidate is always of an earlier tier than its row, so rows of this
--- tier are never one (a listener's Last.fm history is not sorted or hashed against itself)
-last_tier as (
-    select max(source_tier) as source_tier from probes
+        and (
+            m.match_end is not null
+            or (
+                m.match_start is not null
+                and (
+                    shift.hours = 0
+                    or (shift.hours = -1
+                        and extract(epoch from m.match_start) - {{ reach_s }} < m.start_hour * 3600)
+                    or (shift.hours = 1
+                        and extract(epoch from m.match_start) + {{ reach_s }} >= (m.start_hour + 1) * 3600)
+                )
+            )
+        )
 ),
 
 {%- set tolerance %}({{ window }} + (a.precision_ms + b.precision_ms) / 1000.0){% endset %}
