@@ -338,12 +338,29 @@ tier_{{ t.tier }}_candidates as (
     group by 1, 2
 ),
 
+-- how many candidates each row and each event has: a row and an event that are each other's only
+-- candidate (most of them: a play and its scrobble) are one event outright; only the others go
+-- through the rounds below, which then read a handful of candidates instead of every one
+tier_{{ t.tier }}_counted as (
+    select
+        c.*,
+        count(*) over (partition by c.row_id) as row_candidates,
+        count(*) over (partition by c.event_id) as event_candidates
+    from tier_{{ t.tier }}_candidates as c
+),
+
+tier_{{ t.tier }}_contested as (
+    select row_id, event_id, distance
+    from tier_{{ t.tier }}_counted
+    where row_candidates > 1 or event_candidates > 1
+),
+
 -- mutual nearest: the row's nearest event, and that event's nearest row of this tier; in rounds,
 -- each over the rows and events the rounds before left (a row whose nearest event took a nearer row
 -- then finds its next nearest: back-to-back repeats of a song chain so). What a round leaves is kept
 -- (tier_N_left_R), so that a later round reads only that, not every candidate again.
 {%- for round in range(1, match_rounds + 1) %}
-{%- set round_input = 'tier_' ~ t.tier ~ '_candidates' if round == 1 else 'tier_' ~ t.tier ~ '_left_' ~ (round - 1) %}
+{%- set round_input = 'tier_' ~ t.tier ~ '_contested' if round == 1 else 'tier_' ~ t.tier ~ '_left_' ~ (round - 1) %}
 tier_{{ t.tier }}_round_{{ round }} as (
     select row_id, event_id
     from (
@@ -368,9 +385,10 @@ tier_{{ t.tier }}_left_{{ round }} as (
 {%- endfor %}
 
 tier_{{ t.tier }}_matches as (
+    select row_id, event_id from tier_{{ t.tier }}_counted where row_candidates = 1 and event_candidates = 1
     {%- for round in range(1, match_rounds + 1) %}
+    union all
     select row_id, event_id from tier_{{ t.tier }}_round_{{ round }}
-    {% if not loop.last %}union all{% endif %}
     {%- endfor %}
 ),
 {%- endfor %}
