@@ -181,3 +181,16 @@ def real_gold(settings):
             drop_into_inbox(settings, REAL_PEOPLE[person][0], path)
     assert load_and_refresh(settings, Console(quiet=True), [REAL_PEOPLE[p][0] for p in others])
     return settings
+
+
+@pytest.fixture
+def level_gold(real_gold):
+    """real_gold with every load in bronze refreshed: other test files on this worker may have loaded
+    plays without a refresh (pulls do), which a test comparing gold before and after a refresh of its
+    own would otherwise count as its change."""
+    from rich.console import Console
+
+    from tracktracker_assets.orchestration.pipeline import refresh_if_behind
+
+    assert refresh_if_behind(real_gold, Console(quiet=True))
+    return real_gold

@@ -6,10 +6,7 @@ import json
 import re
 from pathlib import Path
 
-from rich.console import Console
-
 from tests.conftest import cli, history_files_of
-from tracktracker_assets.orchestration.pipeline import refresh_if_behind
 from tracktracker_assets.transform.project import run_dbt
 from tracktracker_assets.warehouse.db import query
 
@@ -48,10 +45,7 @@ def fingerprint(settings) -> dict[str, tuple[int, str]]:
     return result
 
 
-def test_incremental_equals_full_rebuild(real_gold, tmp_path: Path) -> None:
-    # other tests on this worker may have left bronze that awaits a refresh (pulls run without one):
-    # catch up first, so the step below has only mica's new plays to refresh
-    assert refresh_if_behind(real_gold, Console(quiet=True))
+def test_incremental_equals_full_rebuild(level_gold, tmp_path: Path) -> None:
     # one more incremental step first: a new export for one user with a few new plays
     rows = json.loads(history_files_of("mica-92")[0].read_text())
     extra = tmp_path / "Streaming_History_Audio_2025_1.json"
@@ -61,14 +55,14 @@ def test_incremental_equals_full_rebuild(real_gold, tmp_path: Path) -> None:
     code, output = cli("import", "mica", str(extra))
     assert code == 0, output
     changed_users = query(
-        real_gold.database_url,
+        level_gold.database_url,
         "select distinct user_id from gold.fct_plays where "
         "_batch_load_id = (select max(_batch_load_id) from gold.fct_plays)",
     )[1]
     assert changed_users == [("mica",)]  # the refresh rewrote only mica's affected days
-    incremental = fingerprint(real_gold)
-    run_dbt(real_gold, ["build", "--full-refresh", "--exclude", "test_type:unit"])
-    full = fingerprint(real_gold)
+    incremental = fingerprint(level_gold)
+    run_dbt(level_gold, ["build", "--full-refresh", "--exclude", "test_type:unit"])
+    full = fingerprint(level_gold)
     differing = {t for t in full if full[t] != incremental.get(t)}
     assert not differing, {t: (incremental.get(t), full[t]) for t in differing}
 

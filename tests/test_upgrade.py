@@ -35,12 +35,9 @@ def _relations(url: str, names) -> set[str]:
     return {r[0] for r in rows}
 
 
-def test_an_old_layout_upgrades_and_refreshes_to_the_same_gold(real_gold) -> None:
-    url = real_gold.database_url
-    # bronze other tests on this worker left unrefreshed (pulls run without a refresh) would make the
-    # rebuild below differ from `before` for a reason other than the upgrade: catch up first
-    assert refresh_if_behind(real_gold, Console(quiet=True))
-    before = fingerprint(real_gold)
+def test_an_old_layout_upgrades_and_refreshes_to_the_same_gold(level_gold) -> None:
+    url = level_gold.database_url
+    before = fingerprint(level_gold)
     # the old layout: silver under its old names, without the models it did not have, and play ids
     # hashed the old way (gold holds them too)
     conn = connect(url)
@@ -55,7 +52,7 @@ def test_an_old_layout_upgrades_and_refreshes_to_the_same_gold(real_gold) -> Non
             cur.execute("update gold.fct_plays set play_id = md5('old layout|' || play_id)")
             cur.execute("delete from bronze.schema_migrations where version = 4")
         conn.commit()
-        assert fingerprint(real_gold) != before  # gold differs from what bronze gives now
+        assert fingerprint(level_gold) != before  # gold differs from what bronze gives now
         assert migrate(conn) == [4]
         assert _relations(url, [*RENAMED.values(), "users"]) == set()
         assert get_state(conn, FULL_REFRESH) is not None
@@ -63,9 +60,9 @@ def test_an_old_layout_upgrades_and_refreshes_to_the_same_gold(real_gold) -> Non
     finally:
         conn.close()
 
-    assert refresh_if_behind(real_gold, Console(quiet=True))
+    assert refresh_if_behind(level_gold, Console(quiet=True))
 
-    assert fingerprint(real_gold) == before
+    assert fingerprint(level_gold) == before
     assert _relations(url, [*RENAMED, "stg_registry__users", *NEW_VIEWS]) == {
         *RENAMED,
         "stg_registry__users",
