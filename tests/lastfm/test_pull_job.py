@@ -3,6 +3,7 @@ ListenBrainz accounts (no Spotify consent needed), and a listener without either
 
 from __future__ import annotations
 
+from tests.conftest import cli
 from tests.fakes.lastfm_server import FakeLastfm
 from tests.fakes.listenbrainz_server import FakeListenBrainz
 from tests.lastfm.conftest import templates as lastfm_items
@@ -55,3 +56,75 @@ def test_one_run_pulls_both_services_and_skips_who_has_neither(
         "jobber (Last.fm): ok, 0 new of 0 items",
         "jobber (ListenBrainz): ok, 0 new of 0 items",
     ]
+
+
+def test_plays_pulled_only_from_lastfm_and_listenbrainz_start_the_refresh(
+    level_gold,
+    lastfm: FakeLastfm,
+    listenbrainz: FakeListenBrainz,  # noqa: F811  (the fixture imported above)
+) -> None:
+    """A listener on Last.fm and ListenBrainz alone: their pull writes no file load, yet the refresh
+    sensor must see it (else the plays wait in bronze for someone's next file), and a refresh takes
+    every pulled item into gold's lineage once."""
+    from dagster import build_sensor_context
+
+    from tracktracker_assets.orchestration.instance import get_instance
+    from tracktracker_assets.orchestration.resources import WarehouseResource
+    from tracktracker_assets.transform.sensors import bronze_changed_sensor
+
+    def sensor():
+        context = build_sensor_context(
+            instance=get_instance(level_gold), resources={"warehouse": WarehouseResource()}
+        )
+        return bronze_changed_sensor(context)
+
+    assert sensor().__class__.__name__ == "SkipReason"  # level_gold took in every earlier load
+    lastfm.add_user("OnlyLiveFM")
+    for n in range(5):  # a day before the listens below: eight plays, none of them one event
+        lastfm.scrobble("OnlyLiveFM", lastfm_items()[n % 3], 1_700_000_000 + 600 * n)
+    listenbrainz.add_user("only-live-lb")
+    for n in range(3):
+        listenbrainz.listen("only-live-lb", listenbrainz_items()[n], 1_700_086_400 + 600 * n)
+    with open_registry(get_settings()) as registry:
+        if registry.get_user("only-live") is None:
+            registry.add_user("only-live", timezone="UTC")
+        registry.connect_lastfm("only-live", "OnlyLiveFM")
+        registry.connect_listenbrainz("only-live", "only-live-lb")
+
+    try:
+        _pulled_plays_reach_gold(level_gold, sensor)
+    finally:  # no listener of the fakes stays connected once they are gone
+        assert cli("users", "remove", "only-live", "--yes")[0] == 0
+
+
+def _pulled_plays_reach_gold(level_gold, sensor) -> None:
+    from tracktracker_assets.orchestration.runs import run_refresh
+    from tracktracker_assets.transform.sensors import PENDING_TAG
+    from tracktracker_assets.warehouse.db import connect
+    from tracktracker_assets.warehouse.status import users_with_pending_loads
+
+    assert run_pull(get_settings(), ["only-live"]).success
+    request = sensor()
+    assert request.__class__.__name__ == "RunRequest", request
+    conn = connect(level_gold.database_url)
+    try:
+        newest = query(
+            level_gold.database_url,
+            "select greatest((select max(load_id) from bronze.lastfm_recent_tracks), "
+            "(select max(load_id) from bronze.listenbrainz_api_listens))",
+        )[1][0][0]
+        assert request.tags[PENDING_TAG] == str(newest)
+        assert users_with_pending_loads(conn) == {"only-live"}
+    finally:
+        conn.close()
+
+    assert run_refresh(level_gold).success
+    assert sensor().__class__.__name__ == "SkipReason"
+    lineage = query(
+        level_gold.database_url,
+        "select source, count(*) from gold.fct_play_sources where user_id = 'only-live' "
+        "group by 1 order by 1",
+    )[1]
+    assert lineage == [("lastfm_recent_tracks", 5), ("listenbrainz_api_listens", 3)]
+    plays = query(level_gold.database_url, "select count(*) from gold.fct_plays where user_id = 'only-live'")
+    assert plays[1] == [(8,)]

@@ -12,10 +12,22 @@ from tracktracker_assets.warehouse.build_state import (
 )
 from tracktracker_assets.warehouse.db import table_exists
 
-# the newest load of the bronze tables that hold plays (files and the Spotify pulls)
-NEWEST_PLAY_LOAD = (
-    "select greatest((select coalesce(max(load_id), 0) from bronze.loaded_files), "
-    "(select coalesce(max(load_id), 0) from bronze.spotify_recently_played))"
+# the bronze tables whose loads bring plays: every file (one row per load, whatever its format) and
+# each live pull's items (a pull writes no loaded_files row). A live source missing here would never
+# start a refresh: its plays would reach gold only with someone's next file.
+PLAY_LOAD_TABLES = (
+    "bronze.loaded_files",
+    "bronze.spotify_recently_played",
+    "bronze.lastfm_recent_tracks",
+    "bronze.listenbrainz_api_listens",
+)
+# the newest load of those tables (each max is one probe of its load_id index)
+NEWEST_PLAY_LOAD = "select greatest({})".format(
+    ", ".join(f"(select coalesce(max(load_id), 0) from {table})" for table in PLAY_LOAD_TABLES)
+)
+# who holds those tables' loads newer than %(seen)s
+PENDING_PLAY_USERS = " union ".join(
+    f"select user_id from {table} where load_id > %(seen)s" for table in PLAY_LOAD_TABLES
 )
 # bronze tables and the silver model whose load-id watermark says how far dbt has read them
 FOLLOWERS = (
@@ -107,11 +119,7 @@ def users_with_pending_loads(conn: Any) -> set[str]:
         if not everyone and table_exists(conn, model):
             seen = max(_scalar(conn, f"select coalesce(max({column}), 0) from {model}"), built_through(conn))
         with conn.cursor() as cur:
-            cur.execute(
-                "select user_id from bronze.loaded_files where load_id > %(seen)s "
-                "union select user_id from bronze.spotify_recently_played where load_id > %(seen)s",
-                {"seen": seen},
-            )
+            cur.execute(PENDING_PLAY_USERS, {"seen": seen})
             return {row[0] for row in cur.fetchall()}
     finally:
         conn.rollback()
