@@ -116,8 +116,8 @@ def test_play_id_follows_exactly_the_identity_columns(real_gold, table: str, tmp
         conn.close()
 
 
-def test_the_check_counts_the_events_silver_holds(real_gold) -> None:
-    url = real_gold.database_url
+def test_the_check_counts_the_events_silver_holds(level_gold) -> None:
+    url = level_gold.database_url
     rows = query(url, RECONCILE_SQL)[1]
     assert rows
     for user_id, bronze_events, silver_extended, silver_events, gold_events in rows:

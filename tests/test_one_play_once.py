@@ -151,8 +151,8 @@ def _erase_probe(url: str, user_id: str = PROBE) -> None:
         conn.close()
 
 
-def test_lineage_holds_every_source_row_once(real_gold) -> None:
-    url = real_gold.database_url
+def test_lineage_holds_every_source_row_once(level_gold) -> None:
+    url = level_gold.database_url
     per_user = query(url, LINEAGE_SQL)[1]
     assert sum(r[1] for r in per_user) > 40_000
     for user_id, source_rows, lineage_rows, events, winners in per_user:
