@@ -8,8 +8,13 @@
   longer an event of its own, wherever it was.
 -#}
 
-{#- The rows that these events absorbed (their linked_rows), as (user_id, play_id). -#}
+{#- The rows that these events absorbed, as (user_id, play_id): an event's one row (linked_play_id),
+    or its several (linked_rows; also every absorbed row of events written before linked_play_id was). -#}
 {% macro absorbed_rows(events, where='true') -%}
+    select e.user_id, e.linked_play_id as play_id
+    from {{ events }} as e
+    where e.linked_play_id is not null and {{ where }}
+    union all
     select e.user_id, r.row ->> 'play_id' as play_id
     from {{ events }} as e
     cross join lateral jsonb_array_elements(e.linked_rows) as r (row)

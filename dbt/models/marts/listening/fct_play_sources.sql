@@ -23,7 +23,9 @@ with
 
 -- the columns it uses only: plays is read twice, so PostgreSQL stores it once for both
 plays as (
-    select play_id, user_id, service, source, load_id, ended_date, _batch_load_id, linked_rows
+    select
+        play_id, user_id, service, source, load_id, ended_date, _batch_load_id,
+        linked_play_id, linked_service, linked_source, linked_load_id, linked_rows
     from {{ ref('int_plays__deduplicated') }}
     {% if is_incremental() %}
     where _batch_load_id > {{ watermark() }}
@@ -44,7 +46,24 @@ winners as (
     from plays
 ),
 
+-- the rows each event absorbed: its one row as columns, or its several as a JSON array (also the one
+-- row of an event written before silver had the columns)
 absorbed as (
+    select
+        play_id,
+        linked_play_id as source_play_id,
+        user_id,
+        linked_service as service,
+        linked_source as source,
+        linked_load_id as load_id,
+        false as is_winner,
+        ended_date,
+        _batch_load_id
+    from plays
+    where linked_play_id is not null
+
+    union all
+
     select
         p.play_id,
         r.row ->> 'play_id' as source_play_id,
