@@ -60,14 +60,15 @@
   reaches): never a loop over a listener's history. Only the rows that
   have a candidate take part in the tiers.
 
-  The event keeps its winner's row and times, the list of every source and service it was seen in,
-  the rows it absorbed (lineage to every bronze row: linked_play_id, _service, _source and _load_id
-  when it absorbed one, as most do; linked_rows, a JSON array of them all, when several), a track URI
-  from an absorbed row if it had none, and the best-known duration: a measured ms_played (winner first, then by tier), else
-  an estimate (the Spotify API's, else the track's length, else 0), flagged is_ms_played_estimated.
-  A play counts (is_counted_play) when its measured ms_played reaches counted_play_ms; without a
-  measurement, when a scrobble service saw it (scrobble_services(): they submit a play only after
-  half the track or four minutes, and never under 30 s), else when the estimate reaches it.
+  The event keeps its winner's row and times, the list of every source and service it was seen in, the
+  rows it absorbed (lineage to every bronze row: linked_play_id, _service, _source and _load_id when
+  it absorbed one, as most do; linked_rows, a JSON array of them all, when several), a track URI from
+  an absorbed row if it had none, and the best-known duration: a measured ms_played (winner first,
+  then by tier), else an estimate (the Spotify API's, else the track's length, else 0), flagged
+  is_ms_played_estimated. A play counts (is_counted_play) when its measured ms_played reaches
+  counted_play_ms; without a measurement, when a scrobble service saw it (scrobble_services(): they
+  submit a play only after half the track or four minutes, and never under 30 s), else when the
+  estimate reaches it.
 -#}
 
 {% set window = var('dedupe_window_s') | int %}
