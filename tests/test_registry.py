@@ -73,3 +73,55 @@ def test_upsert_keeps_creation_and_status(registry: Registry) -> None:
     second = registry.upsert_user("reg-up", "Two", "Asia/Tokyo")
     assert second.created_at == first.created_at
     assert (second.display_name, second.status) == ("Two", "needs_reauth")
+
+
+def test_disconnect_forgets_each_account_and_keeps_the_listener(registry: Registry) -> None:
+    registry.add_user("reg-leaving")
+    token = {"access_token": "AQ-access", "refresh_token": "AQ-refresh", "expires_at": 1}
+    registry.save_token("reg-leaving", token, spotify_user_id="spotify-456")
+    registry.set_status("reg-leaving", "needs_reauth", "invalid_grant")
+    registry.connect_lastfm("reg-leaving", "LeavingFM")
+    registry.record_live_problem("reg-leaving", "lastfm", "the profile hides its recent listening")
+    registry.connect_listenbrainz("reg-leaving", "leaving-lb", "lb-secret-token")
+
+    assert registry.disconnect("reg-leaving", "spotify") == "spotify-456"
+    user = registry.require_user("reg-leaving")
+    assert registry.load_token("reg-leaving") is None and not user.connected
+    # nothing left to reconnect: no longer a listener who must act
+    assert (user.status, user.last_error) == ("active", None)
+    assert "reg-leaving" not in {u.user_id for u in registry.connected_users()}
+    # a pull that was refreshing its access token meanwhile does not bring the consent back
+    registry.save_token("reg-leaving", {**token, "access_token": "AQ-newer"}, create=False)
+    assert registry.load_token("reg-leaving") is None
+    # the live accounts are untouched by Spotify's
+    assert (user.lastfm_user, user.listenbrainz_user) == ("LeavingFM", "leaving-lb")
+
+    assert registry.disconnect("reg-leaving", "lastfm") == "LeavingFM"
+    user = registry.require_user("reg-leaving")
+    assert user.lastfm_user is None and user.live_error("lastfm") is None and user.problems == ""
+    assert "reg-leaving" not in {u.user_id for u in registry.live_users("lastfm")}
+    assert "reg-leaving" in {u.user_id for u in registry.live_users("listenbrainz")}
+
+    assert registry.disconnect("reg-leaving", "listenbrainz") == "leaving-lb"
+    assert registry.require_user("reg-leaving").listenbrainz_user is None
+    assert registry.listenbrainz_token("reg-leaving") is None
+    assert registry.users.find_one({"user_id": "reg-leaving"})["listenbrainz_token"] is None
+
+    # again: nothing was connected; the listener is still registered
+    for service in ("spotify", "lastfm", "listenbrainz"):
+        assert registry.disconnect("reg-leaving", service) is None
+    with pytest.raises(RegistryError, match=r"Unknown service 'deezer'; expected one of spotify, lastfm"):
+        registry.disconnect("reg-leaving", "deezer")
+    with pytest.raises(RegistryError, match="Unknown user 'reg-nobody'"):
+        registry.disconnect("reg-nobody", "lastfm")
+    assert registry.remove_user("reg-leaving")
+
+
+def test_a_disabled_listener_stays_disabled_when_disconnected(registry: Registry) -> None:
+    registry.add_user("reg-disabled")
+    registry.save_token("reg-disabled", {"access_token": "a", "refresh_token": "r"}, spotify_user_id="sp")
+    registry.set_status("reg-disabled", "disabled", "disabled by the operator")
+    assert registry.disconnect("reg-disabled", "spotify") == "sp"
+    user = registry.require_user("reg-disabled")
+    assert (user.status, user.last_error, user.connected) == ("disabled", "disabled by the operator", False)
+    assert registry.remove_user("reg-disabled")

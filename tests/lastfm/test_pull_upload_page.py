@@ -67,3 +67,37 @@ def test_the_form_sets_both_names_and_keeps_the_token(client) -> None:
     with open_registry(get_settings()) as registry:
         assert registry.require_user("paula").lastfm_user == "PaulaFM"  # an empty field changes nothing
         assert registry.listenbrainz_token("paula") is None  # another account: the old token is dropped
+
+
+def test_each_connected_service_is_disconnected_from_the_page(client) -> None:
+    with open_registry(get_settings()) as registry:
+        registry.connect_lastfm("paula", "PaulaFM")
+        consent = {"access_token": "AQ-a", "refresh_token": "AQ-r", "expires_at": 1}
+        registry.save_token("paula", consent, spotify_user_id="paula-sp")
+    html = client.get("/tracktracker/upload").get_data(as_text=True)
+    assert html.count('action="/tracktracker/accounts/disconnect"') == 3
+    for service in ("spotify", "lastfm", "listenbrainz"):
+        assert f'name="service" value="{service}"' in html
+
+    done = client.post("/tracktracker/accounts/disconnect", data={"service": "lastfm"})
+    assert done.status_code == 302 and done.headers["Location"].endswith("/tracktracker/upload")
+    after = client.get("/tracktracker/upload").get_data(as_text=True)
+    assert (
+        "Disconnected Last.fm (PaulaFM): nothing more is fetched from there. Your plays already here stay."
+        in after
+    )
+    assert 'value="lastfm"' not in after and 'value="listenbrainz"' in after
+    client.post("/tracktracker/accounts/disconnect", data={"service": "spotify"})
+    after = client.get("/tracktracker/upload").get_data(as_text=True)
+    assert "Disconnected Spotify (paula-sp)" in after and "spotify.com/account/apps" in after
+    assert 'value="spotify"' not in after and "Connect Spotify" in after
+    with open_registry(get_settings()) as registry:
+        user = registry.require_user("paula")
+        assert (user.lastfm_user, user.listenbrainz_user, user.connected) == (None, "paula-lb", False)
+        assert registry.load_token("paula") is None
+
+    client.post("/tracktracker/accounts/disconnect", data={"service": "lastfm"})
+    after = client.get("/tracktracker/upload").get_data(as_text=True)
+    assert "You were not connected to Last.fm: nothing changed." in after
+    bad = client.post("/tracktracker/accounts/disconnect", data={"service": "deezer"})
+    assert bad.status_code == 400 and "Unknown service" in bad.get_data(as_text=True)

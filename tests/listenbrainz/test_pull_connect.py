@@ -1,5 +1,6 @@
 """`users connect-lastfm` / `users connect-listenbrainz`, what `status` shows of a live pull's problem,
-and `users remove` erasing the pulled rows and the registry's accounts and token."""
+`users disconnect` stopping a service's pulls, and `users remove` erasing the pulled rows and the
+registry's accounts and token."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from tracktracker_assets.lastfm import pull as lastfm_pull
 from tracktracker_assets.listenbrainz import pull as listenbrainz_pull
 from tracktracker_assets.services.local import open_registry
 from tracktracker_assets.settings import get_settings
+from tracktracker_assets.users.accounts import mirror_users
 from tracktracker_assets.warehouse.db import query
 
 TOKEN = "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
@@ -114,3 +116,74 @@ def test_connect_commands_status_and_erasure(
     with open_registry(get_settings()) as registry:
         assert registry.users.find_one({"listenbrainz_user": "livia-lb"}) is None
         assert registry.users.find_one({"lastfm_user": "LiviaFM"}) is None
+
+
+def disconnect(user_id: str, service: str) -> tuple[int, str]:
+    """`users disconnect`, its output on one line (the console wraps it)."""
+    code, output = cli("users", "disconnect", user_id, service)
+    return code, " ".join(output.split())
+
+
+def test_disconnect_stops_each_pull_and_keeps_the_plays(
+    lastfm: FakeLastfm,  # noqa: F811  (the fixture imported above)
+    listenbrainz: FakeListenBrainz,
+    conn,
+) -> None:
+    settings = get_settings()
+    code, output = cli("users", "add", "dora", "--timezone", "Europe/Lisbon")
+    assert code == 0, output
+    try:
+        with open_registry(settings) as registry:
+            registry.connect_lastfm("dora", "DoraFM")
+            registry.connect_listenbrainz("dora", "dora-lb", TOKEN)
+            consent = {"access_token": "AQ-a", "refresh_token": "AQ-r", "expires_at": 1}
+            registry.save_token("dora", consent, spotify_user_id="dora-sp")
+            registry.set_status("dora", "needs_reauth", "Spotify refused the refresh token")
+        mirror_users(settings)
+        lastfm.add_user("DoraFM")
+        lastfm.scrobble("DoraFM", lastfm_items()[0], 1_650_000_000)
+        listenbrainz.add_user("dora-lb")
+        listenbrainz.tokens.add(TOKEN)
+        for n in range(2):
+            listenbrainz.listen("dora-lb", listenbrainz_items()[n], 1_650_000_000 + 400 * n)
+        with open_registry(settings) as registry, requests.Session() as http:
+            assert lastfm_pull.pull(settings, conn, registry, "dora", http).inserted == 1
+            assert listenbrainz_pull.pull(settings, conn, registry, "dora", http).inserted == 2
+
+        code, output = disconnect("dora", "lastfm")
+        assert code == 0 and "Disconnected dora from Last.fm (DoraFM)" in output, output
+        assert "plays already loaded stay" in output
+        code, output = disconnect("dora", "listenbrainz")
+        assert code == 0 and "Disconnected dora from ListenBrainz (dora-lb)" in output, output
+        # new plays there are not fetched any more; the ones fetched stay
+        lastfm.scrobble("DoraFM", lastfm_items()[1], 1_650_000_900)
+        listenbrainz.listen("dora-lb", listenbrainz_items()[2], 1_650_000_900)
+        with open_registry(settings) as registry, requests.Session() as http:
+            for pull in (lastfm_pull, listenbrainz_pull):
+                outcome = pull.pull(settings, conn, registry, "dora", http)
+                assert (outcome.status, outcome.inserted) == ("skipped", 0), outcome
+            assert registry.listenbrainz_token("dora") is None
+            assert TOKEN not in str(registry.users.find_one({"user_id": "dora"}))
+        assert rows("bronze.lastfm_recent_tracks", "dora") == 1
+        assert rows("bronze.listenbrainz_api_listens", "dora") == 2
+
+        code, output = disconnect("dora", "spotify")
+        assert code == 0 and "Disconnected dora from Spotify (dora-sp)" in output, output
+        assert "spotify.com/account/apps" in output
+        with open_registry(settings) as registry:
+            user = registry.require_user("dora")
+            assert registry.load_token("dora") is None and not user.connected
+            assert (user.status, user.last_error) == ("active", None)
+        # the warehouse's copy of the registry follows: she no longer has to reconnect
+        mirrored = query(
+            settings.database_url, "select status from bronze.registry_users where user_id = 'dora'"
+        )
+        assert mirrored[1] == [("active",)]
+
+        code, output = disconnect("dora", "lastfm")
+        assert code == 0 and "dora was not connected to Last.fm: nothing changed." in output, output
+        code, output = disconnect("dora", "deezer")
+        assert code != 0 and "Unknown service 'deezer'" in output, output
+    finally:
+        code, output = cli("users", "remove", "dora", "--yes")
+        assert code == 0, output

@@ -159,6 +159,18 @@ def users_connect_listenbrainz(user_id: str, lb_name: str, token_file: Path | No
     people.connect_listenbrainz_user(get_settings(), console, user_id, lb_name, token_file)
 
 
+@users.command("disconnect")
+@click.argument("user_id")
+@click.argument("service")
+@friendly_errors
+def users_disconnect(user_id: str, service: str) -> None:
+    """Stop pulling USER_ID from SERVICE (spotify, lastfm or listenbrainz); their plays already loaded
+    stay."""
+    from tracktracker_assets.cli import people
+
+    people.disconnect_user(get_settings(), console, user_id, service)
+
+
 # ---- friends ----------------------------------------------------------------------------------
 @cli.group()
 def friends() -> None:

@@ -11,10 +11,11 @@ from tracktracker_assets.users.accounts import (
     add_listener,
     connect_lastfm,
     connect_listenbrainz,
+    disconnect,
     list_listeners,
     remove_listener,
 )
-from tracktracker_assets.users.registry import RegistryError
+from tracktracker_assets.users.registry import SERVICE_LABELS, RegistryError
 
 
 def add(settings: Settings, console: Console, user_id: str, display_name: str | None, timezone: str) -> None:
@@ -97,3 +98,21 @@ def connect_listenbrainz_user(
         f"[bold]{user.user_id}[/]'s ListenBrainz listens ({user.listenbrainz_user}){kept} are "
         f"{_interval(settings)}."
     )
+
+
+def disconnect_user(settings: Settings, console: Console, user_id: str, service: str) -> None:
+    account = disconnect(settings, user_id, service)
+    name = SERVICE_LABELS[service]
+    if account is None:
+        console.print(f"[bold]{user_id}[/] was not connected to {name}: nothing changed.")
+        return
+    console.print(
+        f"Disconnected [bold]{user_id}[/] from {name} ({account}): nothing more is pulled from there, and "
+        "what TrackTracker kept to reach the account is deleted. The plays already loaded stay in their "
+        f"history (`tracktracker users remove {user_id}` erases everything)."
+    )
+    if service == "spotify":
+        console.print(
+            "Spotify itself still lists TrackTracker among the apps with access: remove it at "
+            "https://www.spotify.com/account/apps/ to revoke that too."
+        )

@@ -168,6 +168,39 @@ def set_accounts() -> Any:
     return redirect("/tracktracker/upload")  # reloading the page does not post the form again
 
 
+@blueprint.route("/accounts/disconnect", methods=["POST"])
+def disconnect_account() -> Any:
+    """The signed-in listener stops a service's pulls (`users disconnect`); their plays stay."""
+    from tracktracker_assets.services.local import open_registry
+    from tracktracker_assets.users.registry import SERVICE_LABELS
+
+    settings = get_settings()
+    user = _listener(settings)
+    if user is None or user.status == "disabled":
+        return _page(settings, user, status=403)
+    service = request.form.get("service") or ""
+    try:
+        with open_registry(settings) as registry:
+            account = registry.disconnect(user.user_id, service)
+    except RegistryError as exc:
+        return _page(settings, _listener(settings), [Notice(False, str(exc))], 400)
+    name = SERVICE_LABELS[service]
+    if account is None:
+        flash(f"You were not connected to {name}: nothing changed.", "tracktracker-ok")
+    else:
+        revoke = (
+            " Spotify still lists TrackTracker among your apps: remove it at spotify.com/account/apps."
+            if service == "spotify"
+            else ""
+        )
+        flash(
+            f"Disconnected {name} ({account}): nothing more is fetched from there. "
+            f"Your plays already here stay.{revoke}",
+            "tracktracker-ok",
+        )
+    return redirect("/tracktracker/upload")
+
+
 @blueprint.route("/spotify/connect", methods=["POST"])
 def spotify_connect() -> Any:
     settings = get_settings()

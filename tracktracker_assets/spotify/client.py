@@ -90,17 +90,20 @@ def http_session(pool: int = 32) -> requests.Session:
 
 
 class RegistryTokenCache(CacheHandler):
-    """spotipy's token cache backed by the registry (encrypted there)."""
+    """spotipy's token cache backed by the registry (encrypted there). consent: the cache of a sign-in,
+    which stores a new token; otherwise a refreshed token only replaces a stored one (a listener who
+    disconnected during a pull stays disconnected)."""
 
-    def __init__(self, registry: Registry, user_id: str) -> None:
+    def __init__(self, registry: Registry, user_id: str, *, consent: bool = False) -> None:
         self._registry = registry
         self._user_id = user_id
+        self._consent = consent
 
     def get_cached_token(self) -> dict[str, Any] | None:
         return self._registry.load_token(self._user_id)
 
     def save_token_to_cache(self, token_info: dict[str, Any]) -> None:
-        self._registry.save_token(self._user_id, token_info)
+        self._registry.save_token(self._user_id, token_info, create=self._consent)
 
 
 def require_configured(settings: Settings) -> str:

@@ -68,7 +68,9 @@ def complete_authorization(
         if not code:
             raise RegistryError("The redirect carries no authorization code: start connecting again.")
         with http_session() as http:
-            auth = user_auth_manager(settings, RegistryTokenCache(registry, user_id), http, redirect_uri)
+            auth = user_auth_manager(
+                settings, RegistryTokenCache(registry, user_id, consent=True), http, redirect_uri
+            )
             if isinstance(auth, SpotifyPKCE):
                 # both, or spotipy generates a fresh pair and the exchange fails
                 auth.code_verifier = verifier

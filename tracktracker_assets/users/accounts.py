@@ -17,6 +17,7 @@ __all__ = [
     "add_listener",
     "connect_lastfm",
     "connect_listenbrainz",
+    "disconnect",
     "list_listeners",
     "mirror_users",
     "remove_listener",
@@ -55,6 +56,17 @@ def connect_listenbrainz(
     start_storage(settings)
     with open_registry(settings) as registry:
         return registry.connect_listenbrainz(user_id, listenbrainz_user, token)
+
+
+def disconnect(settings: Settings, user_id: str, service: str) -> str | None:
+    """Stop pulling this listener from a service, deleting what is kept to reach their account there;
+    their plays stay. The account it named, None if none was connected."""
+    start_storage(settings)
+    with open_registry(settings) as registry:
+        account = registry.disconnect(user_id, service)
+    if service == "spotify":
+        mirror_users(settings)  # a listener who had to reconnect no longer has to: the warehouse's status
+    return account
 
 
 def list_listeners(settings: Settings) -> list[User]:

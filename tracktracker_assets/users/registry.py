@@ -27,6 +27,11 @@ from pymongo.errors import DuplicateKeyError, OperationFailure, PyMongoError
 USER_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 STATUSES = ("active", "needs_reauth", "disabled")
 LIVE_SERVICES = ("lastfm", "listenbrainz")
+# the user document's field naming each live service's account
+LIVE_ACCOUNT_FIELD = {"lastfm": "lastfm_user", "listenbrainz": "listenbrainz_user"}
+# what `users disconnect` stops: Spotify's consent and each live service's account; names people read
+SERVICES = ("spotify", *LIVE_SERVICES)
+SERVICE_LABELS = {"spotify": "Spotify", "lastfm": "Last.fm", "listenbrainz": "ListenBrainz"}
 # Last.fm: 2-15 characters, a letter first, then letters, digits, '_' or '-' (its sign-up form's rule);
 # ListenBrainz names are MusicBrainz editor names: anything printable but '/' (it is a path segment)
 LASTFM_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{1,14}$")
@@ -80,8 +85,7 @@ class User:
     def problems(self) -> str:
         """Every standing problem (Spotify's, then each live service's), one line for `status`."""
         parts = [self.last_error] if self.last_error else []
-        names = {"lastfm": "Last.fm", "listenbrainz": "ListenBrainz"}
-        parts += [f"{names[s]}: {self.live_error(s)}" for s in LIVE_SERVICES if self.live_error(s)]
+        parts += [f"{SERVICE_LABELS[s]}: {self.live_error(s)}" for s in LIVE_SERVICES if self.live_error(s)]
         return "; ".join(parts)
 
     @property
@@ -231,13 +235,20 @@ class Registry:
 
     # ---- Spotify tokens -----------------------------------------------------------------------
     def save_token(
-        self, user_id: str, token_info: dict[str, Any], spotify_user_id: str | None = None
+        self,
+        user_id: str,
+        token_info: dict[str, Any],
+        spotify_user_id: str | None = None,
+        *,
+        create: bool = True,
     ) -> None:
+        """Store a token. create=False (a pull refreshing its access token) only replaces a stored one: a
+        listener disconnected while their pull was running does not get the consent back."""
         blob = self._fernet.encrypt(json.dumps(token_info).encode()).decode()
         self.tokens.update_one(
             {"user_id": user_id},
             {"$set": {"user_id": user_id, "token": blob, "updated_at": datetime.now(UTC)}},
-            upsert=True,
+            upsert=create,
         )
         if spotify_user_id is not None:  # a new consent, not a token refresh
             self.users.update_one(
@@ -267,6 +278,29 @@ class Registry:
 
     def delete_token(self, user_id: str) -> None:
         self.tokens.delete_one({"user_id": user_id})
+
+    def disconnect(self, user_id: str, service: str) -> str | None:
+        """Stop pulling this listener from a service (`spotify`, `lastfm` or `listenbrainz`): what is kept
+        to reach their account there (Spotify's consent and tokens, a username, the ListenBrainz token)
+        is deleted. Plays already loaded stay. Returns the account it named, None if none was connected."""
+        user = self.require_user(user_id)
+        if service not in SERVICES:
+            raise RegistryError(f"Unknown service {service!r}; expected one of {', '.join(SERVICES)}.")
+        now = datetime.now(UTC)
+        if service == "spotify":
+            self.tokens.delete_many({"user_id": user_id})
+            changes: dict[str, Any] = {"spotify_user_id": None, "connected_at": None}
+            if user.status != "disabled":  # a disabled listener stays so, with the reason given
+                # Spotify's problems end with the account: nothing to reconnect now
+                changes.update(status="active", last_error=None)
+            self.users.update_one({"user_id": user_id}, {"$set": {**changes, "updated_at": now}})
+            return user.spotify_user_id
+        account_field = LIVE_ACCOUNT_FIELD[service]
+        changes = {account_field: None, "updated_at": now}
+        if service == "listenbrainz":
+            changes["listenbrainz_token"] = None
+        self.users.update_one({"user_id": user_id}, {"$set": changes, "$unset": {f"live.{service}": ""}})
+        return getattr(user, account_field)
 
     def connected_users(self) -> Iterator[User]:
         for doc in self.users.find({"spotify_user_id": {"$ne": None}}).sort("user_id", ASCENDING):
@@ -325,7 +359,7 @@ class Registry:
 
     def live_users(self, service: str) -> Iterator[User]:
         """Listeners with an account of this live service (`lastfm` or `listenbrainz`)."""
-        field_name = {"lastfm": "lastfm_user", "listenbrainz": "listenbrainz_user"}[service]
+        field_name = LIVE_ACCOUNT_FIELD[service]
         for doc in self.users.find({field_name: {"$ne": None}}).sort("user_id", ASCENDING):
             yield User.from_doc(doc)
 
