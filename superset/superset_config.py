@@ -112,7 +112,7 @@ SQL_QUERY_MUTATOR = mutators.query_guard
 MUTATE_AFTER_SPLIT = False  # SQL Lab calls the guard on each statement of a script, charts on their query
 EVENT_LOGGER = mutators.event_logger()
 EXTRA_RELATED_QUERY_FILTERS = {"user": mutators.related_users_filter, "role": mutators.related_roles_filter}
-FLASK_APP_MUTATOR = mutators.filter_every_related_user_list
+FLASK_APP_MUTATOR = mutators.mutate_app
 
 # ---- cache: on by default, shared by every worker (tracktracker_assets/dashboards/cache.py) ------------
 CACHE_CONFIG, DATA_CACHE_CONFIG = cache_configs(

@@ -72,6 +72,40 @@ def test_the_page_needs_a_login(bi_stack: BIStack) -> None:
     assert response.status_code == 302 and "/login/" in response.headers["Location"]
 
 
+def test_the_event_log_cannot_sign_out_a_listener_who_just_signed_in(bi_stack: BIStack, dave: str) -> None:
+    """Superset's login page posts its event log in the background, with the signed-out cookie. When
+    that answer arrives after the login's (a busy server), the browser keeps the cookie it sets last:
+    it must not be a signed-out session (seen as a flake of the tests below, reproduced by warming)."""
+    with requests.Session() as browser:
+        form = browser.get(f"{bi_stack.url}/login/", timeout=30)
+        signed_out = browser.cookies["session"]
+        found = re.search(r'name="csrf_token"[^>]*?value="([^"]+)"', form.text, re.S)
+        assert found, "no CSRF token in the login page"
+        signed_in = browser.post(
+            f"{bi_stack.url}/login/",
+            data={"csrf_token": found[1], "username": dave, "password": bi_stack.password(dave)},
+            allow_redirects=False,
+            timeout=30,
+        )
+        assert signed_in.status_code == 302 and "/login" not in signed_in.headers["Location"]
+        beacon = requests.post(
+            f"{bi_stack.url}/superset/log/?explode=events",
+            cookies={"session": signed_out},
+            files={"events": (None, json.dumps([{"event_name": "spa_navigation"}]))},
+            allow_redirects=False,
+            timeout=30,
+        )
+        assert beacon.status_code == 302  # Superset keeps no log of someone signed out
+        late = beacon.cookies.get("session")
+        if late is not None:  # what the browser does with an answer that arrives last
+            held = next(c for c in browser.cookies if c.name == "session")
+            browser.cookies.set("session", late, domain=held.domain, path=held.path)
+        page = browser.get(f"{bi_stack.url}/tracktracker/upload", allow_redirects=False, timeout=30)
+        where = page.headers.get("Location")
+        assert page.status_code == 200, f"signed out by the event log's answer: {where}"
+        assert late is None
+
+
 def test_an_export_lands_in_the_inbox_and_its_outcome_shows(
     bi_stack: BIStack, page: Page, dave: str, tmp_path: Path
 ) -> None:

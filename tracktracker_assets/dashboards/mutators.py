@@ -13,10 +13,14 @@ action log keeps, whom a listener may see.
 - `ScrubbingEventLogger` (EVENT_LOGGER): Superset's action log records request payloads; passwords,
   secrets and tokens in them are replaced before anything is written.
 - `related_users_filter` / `related_roles_filter` (EXTRA_RELATED_QUERY_FILTERS) and
-  `filter_every_related_user_list` (FLASK_APP_MUTATOR): every "related owners / created by / changed
-  by / user" list of Superset's API shows a listener nobody but themselves, and only their own roles.
-  Superset applies the user filter only where an API declares it (not on datasets' or saved queries'
-  `created_by`, say): the app mutator declares it on every related field that names users.
+  `filter_every_related_user_list` (part of `mutate_app`, the FLASK_APP_MUTATOR): every "related owners
+  / created by / changed by / user" list of Superset's API shows a listener nobody but themselves, and
+  only their own roles. Superset applies the user filter only where an API declares it (not on
+  datasets' or saved queries' `created_by`, say): the app mutator declares it on every related field
+  that names users.
+- `keep_sessions_from_the_event_log` (part of `mutate_app`): the answer to the frontend's background
+  event log never sets the session cookie, which could otherwise sign out a listener who had just
+  signed in.
 
 Superset imports superset_config.py while it builds its own configuration: Superset is imported here
 only inside the functions, when they run.
@@ -269,8 +273,42 @@ def related_roles_filter(query: Any) -> Any:
     return query.filter(security_manager.role_model.id.in_(mine))
 
 
+def mutate_app(app: Any) -> None:
+    """FLASK_APP_MUTATOR: every change TrackTracker makes to Superset's Flask app."""
+    filter_every_related_user_list(app)
+    keep_sessions_from_the_event_log(app)
+
+
+# Superset's frontend posts its event log here in the background (a beacon, about a second after a page
+# opens); nothing reads the answer
+EVENT_LOG_PATH = "/superset/log/"
+
+
+def keep_sessions_from_the_event_log(app: Any) -> None:
+    """The answer to the event log never sets the session cookie. The login page sends its beacon with the
+    signed-out cookie; when the login's own answer comes first (Superset busy, say warming that
+    listener's charts after a refresh), the beacon's anonymous answer (a redirect to /login/ with a
+    fresh signed-out session) arrives last and replaces the signed-in cookie: the listener, just signed
+    in, finds the login page again. Sessions are the signed cookie Superset keeps by default
+    (SESSION_SERVER_SIDE off); another interface is left as it is."""
+    from flask.sessions import SecureCookieSessionInterface
+
+    if type(app.session_interface) is not SecureCookieSessionInterface:
+        return
+
+    class EventLogKeepsTheSession(SecureCookieSessionInterface):
+        def should_set_cookie(self, app: Any, session: Any) -> bool:
+            from flask import request
+
+            if request.path.rstrip("/") == EVENT_LOG_PATH.rstrip("/"):
+                return False
+            return super().should_set_cookie(app, session)
+
+    app.session_interface = EventLogKeepsTheSession()
+
+
 def filter_every_related_user_list(app: Any) -> None:
-    """FLASK_APP_MUTATOR: the related-users (and roles) filter on every API field whose related model is
+    """Part of mutate_app: the related-users (and roles) filter on every API field whose related model is
     a user (a role). Superset calls this before it registers its APIs, so the filters are declared
     before the first request is served (idempotent; a request cannot arrive earlier)."""
     done: list[bool] = []
