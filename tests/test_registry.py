@@ -110,7 +110,7 @@ def test_disconnect_forgets_each_account_and_keeps_the_listener(registry: Regist
     # again: nothing was connected; the listener is still registered
     for service in ("spotify", "lastfm", "listenbrainz"):
         assert registry.disconnect("reg-leaving", service) is None
-    with pytest.raises(RegistryError, match=r"Unknown service 'deezer'; expected one of spotify, lastfm"):
+    with pytest.raises(RegistryError, match=r"from 'deezer': give one of spotify, lastfm, listenbrainz"):
         registry.disconnect("reg-leaving", "deezer")
     with pytest.raises(RegistryError, match="Unknown user 'reg-nobody'"):
         registry.disconnect("reg-nobody", "lastfm")

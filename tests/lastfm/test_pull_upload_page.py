@@ -100,4 +100,4 @@ def test_each_connected_service_is_disconnected_from_the_page(client) -> None:
     after = client.get("/tracktracker/upload").get_data(as_text=True)
     assert "You were not connected to Last.fm: nothing changed." in after
     bad = client.post("/tracktracker/accounts/disconnect", data={"service": "deezer"})
-    assert bad.status_code == 400 and "Unknown service" in bad.get_data(as_text=True)
+    assert bad.status_code == 400 and "pulls nothing from &#39;deezer&#39;" in bad.get_data(as_text=True)

@@ -183,7 +183,7 @@ def test_disconnect_stops_each_pull_and_keeps_the_plays(
         code, output = disconnect("dora", "lastfm")
         assert code == 0 and "dora was not connected to Last.fm: nothing changed." in output, output
         code, output = disconnect("dora", "deezer")
-        assert code != 0 and "Unknown service 'deezer'" in output, output
+        assert code != 0 and "pulls nothing from 'deezer'" in output, output
     finally:
         code, output = cli("users", "remove", "dora", "--yes")
         assert code == 0, output

@@ -285,7 +285,10 @@ class Registry:
         is deleted. Plays already loaded stay. Returns the account it named, None if none was connected."""
         user = self.require_user(user_id)
         if service not in SERVICES:
-            raise RegistryError(f"Unknown service {service!r}; expected one of {', '.join(SERVICES)}.")
+            raise RegistryError(
+                f"TrackTracker pulls nothing from {service!r}: give one of {', '.join(SERVICES)} (the other "
+                "services' plays come from their export files; nothing of theirs is connected)."
+            )
         now = datetime.now(UTC)
         if service == "spotify":
             self.tokens.delete_many({"user_id": user_id})
