@@ -17,7 +17,8 @@ cannot read the warehouse as its owner, so the orchestrator builds it (takeout/r
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import functools
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -105,6 +106,21 @@ def _page(
     return body, status
 
 
+def for_active_listener(view: Callable[[Settings, User], Any]) -> Callable[[], Any]:
+    """The view runs for the signed-in listener (settings, their registry user); a listener TrackTracker
+    does not know, or a disabled one, gets the page with a 403."""
+
+    @functools.wraps(view)
+    def checked() -> Any:
+        settings = get_settings()
+        user = _listener(settings)
+        if user is None or user.status == "disabled":
+            return _page(settings, user, status=403)
+        return view(settings, user)
+
+    return checked
+
+
 @blueprint.before_request
 def _require_login() -> Response | None:
     if not current_user.is_authenticated:
@@ -123,11 +139,8 @@ def upload_page() -> Any:
 
 
 @blueprint.route("/upload", methods=["POST"])
-def upload_files() -> Any:
-    settings = get_settings()
-    user = _listener(settings)
-    if user is None or user.status == "disabled":
-        return _page(settings, user, status=403)
+@for_active_listener
+def upload_files(settings: Settings, user: User) -> Any:
     files = [f for f in request.files.getlist("files") if f and f.filename]
     if not files:
         return _page(
@@ -139,14 +152,11 @@ def upload_files() -> Any:
 
 
 @blueprint.route("/accounts", methods=["POST"])
-def set_accounts() -> Any:
+@for_active_listener
+def set_accounts(settings: Settings, user: User) -> Any:
     """The signed-in listener's own Last.fm and ListenBrainz names; an empty field changes nothing."""
     from tracktracker_assets.services.local import open_registry
 
-    settings = get_settings()
-    user = _listener(settings)
-    if user is None or user.status == "disabled":
-        return _page(settings, user, status=403)
     lastfm_name = (request.form.get("lastfm_user") or "").strip()
     listenbrainz_name = (request.form.get("listenbrainz_user") or "").strip()
     if not lastfm_name and not listenbrainz_name:
@@ -169,15 +179,12 @@ def set_accounts() -> Any:
 
 
 @blueprint.route("/accounts/disconnect", methods=["POST"])
-def disconnect_account() -> Any:
+@for_active_listener
+def disconnect_account(settings: Settings, user: User) -> Any:
     """The signed-in listener stops a service's pulls (`users disconnect`); their plays stay."""
     from tracktracker_assets.services.local import open_registry
     from tracktracker_assets.users.registry import SERVICE_LABELS
 
-    settings = get_settings()
-    user = _listener(settings)
-    if user is None or user.status == "disabled":
-        return _page(settings, user, status=403)
     service = request.form.get("service") or ""
     try:
         with open_registry(settings) as registry:
@@ -202,11 +209,8 @@ def disconnect_account() -> Any:
 
 
 @blueprint.route("/spotify/connect", methods=["POST"])
-def spotify_connect() -> Any:
-    settings = get_settings()
-    user = _listener(settings)
-    if user is None or user.status == "disabled":
-        return _page(settings, user, status=403)
+@for_active_listener
+def spotify_connect(settings: Settings, user: User) -> Any:
     try:
         from tracktracker_assets.spotify.connect import SpotifyNotConfigured, authorization_url
     except ImportError:
@@ -251,11 +255,8 @@ def spotify_callback() -> Any:
 
 
 @blueprint.route("/takeout", methods=["POST"])
-def ask_for_takeout() -> Any:
-    settings = get_settings()
-    user = _listener(settings)
-    if user is None or user.status == "disabled":
-        return _page(settings, user, status=403)
+@for_active_listener
+def ask_for_takeout(settings: Settings, user: User) -> Any:
     fmt = request.form.get("format", "")
     if fmt not in FORMATS:
         text = f"Choose a format for your data: {', '.join(FORMATS)}."
@@ -269,11 +270,8 @@ def ask_for_takeout() -> Any:
 
 
 @blueprint.route("/takeout", methods=["GET"])
-def download_takeout() -> Any:
-    settings = get_settings()
-    user = _listener(settings)
-    if user is None or user.status == "disabled":
-        return _page(settings, user, status=403)
+@for_active_listener
+def download_takeout(settings: Settings, user: User) -> Any:
     ready = takeout_state(settings, user.user_id).ready
     if ready is None:
         text = (
