@@ -18,9 +18,9 @@ action log keeps, whom a listener may see.
   only their own roles. Superset applies the user filter only where an API declares it (not on
   datasets' or saved queries' `created_by`, say): the app mutator declares it on every related field
   that names users.
-- `keep_sessions_from_the_event_log` (part of `mutate_app`): the answer to the frontend's background
-  event log never sets the session cookie, which could otherwise sign out a listener who had just
-  signed in.
+- `keep_sessions_from_the_event_log` (part of `mutate_app`): the frontend's background event log,
+  sent from the login page with the signed-out cookie, gets an answer that neither redirects nor sets
+  the session cookie, which could otherwise sign out a listener who had just signed in.
 
 Superset imports superset_config.py while it builds its own configuration: Superset is imported here
 only inside the functions, when they run.
@@ -285,24 +285,34 @@ EVENT_LOG_PATH = "/superset/log/"
 
 
 def keep_sessions_from_the_event_log(app: Any) -> None:
-    """The answer to the event log never sets the session cookie. The login page sends its beacon with the
-    signed-out cookie; when the login's own answer comes first (Superset busy, say warming that
-    listener's charts after a refresh), the beacon's anonymous answer (a redirect to /login/ with a
-    fresh signed-out session) arrives last and replaces the signed-in cookie: the listener, just signed
-    in, finds the login page again. Sessions are the signed cookie Superset keeps by default
-    (SESSION_SERVER_SIDE off); another interface is left as it is."""
+    """The event log can no longer sign out a listener who has just signed in. The login page sends its
+    beacon with the signed-out cookie; Superset answered it with a redirect to /login/, which the
+    browser follows, again with the signed-out cookie, and both answers set a fresh signed-out session.
+    When the login's own answer came first (Superset busy, say warming that listener's charts after a
+    refresh), one of them arrived last and replaced the signed-in cookie: the listener found the login
+    page again. So a beacon without a signed-in user gets 204 (Superset keeps no log of it anyway, and
+    there is nothing to follow), and no answer to the event log sets the session cookie. Sessions are
+    the signed cookie Superset keeps by default (SESSION_SERVER_SIDE off); another interface is left
+    as it is."""
+    from flask import Response, request
     from flask.sessions import SecureCookieSessionInterface
+    from flask_login import current_user
+
+    def is_event_log() -> bool:
+        return request.path.rstrip("/") == EVENT_LOG_PATH.rstrip("/")
+
+    @app.before_request
+    def _signed_out_event_log() -> Response | None:
+        if is_event_log() and not current_user.is_authenticated:
+            return Response(status=204)
+        return None
 
     if type(app.session_interface) is not SecureCookieSessionInterface:
         return
 
     class EventLogKeepsTheSession(SecureCookieSessionInterface):
         def should_set_cookie(self, app: Any, session: Any) -> bool:
-            from flask import request
-
-            if request.path.rstrip("/") == EVENT_LOG_PATH.rstrip("/"):
-                return False
-            return super().should_set_cookie(app, session)
+            return not is_event_log() and super().should_set_cookie(app, session)
 
     app.session_interface = EventLogKeepsTheSession()
 
