@@ -161,6 +161,18 @@ def cli(*args: str) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
+def disconnect_everyone(service: str) -> None:
+    """When a fake live service stops: the accounts this worker's listeners were given there answered
+    only while it ran, and a later file's unnamed pull (every connected listener) would otherwise ask the
+    real service for them."""
+    from tracktracker_assets.services.local import open_registry
+    from tracktracker_assets.settings import get_settings
+
+    with open_registry(get_settings()) as registry:
+        for user in list(registry.live_users(service)):
+            registry.disconnect(user.user_id, service)
+
+
 @pytest.fixture(scope="session")
 def real_gold(settings):
     """Every real export of data/real loaded: one person through `tracktracker import` itself, the rest

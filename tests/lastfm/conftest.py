@@ -9,10 +9,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import REAL_DATA
+from tests.conftest import REAL_DATA, disconnect_everyone
 from tests.fakes.lastfm_server import API_KEY, FakeLastfm
-from tracktracker_assets.services.local import open_registry
-from tracktracker_assets.settings import get_settings
 
 SAMPLES = REAL_DATA / "other-platforms"
 ENV = ("TRACKTRACKER_LASTFM_API_KEY", "TRACKTRACKER_LASTFM_API_URL", "TRACKTRACKER_LIVE_MAX_PAGES")
@@ -48,11 +46,7 @@ def lastfm(settings) -> Iterator[FakeLastfm]:
         )
         yield server
         assert server.internal_errors == []
-    # the accounts this worker's listeners were given answer only while the fake runs: a later file's
-    # unnamed pull (every connected listener) would otherwise ask the real Last.fm for them
-    with open_registry(get_settings()) as registry:
-        for user in list(registry.live_users("lastfm")):
-            registry.disconnect(user.user_id, "lastfm")
+    disconnect_everyone("lastfm")
     for key, value in saved.items():
         if value is None:
             os.environ.pop(key, None)

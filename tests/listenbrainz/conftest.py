@@ -9,10 +9,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import REAL_DATA
+from tests.conftest import REAL_DATA, disconnect_everyone
 from tests.fakes.listenbrainz_server import FakeListenBrainz
-from tracktracker_assets.services.local import open_registry
-from tracktracker_assets.settings import get_settings
 
 SAMPLES = REAL_DATA / "other-platforms"
 HAPPY_PATH = SAMPLES / "metabrainz--get_listens_happy_path_response.json"
@@ -40,11 +38,7 @@ def listenbrainz(settings) -> Iterator[FakeListenBrainz]:
         )
         yield server
         assert server.internal_errors == []
-    # the accounts this worker's listeners were given answer only while the fake runs: a later file's
-    # unnamed pull (every connected listener) would otherwise ask the real ListenBrainz for them
-    with open_registry(get_settings()) as registry:
-        for user in list(registry.live_users("listenbrainz")):
-            registry.disconnect(user.user_id, "listenbrainz")
+    disconnect_everyone("listenbrainz")
     for key, value in saved.items():
         if value is None:
             os.environ.pop(key, None)

@@ -37,7 +37,7 @@ from tracktracker_assets.exports.uploads import (
 from tracktracker_assets.settings import Settings, get_settings
 from tracktracker_assets.takeout.archive import FORMATS
 from tracktracker_assets.takeout.requests import request_takeout, takeout_state
-from tracktracker_assets.users.registry import RegistryError, User
+from tracktracker_assets.users.registry import SERVICE_LABELS, RegistryError, User
 
 blueprint = Blueprint("tracktracker", __name__, url_prefix="/tracktracker", template_folder="templates")
 CALLBACK_PATH = "/tracktracker/spotify/callback"
@@ -183,7 +183,6 @@ def set_accounts(settings: Settings, user: User) -> Any:
 def disconnect_account(settings: Settings, user: User) -> Any:
     """The signed-in listener stops a service's pulls (`users disconnect`); their plays stay."""
     from tracktracker_assets.services.local import open_registry
-    from tracktracker_assets.users.registry import SERVICE_LABELS
 
     service = request.form.get("service") or ""
     try:

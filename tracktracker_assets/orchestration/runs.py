@@ -207,11 +207,12 @@ def run_refresh(settings: Settings) -> RunOutcome:
 
 def _pull_lines(pulls: list[dict[str, Any]]) -> list[str]:
     """One line per user from the pull asset's outcomes (messages are single lines already)."""
+    from tracktracker_assets.users.registry import SERVICE_LABELS
+
     lines = []
     for pull in pulls:
         message = " ".join(str(pull.get("message") or "").split())
-        names = {"lastfm": "Last.fm", "listenbrainz": "ListenBrainz"}
-        service = f" ({names.get(pull['service'], pull['service'])})" if pull.get("service") else ""
+        service = f" ({SERVICE_LABELS.get(pull['service'], pull['service'])})" if pull.get("service") else ""
         lines.append(
             f"{pull['user_id']}{service}: {pull['status']}, {pull['inserted']} new of {pull['items']} items"
             + (f" — {message}" if message else "")

@@ -291,7 +291,7 @@ class Registry:
             )
         now = datetime.now(UTC)
         if service == "spotify":
-            self.tokens.delete_many({"user_id": user_id})
+            self.delete_token(user_id)
             changes: dict[str, Any] = {"spotify_user_id": None, "connected_at": None}
             if user.status != "disabled":  # a disabled listener stays so, with the reason given
                 # Spotify's problems end with the account: nothing to reconnect now
