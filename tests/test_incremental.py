@@ -51,7 +51,7 @@ def test_incremental_equals_full_rebuild(level_gold, tmp_path: Path) -> None:
     # listeners' gold must stay what their files say for the files that compare it with them.
     user = "incremental-step"
     history = history_files_of("mica-92")[0]
-    code, output = cli("users", "add", user, "--timezone", "America/Argentina/Buenos_Aires")
+    code, output = cli("users", "add", user, "--timezone", "Pacific/Pago_Pago")
     assert code == 0, output
     try:
         code, output = cli("import", user, str(history))
@@ -68,6 +68,36 @@ def test_incremental_equals_full_rebuild(level_gold, tmp_path: Path) -> None:
             "_batch_load_id = (select max(_batch_load_id) from gold.fct_plays)",
         )[1]
         assert changed_users == [(user,)]  # the refresh rewrote only that listener's affected days
+        # then a move 25 hours east (UTC-11 to UTC+14): every local day and hour moves, by up to two
+        # days. A play alone in its week at 23:30 in Pago Pago is at 00:30 two days later in Kiritimati:
+        # the day and the week it leaves must lose it.
+        alone = tmp_path / "Streaming_History_Audio_2025_2.json"
+        alone.write_text(json.dumps([dict(rows[0], ts="2025-06-15T10:30:00Z")]))
+        code, output = cli("import", user, str(alone))
+        assert code == 0, output
+        url = level_gold.database_url
+        day_of = "select local_date::text from gold.fct_plays where user_id = %s and ended_at = %s"
+        alone_at = "2025-06-15 10:30Z"
+        assert query(url, day_of, (user, alone_at))[1] == [("2025-06-14",)]
+        code, output = cli("users", "set", user, "--timezone", "Pacific/Kiritimati")
+        assert code == 0 and "Pacific/Kiritimati (was Pacific/Pago_Pago)" in output, output
+        assert query(url, day_of, (user, alone_at))[1] == [("2025-06-16",)]
+        [(elsewhere, plays)] = query(
+            url,
+            "select count(*) filter (where local_date <> (ended_at at time zone 'Pacific/Kiritimati')::date),"
+            " count(*) from gold.fct_plays where user_id = %s",
+            (user,),
+        )[1]
+        assert elsewhere == 0 and plays > 3000
+        days = "select local_date::text from gold.agg_daily_listening where user_id = %s order by 1"
+        assert (
+            query(url, days, (user,))[1]
+            == query(
+                url,
+                "select distinct local_date::text from gold.fct_plays where user_id = %s order by 1",
+                (user,),
+            )[1]
+        )
         incremental = fingerprint(level_gold)
         run_dbt(level_gold, ["build", "--full-refresh", "--exclude", "test_type:unit"])
         full = fingerprint(level_gold)

@@ -36,6 +36,25 @@ def test_time_zone_must_exist(registry: Registry, bad: str) -> None:
     assert registry.get_user("reg-tz") is None
 
 
+def test_change_renames_and_moves_only_who_exists(registry: Registry) -> None:
+    registry.add_user("reg-mover", "Mo", "Europe/Lisbon")
+    before, after = registry.change_user("reg-mover", timezone="Asia/Tokyo")
+    assert (before.display_name, before.timezone) == ("Mo", "Europe/Lisbon")
+    assert (after.display_name, after.timezone) == ("Mo", "Asia/Tokyo")
+    before, after = registry.change_user("reg-mover", display_name="Maureen")
+    assert (before.display_name, after.display_name, after.timezone) == ("Mo", "Maureen", "Asia/Tokyo")
+    assert registry.require_user("reg-mover") == after
+    with pytest.raises(RegistryError, match=r"Unknown time zone 'Asia/Tokio': give an IANA name"):
+        registry.change_user("reg-mover", timezone="Asia/Tokio")
+    with pytest.raises(RegistryError, match=r"Nothing to change: give --name or --timezone"):
+        registry.change_user("reg-mover")
+    assert registry.require_user("reg-mover").timezone == "Asia/Tokyo"
+    registry.remove_user("reg-mover")
+    with pytest.raises(RegistryError, match=r"Unknown user 'reg-mover'.*users add"):
+        registry.change_user("reg-mover", timezone="UTC")
+    assert registry.get_user("reg-mover") is None  # never created by a change
+
+
 @pytest.mark.parametrize("bad", ["Alice", "a b", "-x", "ä", "x" * 64, "../etc"])
 def test_user_id_is_a_slug(registry: Registry, bad: str) -> None:
     with pytest.raises(RegistryError, match="not a valid user id"):

@@ -75,6 +75,29 @@ def test_remove_erases_the_user_from_every_store(real_gold, tmp_path: Path) -> N
     assert code == 1 and "Unknown user" in output
 
 
+def test_set_says_what_it_changed_and_refuses_what_it_cannot(real_gold) -> None:
+    url = real_gold.database_url
+    code, output = cli("users", "set", "nobody-here", "--timezone", "UTC")
+    assert code == 1 and "Unknown user 'nobody-here'" in output, output
+    code, output = cli("users", "add", "renamed", "--name", "Old Name", "--timezone", "Europe/Oslo")
+    assert code == 0, output
+    try:
+        code, output = cli("users", "set", "renamed")
+        assert code == 1 and "Nothing to change: give --name or --timezone" in output, output
+        code, output = cli("users", "set", "renamed", "--timezone", "Mars/Olympus_Mons")
+        assert code == 1 and "Unknown time zone 'Mars/Olympus_Mons'" in output, output
+        # a new name and the same zone: nothing to recompute, and no refresh is run for it
+        code, output = cli("users", "set", "renamed", "--name", "New Name", "--timezone", "Europe/Oslo")
+        assert code == 0, output
+        assert "renamed is called New Name (was Old Name)" in output, output
+        assert "time zone stays Europe/Oslo: nothing to recompute" in output, output
+        assert "refreshed" not in output, output
+        mirrored = "select display_name, timezone from bronze.registry_users where user_id = 'renamed'"
+        assert query(url, mirrored)[1] == [("New Name", "Europe/Oslo")]
+    finally:
+        assert cli("users", "remove", "renamed", "--yes")[0] == 0
+
+
 def test_sql_prints_csv_and_refuses_writes(real_gold) -> None:
     code, output = cli(
         "sql", "select user_id, count(*) as plays from gold.fct_plays where user_id = 'erin' group by 1"

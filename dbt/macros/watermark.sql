@@ -54,13 +54,15 @@
     where d._batch_load_id > {{ watermark() }}
 {%- endmacro %}
 
-{#- The local days of new facts since this model last ran, and the day either side, as a query of
-    (user_id, local_date): a row silver found to belong to an event on the next or previous day leaves
-    its own day (absorbed_rows.sql), and the two are never more than a day apart. -#}
+{#- The local days of new facts since this model last ran, and two days either side, as a query of
+    (user_id, local_date): the days the facts may have left. A row silver found to belong to an event
+    on the next or previous day leaves its own day (absorbed_rows.sql); a listener who moved to another
+    time zone has all their facts anew, each up to two local days from where it was (zones lie at most
+    26 hours apart: UTC-12 to UTC+14). -#}
 {% macro changed_local_days(facts) -%}
     select distinct f.user_id, f.local_date + shift.days as local_date
     from {{ facts }} as f
-    cross join (values (-1), (0), (1)) as shift (days)
+    cross join (values (-2), (-1), (0), (1), (2)) as shift (days)
     where f._batch_load_id > {{ watermark() }}
 {%- endmacro %}
 
@@ -74,7 +76,7 @@
     {%- endif %}
 {% endmacro %}
 
-{#- ISO weeks (Mondays) with new facts since this model last ran, by their local days and the day
+{#- ISO weeks (Mondays) with new facts since this model last ran, by their local days and two days
     either side (changed_local_days); none on a full build, which recomputes every week. -#}
 {% macro changed_weeks(facts) -%}
     {%- if execute and is_incremental() -%}

@@ -73,7 +73,7 @@ def status() -> None:
 # ---- users ------------------------------------------------------------------------------------
 @cli.group()
 def users() -> None:
-    """Add, list and remove listeners."""
+    """Add, change, list and remove listeners."""
 
 
 @users.command("add")
@@ -86,6 +86,18 @@ def users_add(user_id: str, display_name: str | None, timezone: str) -> None:
     from tracktracker_assets.cli import people
 
     people.add(get_settings(), console, user_id, display_name, timezone)
+
+
+@users.command("set")
+@click.argument("user_id")
+@click.option("--name", "display_name", help="A new display name.")
+@click.option("--timezone", help="A new IANA time zone, e.g. Europe/Berlin: local days and hours follow it.")
+@friendly_errors
+def users_set(user_id: str, display_name: str | None, timezone: str | None) -> None:
+    """Rename USER_ID, or move them to another time zone (their history's local times are recomputed)."""
+    from tracktracker_assets.cli import people
+
+    sys.exit(0 if people.change(get_settings(), console, user_id, display_name, timezone) else 1)
 
 
 @users.command("list")

@@ -9,6 +9,7 @@ from rich.console import Console
 from tracktracker_assets.settings import Settings
 from tracktracker_assets.users.accounts import (
     add_listener,
+    change_listener,
     connect_lastfm,
     connect_listenbrainz,
     disconnect,
@@ -27,6 +28,29 @@ def add(settings: Settings, console: Console, user_id: str, display_name: str | 
     console.print(
         f"Import their Spotify export with: tracktracker import {user.user_id} PATH/TO/my_spotify_data.zip"
     )
+
+
+def change(
+    settings: Settings, console: Console, user_id: str, display_name: str | None, timezone: str | None
+) -> bool:
+    """Rename a listener or move their time zone; a move refreshes gold at once (their charts' days and
+    hours follow it). False if that refresh failed."""
+    before, after = change_listener(settings, user_id, display_name, timezone)
+    if display_name:
+        console.print(f"[bold]{user_id}[/] is called {after.display_name} (was {before.display_name}).")
+    if not timezone:
+        return True
+    if after.timezone == before.timezone:
+        console.print(f"[bold]{user_id}[/]'s time zone stays {after.timezone}: nothing to recompute.")
+        return True
+    console.print(f"[bold]{user_id}[/]'s time zone is {after.timezone} (was {before.timezone}).")
+    from tracktracker_assets.orchestration.pipeline import database_errors, refresh
+
+    with database_errors("during the refresh of silver and gold; the next refresh completes it"):
+        if not refresh(settings, console):
+            return False
+    console.print(f"Their plays' local days and hours follow {after.timezone} everywhere now.")
+    return True
 
 
 def list_users(settings: Settings, console: Console) -> None:

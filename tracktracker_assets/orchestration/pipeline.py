@@ -202,6 +202,11 @@ def refresh_if_behind(settings: Settings, console: Console, new_plays: int | Non
     if not _gold_behind_bronze(settings):
         console.print("Nothing new to load: silver and gold are unchanged.")
         return True
+    return refresh(settings, console, new_plays)
+
+
+def refresh(settings: Settings, console: Console, new_plays: int | None = None) -> bool:
+    """Refresh silver and gold now (one recorded run); False if that failed."""
     from tracktracker_assets.orchestration.runs import run_refresh
 
     with live_progress(console):

@@ -38,6 +38,7 @@ from tracktracker_assets.warehouse.db import connect
 from tracktracker_assets.warehouse.locks import dbt_lock
 from tracktracker_assets.warehouse.maintenance import BULK_ROWS, vacuum_after_bulk_writes
 from tracktracker_assets.warehouse.status import details_pending, newest_play_load, users_with_pending_loads
+from tracktracker_assets.warehouse.zone_moves import take_in_zone_moves
 
 KEEP_TARGET_DIRS = 20
 
@@ -103,6 +104,9 @@ def build_silver_gold(
         progress.report(progress.Event("dbt", message, 0, selected))
 
     with dbt_lock(settings, run_id=context.run_id, on_wait=waiting):
+        moved = _take_in_zone_moves(settings)  # first: a move is then a load like any other
+        if moved:
+            context.log.info(f"New time zone, local days and hours recomputed: {', '.join(moved)}")
         changed = _listeners_changing(settings)
         details_changed = _details_changing(settings)
         rebuild = _full_refresh_pending(settings)
@@ -142,6 +146,14 @@ def build_silver_gold(
                 event = event.with_metadata({**event.metadata, "row_count": counts[tuple(key.path)]})
         yield event
     _prune_target_dirs(settings.dbt_target_dir)
+
+
+def _take_in_zone_moves(settings: Settings) -> list[str]:
+    conn = connect(settings.database_url)
+    try:
+        return take_in_zone_moves(conn)
+    finally:
+        conn.close()
 
 
 def _listeners_changing(settings: Settings) -> set[str]:

@@ -15,6 +15,7 @@ from tracktracker_assets.users.sync import mirror_users
 
 __all__ = [
     "add_listener",
+    "change_listener",
     "connect_lastfm",
     "connect_listenbrainz",
     "disconnect",
@@ -40,6 +41,19 @@ def add_listener(settings: Settings, user_id: str, display_name: str | None, tim
         user = registry.add_user(user_id, display_name, timezone)
     mirror_users(settings)
     return user
+
+
+def change_listener(
+    settings: Settings, user_id: str, display_name: str | None, timezone: str | None
+) -> tuple[User, User]:
+    """Rename a listener or move their time zone: (before, after). The warehouse's copy follows at
+    once; the next refresh recomputes the local days and hours of all their plays
+    (warehouse/zone_moves.py)."""
+    start_storage(settings)
+    with open_registry(settings) as registry:
+        changed = registry.change_user(user_id, display_name, timezone)
+    mirror_users(settings)
+    return changed
 
 
 def connect_lastfm(settings: Settings, user_id: str, lastfm_user: str) -> User:

@@ -191,6 +191,22 @@ class Registry:
         )
         return User.from_doc(doc)
 
+    def change_user(
+        self, user_id: str, display_name: str | None = None, timezone: str | None = None
+    ) -> tuple[User, User]:
+        """A listener's display name or time zone, changed: (before, after). Unknown users are refused."""
+        if not display_name and not timezone:
+            raise RegistryError("Nothing to change: give --name or --timezone (or both).")
+        changes: dict[str, Any] = {"updated_at": datetime.now(UTC)}
+        if display_name:
+            changes["display_name"] = display_name
+        if timezone:
+            changes["timezone"] = validate_timezone(timezone)
+        before = self.users.find_one_and_update({"user_id": user_id}, {"$set": changes})
+        if before is None:
+            self.require_user(user_id)  # raises, naming what to do
+        return User.from_doc(before), User.from_doc({**before, **changes})
+
     def get_user(self, user_id: str) -> User | None:
         doc = self.users.find_one({"user_id": user_id})
         return User.from_doc(doc) if doc else None

@@ -242,6 +242,14 @@ MIGRATIONS: list[tuple[int, str]] = [
             add primary key (pull_id, user_id);
         """,
     ),
+    (
+        12,
+        """
+        -- the load that took in a listener's move to another time zone (warehouse/zone_moves.py):
+        -- builds follow it like a file's load, recomputing the local days and hours of their plays
+        alter table bronze.registry_users add column load_id bigint;
+        """,
+    ),
 ]
 
 

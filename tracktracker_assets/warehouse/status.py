@@ -12,14 +12,16 @@ from tracktracker_assets.warehouse.build_state import (
 )
 from tracktracker_assets.warehouse.db import table_exists
 
-# the bronze tables whose loads bring plays: every file (one row per load, whatever its format) and
-# each live pull's items (a pull writes no loaded_files row). A live source missing here would never
-# start a refresh: its plays would reach gold only with someone's next file.
+# the bronze tables whose loads bring or change plays: every file (one row per load, whatever its
+# format), each live pull's items (a pull writes no loaded_files row), and a listener's move to another
+# time zone (their plays' local days change). A source missing here would never start a refresh: its
+# plays would reach gold only with someone's next file.
 PLAY_LOAD_TABLES = (
     "bronze.loaded_files",
     "bronze.spotify_recently_played",
     "bronze.lastfm_recent_tracks",
     "bronze.listenbrainz_api_listens",
+    "bronze.registry_users",
 )
 # the newest load of those tables (each max is one probe of its load_id index)
 NEWEST_PLAY_LOAD = "select greatest({})".format(

@@ -83,7 +83,7 @@ staged as (
 ),
 
 users as (
-    select user_id, timezone from {{ ref('stg_registry__users') }}
+    select user_id, timezone, load_id from {{ ref('stg_registry__users') }}
 ),
 
 {% if is_incremental() %}
@@ -132,8 +132,14 @@ candidates as (
     join context_days as c on c.user_id = s.user_id and c.ended_date = s.ended_date
 ),
 
+-- the newest load taken in; a listener's move to another time zone is one (warehouse/zone_moves.py
+-- gives it an id before dbt starts), so that gold takes in the days it re-localises
 batch as (
-    select greatest({{ watermark() }}, coalesce(max(load_id), 0)) as load_id from new_rows
+    select greatest(
+        {{ watermark() }},
+        (select coalesce(max(load_id), 0) from new_rows),
+        (select coalesce(max(load_id), 0) from users)
+    ) as load_id
 ),
 
 {% else %}
@@ -145,7 +151,10 @@ candidates as not materialized (
 ),
 
 batch as (
-    select coalesce(max(load_id), 0) as load_id from candidates
+    select greatest(
+        (select coalesce(max(load_id), 0) from candidates),
+        (select coalesce(max(load_id), 0) from users)
+    ) as load_id
 ),
 
 {% endif %}

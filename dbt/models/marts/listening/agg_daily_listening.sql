@@ -6,7 +6,7 @@
     )
 }}
 
--- Listening per user and local day; recomputes only the local days that received new facts and the day
+-- Listening per user and local day; recomputes only the local days that received new facts and two days
 -- either side (changed_local_days), deleted first so that a day left with no play loses its row.
 with
 

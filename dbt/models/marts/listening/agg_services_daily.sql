@@ -11,8 +11,9 @@
 
 -- Listening per user, local day, service and source: where each counted play came from. A play seen
 -- in several services is one play here too, under its winning record's service and source (fct_plays),
--- so the rows of a day add up to that day's plays. Recomputes only the local days that received new facts
--- and the day either side (changed_local_days), deleted first so that a day left with no play loses its rows.
+-- so the rows of a day add up to that day's plays. Recomputes only the local days that received new
+-- facts and two days either side (changed_local_days), deleted first so that a day left with no play
+-- loses its rows.
 with
 
 {% if is_incremental() %}

@@ -4,5 +4,6 @@ select
     display_name,
     timezone,
     status,
-    created_at
+    created_at,
+    load_id
 from {{ source('bronze', 'registry_users') }}
