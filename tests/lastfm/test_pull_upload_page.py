@@ -1,6 +1,6 @@
-"""The upload page's form for the Last.fm and ListenBrainz usernames, through the real blueprint and
-template in a bare Flask app with Flask-Login and CSRF protection, signed in as the listener (the full
-Superset stack is tests/dashboards' job)."""
+"""The upload page's account forms (the Last.fm and ListenBrainz usernames, disconnecting a service, the
+time zone), through the real blueprint and template in a bare Flask app with Flask-Login and CSRF
+protection, signed in as the listener (the full Superset stack is tests/dashboards' job)."""
 
 from __future__ import annotations
 
@@ -101,3 +101,35 @@ def test_each_connected_service_is_disconnected_from_the_page(client) -> None:
     assert "You were not connected to Last.fm: nothing changed." in after
     bad = client.post("/tracktracker/accounts/disconnect", data={"service": "deezer"})
     assert bad.status_code == 400 and "pulls nothing from &#39;deezer&#39;" in bad.get_data(as_text=True)
+
+
+def test_the_listener_moves_their_own_time_zone(client) -> None:
+    with open_registry(get_settings()) as registry:
+        registry.change_user("paula", timezone="Europe/Rome")
+    html = client.get("/tracktracker/upload").get_data(as_text=True)
+    assert 'action="/tracktracker/timezone"' in html and 'name="timezone" value="Europe/Rome"' in html
+    assert '<option value="America/Santiago">' in html  # the field suggests every zone the registry takes
+    try:
+        moved = client.post("/tracktracker/timezone", data={"timezone": " America/Santiago "})
+        assert moved.status_code == 302 and moved.headers["Location"].endswith("/tracktracker/upload")
+        with open_registry(get_settings()) as registry:
+            assert registry.require_user("paula").timezone == "America/Santiago"
+        after = client.get("/tracktracker/upload").get_data(as_text=True)
+        assert "Your time zone is America/Santiago now (was Europe/Rome)." in after
+        assert "count days and hours in <b>America/Santiago</b>" in after
+
+        bad = client.post("/tracktracker/timezone", data={"timezone": "Europe/Rom"})
+        text = bad.get_data(as_text=True)
+        assert bad.status_code == 400 and "Unknown time zone &#39;Europe/Rom&#39;" in text
+        assert "Did you mean: Europe/Rome" in text
+        empty = client.post("/tracktracker/timezone", data={"timezone": "  "})
+        assert empty.status_code == 400 and "Choose a time zone first" in empty.get_data(as_text=True)
+        with open_registry(get_settings()) as registry:
+            assert registry.require_user("paula").timezone == "America/Santiago"  # refused: unchanged
+
+        client.post("/tracktracker/timezone", data={"timezone": "America/Santiago"})
+        again = client.get("/tracktracker/upload").get_data(as_text=True)
+        assert "Your time zone stays America/Santiago." in again
+    finally:
+        with open_registry(get_settings()) as registry:
+            registry.change_user("paula", timezone="Europe/Rome")

@@ -6,6 +6,7 @@ and CSRF protection; the signed-in Superset user is the listener (username = reg
     GET  /tracktracker/upload             the page: form, Spotify connection, recent import outcomes
     POST /tracktracker/upload             files -> checks -> the listener's inbox (Dagster's sensor loads it)
     POST /tracktracker/accounts           the listener's Last.fm and ListenBrainz usernames (pulled live)
+    POST /tracktracker/timezone           the listener's time zone (their charts' local days and hours)
     POST /tracktracker/spotify/connect    -> Spotify's consent page
     GET  /tracktracker/spotify/callback   Spotify sends the listener back here
     POST /tracktracker/takeout            ask for the listener's own takeout, in a format
@@ -22,6 +23,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
+from zoneinfo import available_timezones
 
 from flask import Blueprint, Response, flash, get_flashed_messages, redirect, render_template, request
 from flask_login import current_user
@@ -41,6 +43,8 @@ from tracktracker_assets.users.registry import SERVICE_LABELS, RegistryError, Us
 
 blueprint = Blueprint("tracktracker", __name__, url_prefix="/tracktracker", template_folder="templates")
 CALLBACK_PATH = "/tracktracker/spotify/callback"
+# the names the time zone field suggests (the registry accepts exactly these)
+TIME_ZONES = sorted(available_timezones())
 
 
 @dataclass
@@ -102,6 +106,7 @@ def _page(
         spotify_configured=bool(settings.spotify_client_id),
         takeout=takeout_state(settings, user.user_id) if user else None,
         takeout_formats=FORMATS,
+        time_zones=TIME_ZONES,
     )
     return body, status
 
@@ -176,6 +181,32 @@ def set_accounts(settings: Settings, user: User) -> Any:
     )
     flash(f"Saved: {named}. Your plays there are fetched every few minutes from now on.", "tracktracker-ok")
     return redirect("/tracktracker/upload")  # reloading the page does not post the form again
+
+
+@blueprint.route("/timezone", methods=["POST"])
+@for_active_listener
+def set_timezone(settings: Settings, user: User) -> Any:
+    """The signed-in listener's time zone (`users set --timezone`). The daemon's registry sensor
+    mirrors it and refreshes gold, which then recomputes the local days and hours of all their plays."""
+    from tracktracker_assets.services.local import open_registry
+
+    zone = (request.form.get("timezone") or "").strip()
+    if not zone:
+        return _page(settings, user, [Notice(False, "Choose a time zone first, such as Europe/Berlin.")], 400)
+    try:
+        with open_registry(settings) as registry:
+            before, after = registry.change_user(user.user_id, timezone=zone)
+    except RegistryError as exc:
+        return _page(settings, _listener(settings), [Notice(False, str(exc))], 400)
+    if after.timezone == before.timezone:
+        flash(f"Your time zone stays {after.timezone}.", "tracktracker-ok")
+    else:
+        flash(
+            f"Your time zone is {after.timezone} now (was {before.timezone}). Your charts' days and hours "
+            "follow it after the next refresh, within a few minutes.",
+            "tracktracker-ok",
+        )
+    return redirect("/tracktracker/upload")
 
 
 @blueprint.route("/accounts/disconnect", methods=["POST"])
