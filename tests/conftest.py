@@ -48,8 +48,15 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
 SHARED = REPO.parent / "shared"
 REAL_DATA = SHARED / "data" / "real"
 
-# fast and disposable: durability does not matter for a scratch cluster
-TEST_POSTGRES_CONFIG = {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
+# fast and disposable: durability does not matter for a scratch cluster. A smaller WAL than a real
+# home's (checkpoints cost little without fsync): each worker's secrets sweep reads every file of its
+# home, and gigabytes of kept WAL made that sweep take half a minute at the end of the session
+TEST_POSTGRES_CONFIG = {
+    "fsync": "off",
+    "synchronous_commit": "off",
+    "full_page_writes": "off",
+    "max_wal_size": "'512MB'",
+}
 
 
 @pytest.fixture(scope="session")
