@@ -18,14 +18,19 @@ from tracktracker_assets.warehouse.locks import bronze_write
 
 SILVER_PLAYS = "silver.int_plays__deduplicated"
 
-# one probe of silver's (user_id, timezone) index per listener
+# three probes of silver's (user_id, timezone) index per listener (whether they have plays, the least
+# and the greatest zone of those), as silver asks it: a scan of each listener's plays would cost every
+# refresh time in proportion to the whole history
 MOVED = f"""
 select r.user_id
 from bronze.registry_users as r
-where exists (
-    select 1 from {SILVER_PLAYS} as p
-    where p.user_id = r.user_id and p.timezone is distinct from r.timezone
-)
+where exists (select 1 from {SILVER_PLAYS} as p where p.user_id = r.user_id)
+    and (
+        (select min(p.timezone) from {SILVER_PLAYS} as p where p.user_id = r.user_id)
+            is distinct from r.timezone
+        or (select max(p.timezone) from {SILVER_PLAYS} as p where p.user_id = r.user_id)
+            is distinct from r.timezone
+    )
 order by r.user_id
 """
 
