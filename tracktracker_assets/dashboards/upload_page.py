@@ -43,8 +43,13 @@ from tracktracker_assets.users.registry import SERVICE_LABELS, RegistryError, Us
 
 blueprint = Blueprint("tracktracker", __name__, url_prefix="/tracktracker", template_folder="templates")
 CALLBACK_PATH = "/tracktracker/spotify/callback"
-# the names the time zone field suggests (the registry accepts exactly these)
-TIME_ZONES = sorted(available_timezones())
+
+
+@functools.cache
+def time_zones() -> list[str]:
+    """The names the time zone field suggests (the registry accepts exactly these); read from the zone
+    database once, on the first page drawn, not when Superset imports this module."""
+    return sorted(available_timezones())
 
 
 @dataclass
@@ -106,7 +111,7 @@ def _page(
         spotify_configured=bool(settings.spotify_client_id),
         takeout=takeout_state(settings, user.user_id) if user else None,
         takeout_formats=FORMATS,
-        time_zones=TIME_ZONES,
+        time_zones=time_zones(),
     )
     return body, status
 
