@@ -86,7 +86,8 @@ def test_runs_of_dead_processes_are_reclaimed_and_their_slots_freed(runs) -> Non
     assert storage.claim_concurrency_slot("dbt", dead, "dbt_silver_gold").is_claimed
 
     reclaimed = {r.run_id: r.reason for r in reclaim_stale_runs(instance)}
-    assert set(reclaimed) == {dead, reused}
+    # the session's instance is shared: only this test's runs are compared
+    assert set(reclaimed) & {dead, reused, alive, elsewhere} == {dead, reused}
     assert "is gone" in reclaimed[dead] and "another process" in reclaimed[reused]
     status = {run_id: instance.get_run_by_id(run_id).status for run_id in (dead, reused, alive, elsewhere)}
     assert status == {
