@@ -1,0 +1,178 @@
+"""The warm command process (services/warm.py): `tracktracker import`, run as a person runs it (a new
+process), is handed to a fork of a process that has Dagster, dbt and the definitions loaded, and so is
+the refresh's dbt. The result is the same import: the same gold, the same messages and exit statuses;
+Ctrl-C and a caller killed outright end the fork's run as they end the CLI's own; a caller of other
+code or other settings, or a process that is not there, runs the command itself."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REAL_DATA, REPO, cli
+from tracktracker_assets.services import warm
+from tracktracker_assets.services.processes import eventually, pid_alive
+
+TRACKTRACKER = REPO / ".venv" / "bin" / "tracktracker"
+EXPORT = REAL_DATA / "spotify-extended" / "CandidlyRed--endsong.json"
+
+
+# the environment the warm process and its callers share, as a shell's commands share it: taken once,
+# since this process's own Dagster runs add the variables they derive from the settings to os.environ
+ENVIRON: dict[str, str] = {}
+
+
+@pytest.fixture(scope="module")
+def warmed(settings) -> Iterator[object]:
+    warm.stop(settings)
+    ENVIRON.update(os.environ)
+    assert warm.start(settings, ENVIRON)
+    eventually(lambda: warm.ready(settings) or warm.running(settings) is None, timeout=120)
+    assert warm.ready(settings), warm.log_file(settings).read_text()
+    yield settings
+    warm.stop(settings)
+    assert warm.running(settings) is None and not warm.socket_path(settings).exists()
+
+
+def log_lines(settings) -> list[str]:
+    return warm.log_file(settings).read_text().splitlines()
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(TRACKTRACKER), *args], capture_output=True, text=True, env=env or ENVIRON, timeout=600
+    )
+
+
+def served_since(settings, mark: int) -> list[str]:
+    return [line for line in log_lines(settings)[mark:] if " in fork " in line]
+
+
+def gold_of(conn, user_id: str) -> tuple:
+    with conn.cursor() as cur:
+        cur.execute(
+            "select count(*), sum(ms_played), count(distinct track_key), count(distinct session_id), "
+            "min(ended_at), max(ended_at) from gold.fct_plays where user_id = %s",
+            (user_id,),
+        )
+        return cur.fetchone()
+
+
+def test_an_import_handed_to_the_warm_process_is_the_same_import(warmed, conn) -> None:
+    settings = warmed
+    for user in ("warm-ana", "warm-ben"):
+        assert cli("users", "add", user, "--timezone", "Europe/Berlin")[0] == 0
+    mark = len(log_lines(settings))
+    served = run("import", "warm-ana", str(EXPORT))
+    assert served.returncode == 0, served.stderr
+    assert f"✓ {EXPORT.name}" in served.stderr and "Silver and gold refreshed" in served.stderr
+    forks = served_since(settings, mark)
+    assert [line.split(" (from")[0] for line in forks] == [
+        "warm: tracktracker import warm-ana",
+        "warm: dbt build --exclude",  # the refresh's dbt, in a fork too
+    ], forks
+
+    # the same file, imported by a command that runs itself: the same gold
+    mark = len(log_lines(settings))
+    alone = run("import", "warm-ben", str(EXPORT), env={**ENVIRON, warm.SERVED: "1"})
+    assert alone.returncode == 0, alone.stderr
+    assert [line for line in served_since(settings, mark) if "tracktracker" in line] == []
+    assert gold_of(conn, "warm-ana") == gold_of(conn, "warm-ben") and gold_of(conn, "warm-ana")[0] > 0
+
+    # an already-loaded file and a refused one say what they say in a command of its own
+    mark = len(log_lines(settings))
+    again = run("import", "warm-ana", str(EXPORT))
+    assert again.returncode == 0 and f"= {EXPORT.name}" in again.stderr, again.stderr
+    broken = Path(settings.home) / "Streaming_History_Audio_2020.json"
+    broken.write_text('[{"ts": "2020-01-01T00:00:00Z", "ms_played": ')
+    refused = run("import", "warm-ana", str(broken))
+    assert refused.returncode == 1 and "rejected" in refused.stderr and broken.name in refused.stderr
+    assert len(served_since(settings, mark)) == 2
+
+
+def test_a_caller_of_other_settings_or_code_runs_the_command_itself(warmed) -> None:
+    settings = warmed
+    mark = len(log_lines(settings))
+    other = {**ENVIRON, "TRACKTRACKER_SUPERSET_CACHE_TIMEOUT": "301"}
+    result = run("import", "warm-ana", str(EXPORT), env=other)
+    assert result.returncode == 0 and f"= {EXPORT.name}" in result.stderr, result.stderr
+    assert served_since(settings, mark) == []
+    declined = log_lines(settings)[mark:]
+    assert any("differ" in line and "TRACKTRACKER_SUPERSET_CACHE_TIMEOUT" in line for line in declined)
+    assert all("301" not in line for line in declined)  # names, never values (they may be secrets)
+
+    # a caller whose code changed since the process started: declined, with the reason
+    request = {"program": "tracktracker", "argv": ["--help"], "cwd": "/", "env": ENVIRON, "stamp": "x"}
+    with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as conn:
+        conn.connect(str(warm.socket_path(settings)))
+        socket.send_fds(conn, [json.dumps(request).encode()], [0, 1, 2])
+        reply = json.loads(conn.recv(65536))
+    assert reply["accepted"] is False and "code" in reply["reason"]
+
+
+def test_without_a_warm_process_a_command_runs_itself(settings, tmp_path) -> None:
+    from dataclasses import replace
+
+    elsewhere = replace(settings, home=tmp_path)
+    assert warm.hand_over(elsewhere, ["import", "nobody", "x.json"]) is None
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "warm.sock").touch()  # left by a process that died
+    assert warm.hand_over(elsewhere, ["import", "nobody", "x.json"]) is None
+
+
+def _long_import(settings, user: str) -> Path:
+    """A file whose import runs long enough to be interrupted in its middle."""
+    sys.path.insert(0, str(REPO / "bench"))
+    from datetime import UTC, datetime
+
+    from bench_platforms import spotify_plays, write_spotify
+
+    path = Path(settings.home) / f"Streaming_History_Audio_{user}.json"
+    write_spotify(path, spotify_plays(150_000, datetime(2011, 1, 1, tzinfo=UTC)))
+    return path
+
+
+def _fork_of(settings, mark: int, what: str) -> int:
+    assert eventually(lambda: any(what in line for line in served_since(settings, mark)), timeout=60)
+    line = next(line for line in served_since(settings, mark) if what in line)
+    return int(re.search(r"in fork (\d+)", line).group(1))
+
+
+@pytest.mark.parametrize("how", ["ctrl-c", "killed"])
+def test_a_caller_interrupted_or_killed_ends_the_forks_run(warmed, how: str) -> None:
+    settings = warmed
+    user = f"warm-{how}"
+    assert cli("users", "add", user)[0] == 0
+    path = _long_import(settings, user)
+    mark = len(log_lines(settings))
+    caller = subprocess.Popen(
+        [str(TRACKTRACKER), "import", user, str(path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=ENVIRON,
+    )
+    fork = _fork_of(settings, mark, f"tracktracker import {user}")
+    time.sleep(2)  # into the run: reading and loading 150,000 plays takes longer
+    caller.send_signal(signal.SIGINT if how == "ctrl-c" else signal.SIGKILL)
+    _, stderr = caller.communicate(timeout=120)
+    assert caller.returncode != 0
+    if how == "ctrl-c":  # the fork's own message, on the caller's terminal
+        assert "Interrupted by SIGINT" in stderr, stderr
+    assert eventually(lambda: not pid_alive(fork), timeout=120), f"fork {fork} still runs"
+    from dagster import DagsterRunStatus, RunsFilter
+
+    from tracktracker_assets.orchestration.instance import get_instance
+
+    unfinished = [DagsterRunStatus.STARTED, DagsterRunStatus.STARTING, DagsterRunStatus.QUEUED]
+    assert get_instance(settings).get_runs(RunsFilter(statuses=unfinished)) == []  # none left looking alive
