@@ -32,21 +32,22 @@ def up(settings: Settings, console: Console, *, demo: bool, ui: bool = True) -> 
     from tracktracker_assets.exports.retention import tidy_everyone
 
     tidy_everyone(settings)  # interrupted copies and files past their retention: cheap, once per up
-    from tracktracker_assets.services import warm
+    from tracktracker_assets.services import command_process
 
-    warm.stop(settings)  # one of older code or settings would decline every command: start anew
-    warm.start(settings)
+    command_process.stop(settings)  # one of older code or settings would decline every command: start anew
+    command_process.start(settings)
     from tracktracker_assets.services.processes import eventually
 
     with console.status("Warming up the command process (Dagster, dbt, the definitions)..."):
-        eventually(lambda: warm.ready(settings) or warm.running(settings) is None, timeout=120)
-    warmed = warm.ready(settings)
-    if warmed:
+        eventually(
+            lambda: command_process.ready(settings) or not command_process.running(settings), timeout=120
+        )
+    if command_process.ready(settings):
         console.print("[green]●[/] commands: warm (`import` starts its runs without loading Dagster anew)")
     else:
         console.print(
-            f"[yellow]![/] commands: the warm process is not ready (see {warm.log_file(settings)}); "
-            "each command loads Dagster itself meanwhile"
+            "[yellow]![/] commands: the command process is not ready (see "
+            f"{command_process.log_file(settings)}); each command loads Dagster itself meanwhile"
         )
     if ui:
         dagster = DagsterServices(settings)
@@ -113,9 +114,9 @@ def down(settings: Settings, console: Console) -> None:
 
     superset_cli.stop(settings, console)
     DagsterServices(settings).stop()
-    from tracktracker_assets.services import warm
+    from tracktracker_assets.services import command_process
 
-    warm.stop(settings)
+    command_process.stop(settings)
     stop_storage(settings)
     console.print("Stopped. Data is kept in " + str(settings.home))
 
@@ -135,20 +136,20 @@ def service_states(settings: Settings) -> list:
         ),
         ServiceState("dagster daemon", daemon is not None, f"pid {daemon}" if daemon else "stopped"),
         superset_cli.state(settings),
-        _warm_state(settings),
+        _command_process_state(settings),
     ]
 
 
-def _warm_state(settings: Settings) -> object:
-    from tracktracker_assets.services import warm
+def _command_process_state(settings: Settings) -> object:
+    from tracktracker_assets.services import command_process
     from tracktracker_assets.services.local import ServiceState
 
-    pid = warm.running(settings)
+    pid = command_process.running(settings)
     if pid is None:
         return ServiceState("commands", False, "stopped (each command loads Dagster and dbt itself)")
-    if not warm.ready(settings):
+    if not command_process.ready(settings):
         return ServiceState("commands", False, f"warming up, pid {pid}")
-    return ServiceState("commands", True, f"warm, pid {pid} (log: {warm.log_file(settings)})")
+    return ServiceState("commands", True, f"warm, pid {pid} (log: {command_process.log_file(settings)})")
 
 
 def status(settings: Settings, console: Console) -> None:

@@ -280,11 +280,11 @@ def pull(user_ids: tuple[str, ...]) -> None:
 @friendly_errors
 def import_(user_id: str, paths: tuple[Path, ...]) -> None:
     """Import Spotify export files or ZIPs for USER_ID, then refresh silver and gold."""
-    from tracktracker_assets.services import warm
+    from tracktracker_assets.services import command_process
 
     settings = get_settings()
-    served = warm.hand_over(settings, ["import", user_id, *map(str, paths)])
-    if served is not None:  # run by the warm process `up` started, on this terminal
+    served = command_process.hand_over(settings, ["import", user_id, *map(str, paths)])
+    if served is not None:  # run by the command process `up` started, on this terminal
         sys.exit(served)
     from tracktracker_assets.orchestration import pipeline
 
@@ -358,10 +358,10 @@ _add_subcommands()
 
 def main() -> None:
     from tracktracker_assets.cli.output import quiet_library_warnings
-    from tracktracker_assets.services import warm
+    from tracktracker_assets.services import command_process
     from tracktracker_assets.services.home import private_umask
 
-    warm.remember_caller_environment()
+    command_process.remember_caller_environment()
     private_umask()  # everything under TRACKTRACKER_HOME is this user's alone (services/home.py)
     quiet_library_warnings()
     cli(prog_name="tracktracker")

@@ -31,16 +31,16 @@ def _die_with_parent() -> None:
         sys.exit("tracktracker-dbt: the process that started dbt is gone; not starting dbt.")
 
 
-def _run_warm() -> None:
-    """dbt in a fork of the warm process (services/warm.py) when `up` started one for this code: it
-    has dbt imported already. This process stays dbt's stand-in: its exit status is dbt's, its
+def _run_in_command_process() -> None:
+    """dbt in a fork of the command process (services/command_process.py) when `up` started one for
+    this code: it has dbt imported already. This process stays dbt's stand-in: its exit status is dbt's, its
     signals are passed on, and when it dies the fork is ended too."""
     if not os.environ.get("TRACKTRACKER_HOME"):
         return
-    from tracktracker_assets.services import warm
+    from tracktracker_assets.services import command_process
     from tracktracker_assets.settings import get_settings
 
-    served = warm.hand_over(get_settings(), sys.argv[1:], program="dbt")
+    served = command_process.hand_over(get_settings(), sys.argv[1:], program="dbt")
     if served is not None:
         sys.exit(served)
 
@@ -51,7 +51,7 @@ def real_dbt() -> str:
 
 def main() -> None:
     _die_with_parent()
-    _run_warm()
+    _run_in_command_process()
     dbt = real_dbt()
     os.execv(dbt, [dbt, *sys.argv[1:]])
 

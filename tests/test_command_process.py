@@ -1,4 +1,4 @@
-"""The warm command process (services/warm.py): `tracktracker import`, run as a person runs it (a new
+"""The command process (services/command_process.py): `tracktracker import`, run as a person runs it (a new
 process), is handed to a fork of a process that has Dagster, dbt and the definitions loaded, and so is
 the refresh's dbt. The result is the same import: the same gold, the same messages and exit statuses;
 Ctrl-C and a caller killed outright end the fork's run as they end the CLI's own; a caller of other
@@ -20,32 +20,32 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REAL_DATA, REPO, cli
-from tracktracker_assets.services import warm
+from tracktracker_assets.services import command_process
 from tracktracker_assets.services.processes import eventually, pid_alive
 
 TRACKTRACKER = REPO / ".venv" / "bin" / "tracktracker"
 EXPORT = REAL_DATA / "spotify-extended" / "CandidlyRed--endsong.json"
 
 
-# the environment the warm process and its callers share, as a shell's commands share it: taken once,
+# the environment the command process and its callers share, as a shell's commands share it: taken once,
 # since this process's own Dagster runs add the variables they derive from the settings to os.environ
 ENVIRON: dict[str, str] = {}
 
 
 @pytest.fixture(scope="module")
 def warmed(settings) -> Iterator[object]:
-    warm.stop(settings)
+    command_process.stop(settings)
     ENVIRON.update(os.environ)
-    assert warm.start(settings, ENVIRON)
-    eventually(lambda: warm.ready(settings) or warm.running(settings) is None, timeout=120)
-    assert warm.ready(settings), warm.log_file(settings).read_text()
+    assert command_process.start(settings, ENVIRON)
+    eventually(lambda: command_process.ready(settings) or not command_process.running(settings), timeout=120)
+    assert command_process.ready(settings), command_process.log_file(settings).read_text()
     yield settings
-    warm.stop(settings)
-    assert warm.running(settings) is None and not warm.socket_path(settings).exists()
+    command_process.stop(settings)
+    assert command_process.running(settings) is None and not command_process.socket_path(settings).exists()
 
 
 def log_lines(settings) -> list[str]:
-    return warm.log_file(settings).read_text().splitlines()
+    return command_process.log_file(settings).read_text().splitlines()
 
 
 def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -77,14 +77,14 @@ def test_an_import_handed_to_the_warm_process_is_the_same_import(warmed, conn) -
     assert served.returncode == 0, served.stderr
     assert f"✓ {EXPORT.name}" in served.stderr and "Silver and gold refreshed" in served.stderr
     forks = served_since(settings, mark)
-    assert [line.split(" (from")[0] for line in forks] == [
-        "warm: tracktracker import warm-ana",
-        "warm: dbt build --exclude",  # the refresh's dbt, in a fork too
+    assert [line.split(" commands: ")[1].split(" (from")[0] for line in forks] == [
+        "tracktracker import warm-ana",
+        "dbt build --exclude",  # the refresh's dbt, in a fork too
     ], forks
 
     # the same file, imported by a command that runs itself: the same gold
     mark = len(log_lines(settings))
-    alone = run("import", "warm-ben", str(EXPORT), env={**ENVIRON, warm.SERVED: "1"})
+    alone = run("import", "warm-ben", str(EXPORT), env={**ENVIRON, command_process.SERVED: "1"})
     assert alone.returncode == 0, alone.stderr
     assert [line for line in served_since(settings, mark) if "tracktracker" in line] == []
     assert gold_of(conn, "warm-ana") == gold_of(conn, "warm-ben") and gold_of(conn, "warm-ana")[0] > 0
@@ -114,20 +114,20 @@ def test_a_caller_of_other_settings_or_code_runs_the_command_itself(warmed) -> N
     # a caller whose code changed since the process started: declined, with the reason
     request = {"program": "tracktracker", "argv": ["--help"], "cwd": "/", "env": ENVIRON, "stamp": "x"}
     with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as conn:
-        conn.connect(str(warm.socket_path(settings)))
+        conn.connect(str(command_process.socket_path(settings)))
         socket.send_fds(conn, [json.dumps(request).encode()], [0, 1, 2])
         reply = json.loads(conn.recv(65536))
     assert reply["accepted"] is False and "code" in reply["reason"]
 
 
-def test_without_a_warm_process_a_command_runs_itself(settings, tmp_path) -> None:
+def test_without_a_command_process_a_command_runs_itself(settings, tmp_path) -> None:
     from dataclasses import replace
 
     elsewhere = replace(settings, home=tmp_path)
-    assert warm.hand_over(elsewhere, ["import", "nobody", "x.json"]) is None
+    assert command_process.hand_over(elsewhere, ["import", "nobody", "x.json"]) is None
     (tmp_path / "run").mkdir()
-    (tmp_path / "run" / "warm.sock").touch()  # left by a process that died
-    assert warm.hand_over(elsewhere, ["import", "nobody", "x.json"]) is None
+    (tmp_path / "run" / "commands.sock").touch()  # left by a process that died
+    assert command_process.hand_over(elsewhere, ["import", "nobody", "x.json"]) is None
 
 
 def _long_import(settings, user: str) -> Path:

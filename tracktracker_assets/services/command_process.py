@@ -1,4 +1,4 @@
-"""The warm command process: a command that starts Dagster runs spends ~4 s before its work, importing
+"""The command process: a command that starts Dagster runs spends ~4 s before its work, importing
 Dagster, dbt and the rooms and building the definitions. `up` starts one process that has done that
 once; `tracktracker import` hands itself to it over a Unix socket under the home, with its own stdin,
 stdout and stderr. The process forks, and the fork runs the command exactly as the CLI would: the same
@@ -8,7 +8,7 @@ CLI does: marked failed, slots freed, dbt stopped); a caller that goes away ends
 A refresh's dbt (`tracktracker-dbt`, transform/child.py) is handed over the same way: a fork that has
 dbt imported runs it, instead of a new Python process importing it (~2.5 s of each refresh).
 
-The command runs in its own process, as before, whenever the warm process is not running, was started
+The command runs in its own process, as before, whenever the command process is not running, was started
 from other code (a file of the package or the dbt project changed since) or with other settings (its
 TRACKTRACKER_* variables differ from the caller's), or the caller's stdio are not real files.
 
@@ -26,6 +26,8 @@ import socket
 import struct
 import sys
 import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -39,21 +41,21 @@ _CODE_FILES = ("workspace.yaml", "pyproject.toml", "uv.lock")
 # every setting is a TRACKTRACKER_* variable (settings.py); Dagster's and dbt's are derived from them
 _SETTINGS_PREFIX = "TRACKTRACKER_"
 # set in a fork's environment: the command it runs must not hand itself over again
-SERVED = "TRACKTRACKER_WARM_FORK"
+SERVED = "TRACKTRACKER_COMMAND_FORK"
 _MESSAGE = 1 << 20
 _FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 def socket_path(settings: Settings) -> Path:
-    return settings.run_dir / "warm.sock"
+    return settings.run_dir / "commands.sock"
 
 
 def pid_file(settings: Settings) -> Path:
-    return settings.run_dir / "warm.pid"
+    return settings.run_dir / "commands.pid"
 
 
 def log_file(settings: Settings) -> Path:
-    return settings.log_dir / "warm.log"
+    return settings.log_dir / "commands.log"
 
 
 def code_stamp() -> str:
@@ -83,7 +85,7 @@ _caller_environment: dict[str, str] | None = None
 
 def remember_caller_environment() -> None:
     """The environment this command was started with, before it derives Dagster's and dbt's variables
-    (prepare_dagster_home): the warm process `up` starts gets that one, as the next command has."""
+    (prepare_dagster_home): the command process `up` starts gets that one, as the next command has."""
     global _caller_environment
     _caller_environment = dict(os.environ)
 
@@ -112,9 +114,9 @@ def _real_stdio() -> bool:
 
 
 def hand_over(settings: Settings, argv: list[str], program: str = "tracktracker") -> int | None:
-    """Run `program *argv` (`tracktracker`, or `dbt` for tracktracker-dbt) in a fork of the warm
-    process: its exit status, or None when there is no warm process for this code and these settings
-    (the caller then runs the command itself)."""
+    """Run `program *argv` (`tracktracker`, or `dbt` for tracktracker-dbt) in a fork of the command
+    process: its exit status, or None when there is no command process for this code and these
+    settings (the caller then runs the command itself)."""
     path = socket_path(settings)
     if (program == "tracktracker" and os.environ.get(SERVED)) or not path.exists() or not _real_stdio():
         return None
@@ -155,7 +157,7 @@ def _wait_for_exit(settings: Settings, conn: socket.socket) -> int:
                 continue
             if message is None:
                 print(
-                    "error: the warm command process ended without the command's exit status "
+                    "error: the command process ended without the command's exit status "
                     f"(its log: {log_file(settings)}). Run the command again.",
                     file=sys.stderr,
                 )
@@ -168,33 +170,20 @@ def _wait_for_exit(settings: Settings, conn: socket.socket) -> int:
         conn.close()
 
 
-# ---- the warm process -----------------------------------------------------------------------------
-def _warm_up() -> None:
-    """What every command that starts runs would import and build (the fork inherits it all). Not the
-    CLI's own modules: its console decides on colours and width from the terminal it is made on,
-    which must be the caller's."""
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the libraries' notices about their own APIs, as the CLI does
-        import importlib
-
-        for module in ("pipeline", "runs"):
-            importlib.import_module(f"tracktracker_assets.orchestration.{module}")
-        for module in ("dbt.cli.main", "dbt.adapters.postgres"):  # a refresh's dbt, run by a fork
-            importlib.import_module(module)
-        from tracktracker_assets.definitions import load
-
-        load()
+# ---- the command process -------------------------------------------------------------------------
+# What it loads before it forks, and what a fork runs, are the CLI's (cli/command_server.py, its
+# entry point): this module knows neither, so the rooms it would load never import it back.
+SERVER_MODULE = "tracktracker_assets.cli.command_server"
 
 
-def serve(settings: Settings) -> None:
-    """Accept commands until SIGTERM; each runs in a fork of this process."""
+def serve(settings: Settings, warm_up: Callable[[], None], programs: dict[str, Callable[[], None]]) -> None:
+    """Run warm_up, then accept commands until SIGTERM; each runs in a fork of this process, which
+    calls the `main` of its program (one of programs, by name) with the caller's arguments."""
     # the settings as started, before the warm-up derives Dagster's and dbt's variables from them
     environment = settings_environment(dict(os.environ))
-    _warm_up()
+    warm_up()
     if threading.active_count() != 1:  # a fork keeps only the forking thread: locks others hold stay held
-        raise RuntimeError("the warm process started threads while warming up; it cannot fork safely")
+        raise RuntimeError("the command process started threads while warming up; it cannot fork safely")
     stamp = code_stamp()
     path = socket_path(settings)
     listener = _bind(path)
@@ -207,7 +196,7 @@ def serve(settings: Settings) -> None:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # forks are reaped by the kernel
-    print(f"warm: ready on {path} (pid {os.getpid()})", flush=True)
+    _log(f"ready on {path} (pid {os.getpid()})")
     try:
         while not stopping:
             try:
@@ -215,10 +204,15 @@ def serve(settings: Settings) -> None:
             except OSError:
                 continue
             with conn:
-                _accept(conn, listener, stamp, environment)
+                _accept(conn, listener, stamp, environment, programs)
     finally:
         path.unlink(missing_ok=True)
-        print("warm: stopped", flush=True)
+        _log("stopped")
+
+
+def _log(message: str) -> None:
+    """A line of the log (this process's stdout): when, and what."""
+    print(f"{time.strftime('%Y-%m-%d %H:%M:%S')} commands: {message}", flush=True)
 
 
 def _bind(path: Path) -> socket.socket:
@@ -229,7 +223,7 @@ def _bind(path: Path) -> socket.socket:
     except OSError:
         path.unlink(missing_ok=True)  # left by a process that died
     else:
-        raise RuntimeError(f"another warm process already listens on {path}")
+        raise RuntimeError(f"another command process already listens on {path}")
     finally:
         probe.close()
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
@@ -242,7 +236,13 @@ def _bind(path: Path) -> socket.socket:
     return listener
 
 
-def _accept(conn: socket.socket, listener: socket.socket, stamp: str, environment: dict[str, str]) -> None:
+def _accept(
+    conn: socket.socket,
+    listener: socket.socket,
+    stamp: str,
+    environment: dict[str, str],
+    programs: dict[str, Callable[[], None]],
+) -> None:
     fds: list[int] = []
     try:
         uid = struct.unpack("3i", conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12))[1]
@@ -250,26 +250,31 @@ def _accept(conn: socket.socket, listener: socket.socket, stamp: str, environmen
         if not message:
             return  # a readiness probe: connected, asked nothing
         request = json.loads(message)
-        refusal = _refusal(uid, request, fds, stamp, environment)
+        refusal = _refusal(uid, request, fds, stamp, environment, set(programs))
         if refusal:
-            print(f"warm: declined a command: {refusal}", flush=True)
+            _log(f"declined a command: {refusal}")
             _send(conn, {"accepted": False, "reason": refusal})
             return
         pid = os.fork()
         if pid == 0:
             listener.close()
-            _run_fork(conn, request, fds)  # never returns
+            _run_fork(conn, request, fds, programs[request["program"]])  # never returns
         command = " ".join([request["program"], *request["argv"][:2]])
-        print(f"warm: {command} (from {request['cwd']}) in fork {pid}", flush=True)
+        _log(f"{command} (from {request['cwd']}) in fork {pid}")
     except (OSError, ValueError) as exc:
-        print(f"warm: a caller's request failed: {exc}", flush=True)
+        _log(f"a caller's request failed: {exc}")
     finally:
         for fd in fds:
             os.close(fd)
 
 
 def _refusal(
-    uid: int, request: dict[str, Any], fds: list[int], stamp: str, environment: dict[str, str]
+    uid: int,
+    request: dict[str, Any],
+    fds: list[int],
+    stamp: str,
+    environment: dict[str, str],
+    programs: set[str],
 ) -> str:
     if uid != os.getuid():
         return f"the caller runs as uid {uid}, this process as {os.getuid()}"
@@ -277,10 +282,10 @@ def _refusal(
         return "the caller did not pass its stdin, stdout and stderr"
     if request.get("stamp") != stamp:
         return "the code or the dbt project changed since it started (`tracktracker up` restarts it)"
+    if request.get("program") not in programs:
+        return f"it runs {', '.join(sorted(programs))}, not {request.get('program')!r}"
     if request.get("program") == "dbt":  # dbt reads its project and settings itself, at each run
         return ""
-    if request.get("program") != "tracktracker":
-        return f"it runs tracktracker and dbt, not {request.get('program')!r}"
     theirs = settings_environment(request.get("env", {}))
     if theirs != environment:
         differ = sorted(k for k in theirs.keys() | environment.keys() if theirs.get(k) != environment.get(k))
@@ -288,7 +293,7 @@ def _refusal(
     return ""
 
 
-def _run_fork(conn: socket.socket, request: dict[str, Any], fds: list[int]) -> None:
+def _run_fork(conn: socket.socket, request: dict[str, Any], fds: list[int], main: Callable[[], None]) -> None:
     """In the fork: become the caller's command, run it, report its exit status, exit."""
     code = 1
     try:
@@ -306,7 +311,7 @@ def _run_fork(conn: socket.socket, request: dict[str, Any], fds: list[int]) -> N
         sys.stderr = open(2, "w", buffering=1, errors="backslashreplace", closefd=False)  # noqa: SIM115
         _send(conn, {"accepted": True, "pid": os.getpid()})
         threading.Thread(target=_relay_signals, args=(conn,), daemon=True).start()
-        code = _run(request["program"], request["argv"])
+        code = _run(main, request["program"], request["argv"])
     finally:
         try:
             sys.stdout.flush()
@@ -333,12 +338,7 @@ def _relay_signals(conn: socket.socket) -> None:
             return
 
 
-def _run(program: str, argv: list[str]) -> int:
-    if program == "dbt":
-        from dbt.cli.main import cli as main
-    else:
-        from tracktracker_assets.cli.main import main
-
+def _run(main: Callable[[], None], program: str, argv: list[str]) -> int:
     sys.argv = [program, *argv]
     try:
         main()
@@ -358,11 +358,11 @@ def _run(program: str, argv: list[str]) -> int:
 def _ours(settings: Settings) -> Any:
     from tracktracker_assets.services.processes import runs
 
-    return runs(Path(sys.executable).name, "-m", __name__, env={"TRACKTRACKER_HOME": str(settings.home)})
+    return runs(Path(sys.executable).name, "-m", SERVER_MODULE, env={"TRACKTRACKER_HOME": str(settings.home)})
 
 
 def start(settings: Settings, environ: dict[str, str] | None = None) -> bool:
-    """Start the warm process in the background unless one runs, in environ (by default this
+    """Start the command process in the background unless one runs, in environ (by default this
     command's as it started); it is ready some seconds later (until then a command runs in its own
     process). True if one was started."""
     from tracktracker_assets.services.processes import read_pid, start_background
@@ -370,7 +370,7 @@ def start(settings: Settings, environ: dict[str, str] | None = None) -> bool:
     if read_pid(pid_file(settings), find=_ours(settings)) is not None:
         return False
     start_background(
-        [sys.executable, "-m", __name__],
+        [sys.executable, "-m", SERVER_MODULE],
         pid_file=pid_file(settings),
         log_file=log_file(settings),
         env={**(environ or _caller_environment or os.environ), "TRACKTRACKER_HOME": str(settings.home)},
@@ -380,7 +380,7 @@ def start(settings: Settings, environ: dict[str, str] | None = None) -> bool:
 
 
 def ready(settings: Settings) -> bool:
-    """The warm process answers on its socket (it has warmed up)."""
+    """The command process answers on its socket (it has warmed up)."""
     conn = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     try:
         conn.connect(str(socket_path(settings)))
@@ -398,21 +398,9 @@ def running(settings: Settings) -> int | None:
 
 
 def stop(settings: Settings) -> bool:
-    """Stop the warm process and any command it is running (their runs end as on SIGTERM)."""
+    """Stop the command process and any command it is running (their runs end as on SIGTERM)."""
     from tracktracker_assets.services.processes import stop_recorded
 
     stopped = stop_recorded(pid_file(settings), find=_ours(settings))
     socket_path(settings).unlink(missing_ok=True)
     return stopped
-
-
-def main() -> None:
-    from tracktracker_assets.services.home import private_umask
-    from tracktracker_assets.settings import get_settings
-
-    private_umask()
-    serve(get_settings())
-
-
-if __name__ == "__main__":
-    main()

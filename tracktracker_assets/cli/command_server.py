@@ -1,0 +1,48 @@
+"""`python -m tracktracker_assets.cli.command_server`: the command process `up` starts
+(services/command_process.py). It loads what every import would load, then runs each command handed
+to it in a fork: `tracktracker` (the CLI, as typed) or `dbt` (a refresh's, from tracktracker-dbt)."""
+
+from __future__ import annotations
+
+import importlib
+import warnings
+
+from tracktracker_assets.services import command_process
+
+
+def warm_up() -> None:
+    """What an import would import and build (a fork inherits it all). Not the CLI's own modules: its
+    console decides on colours and width from the terminal it is made on, which must be the caller's."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the libraries' notices about their own APIs, as the CLI does
+        for module in ("pipeline", "runs"):
+            importlib.import_module(f"tracktracker_assets.orchestration.{module}")
+        for module in ("dbt.cli.main", "dbt.adapters.postgres"):  # a refresh's dbt, run by a fork
+            importlib.import_module(module)
+        from tracktracker_assets.definitions import load
+
+        load()
+
+
+def run_tracktracker() -> None:
+    from tracktracker_assets.cli.main import main
+
+    main()
+
+
+def run_dbt() -> None:
+    from dbt.cli.main import cli
+
+    cli()
+
+
+def main() -> None:
+    from tracktracker_assets.services.home import private_umask
+    from tracktracker_assets.settings import get_settings
+
+    private_umask()
+    command_process.serve(get_settings(), warm_up, {"tracktracker": run_tracktracker, "dbt": run_dbt})
+
+
+if __name__ == "__main__":
+    main()
