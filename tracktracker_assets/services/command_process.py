@@ -179,12 +179,12 @@ SERVER_MODULE = "tracktracker_assets.cli.command_server"
 def serve(settings: Settings, warm_up: Callable[[], None], programs: dict[str, Callable[[], None]]) -> None:
     """Run warm_up, then accept commands until SIGTERM; each runs in a fork of this process, which
     calls the `main` of its program (one of programs, by name) with the caller's arguments."""
-    # the settings as started, before the warm-up derives Dagster's and dbt's variables from them
-    environment = settings_environment(dict(os.environ))
+    # the settings as started, before the warm-up derives Dagster's and dbt's variables from them, and
+    # the code as it is before the warm-up loads it (a file changed meanwhile then declines every caller)
+    environment, stamp = settings_environment(dict(os.environ)), code_stamp()
     warm_up()
     if threading.active_count() != 1:  # a fork keeps only the forking thread: locks others hold stay held
         raise RuntimeError("the command process started threads while warming up; it cannot fork safely")
-    stamp = code_stamp()
     path = socket_path(settings)
     listener = _bind(path)
     stopping: list[int] = []
