@@ -68,7 +68,7 @@ def gold_of(conn, user_id: str) -> tuple:
         return cur.fetchone()
 
 
-def test_an_import_handed_to_the_warm_process_is_the_same_import(warmed, conn) -> None:
+def test_an_import_handed_to_the_command_process_is_the_same_import(warmed, conn) -> None:
     settings = warmed
     for user in ("warm-ana", "warm-ben"):
         assert cli("users", "add", user, "--timezone", "Europe/Berlin")[0] == 0
