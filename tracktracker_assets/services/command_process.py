@@ -151,10 +151,7 @@ def _wait_for_exit(settings: Settings, conn: socket.socket) -> int:
     previous = {sig: signal.signal(sig, forward) for sig in _FORWARDED}
     try:
         while True:
-            try:
-                message = _receive(conn)
-            except InterruptedError:
-                continue
+            message = _receive(conn)  # a signal forwarded meanwhile resumes the wait (PEP 475)
             if message is None:
                 print(
                     "error: the command process ended without the command's exit status "
@@ -217,15 +214,9 @@ def _log(message: str) -> None:
 
 def _bind(path: Path) -> socket.socket:
     path.parent.mkdir(parents=True, exist_ok=True)
-    probe = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-    try:
-        probe.connect(str(path))
-    except OSError:
-        path.unlink(missing_ok=True)  # left by a process that died
-    else:
+    if _answers(path):
         raise RuntimeError(f"another command process already listens on {path}")
-    finally:
-        probe.close()
+    path.unlink(missing_ok=True)  # left by a process that died
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     previous = os.umask(0o177)  # the socket is this user's alone
     try:
@@ -365,9 +356,9 @@ def start(settings: Settings, environ: dict[str, str] | None = None) -> bool:
     """Start the command process in the background unless one runs, in environ (by default this
     command's as it started); it is ready some seconds later (until then a command runs in its own
     process). True if one was started."""
-    from tracktracker_assets.services.processes import read_pid, start_background
+    from tracktracker_assets.services.processes import start_background
 
-    if read_pid(pid_file(settings), find=_ours(settings)) is not None:
+    if running(settings) is not None:
         return False
     start_background(
         [sys.executable, "-m", SERVER_MODULE],
@@ -381,13 +372,16 @@ def start(settings: Settings, environ: dict[str, str] | None = None) -> bool:
 
 def ready(settings: Settings) -> bool:
     """The command process answers on its socket (it has warmed up)."""
-    conn = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-    try:
-        conn.connect(str(socket_path(settings)))
-    except OSError:
-        return False
-    finally:
-        conn.close()
+    return _answers(socket_path(settings))
+
+
+def _answers(path: Path) -> bool:
+    """A process listens on the socket at path (a connection that asks nothing, which it ignores)."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as probe:
+        try:
+            probe.connect(str(path))
+        except OSError:
+            return False
     return True
 
 
