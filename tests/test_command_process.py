@@ -68,6 +68,17 @@ def gold_of(conn, user_id: str) -> tuple:
         return cur.fetchone()
 
 
+def newest_dbt_log(settings) -> str:
+    """The log of the newest dbt invocation of a refresh (dagster-dbt gives each its own folder)."""
+    runs = [path for path in settings.dbt_target_dir.glob("dbt_silver_gold-*") if path.is_dir()]
+    return (max(runs, key=lambda path: path.stat().st_mtime) / "dbt.log").read_text()
+
+
+def parsed_itself(dbt_log: str) -> bool:
+    """dbt read its project (partial parsing) rather than being given the command process's parse."""
+    return "Partial parsing enabled" in dbt_log
+
+
 def test_an_import_handed_to_the_command_process_is_the_same_import(warmed, conn) -> None:
     settings = warmed
     for user in ("warm-ana", "warm-ben"):
@@ -82,11 +93,16 @@ def test_an_import_handed_to_the_command_process_is_the_same_import(warmed, conn
         "dbt build --exclude",  # the refresh's dbt, in a fork too
     ], forks
 
-    # the same file, imported by a command that runs itself: the same gold
+    assert not parsed_itself(newest_dbt_log(settings))  # its dbt built from the parse the process kept
+
+    # the same file, imported by a command that runs itself, with a dbt setting the kept parse was not
+    # made with (so its dbt parses the project itself): the same gold
     mark = len(log_lines(settings))
-    alone = run("import", "warm-ben", str(EXPORT), env={**ENVIRON, command_process.SERVED: "1"})
+    env = {**ENVIRON, command_process.SERVED: "1", "DBT_USE_EXPERIMENTAL_PARSER": "false"}
+    alone = run("import", "warm-ben", str(EXPORT), env=env)
     assert alone.returncode == 0, alone.stderr
     assert [line for line in served_since(settings, mark) if "tracktracker" in line] == []
+    assert parsed_itself(newest_dbt_log(settings))
     assert gold_of(conn, "warm-ana") == gold_of(conn, "warm-ben") and gold_of(conn, "warm-ana")[0] > 0
 
     # an already-loaded file and a refused one say what they say in a command of its own
@@ -176,3 +192,45 @@ def test_a_caller_interrupted_or_killed_ends_the_forks_run(warmed, how: str) -> 
 
     unfinished = [DagsterRunStatus.STARTED, DagsterRunStatus.STARTING, DagsterRunStatus.QUEUED]
     assert get_instance(settings).get_runs(RunsFilter(statuses=unfinished)) == []  # none left looking alive
+
+
+def test_the_kept_parse_serves_only_the_dbt_command_it_was_made_for(monkeypatch) -> None:
+    from types import SimpleNamespace
+
+    from tracktracker_assets.transform import parsed
+    from tracktracker_assets.transform.project import DBT_PROJECT_DIR
+
+    project = str(DBT_PROJECT_DIR)
+    made_with = {
+        "TT_DBT_HOST": "127.0.0.1",
+        "TT_DBT_PORT": "5432",
+        "DBT_PROFILES_DIR": project,
+        "TRACKTRACKER_COUNTED_PLAY_MS": "30000",  # read by a model with env_var()
+    }
+    manifest = SimpleNamespace(env_vars={"TRACKTRACKER_COUNTED_PLAY_MS": "30000"})
+    kept = parsed.Parsed(manifest, parsed._dbt_settings(made_with, set(manifest.env_vars)))
+    monkeypatch.setattr(parsed, "_parsed", kept)
+    # a refresh's dbt, as dagster-dbt starts it: its own target and log folders, JSON logs
+    refresh = {
+        **made_with,
+        "HOME": "/root",
+        "DBT_TARGET_PATH": "/tmp/run-1",
+        "DBT_LOG_PATH": "/tmp/run-1",
+        "DBT_LOG_FORMAT": "json",
+        "DBT_PROJECT_DIR": project,
+        "TRACKTRACKER_DBT_PARENT": "4242",
+    }
+    argv = ["build", "--exclude", "test_type:unit tag:static", "--select", "fqn:*", "--full-refresh"]
+    assert parsed.usable(argv, refresh, "/") is kept
+    assert parsed.usable(["build", "--select=fqn:*"], {**refresh, "DBT_PROJECT_DIR": ""}, project) is kept
+
+    # anything a parse reads, other than it was: dbt parses itself
+    assert parsed.usable(["parse"], refresh, "/") is None
+    assert parsed.usable(["build", "--vars", "{days: 3}"], refresh, "/") is None
+    assert parsed.usable(["build", "--target", "other"], refresh, "/") is None
+    assert parsed.usable(argv, {**refresh, "DBT_PROJECT_DIR": "/elsewhere"}, "/") is None
+    assert parsed.usable(argv, {**refresh, "TT_DBT_PORT": "5433"}, "/") is None  # another warehouse
+    assert parsed.usable(argv, {**refresh, "TRACKTRACKER_COUNTED_PLAY_MS": "1000"}, "/") is None
+    assert parsed.usable(argv, {**refresh, "DBT_TARGET": "ci"}, "/") is None
+    monkeypatch.setattr(parsed, "_parsed", None)  # none kept (the project did not parse)
+    assert parsed.usable(argv, refresh, "/") is None

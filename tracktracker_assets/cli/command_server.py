@@ -10,18 +10,37 @@ import warnings
 from tracktracker_assets.services import command_process
 
 
-def warm_up() -> None:
-    """What an import would import and build (a fork inherits it all). Not the CLI's own modules: its
-    console decides on colours and width from the terminal it is made on, which must be the caller's."""
+def warm_up() -> str:
+    """What an import would import and build (a fork inherits it all), and dbt's parsed project; says
+    what it kept. Not the CLI's own modules: its console decides on colours and width from the terminal
+    it is made on, which must be the caller's."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the libraries' notices about their own APIs, as the CLI does
         for module in ("pipeline", "runs"):
             importlib.import_module(f"tracktracker_assets.orchestration.{module}")
         for module in ("dbt.cli.main", "dbt.adapters.postgres"):  # a refresh's dbt, run by a fork
             importlib.import_module(module)
+        for module in _instance_modules():  # each command builds the Dagster instance: its storage
+            importlib.import_module(module)
         from tracktracker_assets.definitions import load
 
         load()
+    from tracktracker_assets.settings import get_settings
+    from tracktracker_assets.transform import parsed
+
+    return parsed.parse(get_settings())
+
+
+def _instance_modules() -> list[str]:
+    """The modules of the Dagster instance's classes (dagster.yaml), and of the instance itself."""
+    import yaml
+
+    from tracktracker_assets.orchestration.instance import REPO_ROOT
+
+    config = yaml.safe_load((REPO_ROOT / "dagster.yaml").read_text())
+    named = [part["module"] for part in config.values() if isinstance(part, dict) and "module" in part]
+    named = [module.replace("dagster.core.", "dagster._core.", 1) for module in named]  # Dagster's alias
+    return ["tracktracker_assets.orchestration.instance", *named]
 
 
 def run_tracktracker() -> None:
@@ -31,9 +50,9 @@ def run_tracktracker() -> None:
 
 
 def run_dbt() -> None:
-    from dbt.cli.main import cli
+    from tracktracker_assets.transform import parsed
 
-    cli()
+    parsed.main()
 
 
 def main() -> None:

@@ -173,13 +173,16 @@ def _wait_for_exit(settings: Settings, conn: socket.socket) -> int:
 SERVER_MODULE = "tracktracker_assets.cli.command_server"
 
 
-def serve(settings: Settings, warm_up: Callable[[], None], programs: dict[str, Callable[[], None]]) -> None:
-    """Run warm_up, then accept commands until SIGTERM; each runs in a fork of this process, which
-    calls the `main` of its program (one of programs, by name) with the caller's arguments."""
+def serve(
+    settings: Settings, warm_up: Callable[[], str | None], programs: dict[str, Callable[[], None]]
+) -> None:
+    """Run warm_up (which may say what it did), then accept commands until SIGTERM; each runs in a
+    fork of this process, which calls the `main` of its program (one of programs, by name) with the
+    caller's arguments."""
     # the settings as started, before the warm-up derives Dagster's and dbt's variables from them, and
     # the code as it is before the warm-up loads it (a file changed meanwhile then declines every caller)
     environment, stamp = settings_environment(dict(os.environ)), code_stamp()
-    warm_up()
+    warmed = warm_up()
     if threading.active_count() != 1:  # a fork keeps only the forking thread: locks others hold stay held
         raise RuntimeError("the command process started threads while warming up; it cannot fork safely")
     path = socket_path(settings)
@@ -193,6 +196,8 @@ def serve(settings: Settings, warm_up: Callable[[], None], programs: dict[str, C
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # forks are reaped by the kernel
+    if warmed:
+        _log(warmed)
     _log(f"ready on {path} (pid {os.getpid()})")
     try:
         while not stopping:
