@@ -165,3 +165,28 @@ def test_pull_outcomes_read_as_one_line_per_user() -> None:
     )
     assert lines == ["ana: ok, 3 new of 50 items", "sam: needs_reauth, 0 new of 0 items — token revoked"]
     assert _pull_lines([]) == []
+
+
+def test_a_command_builds_the_dagster_instance_once_and_disposes_it(settings, monkeypatch) -> None:
+    from dagster import DagsterInstance
+
+    from tracktracker_assets.orchestration.instance import get_instance, one_instance
+
+    built: list[DagsterInstance] = []
+    disposed: list[DagsterInstance] = []
+    get = DagsterInstance.get
+
+    def counted() -> DagsterInstance:
+        instance = get()
+        built.append(instance)
+        monkeypatch.setattr(instance, "dispose", lambda: disposed.append(instance))
+        return instance
+
+    monkeypatch.setattr(DagsterInstance, "get", staticmethod(counted))
+    with one_instance(settings):
+        first = get_instance(settings)
+        with one_instance(settings):  # nested (an import's load and refresh): the outer one owns it
+            assert get_instance(settings) is first
+        assert get_instance(settings) is first and disposed == []
+    assert built == [first] and disposed == [first]
+    assert get_instance(settings) is not first  # outside a command: built at each call, as before

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from dagster import DagsterInstance
@@ -28,6 +30,35 @@ def prepare_dagster_home(settings: Settings) -> None:
     os.environ.update(dagster_env(settings))
 
 
+# the instance shared within one_instance(), by DAGSTER_HOME (None until first asked for)
+_shared: dict[Path, DagsterInstance | None] = {}
+
+
 def get_instance(settings: Settings) -> DagsterInstance:
+    home = settings.dagster_home
+    if home in _shared:
+        instance = _shared[home]
+        if instance is None:
+            prepare_dagster_home(settings)
+            instance = _shared[home] = DagsterInstance.get()
+        return instance
     prepare_dagster_home(settings)
     return DagsterInstance.get()
+
+
+@contextmanager
+def one_instance(settings: Settings) -> Iterator[None]:
+    """Within it, get_instance(settings) builds the instance once and returns that one: a command
+    that mirrors listeners and starts two runs would otherwise build it (connecting to and checking
+    each of Dagster's storages) three times. Disposed at the end; nested, the outermost owns it."""
+    home = settings.dagster_home
+    if home in _shared:
+        yield
+        return
+    _shared[home] = None
+    try:
+        yield
+    finally:
+        instance = _shared.pop(home)
+        if instance is not None:
+            instance.dispose()

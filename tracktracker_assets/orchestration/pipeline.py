@@ -100,6 +100,13 @@ def _report(console: Console, outcome: RunOutcome) -> tuple[bool, int]:
 
 def import_files(settings: Settings, console: Console, user_id: str, paths: list[Path]) -> bool:
     """Returns True when every file was loaded (or was already loaded) and gold is current."""
+    from tracktracker_assets.orchestration.instance import one_instance
+
+    with one_instance(settings):
+        return _import_files(settings, console, user_id, paths)
+
+
+def _import_files(settings: Settings, console: Console, user_id: str, paths: list[Path]) -> bool:
     with database_errors("before the import; nothing was imported"):
         start_storage(settings)
         with open_registry(settings) as registry:
@@ -137,6 +144,13 @@ def _nothing_new(settings: Settings, user_id: str, paths: list[Path]) -> list[An
 
 
 def load_and_refresh(settings: Settings, console: Console, user_ids: list[str]) -> bool:
+    from tracktracker_assets.orchestration.instance import one_instance
+
+    with one_instance(settings):
+        return _load_and_refresh(settings, console, user_ids)
+
+
+def _load_and_refresh(settings: Settings, console: Console, user_ids: list[str]) -> bool:
     with (
         database_errors(
             "during the import. Each file is loaded whole or not at all: files not loaded yet stay in "
