@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from dagster import DagsterRunStatus
+from dagster import AssetCheckResult, DagsterRunStatus, asset, asset_check
 from dagster._core.storage.dagster_run import DagsterRun
 from dagster._core.utils import make_new_run_id
 
@@ -190,3 +190,94 @@ def test_a_command_builds_the_dagster_instance_once_and_disposes_it(settings, mo
         assert get_instance(settings) is first and disposed == []
     assert built == [first] and disposed == [first]
     assert get_instance(settings) is not first  # outside a command: built at each call, as before
+
+
+def _plan_written(instance, run_id: str) -> tuple:
+    """What the event log keeps of a run: its events by type, its checks' executions, the assets'
+    latest planned run."""
+    from dagster import AssetKey
+
+    records = instance.get_records_for_run(run_id).records
+    kinds = sorted(str(record.event_log_entry.dagster_event_type) for record in records)
+    executions = sorted(
+        (record.check_name if hasattr(record, "check_name") else "", str(record.status))
+        for key in ("probe_checked", "probe_plain")
+        for record in instance.event_log_storage.get_asset_check_execution_history(
+            _check_key(AssetKey(key)), limit=5
+        )
+        if record.run_id == run_id
+    )
+    planned = [
+        instance.get_latest_planned_materialization_info(AssetKey(key)).run_id
+        for key in ("probe_checked", "probe_plain")
+    ]
+    return kinds, executions, planned == [run_id, run_id]
+
+
+def _check_key(asset_key):
+    from dagster import AssetCheckKey
+
+    return AssetCheckKey(asset_key, "probe_positive")
+
+
+@asset
+def probe_checked():
+    return 1
+
+
+@asset
+def probe_plain():
+    return 2
+
+
+@asset_check(asset=probe_checked, name="probe_positive")
+def checked_positive():
+    return AssetCheckResult(passed=True)
+
+
+@asset_check(asset=probe_plain, name="probe_positive")
+def plain_positive():
+    return AssetCheckResult(passed=True)
+
+
+def test_a_runs_plan_written_as_one_batch_is_what_dagster_writes_event_by_event(
+    settings, monkeypatch
+) -> None:
+    from dagster import AssetKey, materialize
+
+    from tracktracker_assets.orchestration.instance import get_instance
+    from tracktracker_assets.orchestration.storage import PooledPostgresEventLogStorage
+
+    batches: list[int] = []
+    store_batch = PooledPostgresEventLogStorage.store_event_batch
+
+    def spied(self, events) -> None:
+        batches.append(len(events))
+        store_batch(self, events)
+
+    monkeypatch.setattr(PooledPostgresEventLogStorage, "store_event_batch", spied)
+    instance = get_instance(settings)
+    assert isinstance(instance.event_log_storage, PooledPostgresEventLogStorage)
+    written = []
+    try:
+        for batch in (None, "1000"):  # Dagster's writes one by one, then ours as one batch
+            if batch is None:
+                monkeypatch.delenv("DAGSTER_EVENT_BATCH_SIZE", raising=False)
+            else:
+                monkeypatch.setenv("DAGSTER_EVENT_BATCH_SIZE", batch)
+            result = materialize(
+                [probe_checked, probe_plain, checked_positive, plain_positive], instance=instance
+            )
+            assert result.success
+            written.append(_plan_written(instance, result.run_id))
+            instance.delete_run(result.run_id)
+    finally:
+        instance.wipe_assets([AssetKey("probe_checked"), AssetKey("probe_plain")])
+        instance.dispose()
+    one_by_one, batched = written
+    assert batches == [4]  # the second run's plan: two assets, two checks, in one batch
+    assert batched == one_by_one
+    kinds, executions, latest = batched
+    assert kinds.count("DagsterEventType.ASSET_MATERIALIZATION_PLANNED") == 2
+    assert kinds.count("DagsterEventType.ASSET_CHECK_EVALUATION_PLANNED") == 2
+    assert len(executions) == 2 and latest

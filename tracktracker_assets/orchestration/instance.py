@@ -16,9 +16,15 @@ from tracktracker_assets.settings import Settings
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
+# Dagster hands a run's plan (an event per asset and check) to the event log as one batch, which
+# orchestration/storage.py writes in one transaction; up to this many events per batch
+EVENT_BATCH_SIZE = "1000"
+
+
 def dagster_env(settings: Settings) -> dict[str, str]:
     return {
         "DAGSTER_HOME": str(settings.dagster_home),
+        "DAGSTER_EVENT_BATCH_SIZE": EVENT_BATCH_SIZE,
         "TRACKTRACKER_DAGSTER_DATABASE_URL": settings.dagster_database_url,
         "TRACKTRACKER_HOME": str(settings.home),
     }
