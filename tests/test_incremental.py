@@ -210,3 +210,80 @@ def test_refresh_leaves_out_staging_tables_no_new_load_reaches(level_gold) -> No
         assert unused <= set(untouched_staging(level_gold, manifest))
     finally:
         _erase_probe(url)
+
+
+def _staged_model(name: str, source: str) -> tuple[str, dict, dict]:
+    """A staging model kept by load, as the manifest describes one, reading probe_bronze.<source>."""
+    model = {
+        "resource_type": "model",
+        "name": name,
+        "alias": name,
+        "schema": "probe_staging",
+        "config": {"materialized": "incremental"},
+        "checksum": {"checksum": name},
+        "depends_on": {"nodes": [f"source.tracktracker.probe.{source}"]},
+        "raw_code": "select * from {{ source('probe', '" + source + "') }} where {{ only_new_loads() }}",
+    }
+    src = {"schema": "probe_bronze", "identifier": source, "name": source}
+    return f"model.tracktracker.{name}", model, src
+
+
+def _test_of(*models: str, generic: bool = True) -> dict:
+    return {
+        "resource_type": "test",
+        "name": f"not_null_{'_'.join(models)}" if generic else f"singular_{'_'.join(models)}",
+        "test_metadata": {"name": "not_null"} if generic else None,
+        "depends_on": {"nodes": [f"model.tracktracker.{m}" for m in models]},
+    }
+
+
+def test_tests_of_staging_tables_without_a_row_are_left_out(settings, tmp_path) -> None:
+    """A first build runs every staging model, most for services nobody used: the data tests that read
+    only such tables (no row staged, none in bronze) can only pass and are left out; a table with a row
+    in bronze, or staged, keeps its tests, and so does a test that also reads another table."""
+    from tracktracker_assets.transform.untouched import tests_of_empty_staging
+    from tracktracker_assets.warehouse.db import connect
+
+    nodes, sources = {}, {}
+    for name, source in (("stg_none", "none"), ("stg_bronze", "bronze"), ("stg_staged", "staged")):
+        uid, model, src = _staged_model(name, source)
+        nodes[uid] = model
+        sources[f"source.tracktracker.probe.{source}"] = src
+    nodes["model.tracktracker.fct_probe"] = {"resource_type": "model", "name": "fct_probe", "config": {}}
+    for test in (
+        _test_of("stg_none"),
+        _test_of("stg_bronze"),
+        _test_of("stg_staged"),
+        _test_of("stg_none", "fct_probe"),
+        _test_of("stg_none", generic=False),
+    ):
+        nodes[f"test.tracktracker.{test['name']}"] = test
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text(json.dumps({"nodes": nodes, "sources": sources, "macros": {}}))
+
+    conn = connect(settings.database_url)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("create schema probe_bronze; create schema probe_staging")
+            for table in ("none", "bronze", "staged"):
+                cur.execute(f"create table probe_bronze.{table} (load_id bigint)")
+            cur.execute("insert into probe_bronze.bronze values (1)")
+            cur.execute("create table probe_staging.stg_staged (load_id bigint)")
+            cur.execute("insert into probe_staging.stg_staged values (1)")
+        conn.commit()
+        assert tests_of_empty_staging(settings, manifest, []) == ["not_null_stg_none"]
+        assert tests_of_empty_staging(settings, manifest, ["stg_none"]) == []  # left out whole already
+        with conn.cursor() as cur:  # built, still without a row
+            cur.execute("create table probe_staging.stg_none (load_id bigint)")
+        conn.commit()
+        assert tests_of_empty_staging(settings, manifest, []) == ["not_null_stg_none"]
+        with conn.cursor() as cur:  # a load arrives: its tests run
+            cur.execute("insert into probe_bronze.none values (2)")
+        conn.commit()
+        assert tests_of_empty_staging(settings, manifest, []) == []
+    finally:
+        conn.rollback()
+        with conn.cursor() as cur:
+            cur.execute("drop schema if exists probe_bronze, probe_staging cascade")
+        conn.commit()
+        conn.close()

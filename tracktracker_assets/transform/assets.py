@@ -23,7 +23,11 @@ from tracktracker_assets.orchestration import progress
 from tracktracker_assets.orchestration.resources import WarehouseResource
 from tracktracker_assets.settings import Settings
 from tracktracker_assets.transform.project import export_dbt_env
-from tracktracker_assets.transform.untouched import mark_staging_built, untouched_staging
+from tracktracker_assets.transform.untouched import (
+    mark_staging_built,
+    tests_of_empty_staging,
+    untouched_staging,
+)
 from tracktracker_assets.transform.views import EXCLUDE_STATIC, mark_static_nodes_built, static_nodes_current
 from tracktracker_assets.warehouse.build_state import (
     BUILD_IN_PROGRESS,
@@ -122,6 +126,10 @@ def build_silver_gold(
         if untouched:
             context.log.info(f"No new loads for {', '.join(untouched)}: left out with their tests.")
             args += ["--exclude", " ".join(untouched)]  # one value: its selectors, space-separated
+        vacuous = [] if rebuild else tests_of_empty_staging(settings, project.manifest_path, untouched)
+        if vacuous:
+            context.log.info(f"{len(vacuous)} data tests of staging tables without a row left out.")
+            args += ["--exclude", " ".join(vacuous)]
         if unfinished:
             context.log.info(f"Run {unfinished[:8]}'s build did not finish; this build completes it.")
         for event in dbt.cli(args, context=context).stream():
