@@ -281,3 +281,26 @@ def test_a_runs_plan_written_as_one_batch_is_what_dagster_writes_event_by_event(
     assert kinds.count("DagsterEventType.ASSET_MATERIALIZATION_PLANNED") == 2
     assert kinds.count("DagsterEventType.ASSET_CHECK_EVALUATION_PLANNED") == 2
     assert len(executions) == 2 and latest
+
+
+def test_the_event_log_asks_once_whether_a_table_of_dagsters_schema_exists(settings, monkeypatch) -> None:
+    from dagster_postgres.event_log import PostgresEventLogStorage
+
+    from tracktracker_assets.orchestration.instance import get_instance
+
+    instance = get_instance(settings)
+    asked: list[str] = []
+    has_table = PostgresEventLogStorage.has_table
+
+    def counted(self, table_name: str) -> bool:
+        asked.append(table_name)
+        return has_table(self, table_name)
+
+    monkeypatch.setattr(PostgresEventLogStorage, "has_table", counted)
+    try:
+        storage = instance.event_log_storage
+        assert all(storage.has_table("asset_event_tags") for _ in range(3))
+        assert not any(storage.has_table("no_such_table") for _ in range(2))  # absent: asked each time
+        assert asked == ["asset_event_tags", "no_such_table", "no_such_table"]
+    finally:
+        instance.dispose()
