@@ -71,19 +71,22 @@ def parse(settings: Settings) -> str:
     global _parsed
     from dbt.cli.main import dbtRunner
 
-    ensure_manifest(settings)  # the parse a refresh would start from: partial parsing makes this one quick
-    target = settings.run_dir / "dbt-parse"
-    target.mkdir(parents=True, exist_ok=True)
-    kept = settings.dbt_target_dir / "partial_parse.msgpack"
-    if kept.exists():
-        shutil.copy2(kept, target / kept.name)
-    env = {**dbt_env(settings), "DBT_TARGET_PATH": str(target), "DBT_LOG_PATH": str(target)}
-    with _environment(env), contextlib.chdir(DBT_PROJECT_DIR):
-        result = dbtRunner().invoke(["parse", "--quiet", "--no-write-json"])
-        if not result.success or result.result is None:
-            return f"dbt parses at each run (the project did not parse here: {result.exception})"
-        manifest = result.result
-        _parsed = Parsed(manifest, _dbt_settings(os.environ, set(manifest.env_vars)))
+    try:
+        ensure_manifest(settings)  # the parse a refresh would start from: partial parsing makes this quick
+        target = settings.run_dir / "dbt-parse"
+        target.mkdir(parents=True, exist_ok=True)
+        kept = settings.dbt_target_dir / "partial_parse.msgpack"
+        if kept.exists():
+            shutil.copy2(kept, target / kept.name)
+        env = {**dbt_env(settings), "DBT_TARGET_PATH": str(target), "DBT_LOG_PATH": str(target)}
+        with _environment(env), contextlib.chdir(DBT_PROJECT_DIR):
+            result = dbtRunner().invoke(["parse", "--quiet", "--no-write-json"])
+            if not result.success or result.result is None:
+                return f"dbt parses at each run (the project did not parse here: {result.exception})"
+            manifest = result.result
+            _parsed = Parsed(manifest, _dbt_settings(os.environ, set(manifest.env_vars)))
+    except Exception as exc:  # the forks' dbt then parses by itself, as without this process
+        return f"dbt parses at each run (parsing here failed: {type(exc).__name__}: {exc})"
     return f"dbt project parsed ({len(manifest.nodes)} nodes)"
 
 
