@@ -94,6 +94,7 @@ def settings(tt_home: Path, request: pytest.FixtureRequest):
     current = get_settings()
     start_storage(current, postgres_config=TEST_POSTGRES_CONFIG)
     try:
+        start_command_process(current)
         yield current
         if _sweep_owed(request.session):
             from tests.secrets_sweep import sweep
@@ -101,7 +102,22 @@ def settings(tt_home: Path, request: pytest.FixtureRequest):
             found = sweep(current)
             assert found.leaks == [], f"a secret of this worker's home outside secrets/: {found.leaks}"
     finally:
+        from tracktracker_assets.services import command_process
+
+        command_process.stop(current)
         stop_storage(current)
+
+
+def start_command_process(settings, environ: dict[str, str] | None = None) -> None:
+    """The command process of this worker's home, as `up` starts it: every refresh's dbt then runs in a
+    fork of it, as it does for a person who ran `up` (tests/test_command_process.py compares that with
+    a dbt that starts and parses by itself; homes of their own, test_faults' say, have none)."""
+    from tracktracker_assets.services import command_process
+    from tracktracker_assets.services.processes import eventually
+
+    command_process.start(settings, environ or dict(os.environ))
+    eventually(lambda: command_process.ready(settings) or not command_process.running(settings), timeout=180)
+    assert command_process.ready(settings), command_process.log_file(settings).read_text()[-3000:]
 
 
 def _sweep_owed(session: pytest.Session) -> bool:

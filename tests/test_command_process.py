@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REAL_DATA, REPO, cli
+from tests.conftest import REAL_DATA, REPO, cli, start_command_process
 from tracktracker_assets.services import command_process
 from tracktracker_assets.services.processes import eventually, pid_alive
 
@@ -34,14 +34,14 @@ ENVIRON: dict[str, str] = {}
 
 @pytest.fixture(scope="module")
 def warmed(settings) -> Iterator[object]:
+    """A command process of this module's own (the worker's, tests/conftest.py, is stopped meanwhile)."""
     command_process.stop(settings)
     ENVIRON.update(os.environ)
-    assert command_process.start(settings, ENVIRON)
-    eventually(lambda: command_process.ready(settings) or not command_process.running(settings), timeout=120)
-    assert command_process.ready(settings), command_process.log_file(settings).read_text()
+    start_command_process(settings, ENVIRON)
     yield settings
     command_process.stop(settings)
     assert command_process.running(settings) is None and not command_process.socket_path(settings).exists()
+    start_command_process(settings)
 
 
 def log_lines(settings) -> list[str]:
