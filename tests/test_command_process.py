@@ -87,6 +87,7 @@ def test_an_import_handed_to_the_command_process_is_the_same_import(warmed, conn
     served = run("import", "warm-ana", str(EXPORT))
     assert served.returncode == 0, served.stderr
     assert f"✓ {EXPORT.name}" in served.stderr and "Silver and gold refreshed" in served.stderr
+    assert "INFO:" not in served.stderr, served.stderr  # no library's log lines: what a command alone shows
     forks = served_since(settings, mark)
     assert [line.split(" commands: ")[1].split(" (from")[0] for line in forks] == [
         "tracktracker import warm-ana",
@@ -101,6 +102,7 @@ def test_an_import_handed_to_the_command_process_is_the_same_import(warmed, conn
     env = {**ENVIRON, command_process.SERVED: "1", "DBT_USE_EXPERIMENTAL_PARSER": "false"}
     alone = run("import", "warm-ben", str(EXPORT), env=env)
     assert alone.returncode == 0, alone.stderr
+    assert "INFO:" not in alone.stderr, alone.stderr
     assert [line for line in served_since(settings, mark) if "tracktracker" in line] == []
     assert parsed_itself(newest_dbt_log(settings))
     assert gold_of(conn, "warm-ana") == gold_of(conn, "warm-ben") and gold_of(conn, "warm-ana")[0] > 0

@@ -5,6 +5,7 @@ to it in a fork: `tracktracker` (the CLI, as typed) or `dbt` (a refresh's, from 
 from __future__ import annotations
 
 import importlib
+import logging
 import warnings
 
 from tracktracker_assets.services import command_process
@@ -14,6 +15,8 @@ def warm_up() -> str:
     """What an import would import and build (a fork inherits it all), and dbt's parsed project; says
     what it kept. Not the CLI's own modules: its console decides on colours and width from the terminal
     it is made on, which must be the caller's."""
+    root = logging.getLogger()
+    handlers = list(root.handlers)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the libraries' notices about their own APIs, as the CLI does
         for module in ("pipeline", "runs"):
@@ -28,7 +31,11 @@ def warm_up() -> str:
     from tracktracker_assets.settings import get_settings
     from tracktracker_assets.transform import parsed
 
-    return parsed.parse(get_settings())
+    warmed = parsed.parse(get_settings())
+    # as a command that runs itself has it: a library that calls logging.basicConfig() when imported
+    # (snowplow_tracker, through dbt) would put Dagster's INFO lines on every caller's terminal
+    root.handlers[:] = handlers
+    return warmed
 
 
 def _instance_modules() -> list[str]:
