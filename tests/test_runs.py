@@ -200,7 +200,7 @@ def _plan_written(instance, run_id: str) -> tuple:
     records = instance.get_records_for_run(run_id).records
     kinds = sorted(str(record.event_log_entry.dagster_event_type) for record in records)
     executions = sorted(
-        (record.check_name if hasattr(record, "check_name") else "", str(record.status))
+        (record.key.asset_key.to_user_string(), record.key.name, str(record.status))
         for key in ("probe_checked", "probe_plain")
         for record in instance.event_log_storage.get_asset_check_execution_history(
             _check_key(AssetKey(key)), limit=5
