@@ -38,7 +38,7 @@ from tracktracker_assets.warehouse.build_state import (
     set_state,
     unfinished_build,
 )
-from tracktracker_assets.warehouse.db import connect
+from tracktracker_assets.warehouse.db import connect, connection
 from tracktracker_assets.warehouse.locks import dbt_lock
 from tracktracker_assets.warehouse.maintenance import BULK_ROWS, vacuum_after_bulk_writes
 from tracktracker_assets.warehouse.status import details_pending, newest_play_load, users_with_pending_loads
@@ -134,12 +134,12 @@ def build_silver_gold(
             context.log.info(f"Run {unfinished[:8]}'s build did not finish; this build completes it.")
         # each model's and test's event is recorded as dbt reports it, while dbt goes on with the next
         # ones (written after the build, ~200 events of a first build took another second)
-        with _RowCounts(settings) as counts:
+        with connection(settings.database_url, autocommit=True) as statistics:
             for event in dbt.cli(args, context=context).stream():
                 if isinstance(event, Output | AssetMaterialization):
                     built += 1
                     progress.report(progress.Event("dbt", "/".join(_key(event).path), built, selected))
-                    event = counts.add_to(event)
+                    event = _with_row_count(statistics, event)
                 yield event
         vacuumed = vacuum_after_bulk_writes(settings, min_rows=0 if unfinished else BULK_ROWS)
         _unmark_build(settings, full_refresh=bool(rebuild), built_through=through)
@@ -224,33 +224,19 @@ def _key(event: Output | AssetMaterialization) -> AssetKey:
     return AssetKey([part for part in event.output_name.split("__")])
 
 
-class _RowCounts:
-    """Live rows of each silver/gold table a build reports, from PostgreSQL's statistics (dbt's node
-    has committed and closed its connection by then): exact enough for metadata and free, where
-    count(*) per model would grow with the history. One connection for the whole build."""
-
-    def __init__(self, settings: Settings) -> None:
-        self._settings = settings
-        self._conn: Any = None
-
-    def __enter__(self) -> "_RowCounts":
-        self._conn = connect(self._settings.database_url)
-        self._conn.autocommit = True  # each question sees the statistics as they are now
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._conn.close()
-
-    def add_to(self, event: Output | AssetMaterialization) -> Output | AssetMaterialization:
-        key = _key(event)
-        if len(key.path) != 2 or key.path[0] not in ("silver", "gold"):
-            return event
-        with self._conn.cursor() as cur:
-            cur.execute(
-                "select n_live_tup from pg_stat_user_tables where schemaname = %s and relname = %s",
-                tuple(key.path),
-            )
-            row = cur.fetchone()
-        if row is None:
-            return event
-        return event.with_metadata({**event.metadata, "row_count": int(row[0])})
+def _with_row_count(conn: Any, event: Output | AssetMaterialization) -> Output | AssetMaterialization:
+    """The event with its table's live rows from PostgreSQL's statistics (dbt's node has committed
+    and closed its connection by then): exact enough for metadata and free, where count(*) per model
+    would grow with the history. conn: autocommit, so each question sees the statistics as they are."""
+    key = _key(event)
+    if len(key.path) != 2 or key.path[0] not in ("silver", "gold"):
+        return event
+    with conn.cursor() as cur:
+        cur.execute(
+            "select n_live_tup from pg_stat_user_tables where schemaname = %s and relname = %s",
+            tuple(key.path),
+        )
+        row = cur.fetchone()
+    if row is None:
+        return event
+    return event.with_metadata({**event.metadata, "row_count": int(row[0])})
