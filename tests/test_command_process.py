@@ -13,6 +13,7 @@ import signal
 import socket
 import subprocess
 import sys
+import textwrap
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -146,6 +147,46 @@ def test_without_a_command_process_a_command_runs_itself(settings, tmp_path) -> 
     (tmp_path / "run").mkdir()
     (tmp_path / "run" / "commands.sock").touch()  # left by a process that died
     assert command_process.hand_over(elsewhere, ["import", "nobody", "x.json"]) is None
+
+
+def test_a_fork_leaves_what_the_command_process_loaded_to_it(tmp_path) -> None:
+    """What the warm-up loaded is frozen out of the cycle collector's reach: a fork's first full
+    collection would walk all of it (a quarter of a second in each import, and in each refresh's dbt)."""
+    env = {**os.environ, "TRACKTRACKER_HOME": str(tmp_path)}
+    env.pop(command_process.SERVED, None)
+    server = textwrap.dedent(
+        """
+        import gc, sys
+        from tracktracker_assets.services import command_process
+        from tracktracker_assets.settings import get_settings
+
+        loaded = []
+
+        def warm_up():
+            loaded.extend([n] for n in range(100_000))  # what an import would load, as lists the GC tracks
+            return "warmed"
+
+        def probe():
+            sys.exit(0 if gc.get_freeze_count() >= 100_000 else 3)
+
+        command_process.serve(get_settings(), warm_up, {"probe": probe})
+        """
+    )
+    caller = (
+        "import sys\n"
+        "from tracktracker_assets.services import command_process\n"
+        "from tracktracker_assets.settings import get_settings\n"
+        "status = command_process.hand_over(get_settings(), [], program='probe')\n"
+        "sys.exit(9 if status is None else status)\n"
+    )
+    process = subprocess.Popen([sys.executable, "-c", server], env=env, cwd=REPO)
+    try:
+        assert eventually(lambda: (tmp_path / "run" / "commands.sock").exists(), timeout=60)
+        probed = subprocess.run([sys.executable, "-c", caller], env=env, cwd=REPO, timeout=60)
+        assert probed.returncode == 0  # handed over (not 9), and the fork found the warm-up frozen (not 3)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
 
 
 def _long_import(settings, user: str) -> Path:
