@@ -38,6 +38,8 @@ def warmed(settings) -> Iterator[object]:
     """A command process of this module's own (the worker's, tests/conftest.py, is stopped meanwhile)."""
     command_process.stop(settings)
     ENVIRON.update(os.environ)
+    # every statement in dbt.log: whether dbt parsed the project itself shows there (parsed_itself)
+    ENVIRON["TRACKTRACKER_DBT_LOG_LEVEL"] = "debug"
     start_command_process(settings, ENVIRON)
     yield settings
     command_process.stop(settings)
@@ -92,7 +94,7 @@ def test_an_import_handed_to_the_command_process_is_the_same_import(warmed, conn
     forks = served_since(settings, mark)
     assert [line.split(" commands: ")[1].split(" (from")[0] for line in forks] == [
         "tracktracker import warm-ana",
-        "dbt build --exclude",  # the refresh's dbt, in a fork too
+        "dbt build --log-level-file",  # the refresh's dbt, in a fork too
     ], forks
 
     assert not parsed_itself(newest_dbt_log(settings))  # its dbt built from the parse the process kept
@@ -265,6 +267,8 @@ def test_the_kept_parse_serves_only_the_dbt_command_it_was_made_for(monkeypatch)
     }
     argv = ["build", "--exclude", "test_type:unit tag:static", "--select", "fqn:*", "--full-refresh"]
     assert parsed.usable(argv, refresh, "/") is kept
+    # what it logs and writes besides the warehouse is not what it parses to
+    assert parsed.usable([*argv, "--log-level-file", "debug", "--no-write-json"], refresh, "/") is kept
     assert parsed.usable(["build", "--select=fqn:*"], {**refresh, "DBT_PROJECT_DIR": ""}, project) is kept
 
     # anything a parse reads, other than it was: dbt parses itself

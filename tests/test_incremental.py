@@ -176,6 +176,13 @@ def test_refresh_leaves_out_staging_tables_no_new_load_reaches(level_gold) -> No
         assert not spotify_plays & untouched
         assert unused <= untouched
         assert refresh_if_behind(level_gold, Console(quiet=True))
+        # its dbt logged each result at the default level, no statement, and wrote no JSON artifacts
+        runs = [path for path in level_gold.dbt_target_dir.glob("dbt_silver_gold-*") if path.is_dir()]
+        newest = max(runs, key=lambda path: path.stat().st_mtime)
+        dbt_log = (newest / "dbt.log").read_text()
+        assert "OK created sql incremental model silver.stg_spotify__extended_history" in dbt_log
+        assert '"level": "debug"' not in dbt_log
+        assert not (newest / "run_results.json").exists() and not (newest / "manifest.json").exists()
         built = {
             record.asset_key.path[-1]
             for record in instance.get_event_records(

@@ -16,6 +16,7 @@ generated once and kept under TRACKTRACKER_HOME with 0600 permissions; nothing s
 | TRACKTRACKER_DEDUPE_WINDOW_S      | 60                              | API vs export end-time match window (dbt var)      |
 | TRACKTRACKER_GLOBAL_MIN_USERS     | 3                               | k: global trends need this many distinct users     |
 | TRACKTRACKER_SESSION_GAP_MINUTES  | 30                              | a silence longer than this ends a listening session (dbt var) |
+| TRACKTRACKER_DBT_LOG_LEVEL        | info                            | what a refresh's dbt writes to its dbt.log: `info` (each model's and test's result), `debug` (every SQL statement too; slows each build by ~10%), `warn`, `error`, `none` |
 | TRACKTRACKER_MAX_UPLOAD_MB        | 2048                            | largest export file or ZIP accepted                |
 | TRACKTRACKER_USER_QUOTA_MB        | 4096                            | per listener: bytes waiting in the inbox plus kept in archive/ and rejected/; an upload or import over it is refused (oldest archived files are removed first to make room) |
 | TRACKTRACKER_INBOX_SETTLE_S       | 5                               | a file dropped into an inbox by hand is taken once unchanged (size, mtime) this many seconds |
@@ -99,6 +100,8 @@ from urllib.parse import quote, urlsplit, urlunsplit
 SUPERSET_METADATA_ROLE = "superset_meta"
 # where the jobs' steps run (orchestration/executor.py); the first is the default
 EXECUTORS = ("in_process", "celery")
+# the levels of a refresh's dbt.log; the first is the default
+DBT_LOG_LEVELS = ("info", "debug", "warn", "error", "none")
 DEFAULT_CELERY_BROKER_URL = "redis://127.0.0.1:6379/1"
 # TrackTracker's login on the registry server (the embedded one, and docker-compose's mongo)
 MONGO_USER = "tracktracker"
@@ -208,6 +211,7 @@ class Settings:
     keep_files: int = 20
     busy_wait_s: int = 900
     session_gap_minutes: int = 30
+    dbt_log_level: str = "info"
     executor: str = "in_process"
     celery_broker_url: str = DEFAULT_CELERY_BROKER_URL
     celery_backend_url: str = DEFAULT_CELERY_BROKER_URL
@@ -268,6 +272,7 @@ class Settings:
             keep_files=_env_int("TRACKTRACKER_KEEP_FILES", 20),
             busy_wait_s=_env_int("TRACKTRACKER_BUSY_WAIT_S", 900),
             session_gap_minutes=_env_int("TRACKTRACKER_SESSION_GAP_MINUTES", 30),
+            dbt_log_level=_env_choice("TRACKTRACKER_DBT_LOG_LEVEL", DBT_LOG_LEVELS),
             executor=executor,
             celery_broker_url=broker,
             celery_backend_url=_env("TRACKTRACKER_CELERY_BACKEND_URL", broker),  # type: ignore[arg-type]

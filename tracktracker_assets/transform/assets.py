@@ -22,7 +22,7 @@ from dagster_dbt import (
 from tracktracker_assets.orchestration import progress
 from tracktracker_assets.orchestration.resources import WarehouseResource
 from tracktracker_assets.settings import Settings
-from tracktracker_assets.transform.project import export_dbt_env
+from tracktracker_assets.transform.project import export_dbt_env, refresh_output_options
 from tracktracker_assets.transform.untouched import (
     mark_staging_built,
     tests_of_empty_staging,
@@ -100,7 +100,7 @@ def build_silver_gold(
     """
     export_dbt_env(settings)
     selected = len(context.selected_asset_keys)
-    args = ["build", "--exclude", "test_type:unit"]
+    args = ["build", *refresh_output_options(settings), "--exclude", "test_type:unit"]
     built = 0
 
     def waiting(message: str) -> None:

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tracktracker_assets.settings import Settings
-from tracktracker_assets.transform.project import DBT_PROJECT_DIR, dbt_env, ensure_manifest
+from tracktracker_assets.transform.project import DBT_PROJECT_DIR, OUTPUT_OPTIONS, dbt_env, ensure_manifest
 
 # dbt's variables that change where a run writes or how it logs, never what the project parses to
 _PER_RUN = {
@@ -34,9 +34,10 @@ _PER_RUN = {
     "DBT_INDIRECT_SELECTION",
     "DBT_PROJECT_DIR",  # compared as the project's folder instead
 }
-# the commands a refresh runs, and the options that only select what they build
+# the commands a refresh runs, and the options that only select what they build or change what
+# they log and write besides the warehouse
 _COMMANDS = {"build", "run", "test"}
-_SELECTING = {"--select", "-s", "--exclude", "--full-refresh"}
+_OPTIONS = {"--select", "-s", "--exclude", "--full-refresh", *OUTPUT_OPTIONS}
 
 
 @dataclass(frozen=True)
@@ -95,7 +96,7 @@ def usable(argv: list[str], environ: Mapping[str, str], cwd: str) -> Parsed | No
     parsed = _parsed
     if parsed is None or not argv or argv[0] not in _COMMANDS:
         return None
-    if any(arg.startswith("-") and arg.split("=")[0] not in _SELECTING for arg in argv[1:]):
+    if any(arg.startswith("-") and arg.split("=")[0] not in _OPTIONS for arg in argv[1:]):
         return None
     project = environ.get("DBT_PROJECT_DIR") or cwd
     if os.path.realpath(project) != os.path.realpath(DBT_PROJECT_DIR):
