@@ -226,6 +226,7 @@ def _staged_model(name: str, source: str) -> tuple[str, dict, dict]:
         "name": name,
         "alias": name,
         "schema": "probe_staging",
+        "fqn": ["tracktracker", "staging", "probe", name],
         "config": {"materialized": "incremental"},
         "checksum": {"checksum": name},
         "depends_on": {"nodes": [f"source.tracktracker.probe.{source}"]},
@@ -246,8 +247,9 @@ def _test_of(*models: str, generic: bool = True) -> dict:
 
 def test_tests_of_staging_tables_without_a_row_are_left_out(settings, tmp_path) -> None:
     """A first build runs every staging model, most for services nobody used: the data tests that read
-    only such tables (no row staged, none in bronze) can only pass and are left out; a table with a row
-    in bronze, or staged, keeps its tests, and so does a test that also reads another table."""
+    only such models (no row staged, none in bronze, none in what they read) can only pass and are left
+    out; a model with a row in bronze, or staged, keeps its tests, and so does a test that also reads
+    another model, and so does a model outside staging."""
     from tracktracker_assets.transform.untouched import tests_of_empty_staging
     from tracktracker_assets.warehouse.db import connect
 
@@ -256,17 +258,38 @@ def test_tests_of_staging_tables_without_a_row_are_left_out(settings, tmp_path) 
         uid, model, src = _staged_model(name, source)
         nodes[uid] = model
         sources[f"source.tracktracker.probe.{source}"] = src
-    nodes["model.tracktracker.fct_probe"] = {"resource_type": "model", "name": "fct_probe", "config": {}}
+    # a view over an empty bronze table and the staging model above (not built yet: a first build)
+    nodes["model.tracktracker.stg_view"] = {
+        "resource_type": "model",
+        "name": "stg_view",
+        "alias": "stg_view",
+        "schema": "probe_staging",
+        "fqn": ["tracktracker", "staging", "probe", "stg_view"],
+        "config": {"materialized": "view"},
+        "depends_on": {"nodes": ["source.tracktracker.probe.none", "model.tracktracker.stg_none"]},
+    }
+    nodes["model.tracktracker.fct_probe"] = {
+        "resource_type": "model",
+        "name": "fct_probe",
+        "alias": "fct_probe",
+        "schema": "probe_staging",
+        "fqn": ["tracktracker", "marts", "fct_probe"],
+        "config": {},
+        "depends_on": {"nodes": ["model.tracktracker.stg_none"]},
+    }
     for test in (
         _test_of("stg_none"),
         _test_of("stg_bronze"),
         _test_of("stg_staged"),
+        _test_of("stg_view"),
+        _test_of("fct_probe"),
         _test_of("stg_none", "fct_probe"),
         _test_of("stg_none", generic=False),
     ):
         nodes[f"test.tracktracker.{test['name']}"] = test
     manifest = tmp_path / "manifest.json"
     manifest.write_text(json.dumps({"nodes": nodes, "sources": sources, "macros": {}}))
+    empty_ones = ["not_null_stg_none", "not_null_stg_view"]
 
     conn = connect(settings.database_url)
     try:
@@ -278,14 +301,20 @@ def test_tests_of_staging_tables_without_a_row_are_left_out(settings, tmp_path) 
             cur.execute("create table probe_staging.stg_staged (load_id bigint)")
             cur.execute("insert into probe_staging.stg_staged values (1)")
         conn.commit()
-        assert tests_of_empty_staging(settings, manifest, []) == ["not_null_stg_none"]
-        assert tests_of_empty_staging(settings, manifest, ["stg_none"]) == []  # left out whole already
+        assert tests_of_empty_staging(settings, manifest, []) == empty_ones
+        # left out whole already (its tests with it); the view it feeds is still known empty
+        assert tests_of_empty_staging(settings, manifest, ["stg_none"]) == ["not_null_stg_view"]
         with conn.cursor() as cur:  # built, still without a row
             cur.execute("create table probe_staging.stg_none (load_id bigint)")
+            cur.execute("create view probe_staging.stg_view as select load_id from probe_staging.stg_none")
         conn.commit()
-        assert tests_of_empty_staging(settings, manifest, []) == ["not_null_stg_none"]
-        with conn.cursor() as cur:  # a load arrives: its tests run
-            cur.execute("insert into probe_bronze.none values (2)")
+        assert tests_of_empty_staging(settings, manifest, []) == empty_ones
+        with conn.cursor() as cur:  # a row staged (no load in bronze): the view reads it, so both test
+            cur.execute("insert into probe_staging.stg_none values (2)")
+        conn.commit()
+        assert tests_of_empty_staging(settings, manifest, []) == []
+        with conn.cursor() as cur:  # a load arrives in bronze: its tests run
+            cur.execute("delete from probe_staging.stg_none; insert into probe_bronze.none values (2)")
         conn.commit()
         assert tests_of_empty_staging(settings, manifest, []) == []
     finally:

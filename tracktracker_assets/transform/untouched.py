@@ -119,46 +119,73 @@ def untouched_staging(settings: Settings, manifest_path: Path) -> list[str]:
 
 
 def tests_of_empty_staging(settings: Settings, manifest_path: Path, left_out: list[str]) -> list[str]:
-    """The data tests that read only staging tables kept by load that hold no row and whose bronze
-    table holds none. A listener's first build runs every staging model, most of them for services
-    nobody used (~80 tests of empty tables, ~2 s with their Dagster checks); each data test here is a
-    query for the rows that break a rule, so on an empty table it can only pass. The model itself still
-    runs. A load that lands in such a bronze table while the build runs is staged by it untested here:
-    the next load of that service runs the model again, and its tests then read the whole table."""
+    """The data tests that read only staging models without a row. A listener's first build runs every
+    staging model, most of them for services nobody used (~80 data tests of empty tables and views,
+    ~1 s of a first import, and on its way: dbt runs a model's children after its tests). Each data
+    test here is a query for the rows that break a rule, so on an empty relation it can only pass. The
+    models themselves still run; a test that also reads another model still runs.
+
+    A staging model is empty when its relation, if built, holds no row and everything it reads is
+    empty: its bronze tables, and the staging models it reads. Staging only reshapes the rows of its
+    sources (no constant rows, no aggregate without a group), so over empty inputs it holds none.
+    A load that lands in such a bronze table while the build runs is staged by it untested here: the
+    next refresh runs the model again (its load is new), and its tests then read the whole relation."""
     manifest = json.loads(manifest_path.read_text())
-    models = [m for m in staged_by_load(manifest) if m.model not in left_out]
-    if not models:
+    sources = manifest.get("sources", {})
+    staging = {
+        uid: node
+        for uid, node in manifest["nodes"].items()
+        if node["resource_type"] == "model"
+        and node.get("fqn", [])[1:2] == ["staging"]
+        and all(parent in sources or parent.startswith("model.") for parent in node["depends_on"]["nodes"])
+    }
+    if not staging:
         return []
     conn = connect(settings.database_url)
     try:
         with conn.cursor() as cur:
-            empty = {m.model for m in models if not _holds_rows(cur, m)}
+            empty = _empty_staging(cur, staging, sources)
         conn.rollback()
     finally:
         conn.close()
-    models_by_id = {uid: node for uid, node in manifest["nodes"].items() if node["resource_type"] == "model"}
-    empty_ids = {uid for uid, node in models_by_id.items() if node["name"] in empty}
+    empty -= {uid for uid, node in staging.items() if node["name"] in left_out}  # left out whole already
     return sorted(
         node["name"]
         for node in manifest["nodes"].values()
         if node["resource_type"] == "test"
         and node.get("test_metadata")  # generic tests: each selects the rows that break its rule
         and node["depends_on"]["nodes"]
-        and set(node["depends_on"]["nodes"]) <= empty_ids
+        and set(node["depends_on"]["nodes"]) <= empty
     )
 
 
-def _holds_rows(cur: Any, m: StagedByLoad) -> bool:
-    """Its bronze table, or the staging table if built, holds a row."""
-    cur.execute(
-        sql.SQL("select exists (select 1 from {})").format(sql.Identifier(m.source_schema, m.source_table))
-    )
-    if cur.fetchone()[0]:
-        return True
-    cur.execute("select to_regclass(%s) is not null", (sql.Identifier(m.schema, m.table).as_string(cur),))
+def _empty_staging(cur: Any, staging: dict[str, Any], sources: dict[str, Any]) -> set[str]:
+    """The staging models (of `staging`) that hold no row and read only empty relations."""
+    known: dict[str, bool] = {}  # unique id -> empty
+
+    def is_empty(uid: str) -> bool:
+        if uid not in known:
+            known[uid] = False  # a cycle, or a model not of staging: not known to be empty
+            if uid in sources:
+                source = sources[uid]
+                known[uid] = _relation_empty(cur, source["schema"], source["identifier"] or source["name"])
+            elif uid in staging:
+                node = staging[uid]
+                known[uid] = all(is_empty(parent) for parent in node["depends_on"]["nodes"]) and (
+                    _relation_empty(cur, node["schema"], node["alias"] or node["name"], missing=True)
+                )
+        return known[uid]
+
+    return {uid for uid in staging if is_empty(uid)}
+
+
+def _relation_empty(cur: Any, schema: str, name: str, *, missing: bool = False) -> bool:
+    """Whether the table or view holds no row; `missing` when it does not exist (yet)."""
+    relation = sql.Identifier(schema, name)
+    cur.execute("select to_regclass(%s) is not null", (relation.as_string(cur),))
     if not cur.fetchone()[0]:
-        return False
-    cur.execute(sql.SQL("select exists (select 1 from {})").format(sql.Identifier(m.schema, m.table)))
+        return missing
+    cur.execute(sql.SQL("select not exists (select 1 from {})").format(relation))
     return bool(cur.fetchone()[0])
 
 
