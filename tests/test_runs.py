@@ -304,3 +304,42 @@ def test_the_event_log_asks_once_whether_a_table_of_dagsters_schema_exists(setti
         assert asked == ["asset_event_tags", "no_such_table", "no_such_table"]
     finally:
         instance.dispose()
+
+
+def test_dagsters_schema_checks_are_asked_once_and_runs_use_a_pool(settings, monkeypatch) -> None:
+    """Each asset event asked the catalog for the asset table's columns, and each read of runs for the
+    runs table's, on a new connection each: ~100 of an import's ~4 ms questions and connections."""
+    from dagster._core.storage.event_log.sql_event_log import SqlEventLogStorage
+    from dagster._core.storage.runs.sql_run_storage import SqlRunStorage
+    from sqlalchemy.pool import QueuePool
+
+    from tracktracker_assets.orchestration.instance import get_instance
+    from tracktracker_assets.orchestration.storage import PooledPostgresRunStorage
+
+    instance = get_instance(settings)
+    asked: list[str] = []
+    columns_asked = SqlEventLogStorage._has_asset_key_col_on_connection
+    run_stats_asked = SqlRunStorage.has_run_stats_index_cols
+
+    def column_counted(self, conn, column_name: str) -> bool:
+        asked.append(column_name)
+        return columns_asked(self, conn, column_name)
+
+    def run_stats_counted(self) -> bool:
+        asked.append("run stats")
+        return run_stats_asked(self)
+
+    monkeypatch.setattr(SqlEventLogStorage, "_has_asset_key_col_on_connection", column_counted)
+    monkeypatch.setattr(SqlRunStorage, "has_run_stats_index_cols", run_stats_counted)
+    try:
+        events, runs = instance.event_log_storage, instance.run_storage
+        assert isinstance(runs, PooledPostgresRunStorage) and isinstance(runs._engine.pool, QueuePool)
+        assert all(events.has_asset_key_col("cached_status_data") for _ in range(3))
+        assert all(events.can_read_asset_status_cache() for _ in range(2))
+        assert not any(events.has_asset_key_col("no_such_column") for _ in range(2))  # absent: each time
+        assert all(runs.has_run_stats_index_cols() for _ in range(3))
+        assert asked == ["cached_status_data", "no_such_column", "no_such_column", "run stats"]
+        # the runs are what they were: the pool changes how they are reached, not what is kept
+        assert instance.get_runs(limit=1) == instance.get_runs(limit=1)
+    finally:
+        instance.dispose()

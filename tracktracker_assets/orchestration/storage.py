@@ -1,9 +1,15 @@
-"""Dagster's event log in PostgreSQL, with a connection pool, and a run's plan written at once.
+"""Dagster's event log and run storage in PostgreSQL, with connection pools, schema checks asked
+once, and a run's plan written at once.
 
-dagster-postgres uses no pool outside its webserver, so every event a run writes opens (and
-authenticates) a new connection. A partitioned run over a thousand users writes a materialization per
-user: about three thousand connections, 30-40 s of a pull tick. A small pool, as dagster-postgres
-itself uses in the webserver, keeps that to milliseconds. Configured in dagster.yaml.
+dagster-postgres uses no pool outside its webserver, so every event a run writes, and every read or
+write of a run's record, opens (and authenticates, ~4 ms) a new connection. A partitioned run over a
+thousand users writes a materialization per user: about three thousand connections, 30-40 s of a pull
+tick; an import of 50 plays opened ~50. A small pool, as dagster-postgres itself uses in the
+webserver, keeps that to milliseconds. Configured in dagster.yaml.
+
+Both also ask PostgreSQL's catalog, on each call, whether a column or table of Dagster's schema is
+there (a migration may have added it): ~4 ms a question, ~50 times in an import. A column or table
+that is there stays there, so the answer "present" is kept; "absent" is asked again.
 
 When a run starts, Dagster records what it intends to execute: an event per asset and per asset check
 (~160 for a refresh: every model and data test of the dbt project). With DAGSTER_EVENT_BATCH_SIZE set
@@ -13,7 +19,7 @@ transaction: the events in one insert, then the rows each keeps (the asset's lat
 planned execution), as Dagster's own store_event writes them.
 """
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,6 +29,7 @@ from dagster._core.storage.asset_check_execution_record import AssetCheckExecuti
 from dagster._core.storage.event_log.schema import AssetCheckExecutionsTable, SqlEventLogStorageTable
 from dagster._serdes import ConfigurableClassData, serialize_value
 from dagster_postgres.event_log import PostgresEventLogStorage
+from dagster_postgres.run_storage import PostgresRunStorage
 from dagster_postgres.utils import pg_url_from_config
 
 POOL_RECYCLE_S = 3600
@@ -38,6 +45,7 @@ class PooledPostgresEventLogStorage(PostgresEventLogStorage):
         inst_data: ConfigurableClassData | None = None,
     ) -> None:
         self._tables_present: set[str] = set()  # before Dagster's own set-up asks
+        self._asset_key_columns: set[str] = set()
         super().__init__(postgres_url, should_autocreate_tables, inst_data)
         # statement_timeout 0: no timeout; runs (unlike the webserver's reads) may write for a while
         self.optimize_for_webserver(
@@ -61,6 +69,19 @@ class PooledPostgresEventLogStorage(PostgresEventLogStorage):
             self._tables_present.add(table_name)
         return table_name in self._tables_present
 
+    def has_asset_key_col(self, column_name: str) -> bool:
+        if column_name in self._asset_key_columns:
+            return True  # without taking a connection to ask on
+        return super().has_asset_key_col(column_name)
+
+    def _has_asset_key_col_on_connection(self, conn: Any, column_name: str) -> bool:
+        """Asked for each asset event and each read of an asset's records."""
+        if column_name not in self._asset_key_columns:
+            if not super()._has_asset_key_col_on_connection(conn, column_name):
+                return False
+            self._asset_key_columns.add(column_name)
+        return True
+
     def store_event_batch(self, events: Sequence[EventLogEntry]) -> None:
         if not events or any(event.dagster_event_type not in _PLANNED for event in events):
             super().store_event_batch(events)
@@ -82,6 +103,52 @@ class PooledPostgresEventLogStorage(PostgresEventLogStorage):
             rows = [row for planned in checks for row in planned]
             if rows:
                 conn.execute(AssetCheckExecutionsTable.insert().values(rows))
+
+
+class PooledPostgresRunStorage(PostgresRunStorage):
+    """Dagster's runs, with a connection pool and its schema checks answered once (module docstring)."""
+
+    def __init__(
+        self,
+        postgres_url: str,
+        should_autocreate_tables: bool = True,
+        inst_data: ConfigurableClassData | None = None,
+    ) -> None:
+        self._present: set[str] = set()
+        super().__init__(postgres_url, should_autocreate_tables, inst_data)
+        self.optimize_for_webserver(
+            statement_timeout=0, pool_recycle=POOL_RECYCLE_S, max_overflow=MAX_OVERFLOW
+        )
+
+    @classmethod
+    def from_config_value(
+        cls, inst_data: ConfigurableClassData | None, config_value: Mapping[str, Any]
+    ) -> "PooledPostgresRunStorage":
+        return cls(
+            inst_data=inst_data,
+            postgres_url=pg_url_from_config(config_value),
+            should_autocreate_tables=config_value.get("should_autocreate_tables", True),
+        )
+
+    def _kept(self, name: str, ask: Callable[[], bool]) -> bool:
+        if name not in self._present and ask():
+            self._present.add(name)
+        return name in self._present
+
+    def has_run_stats_index_cols(self) -> bool:
+        return self._kept("run_stats_index_cols", super().has_run_stats_index_cols)
+
+    def has_bulk_actions_selector_cols(self) -> bool:
+        return self._kept("bulk_actions_selector_cols", super().has_bulk_actions_selector_cols)
+
+    def has_backfill_id_column(self) -> bool:
+        return self._kept("backfill_id_column", super().has_backfill_id_column)
+
+    def has_bulk_action_job_name_column(self) -> bool:
+        return self._kept("bulk_action_job_name_column", super().has_bulk_action_job_name_column)
+
+    def has_backfill_tags_table(self) -> bool:
+        return self._kept("backfill_tags_table", super().has_backfill_tags_table)
 
 
 def _planned_check_rows(event: EventLogEntry, event_id: int) -> list[dict[str, Any]]:
