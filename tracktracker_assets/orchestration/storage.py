@@ -30,11 +30,35 @@ from dagster._core.storage.event_log.schema import AssetCheckExecutionsTable, Sq
 from dagster._serdes import ConfigurableClassData, serialize_value
 from dagster_postgres.event_log import PostgresEventLogStorage
 from dagster_postgres.run_storage import PostgresRunStorage
-from dagster_postgres.utils import pg_url_from_config
+from dagster_postgres.utils import create_pg_engine, pg_url_from_config, set_pg_statement_timeout
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
 
 POOL_RECYCLE_S = 3600
 MAX_OVERFLOW = 8
 _PLANNED = {DagsterEventType.ASSET_MATERIALIZATION_PLANNED, DagsterEventType.ASSET_CHECK_EVALUATION_PLANNED}
+
+
+def _pooled_engine(storage: Any) -> Engine:
+    """The storage's engine with a pool, as dagster-postgres's webserver set-up makes it (one connection
+    kept, more while busy; autocommit; no statement timeout: a run may write for a while), with each
+    connection checked as it is taken: a server that restarted (after a crash, `tracktracker up`)
+    leaves the pool's connections dead, and a run's failure recorded on one once the database is back
+    would be lost, the run left "started"."""
+    kwargs: dict[str, Any] = {
+        "isolation_level": "AUTOCOMMIT",
+        "pool_size": 1,
+        "pool_recycle": POOL_RECYCLE_S,
+        "max_overflow": MAX_OVERFLOW,
+        "pool_pre_ping": True,
+    }
+    options = storage._engine.url.query.get("options")
+    if options:
+        kwargs["connect_args"] = {"options": options}
+    storage._engine.dispose()
+    engine = create_pg_engine(storage.postgres_url, storage._token_provider, **kwargs)
+    event.listen(engine, "connect", lambda connection, _: set_pg_statement_timeout(connection, 0))
+    return engine
 
 
 class PooledPostgresEventLogStorage(PostgresEventLogStorage):
@@ -47,10 +71,7 @@ class PooledPostgresEventLogStorage(PostgresEventLogStorage):
         self._tables_present: set[str] = set()  # before Dagster's own set-up asks
         self._asset_key_columns: set[str] = set()
         super().__init__(postgres_url, should_autocreate_tables, inst_data)
-        # statement_timeout 0: no timeout; runs (unlike the webserver's reads) may write for a while
-        self.optimize_for_webserver(
-            statement_timeout=0, pool_recycle=POOL_RECYCLE_S, max_overflow=MAX_OVERFLOW
-        )
+        self._engine = _pooled_engine(self)
 
     @classmethod
     def from_config_value(
@@ -116,9 +137,7 @@ class PooledPostgresRunStorage(PostgresRunStorage):
     ) -> None:
         self._present: set[str] = set()
         super().__init__(postgres_url, should_autocreate_tables, inst_data)
-        self.optimize_for_webserver(
-            statement_timeout=0, pool_recycle=POOL_RECYCLE_S, max_overflow=MAX_OVERFLOW
-        )
+        self._engine = _pooled_engine(self)
 
     @classmethod
     def from_config_value(
