@@ -48,6 +48,7 @@ def test_inbox_sensor_requests_one_run_for_all_waiting_users(real_gold) -> None:
 
 
 def test_bronze_changed_sensor_sees_pending_loads(real_gold, tmp_path) -> None:
+    from tracktracker_assets.exports.assets import ACCOUNT_KEY, MANIFEST_KEY
     from tracktracker_assets.orchestration.runs import run_import, run_refresh
     from tracktracker_assets.transform.sensors import bronze_changed_sensor
 
@@ -57,13 +58,21 @@ def test_bronze_changed_sensor_sees_pending_loads(real_gold, tmp_path) -> None:
         context = build_sensor_context(instance=instance, resources={"warehouse": WarehouseResource()})
         return bronze_changed_sensor(context)
 
+    def materialized(run_id: str) -> set:
+        """The assets a run materialized: the bronze tables it wrote rows to, and the manifest."""
+        from dagster import DagsterEventType
+
+        records = instance.get_records_for_run(run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION)
+        return {record.event_log_entry.dagster_event.asset_key for record in records.records}
+
     assert run_refresh(real_gold).success  # whatever earlier tests left in bronze
     assert evaluate().__class__.__name__ == "SkipReason"
     path = REAL_DATA / "spotify-account" / "hobbies-w-erin--StreamingHistory_podcast_0.json"
     code, output = cli("users", "add", "sensor-loads")
     assert code == 0, output
     drop_into_inbox(real_gold, "sensor-loads", path)
-    assert run_import(real_gold, ["sensor-loads"]).success
+    loaded = run_import(real_gold, ["sensor-loads"])
+    assert loaded.success and materialized(loaded.run_id) == {ACCOUNT_KEY, MANIFEST_KEY}
     request = evaluate()
     assert request.__class__.__name__ == "RunRequest" and request.run_key.startswith("bronze-")
     assert evaluate().run_key == request.run_key  # the same pending state asks once (run key)
@@ -74,7 +83,8 @@ def test_bronze_changed_sensor_sees_pending_loads(real_gold, tmp_path) -> None:
     known = tmp_path / "StreamingHistory_podcast_9.json"
     known.write_text(json.dumps(json.loads(path.read_text())[:2]))
     drop_into_inbox(real_gold, "sensor-loads", known)
-    assert run_import(real_gold, ["sensor-loads"]).success
+    loaded = run_import(real_gold, ["sensor-loads"])
+    assert loaded.success and materialized(loaded.run_id) == {MANIFEST_KEY}  # no bronze table written
     assert evaluate().__class__.__name__ == "RunRequest"
     assert run_refresh(real_gold).success
     assert evaluate().__class__.__name__ == "SkipReason"

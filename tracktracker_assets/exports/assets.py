@@ -86,6 +86,7 @@ def _other_services_specs() -> list[AssetSpec]:
             + "; ".join(catalogue.by_name(name).description for name in names)
             + " files.",
             kinds={"python", "postgres"},
+            skippable=True,
         )
         for key, names in _other_services_tables().items()
     ]
@@ -95,12 +96,16 @@ def _other_services_specs() -> list[AssetSpec]:
     name="spotify_exports",
     specs=[
         AssetSpec(
-            EXTENDED_KEY, description="Extended streaming history records, raw.", kinds={"python", "postgres"}
+            EXTENDED_KEY,
+            description="Extended streaming history records, raw.",
+            kinds={"python", "postgres"},
+            skippable=True,
         ),
         AssetSpec(
             ACCOUNT_KEY,
             description="Account data streaming history records, raw.",
             kinds={"python", "postgres"},
+            skippable=True,
         ),
         *_other_services_specs(),
         AssetSpec(MANIFEST_KEY, description="Manifest of loaded export files.", kinds={"postgres"}),
@@ -140,16 +145,14 @@ def spotify_exports(context: AssetExecutionContext, warehouse: WarehouseResource
         "rejected": len(rejected),
         RESULTS_METADATA: MetadataValue.json(json.loads(details)),
     }
-    yield MaterializeResult(
-        asset_key=EXTENDED_KEY, metadata={"rows_loaded": inserted["spotify_extended"], **common}
-    )
-    yield MaterializeResult(
-        asset_key=ACCOUNT_KEY, metadata={"rows_loaded": inserted["spotify_account"], **common}
-    )
+    # a bronze table is materialized by the runs that wrote rows to it; the manifest by every run
+    written = {EXTENDED_KEY: inserted["spotify_extended"], ACCOUNT_KEY: inserted["spotify_account"]}
     for key, names in _other_services_tables().items():
-        rows = sum(f.inserted for r in flat for f in r.files if f.format in names)
-        inserted[key.to_user_string()] = rows
-        yield MaterializeResult(asset_key=key, metadata={"rows_loaded": rows, **common})
+        written[key] = sum(f.inserted for r in flat for f in r.files if f.format in names)
+        inserted[key.to_user_string()] = written[key]
+    for key, rows in written.items():
+        if rows:
+            yield MaterializeResult(asset_key=key, metadata={"rows_loaded": rows, **common})
     yield MaterializeResult(
         asset_key=MANIFEST_KEY,
         metadata={"rows_loaded": sum(inserted.values()), "preview": MetadataValue.md(_table(flat)), **common},
