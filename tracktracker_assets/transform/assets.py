@@ -126,7 +126,11 @@ def build_silver_gold(
         if untouched:
             context.log.info(f"No new loads for {', '.join(untouched)}: left out with their tests.")
             args += ["--exclude", " ".join(untouched)]  # one value: its selectors, space-separated
-        vacuous = [] if rebuild else tests_of_empty_staging(settings, project.manifest_path, untouched)
+        vacuous = []
+        if not rebuild:
+            vacuous = tests_of_empty_staging(
+                settings, project.manifest_path, untouched, static_left_out=skip_static
+            )
         if vacuous:
             context.log.info(f"{len(vacuous)} data tests of staging tables without a row left out.")
             args += ["--exclude", " ".join(vacuous)]

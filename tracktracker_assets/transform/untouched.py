@@ -26,7 +26,7 @@ from typing import Any
 from psycopg2 import sql
 
 from tracktracker_assets.settings import Settings
-from tracktracker_assets.transform.views import project_macros
+from tracktracker_assets.transform.views import is_static, project_macros
 from tracktracker_assets.warehouse.build_state import STAGED_BY_LOAD, get_state, set_state
 from tracktracker_assets.warehouse.db import connect
 
@@ -118,7 +118,9 @@ def untouched_staging(settings: Settings, manifest_path: Path) -> list[str]:
         conn.close()
 
 
-def tests_of_empty_staging(settings: Settings, manifest_path: Path, left_out: list[str]) -> list[str]:
+def tests_of_empty_staging(
+    settings: Settings, manifest_path: Path, left_out: list[str], *, static_left_out: bool = False
+) -> list[str]:
     """The data tests that read only staging models without a row. A listener's first build runs every
     staging model, most of them for services nobody used (~80 data tests of empty tables and views,
     ~1 s of a first import, and on its way: dbt runs a model's children after its tests). Each data
@@ -129,7 +131,11 @@ def tests_of_empty_staging(settings: Settings, manifest_path: Path, left_out: li
     empty: its bronze tables, and the staging models it reads. Staging only reshapes the rows of its
     sources (no constant rows, no aggregate without a group), so over empty inputs it holds none.
     A load that lands in such a bronze table while the build runs is staged by it untested here: the
-    next refresh runs the model again (its load is new), and its tests then read the whole relation."""
+    next refresh runs the model again (its load is new), and its tests then read the whole relation.
+
+    Not the tests of models left out whole (`left_out`, and the views and static tables when
+    `static_left_out`): dbt leaves their tests out with them, and each name given to `--exclude` is
+    one more search of the whole project before the build starts."""
     manifest = json.loads(manifest_path.read_text())
     sources = manifest.get("sources", {})
     staging = {
@@ -148,7 +154,11 @@ def tests_of_empty_staging(settings: Settings, manifest_path: Path, left_out: li
         conn.rollback()
     finally:
         conn.close()
-    empty -= {uid for uid, node in staging.items() if node["name"] in left_out}  # left out whole already
+    empty -= {
+        uid
+        for uid, node in staging.items()
+        if node["name"] in left_out or (static_left_out and is_static(node))
+    }
     return sorted(
         node["name"]
         for node in manifest["nodes"].values()

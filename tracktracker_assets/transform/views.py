@@ -25,12 +25,18 @@ from tracktracker_assets.warehouse.db import connect
 EXCLUDE_STATIC = "config.materialized:view tag:static"
 
 
+def is_static(node: dict[str, Any]) -> bool:
+    """A view or a static table: what EXCLUDE_STATIC selects."""
+    return node["resource_type"] == "model" and (
+        node["config"].get("materialized") == "view" or "static" in node["config"].get("tags", [])
+    )
+
+
 def _static_nodes(manifest: dict[str, Any]) -> list[tuple[str, str, str]]:
     return sorted(
         (node["schema"], node["alias"] or node["name"], node["checksum"]["checksum"])
         for node in manifest["nodes"].values()
-        if node["resource_type"] == "model"
-        and (node["config"].get("materialized") == "view" or "static" in node["config"].get("tags", []))
+        if is_static(node)
     )
 
 
