@@ -130,8 +130,10 @@ def tests_of_empty_staging(
     A staging model is empty when its relation, if built, holds no row and everything it reads is
     empty: its bronze tables, and the staging models it reads. Staging only reshapes the rows of its
     sources (no constant rows, no aggregate without a group), so over empty inputs it holds none.
-    A load that lands in such a bronze table while the build runs is staged by it untested here: the
-    next refresh runs the model again (its load is new), and its tests then read the whole relation.
+    A load that lands in such a bronze table while the build runs is staged by it untested here: a
+    table kept by load runs again at the next refresh (its load is new), and its tests then read the
+    whole table; a view is tested whenever it is built, as before (current views are left out of
+    refreshes with their tests).
 
     Not the tests of models left out whole (`left_out`, and the views and static tables when
     `static_left_out`): dbt leaves their tests out with them, and each name given to `--exclude` is
