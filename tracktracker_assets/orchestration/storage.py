@@ -61,27 +61,40 @@ def _pooled_engine(storage: Any) -> Engine:
     return engine
 
 
-class PooledPostgresEventLogStorage(PostgresEventLogStorage):
+class _Pooled:
+    """A dagster-postgres storage (the class after this one in the bases) on a pooled engine, made
+    from dagster.yaml's config as dagster-postgres makes its own."""
+
+    _engine: Engine
+
     def __init__(
         self,
         postgres_url: str,
         should_autocreate_tables: bool = True,
         inst_data: ConfigurableClassData | None = None,
     ) -> None:
-        self._tables_present: set[str] = set()  # before Dagster's own set-up asks
-        self._asset_key_columns: set[str] = set()
-        super().__init__(postgres_url, should_autocreate_tables, inst_data)
+        self._start_remembering()  # before Dagster's own set-up asks about its schema
+        super().__init__(postgres_url, should_autocreate_tables, inst_data)  # type: ignore[call-arg]
         self._engine = _pooled_engine(self)
+
+    def _start_remembering(self) -> None:
+        """Empty the answers about Dagster's schema this storage keeps."""
 
     @classmethod
     def from_config_value(
         cls, inst_data: ConfigurableClassData | None, config_value: Mapping[str, Any]
-    ) -> "PooledPostgresEventLogStorage":
+    ) -> Any:
         return cls(
             inst_data=inst_data,
             postgres_url=pg_url_from_config(config_value),
             should_autocreate_tables=config_value.get("should_autocreate_tables", True),
         )
+
+
+class PooledPostgresEventLogStorage(_Pooled, PostgresEventLogStorage):
+    def _start_remembering(self) -> None:
+        self._tables_present: set[str] = set()
+        self._asset_key_columns: set[str] = set()
 
     def has_table(self, table_name: str) -> bool:
         """Asked for every materialization with tags (a reflection query on a connection of its own,
@@ -126,28 +139,11 @@ class PooledPostgresEventLogStorage(PostgresEventLogStorage):
                 conn.execute(AssetCheckExecutionsTable.insert().values(rows))
 
 
-class PooledPostgresRunStorage(PostgresRunStorage):
+class PooledPostgresRunStorage(_Pooled, PostgresRunStorage):
     """Dagster's runs, with a connection pool and its schema checks answered once (module docstring)."""
 
-    def __init__(
-        self,
-        postgres_url: str,
-        should_autocreate_tables: bool = True,
-        inst_data: ConfigurableClassData | None = None,
-    ) -> None:
+    def _start_remembering(self) -> None:
         self._present: set[str] = set()
-        super().__init__(postgres_url, should_autocreate_tables, inst_data)
-        self._engine = _pooled_engine(self)
-
-    @classmethod
-    def from_config_value(
-        cls, inst_data: ConfigurableClassData | None, config_value: Mapping[str, Any]
-    ) -> "PooledPostgresRunStorage":
-        return cls(
-            inst_data=inst_data,
-            postgres_url=pg_url_from_config(config_value),
-            should_autocreate_tables=config_value.get("should_autocreate_tables", True),
-        )
 
     def _kept(self, name: str, ask: Callable[[], bool]) -> bool:
         if name not in self._present and ask():
