@@ -206,3 +206,47 @@ def test_awkward_values_of_another_service_survive_the_trip(conn, tmp_path: Path
         stored = cur.fetchall()
     assert [row[0] for row in stored] == names
     assert {row[1:] for row in stored} == {("awkward-lastfm", stored[0][2])}
+
+
+def test_an_interrupt_while_postgres_reads_the_file_stays_an_interrupt(conn) -> None:
+    """Ctrl-C or SIGTERM landing while COPY waits for the parser reached psycopg2 inside read(): it
+    reported the COPY failing ("error in .read() call"), and the import said the database failed
+    instead of that it was interrupted (Dagster then marks the run failed by SIGINT, as elsewhere)."""
+    import io
+    import signal
+    import threading
+
+    from tracktracker_assets.exports.loader import _copy_stream, _HashingStream
+
+    class Interrupted(Exception):  # stands for Dagster's DagsterExecutionInterruptedError
+        pass
+
+    def interrupt(_signum, _frame):
+        raise Interrupted()
+
+    release = threading.Event()
+
+    def produce():
+        yield 1, b"1\n"
+        release.wait(10)  # the parser is slow: COPY waits in read() for the next batch
+        yield 1, b"2\n"
+
+    with conn.cursor() as cur:
+        cur.execute("create temporary table interrupted_probe (x int)")
+    previous = signal.signal(signal.SIGUSR1, interrupt)
+    timer = threading.Timer(0.5, signal.pthread_kill, (threading.main_thread().ident, signal.SIGUSR1))
+    timer.start()
+    try:
+        with pytest.raises(Interrupted):
+            _copy_stream(
+                conn,
+                "copy pg_temp.interrupted_probe (x) from stdin with (format csv)",
+                "probe.json",
+                _HashingStream(io.BytesIO(b"")),
+                produce,
+            )
+    finally:
+        release.set()
+        timer.cancel()
+        signal.signal(signal.SIGUSR1, previous)
+        conn.rollback()

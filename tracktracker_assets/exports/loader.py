@@ -771,6 +771,9 @@ class _CsvPipe(io.RawIOBase):
         self._at = 0  # how much of _pending COPY has read
         self._stop = threading.Event()
         self.error: BaseException | None = None
+        # an interrupt (Ctrl-C, SIGTERM: Dagster's or Python's) raised while COPY waited in read():
+        # psycopg2 reports it as the COPY failing ("error in .read() call"), which it is not
+        self.interrupted: BaseException | None = None
         self.records = 0
         self._thread = threading.Thread(target=self._produce, name="tracktracker-parse", daemon=True)
 
@@ -805,6 +808,14 @@ class _CsvPipe(io.RawIOBase):
         return True
 
     def read(self, size: int = -1) -> bytes:
+        try:
+            return self._read(size)
+        except BaseException as exc:
+            if exc is not self.error:  # not the parser's error: raised in this thread, an interrupt
+                self.interrupted = exc
+            raise
+
+    def _read(self, size: int) -> bytes:
         while self._at >= len(self._pending):
             item = self._queue.get()
             if item is _END:
@@ -871,6 +882,8 @@ def _copy_stream(
         with conn.cursor() as cur:
             cur.copy_expert(statement, pipe, size=1 << 20)
     except (psycopg2.Error, ImportProblem) as exc:
+        if pipe.interrupted is not None:
+            raise pipe.interrupted from None  # the run was interrupted, not the database or the file
         if isinstance(pipe.error, ImportProblem):
             raise pipe.error from None
         if isinstance(exc, ImportProblem):
