@@ -149,13 +149,12 @@ def spotify_exports(context: AssetExecutionContext, warehouse: WarehouseResource
     written = {EXTENDED_KEY: inserted["spotify_extended"], ACCOUNT_KEY: inserted["spotify_account"]}
     for key, names in _other_services_tables().items():
         written[key] = sum(f.inserted for r in flat for f in r.files if f.format in names)
-        inserted[key.to_user_string()] = written[key]
     for key, rows in written.items():
         if rows:
             yield MaterializeResult(asset_key=key, metadata={"rows_loaded": rows, **common})
     yield MaterializeResult(
         asset_key=MANIFEST_KEY,
-        metadata={"rows_loaded": sum(inserted.values()), "preview": MetadataValue.md(_table(flat)), **common},
+        metadata={"rows_loaded": sum(written.values()), "preview": MetadataValue.md(_table(flat)), **common},
     )
     yield AssetCheckResult(
         check_name="no_rejected_files",
