@@ -223,7 +223,10 @@ spotify_absorbed as (
 
 {% if tiers | length > 0 %}
 
-matchable as (
+-- each row's match fields. Not stored: probes below reads the rows of tiers 4+ from it, matchable the
+-- rows they can meet; a listener with no row of tiers 4+ computes neither (an empty side ends a join
+-- before its other side is read)
+matchable_rows as not materialized (
     select
         play_id,
         user_id,
@@ -252,11 +255,17 @@ reach as (
     select
         max(source_tier) filter (where source_tier > 3) as source_tier,
         max(precision_ms) as precision_ms
-    from matchable
+    from candidates
 ),
 
 last_tier as (
     select source_tier from reach
+),
+
+-- the rows a row of tiers 4+ can meet (stored: each identity's join below reads it), every tier but the
+-- last present
+matchable as (
+    select * from matchable_rows where source_tier < (select source_tier from last_tier)
 ),
 
 -- the rows of tiers 4+, each once per hour it may find a candidate in. A row that knows its end can
@@ -268,7 +277,7 @@ last_tier as (
 {%- set reach_s %}({{ window }} + (m.precision_ms + (select precision_ms from reach)) / 1000.0){% endset %}
 probes as not materialized (
     select m.*, m.start_hour + shift.hours as probe_hour
-    from matchable as m
+    from matchable_rows as m
     cross join (values (-1), (0), (1)) as shift (hours)
     where m.source_tier > 3
         and (
@@ -306,7 +315,6 @@ pairs as (
         and b.start_hour = a.probe_hour
         and b.user_id = a.user_id
     where b.source_tier < a.source_tier
-        and b.source_tier < (select source_tier from last_tier)
         -- a row without this key has no candidate by it (said outright, so that PostgreSQL drops
         -- those rows before sorting or hashing: Last.fm's rows carry neither a Spotify id nor an ISRC)
         and a.{{ key }} is not null
@@ -414,16 +422,37 @@ absorbed as (
     {%- endfor %}
 ),
 
+-- extended history wins every match it is in: its rows are never absorbed, and are not looked up
 winners as (
     select c.*
     from candidates as c
-    where not exists (select 1 from absorbed as x where x.play_id = c.play_id)
+    where c.source_tier = 1
+    union all
+    select c.*
+    from candidates as c
+    where c.source_tier > 1
+        and not exists (select 1 from absorbed as x where x.play_id = c.play_id)
 ),
 
 -- most events absorbed one row: theirs is that row's values as they are; only the events that
 -- absorbed several sort and aggregate them (the same values, in source tier order)
+-- an event takes at most one row of each tier (the matching above), so it absorbed several when
+-- Spotify's own rules gave it two, or when two sets of matches hold it: each tier's are looked up in
+-- those before it (an empty set costs nothing, instead of counting every absorbed row)
 shared_events as (
-    select event_id from absorbed group by event_id having count(*) > 1
+    select event_id from spotify_absorbed group by event_id having count(*) > 1
+    {%- for t in tiers %}
+    union
+    select m.event_id
+    from tier_{{ t.tier }}_matches as m
+    where m.event_id in (
+        select event_id from spotify_absorbed
+        {%- for e in tiers[:loop.index0] %}
+        union all
+        select event_id from tier_{{ e.tier }}_matches
+        {%- endfor %}
+    )
+    {%- endfor %}
 ),
 
 linked_once as (
