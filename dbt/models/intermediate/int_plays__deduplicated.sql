@@ -343,16 +343,20 @@ pairs as (
 {%- set earlier = tiers[:loop.index0] %}
 
 -- tier {{ t.tier }} ({{ t.model }}): its rows' candidate events (an absorbed row stands for its event)
+-- (a row is absorbed at most once, by Spotify's rules or in its own tier: one lookup in all of them)
 tier_{{ t.tier }}_candidates as (
     select
         p.row_id,
-        coalesce(s.event_id, {% for e in earlier %}m{{ e.tier }}.event_id, {% endfor %}p.other_id) as event_id,
+        coalesce(x.event_id, p.other_id) as event_id,
         min(p.distance) as distance
     from pairs as p
-    left join spotify_absorbed as s on s.play_id = p.other_id
-    {%- for e in earlier %}
-    left join tier_{{ e.tier }}_matches as m{{ e.tier }} on m{{ e.tier }}.row_id = p.other_id
-    {%- endfor %}
+    left join (
+        select play_id as row_id, event_id from spotify_absorbed
+        {%- for e in earlier %}
+        union all
+        select row_id, event_id from tier_{{ e.tier }}_matches
+        {%- endfor %}
+    ) as x on x.row_id = p.other_id
     where p.row_tier = {{ t.tier }}
     group by 1, 2
 ),
