@@ -194,6 +194,22 @@ def test_the_spool_keeps_order_across_memory_and_file_and_stops_the_writer_when_
     assert asyncio.run(abandoned()) is front.ClientGone
 
 
+def test_a_request_whose_client_left_before_a_thread_took_it_ends(tmp_path: Path) -> None:
+    """Its answer is never produced, and the event loop does not wait for it forever."""
+
+    def app(environ: dict, start_response: object) -> list[bytes]:
+        raise AssertionError("the app is not called for a client that left")
+
+    async def left() -> tuple[object, bool]:
+        spool = front.ResponseSpool(asyncio.get_running_loop(), tmp_path)
+        spool.abandon()
+        await asyncio.to_thread(front.run_wsgi, app, {"wsgi.input": io.BytesIO()}, spool)
+        await asyncio.wait_for(spool.wait_head(), 5)
+        return spool.head, spool.error is None
+
+    assert asyncio.run(left()) == (None, True)
+
+
 # ---- gunicorn with the front's worker ---------------------------------------------------------------------
 @dataclass
 class Served:
@@ -325,6 +341,22 @@ def test_answers_stream_and_files_are_sent_whole(served: Served) -> None:
     assert failed.status_code == 500 and failed.text.strip() == "Internal Server Error"
     with pytest.raises(requests.exceptions.ChunkedEncodingError):  # cut, not passed off as complete
         requests.get(served.url + "/fail-late", timeout=10).raise_for_status()
+
+
+def test_an_answer_short_of_its_content_length_is_cut_and_named(served: Served) -> None:
+    """Not handed to h11 to fail on: the client gets the bytes there are and a closed connection, the
+    log names the request."""
+    with _connect(served) as sock:
+        sock.sendall(b"GET /short HTTP/1.1\r\nHost: x\r\n\r\n")
+        status, headers, body = _answer(sock)
+        assert (status, headers["content-length"], body) == (200, "100", b"x" * 40)
+        assert sock.recv(1) == b""  # closed, not kept alive as if the answer were whole
+    deadline = time.monotonic() + 5
+    while "GET /short" not in served.log.read_text() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    log = served.log.read_text()
+    assert "GET /short: Superset's answer (200) ended after 40 of the 100 bytes it declared" in log
+    assert "LocalProtocolError" not in log
 
 
 def test_a_too_large_body_is_refused_before_it_is_read(served: Served) -> None:

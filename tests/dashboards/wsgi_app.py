@@ -67,6 +67,9 @@ def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable
             "200 OK", [("Content-Type", "application/octet-stream"), ("Content-Length", str(size))]
         )
         return environ["wsgi.file_wrapper"](handle, 8192)
+    if path == "/short":  # an app that declares more than it sends
+        start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "100")])
+        return [b"x" * 40]
     if path == "/sleep":
         time.sleep(float(query["s"]))
         return _json(start_response, {"slept": float(query["s"]), "pid": os.getpid()})

@@ -401,6 +401,7 @@ def run_wsgi(app: WSGIApp, environ: dict[str, Any], spool: ResponseSpool) -> Non
     """Call the WSGI app and feed its answer into the spool (in a pool thread)."""
     if spool.abandoned:  # the client left while the request waited for a thread
         environ["wsgi.input"].close()
+        spool.finish()  # the event loop waits for a head or the end: without it, it would wait forever
         return
     given: list[Any] = []  # status and headers from start_response, sent with the first body bytes
     sent = False
@@ -567,6 +568,8 @@ class Front:
         try:
             self.pool.submit(run_wsgi, self.app, environ, spool)
             await spool.wait_head()
+            if spool.head is None and spool.abandoned:  # the client left before a thread took it
+                return
             if spool.head is None:  # the app failed before it answered (logged by run_wsgi)
                 headers, text = refusal(500, "Internal Server Error", "")
                 await _send(send, {"type": "http.response.start", "status": 500, "headers": headers})
@@ -575,18 +578,29 @@ class Front:
             status, headers = spool.head
             await _send(send, {"type": "http.response.start", "status": status,
                                "headers": [*headers, CLOSE] if linger else headers})  # fmt: skip
+            sent = 0
             if spool.file_body is not None:
                 wrapper = spool.file_body
                 try:
                     while chunk := wrapper.filelike.read(wrapper.block_size):
+                        sent += len(chunk)
                         await _send(send, {"type": "http.response.body", "body": chunk, "more_body": True})
                 finally:
                     wrapper.close()
             else:
                 while (chunk := await spool.read()) is not None:
+                    sent += len(chunk)
                     await _send(send, {"type": "http.response.body", "body": chunk, "more_body": True})
                 if spool.error is not None:  # failed halfway (logged): left incomplete, uvicorn closes
                     return
+            declared = content_length(headers)
+            if declared is not None and sent < declared and _has_body(environ["REQUEST_METHOD"], status):
+                # ending it would raise inside h11 ("Too little data"), naming nothing: say which answer
+                # it was, and leave it incomplete (uvicorn closes the connection; the client sees it cut)
+                method, path = environ["REQUEST_METHOD"], environ["PATH_INFO"]
+                log.error("%s %s: Superset's answer (%d) ended after %d of the %d bytes it declared",
+                          method, path, status, sent, declared)  # fmt: skip
+                return
             if linger:
                 await drop_body(receive)
             await _send(send, {"type": "http.response.body", "body": b"", "more_body": False})
@@ -600,6 +614,11 @@ class Front:
 
     def stuck(self, threshold_s: float) -> bool:
         return self.pool.stuck(threshold_s)
+
+
+def _has_body(method: str, status: int) -> bool:
+    """Whether an answer to this request carries the body its Content-Length counts."""
+    return method != "HEAD" and status >= 200 and status not in (204, 304)
 
 
 async def _send(send: Send, message: Message) -> None:
