@@ -224,8 +224,8 @@ spotify_absorbed as (
 {% if tiers | length > 0 %}
 
 -- each row's match fields. Not stored: probes below reads the rows of tiers 4+ from it, matchable the
--- rows they can meet; a listener with no row of tiers 4+ computes neither (an empty side ends a join
--- before its other side is read)
+-- rows they can meet; when the candidates hold no row of tiers 4+ (Spotify's sources only), neither is
+-- computed (an empty side ends a join before its other side is read)
 matchable_rows as not materialized (
     select
         play_id,
