@@ -342,21 +342,24 @@ pairs as (
 {%- for t in tiers %}
 {%- set earlier = tiers[:loop.index0] %}
 
+-- the rows absorbed before tier {{ t.tier }}, with their events: by Spotify's rules and in each earlier tier
+-- (a row is absorbed at most once, so one lookup here finds its event). Not stored: each use reads it.
+tier_{{ t.tier }}_absorbed_before as not materialized (
+    select play_id as row_id, event_id from spotify_absorbed
+    {%- for e in earlier %}
+    union all
+    select row_id, event_id from tier_{{ e.tier }}_matches
+    {%- endfor %}
+),
+
 -- tier {{ t.tier }} ({{ t.model }}): its rows' candidate events (an absorbed row stands for its event)
--- (a row is absorbed at most once, by Spotify's rules or in its own tier: one lookup in all of them)
 tier_{{ t.tier }}_candidates as (
     select
         p.row_id,
         coalesce(x.event_id, p.other_id) as event_id,
         min(p.distance) as distance
     from pairs as p
-    left join (
-        select play_id as row_id, event_id from spotify_absorbed
-        {%- for e in earlier %}
-        union all
-        select row_id, event_id from tier_{{ e.tier }}_matches
-        {%- endfor %}
-    ) as x on x.row_id = p.other_id
+    left join tier_{{ t.tier }}_absorbed_before as x on x.row_id = p.other_id
     where p.row_tier = {{ t.tier }}
     group by 1, 2
 ),
@@ -439,23 +442,17 @@ winners as (
 ),
 
 -- most events absorbed one row: theirs is that row's values as they are; only the events that
--- absorbed several sort and aggregate them (the same values, in source tier order)
--- an event takes at most one row of each tier (the matching above), so it absorbed several when
--- Spotify's own rules gave it two, or when two sets of matches hold it: each tier's are looked up in
--- those before it (an empty set costs nothing, instead of counting every absorbed row)
+-- absorbed several sort and aggregate them (the same values, in source tier order). An event takes at
+-- most one row of each tier (the matching above), so it absorbed several when Spotify's own rules gave
+-- it two, or when a tier's match found it among the rows absorbed before that tier (an empty set costs
+-- nothing, instead of counting every absorbed row)
 shared_events as (
     select event_id from spotify_absorbed group by event_id having count(*) > 1
     {%- for t in tiers %}
     union
     select m.event_id
     from tier_{{ t.tier }}_matches as m
-    where m.event_id in (
-        select event_id from spotify_absorbed
-        {%- for e in tiers[:loop.index0] %}
-        union all
-        select event_id from tier_{{ e.tier }}_matches
-        {%- endfor %}
-    )
+    where m.event_id in (select event_id from tier_{{ t.tier }}_absorbed_before)
     {%- endfor %}
 ),
 
