@@ -97,7 +97,10 @@ def test_an_import_handed_to_the_command_process_is_the_same_import(warmed, conn
         "dbt build --log-level-file",  # the refresh's dbt, in a fork too
     ], forks
 
-    assert not parsed_itself(newest_dbt_log(settings))  # its dbt built from the parse the process kept
+    dbt_log = newest_dbt_log(settings)
+    assert not parsed_itself(dbt_log)  # its dbt built from the parse the process kept
+    # its log at debug: every statement written, as dbt alone writes them (transform/unlogged_events.py)
+    assert '"name": "SQLQuery"' in dbt_log and '"name": "SQLQueryStatus"' in dbt_log
 
     # the same file, imported by a command that runs itself, with a dbt setting the kept parse was not
     # made with (so its dbt parses the project itself): the same gold

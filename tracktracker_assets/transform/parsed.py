@@ -108,6 +108,9 @@ def usable(argv: list[str], environ: Mapping[str, str], cwd: str) -> Parsed | No
 
 def main() -> None:
     """dbt as the command line asks, given the kept parse when it applies; dbt's exit status."""
+    from tracktracker_assets.transform.unlogged_events import skip_unlogged_events
+
+    skip_unlogged_events()
     parsed = usable(sys.argv[1:], os.environ, os.getcwd())
     if parsed is None:
         from dbt.cli.main import cli
