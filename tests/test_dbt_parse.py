@@ -39,3 +39,19 @@ def test_a_warehouse_switched_back_to_gets_its_parse_back(tt_home, monkeypatch) 
     os.utime(model, (later, later))
     project.ensure_manifest(second)
     assert parses == [["parse", "--quiet"]]
+
+
+def test_the_kept_parse_has_every_macro_compiled(tt_home, monkeypatch) -> None:
+    """The command process compiles every macro while it warms up (transform/parsed.py): a refresh's
+    dbt in a fork finds dbt's materializations, the adapter's macros and ours compiled."""
+    from dbt_common.clients.jinja import template_cache
+
+    from tracktracker_assets.transform import parsed
+
+    monkeypatch.setattr(parsed, "_parsed", None)
+    template_cache.clear()
+    said = parsed.parse(Settings.from_env())
+    manifest = parsed._parsed.manifest
+    assert said == f"dbt project parsed ({len(manifest.nodes)} nodes, {len(manifest.macros)} macros compiled)"
+    for name in ("macro.tracktracker.row_security", "macro.dbt.materialization_incremental_default"):
+        assert manifest.macros[name].macro_sql in template_cache.file_cache, name
