@@ -41,17 +41,37 @@ def test_a_warehouse_switched_back_to_gets_its_parse_back(tt_home, monkeypatch) 
     assert parses == [["parse", "--quiet"]]
 
 
-def test_the_kept_parse_has_every_macro_compiled(tt_home, monkeypatch) -> None:
-    """The command process compiles every macro while it warms up (transform/parsed.py): a refresh's
-    dbt in a fork finds dbt's materializations, the adapter's macros and ours compiled."""
+def test_the_kept_parse_has_its_jinja_compiled(tt_home, monkeypatch) -> None:
+    """The command process compiles the project's Jinja while it warms up (transform/parsed.py,
+    transform/compiled_templates.py): a refresh's dbt in a fork finds dbt's materializations, the
+    adapter's macros and ours compiled, and each node's SQL and hooks, and renders them as before."""
+    import dbt.clients.jinja as dbt_jinja
+    from dbt_common.clients.jinja import get_template as compiled_every_time
     from dbt_common.clients.jinja import template_cache
 
-    from tracktracker_assets.transform import parsed
+    from tracktracker_assets.transform import compiled_templates, parsed
 
     monkeypatch.setattr(parsed, "_parsed", None)
     template_cache.clear()
     said = parsed.parse(Settings.from_env())
     manifest = parsed._parsed.manifest
-    assert said == f"dbt project parsed ({len(manifest.nodes)} nodes, {len(manifest.macros)} macros compiled)"
+    assert said.startswith(f"dbt project parsed ({len(manifest.nodes)} nodes, ") and said.endswith(
+        " sources compiled)"
+    )
+    assert int(said.split(", ")[1].split()[0]) >= len(manifest.macros) + len(manifest.nodes)
     for name in ("macro.tracktracker.row_security", "macro.dbt.materialization_incremental_default"):
         assert manifest.macros[name].macro_sql in template_cache.file_cache, name
+    rank_music = manifest.nodes["model.tracktracker.rank_music"]
+    [row_security] = rank_music.config.post_hook
+    for source in (rank_music.raw_code, row_security.sql):
+        assert (source, False) in compiled_templates._codes
+
+    # a kept compile renders what a fresh one does, with this render's own context; a new source is
+    # compiled once, then kept
+    context = {"listener": "ana", "plays": [3, 1]}
+    source = "{% for n in plays %}{{ listener }}:{{ n }} {% endfor %}"
+    expected = compiled_every_time(source, context).render(context)
+    assert dbt_jinja.get_template(source, context).render(context) == expected == "ana:3 ana:1 "
+    assert (source, False) in compiled_templates._codes
+    other = {**context, "listener": "ben"}
+    assert dbt_jinja.get_template(source, other).render(other) == "ben:3 ben:1 "

@@ -3,8 +3,8 @@
 A refresh's dbt, run in a fork of the command process, would read the parsed project again at each
 run (dbt's partial-parsing state, each project file hashed, then manifest.json written: ~0.6 s). The
 command process parses once while it warms up, and a fork hands that manifest to dbt's own runner
-(`dbtRunner(manifest=...)`), which then builds without parsing. Its macros are compiled then too, so
-that no fork compiles them again.
+(`dbtRunner(manifest=...)`), which then builds without parsing. Its Jinja is compiled then too
+(transform/compiled_templates.py), so that no fork compiles it again.
 
 The manifest stands for exactly what it was parsed from: the project's files (the command process
 declines every caller once one changed: its code stamp covers the dbt project), dbt's settings in the
@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tracktracker_assets.settings import Settings
+from tracktracker_assets.transform.compiled_templates import compile_project
 from tracktracker_assets.transform.project import DBT_PROJECT_DIR, OUTPUT_OPTIONS, dbt_env, ensure_manifest
 
 # dbt's variables that change where a run writes or how it logs, never what the project parses to
@@ -89,25 +90,8 @@ def parse(settings: Settings) -> str:
             _parsed = Parsed(manifest, _dbt_settings(os.environ, set(manifest.env_vars)))
     except Exception as exc:  # the forks' dbt then parses by itself, as without this process
         return f"dbt parses at each run (parsing here failed: {type(exc).__name__}: {exc})"
-    compiled = _compile_macros(manifest)
-    return f"dbt project parsed ({len(manifest.nodes)} nodes, {compiled} macros compiled)"
-
-
-def _compile_macros(manifest: Any) -> int:
-    """Compile every macro into dbt's template cache, which a fork inherits. Each refresh's dbt would
-    otherwise compile the macros it calls (its materializations, the adapter's, ours) again in its
-    fork (~0.25 s); the cache is keyed by the macro's own text, so it can only hold what dbt would
-    compile. A macro that does not compile is left to dbt, which reports it where it is used."""
-    from dbt_common.clients.jinja import template_cache
-
-    compiled = 0
-    for macro in manifest.macros.values():
-        try:
-            template_cache.get_node_template(macro)
-        except Exception:  # dbt raises it again where the macro is called
-            continue
-        compiled += 1
-    return compiled
+    compiled = compile_project(manifest)
+    return f"dbt project parsed ({len(manifest.nodes)} nodes, {compiled} sources compiled)"
 
 
 def usable(argv: list[str], environ: Mapping[str, str], cwd: str) -> Parsed | None:
@@ -127,9 +111,11 @@ def usable(argv: list[str], environ: Mapping[str, str], cwd: str) -> Parsed | No
 
 def main() -> None:
     """dbt as the command line asks, given the kept parse when it applies; dbt's exit status."""
+    from tracktracker_assets.transform.type_testers import reuse_type_testers
     from tracktracker_assets.transform.unlogged_events import skip_unlogged_events
 
     skip_unlogged_events()
+    reuse_type_testers()
     parsed = usable(sys.argv[1:], os.environ, os.getcwd())
     if parsed is None:
         from dbt.cli.main import cli
