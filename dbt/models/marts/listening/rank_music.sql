@@ -68,19 +68,27 @@ totals as (
         entity_key,
         plays::int as plays,
         counted_plays::int as counted_plays,
-        ms_played::bigint as ms_played,
-        round(ms_played / 60000.0, 2) as minutes_played
+        ms_played::bigint as ms_played
     from periods
 ),
 
+-- each entity type's periods of each kind ranked apart: nine smaller sorts, and none compares the
+-- type or kind of period (every row of a sort shares them)
 ranked as (
+    {%- for entity_type in ['track', 'artist', 'album'] %}
+    {%- for period in ['month', 'year', 'all'] %}
     select
         *,
         row_number() over (
-            partition by user_id, entity_type, period, period_start
+            partition by user_id{% if period != 'all' %}, period_start{% endif %}
             order by counted_plays desc, ms_played desc, entity_key
         )::int as rank
     from totals
+    where entity_type = '{{ entity_type }}' and period = '{{ period }}'
+    {% if not loop.last %}union all{% endif %}
+    {%- endfor %}
+    {% if not loop.last %}union all{% endif %}
+    {%- endfor %}
 ),
 
 final as (
@@ -94,7 +102,7 @@ final as (
         plays,
         counted_plays,
         ms_played,
-        minutes_played,
+        round(ms_played / 60000.0, 2) as minutes_played,
         {{ current_batch() }} as _batch_load_id
     from ranked
     where rank <= case period when 'all' then 100 when 'year' then 50 else 25 end
