@@ -3,13 +3,31 @@
 from __future__ import annotations
 
 import json
+import shutil
+import warnings
+from collections.abc import Iterator
 
+import pytest
 from dagster import build_sensor_context
 
 from tests.conftest import REAL_DATA, cli
-from tracktracker_assets.exports.inbox import drop_into_inbox
+from tracktracker_assets.exports.inbox import drop_into_inbox, users_with_pending_files
 from tracktracker_assets.orchestration.instance import get_instance
 from tracktracker_assets.orchestration.resources import RegistryResource, WarehouseResource
+
+
+@pytest.fixture(scope="module", autouse=True)
+def no_file_waiting(real_gold) -> Iterator[None]:
+    """The inbox sensor sees every inbox of the worker's home, which earlier test files share: what
+    they left waiting there is set aside (and named) so that this file's tests see only their own."""
+    left = users_with_pending_files(real_gold)
+    if left:
+        aside = real_gold.home / "inbox-set-aside-by-test-sensors"
+        aside.mkdir(exist_ok=True)
+        for user in left:
+            shutil.move(real_gold.inbox(user), aside / user)
+        warnings.warn(f"files waiting in the inboxes of {left} when test_sensors began", stacklevel=1)
+    yield
 
 
 def test_registry_sensor_adds_and_removes_partitions(real_gold) -> None:
