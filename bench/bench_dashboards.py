@@ -16,6 +16,10 @@ up to 6 in flight per listener as a browser keeps per host), timed until the las
 - warm: the cache renewed as after a refresh (tracktracker_assets.dashboards.warm.warm_listeners);
 - off: TRACKTRACKER_SUPERSET_CACHE=off (Superset restarted): every chart queried, the floor comparison.
 
+The floor of the drawn page, in the same run: one listener alone opens it (warm), timed, with the CPU
+seconds the whole machine spent meanwhile; 20 pages at once need at least 20 times that CPU over the
+cores, whatever the server does.
+
 Prints a table and writes bench/out/dashboards.json. Goal (issue 12): full page p95 <= 3 s.
 """
 
@@ -183,6 +187,54 @@ def open_at_once(base_url: str, users: list[str], passwords: dict[str, str], lab
             browser.close()
 
 
+def busy_cpu_seconds() -> float:
+    """CPU seconds this machine's cores have spent busy since boot (every process: the browser,
+    Superset, PostgreSQL), from /proc/stat."""
+    fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(f) for f in fields[:8])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+def draw_alone(base_url: str, user: str, password: str) -> dict[str, float]:
+    """The floor of the page drawn: one listener alone opens the dashboard (twice; the second,
+    with the browser's own caches warm as for a person who opened it before, is kept). Its wall
+    time, and the CPU seconds the whole machine spent on it: 20 pages at once need at least 20
+    times that CPU, shared by the cores."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.dashboards.browser import CHARTS_DRAWN, CHROMIUM, CHROMIUM_ARGS
+
+    expected = visible_charts()
+    url = f"{base_url}/superset/dashboard/{SLUG}/"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            page = browser.new_context(viewport={"width": 1500, "height": 2000}).new_page()
+            page.goto(f"{base_url}/login/")
+            page.fill("#username", user)
+            page.fill("#password", password)
+            page.click("button[type=submit]")
+            page.wait_for_url(lambda at: "/login" not in at, timeout=60_000)
+            measured: dict[str, float] = {}
+            for _ in range(2):
+                page.goto(f"{base_url}/api/v1/me/")  # away from the dashboard, so each open is whole
+                time.sleep(1)
+                cpu, began = busy_cpu_seconds(), time.perf_counter()
+                page.evaluate("url => { window.location.href = url; }", url)
+                page.wait_for_function(
+                    f"() => location.href.startsWith({json.dumps(url)}) && ({CHARTS_DRAWN})({expected})",
+                    timeout=120_000,
+                    polling=50,
+                )
+                measured = {
+                    "wall_s": round(time.perf_counter() - began, 2),
+                    "cpu_s": round(busy_cpu_seconds() - cpu, 2),
+                }
+            return measured
+        finally:
+            browser.close()
+
+
 # requests a browser keeps in flight to one host (HTTP/1.1)
 BROWSER_CONNECTIONS = 6
 
@@ -277,6 +329,11 @@ def main() -> None:
         results["warm_up"] = report.summary()
         log(f"warm: {report.summary()} in {results['warm_up_s']} s")
         data["warm"] = page_data_at_once(settings, users, passwords)
+        alone = draw_alone(service.url(settings), users[0], passwords[users[0]])
+        cores = os.cpu_count() or 1
+        alone["floor_for_all_s"] = round(alone["cpu_s"] * len(users) / cores, 1)
+        results["drawn_alone_warm"] = alone
+        log(f"one listener alone, warm: {alone}")
         runs["warm"] = open_at_once(service.url(settings), users, passwords, "warm")
 
         service.stop(settings)
@@ -304,6 +361,11 @@ def main() -> None:
         f"\n{args.listeners} listeners open '{SLUG}' at once ({results['visible_charts']} charts in view), "
         f"{results['superset_workers']} workers x {results['superset_threads']} threads, "
         f"{results['cores']} cores"
+    )
+    alone = results["drawn_alone_warm"]
+    print(
+        f"one listener alone (warm): drawn in {alone['wall_s']} s, {alone['cpu_s']} CPU s of the machine; "
+        f"{args.listeners} such pages need >= {alone['floor_for_all_s']} s on {results['cores']} cores"
     )
     print(f"{'cache':<6} {'what':<11} {'p50 s':>7} {'p95 s':>7} {'max s':>7} {'not drawn':>10}")
     for name, row in table.items():
