@@ -20,12 +20,13 @@ from tracktracker_assets.transform import unlogged_events
 
 
 @pytest.fixture
-def installed(monkeypatch) -> Iterator[None]:
+def installed(monkeypatch, request) -> Iterator[None]:
     """The change installed in this test only: dbt's classes as they were afterwards."""
     for name in ("__init__", "__getattr__", "__setattr__"):
         monkeypatch.setattr(BaseEvent, name, BaseEvent.__dict__[name])
     monkeypatch.setattr(EventManager, "fire_event", EventManager.fire_event)
-    monkeypatch.setattr(unlogged_events, "_installed", False)
+    unlogged_events.skip_unlogged_events.cache_clear()  # installed anew here; any later call, again
+    request.addfinalizer(unlogged_events.skip_unlogged_events.cache_clear)
     unlogged_events.skip_unlogged_events()
     yield
 

@@ -24,9 +24,10 @@ def _order(queue: GraphQueue) -> list[str]:
     return handed
 
 
-def test_a_marked_model_starts_first_among_the_nodes_ready_with_it(monkeypatch) -> None:
+def test_a_marked_model_starts_first_among_the_nodes_ready_with_it(monkeypatch, request) -> None:
     monkeypatch.setattr(GraphQueue, "_get_scores", GraphQueue._get_scores)
-    monkeypatch.setattr(node_order, "_installed", False)
+    node_order.start_marked_nodes_early.cache_clear()  # installed anew here; any later call, again
+    request.addfinalizer(node_order.start_marked_nodes_early.cache_clear)
     nodes = {
         "fct_plays": _node(),
         "agg_countries": _node(),

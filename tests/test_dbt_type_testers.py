@@ -10,9 +10,10 @@ from dbt_common.clients import agate_helper
 from tracktracker_assets.transform import type_testers
 
 
-def test_one_tester_per_set_of_text_columns_and_tables_typed_as_before(monkeypatch) -> None:
+def test_one_tester_per_set_of_text_columns_and_tables_typed_as_before(monkeypatch, request) -> None:
     monkeypatch.setattr(agate_helper, "build_type_tester", agate_helper.build_type_tester)
-    monkeypatch.setattr(type_testers, "_installed", False)
+    type_testers.reuse_type_testers.cache_clear()  # installed anew here; any later call, again
+    request.addfinalizer(type_testers.reuse_type_testers.cache_clear)
     rows = [
         {"column_name": "user_id", "data_type": "text", "ordinal": 1, "numeric_scale": None},
         {"column_name": "ms_played", "data_type": "bigint", "ordinal": 2, "numeric_scale": Decimal("0")},

@@ -14,11 +14,11 @@ is used, as before.
 
 from __future__ import annotations
 
+import functools
 from types import CodeType
 from typing import Any
 
 _codes: dict[tuple[str, bool], CodeType] = {}
-_installed = False
 
 
 def compile_project(manifest: Any) -> int:
@@ -48,11 +48,9 @@ def _compiles(compile_source: Any, *args: Any) -> int:
     return 1
 
 
+@functools.cache  # once per process
 def _keep_compiled_code() -> None:
     """dbt's template for a node's SQL or a hook is made from code compiled once per source."""
-    global _installed
-    if _installed:
-        return
     import dbt.clients.jinja as dbt_jinja
     from dbt_common.clients.jinja import catch_jinja, get_environment
 
@@ -73,4 +71,3 @@ def _keep_compiled_code() -> None:
             return env.template_class.from_code(env, code, env.make_globals(ctx), None)
 
     dbt_jinja.get_template = get_template
-    _installed = True

@@ -11,16 +11,13 @@ depends on and before nothing that depends on it.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
-_installed = False
 
-
+@functools.cache  # once per process
 def start_marked_nodes_early() -> None:
     """Install the order in this process's dbt (once)."""
-    global _installed
-    if _installed:
-        return
     from dbt.graph.queue import GraphQueue
 
     by_depth = GraphQueue._get_scores
@@ -35,4 +32,3 @@ def start_marked_nodes_early() -> None:
         return scores
 
     GraphQueue._get_scores = _get_scores  # type: ignore[method-assign]
-    _installed = True

@@ -9,17 +9,14 @@ the next table with the same set.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from typing import Any
 
-_installed = False
 
-
+@functools.cache  # once per process
 def reuse_type_testers() -> None:
     """Make dbt build one type tester per set of text columns in this process (installed once)."""
-    global _installed
-    if _installed:
-        return
     from dbt_common.clients import agate_helper
 
     build = agate_helper.build_type_tester
@@ -36,4 +33,3 @@ def reuse_type_testers() -> None:
         return tester
 
     agate_helper.build_type_tester = build_type_tester
-    _installed = True

@@ -16,16 +16,13 @@ log is built and fired as before.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
-_installed = False
 
-
+@functools.cache  # once per process
 def skip_unlogged_events() -> None:
     """Install both changes in this process (once; a dbt whose events differ is left as it is)."""
-    global _installed
-    if _installed:
-        return
     try:
         from dbt.tracking import track_behavior_change_warn
         from dbt_common.events.base_types import BaseEvent, EventLevel
@@ -69,4 +66,3 @@ def skip_unlogged_events() -> None:
     BaseEvent.__getattr__ = __getattr__  # type: ignore[method-assign]
     BaseEvent.__setattr__ = __setattr__  # type: ignore[method-assign]
     EventManager.fire_event = fire_event  # type: ignore[method-assign]
-    _installed = True
