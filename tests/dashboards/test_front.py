@@ -359,6 +359,21 @@ def test_an_answer_short_of_its_content_length_is_cut_and_named(served: Served) 
     assert "LocalProtocolError" not in log
 
 
+def test_a_client_that_leaves_is_not_taken_for_a_short_answer(served: Served) -> None:
+    """A browser navigating away leaves the answers it was waiting for: that is the client's doing,
+    not an answer Superset left short, and the log does not say otherwise."""
+    for path in ("/sleep?s=1", "/big?bytes=20000000"):  # left while Superset works; while it is read
+        with _connect(served) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            sock.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+            if path.startswith("/big"):
+                assert sock.recv(4096).startswith(b"HTTP/1.1 200")
+    time.sleep(2)  # the front notices the clients left, and the app's threads end their answers
+    assert requests.get(served.url + "/health", timeout=5).status_code == 200
+    log = served.log.read_text()
+    assert "GET /sleep: Superset's answer" not in log and "GET /big: Superset's answer" not in log
+
+
 def test_a_too_large_body_is_refused_before_it_is_read(served: Served) -> None:
     with _connect(served) as sock:
         sock.sendall(b"POST /api/v1/chart/data HTTP/1.1\r\nHost: x\r\nContent-Length: 104857600\r\n\r\n")

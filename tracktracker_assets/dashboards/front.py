@@ -593,6 +593,8 @@ class Front:
                     await _send(send, {"type": "http.response.body", "body": chunk, "more_body": True})
                 if spool.error is not None:  # failed halfway (logged): left incomplete, uvicorn closes
                     return
+            if spool.abandoned:  # the client left (a browser navigating away): the cut is its own
+                return
             declared = content_length(headers)
             if declared is not None and sent < declared and _has_body(environ["REQUEST_METHOD"], status):
                 # ending it would raise inside h11 ("Too little data"), naming nothing: say which answer
