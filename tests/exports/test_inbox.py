@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import os
+import shutil
 import socket
 import subprocess
 import threading
@@ -179,6 +180,7 @@ def test_an_upload_is_renamed_into_the_inbox_whole_and_respects_the_quota(quick)
     accepted = accept_upload(tight, user, "third.json", io.BytesIO(data))
     assert accepted.accepted, accepted.message
     assert list(archive.iterdir()) == [] and usage(quick, user) == len(data)
+    shutil.rmtree(quick.inbox(user))  # not left waiting in a home the inbox sensor's tests share
 
 
 def test_an_upload_onto_a_full_disk_keeps_nothing(quick) -> None:
