@@ -23,14 +23,13 @@ _codes: dict[tuple[str, bool], CodeType] = {}
 
 def compile_project(manifest: Any) -> int:
     """Compile the manifest's macros, and its nodes' SQL and hooks; returns how many sources."""
+    import dbt.clients.jinja as dbt_jinja
     from dbt_common.clients.jinja import template_cache
 
     _keep_compiled_code()
     compiled = 0
     for macro in manifest.macros.values():
         compiled += _compiles(template_cache.get_node_template, macro)
-    import dbt.clients.jinja as dbt_jinja
-
     for node in manifest.nodes.values():
         config = getattr(node, "config", None)
         hooks = [*getattr(config, "pre_hook", []), *getattr(config, "post_hook", [])]
