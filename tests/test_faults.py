@@ -510,7 +510,7 @@ def test_after_every_fault_gold_equals_a_clean_build(lab: Lab) -> None:
 # ---- an erasure -----------------------------------------------------------------------------------------
 def test_erasure_cut_by_killing_dbt_then_postgres_is_finished_by_a_rerun(lab: Lab) -> None:
     needles = [USER, NAME, "Efrrowini--Streaming_History_Audio_2023.json"]
-    assert traces(lab.settings(), needles)
+    assert traces(lab.settings(), needles, first=True)
     remove = ("users", "remove", USER, "--yes")
 
     def dbt_runs(victim: subprocess.Popen) -> bool:  # the erasure's rebuild of the global trends
