@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import stat
+from concurrent.futures import Future
 
 import pytest
 from rich.console import Console
@@ -141,6 +142,15 @@ def test_import_failure_is_reported(bi_stack: BIStack) -> None:
     with pytest.raises(SupersetError):
         provision.import_bundle(bi_stack.admin(), broken, bi_stack.settings.database_url)
     assert len(bi_stack.admin().list("chart", columns=["id"])) == sum(n.startswith("charts/") for n in bundle)
+
+
+def test_ups_early_superset_work_is_skipped_when_running_and_its_failure_is_raised(bi_stack: BIStack) -> None:
+    # `up` begins Superset's first-start work beside its other steps: nothing to begin while it runs
+    assert superset_cli.prepare_in_background(bi_stack.settings) is None
+    failed: Future[bool] = Future()
+    failed.set_exception(RuntimeError("`superset db upgrade` failed (exit 1); see superset.log"))
+    with pytest.raises(RuntimeError, match="db upgrade"):
+        superset_cli.start_and_provision(bi_stack.settings, Console(quiet=True), failed)
 
 
 def test_secrets_are_generated_and_private(bi_stack: BIStack) -> None:

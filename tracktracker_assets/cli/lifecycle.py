@@ -23,6 +23,7 @@ def up(settings: Settings, console: Console, *, demo: bool, ui: bool = True) -> 
     loosened = tighten(settings)  # files an older version or a hand left readable by others
     if loosened:
         console.print(f"Made {len(loosened)} files and folders under {settings.home} private (0600/0700).")
+    superset_prepared = superset_cli.prepare_in_background(settings) if ui else None
     with console.status("Preparing the Dagster instance and the dbt project..."):
         prepare_dagster_home(settings)
         ensure_manifest(settings)
@@ -64,7 +65,7 @@ def up(settings: Settings, console: Console, *, demo: bool, ui: bool = True) -> 
     else:
         print_summary(settings, console)
     if ui:
-        superset_cli.start_and_provision(settings, console)
+        superset_cli.start_and_provision(settings, console, superset_prepared)
     _next_steps(settings, console)
 
 

@@ -1,6 +1,7 @@
 """`tracktracker superset ...` and the Superset steps of `up`, `down`, `status` and `users add|remove`.
 
 Hooks for the other commands (each takes the settings and the console):
+    prepare_in_background(settings)          in `up`, once storage runs: Superset's first-start work
     start_and_provision(settings, console)   in `up`, after storage: start Superset, provision, print URLs
     stop(settings, console)                  in `down`
     state(settings)                          in `status`: a ServiceState line
@@ -11,6 +12,7 @@ Hooks for the other commands (each takes the settings and the console):
 from __future__ import annotations
 
 import sys
+from concurrent.futures import Future, ThreadPoolExecutor
 from secrets import token_urlsafe
 from typing import Any
 
@@ -26,11 +28,29 @@ def _console() -> Console:
 
 
 # ---- hooks ------------------------------------------------------------------------------------------
-def start_and_provision(settings: Settings, console: Console) -> str:
-    """Start Superset (first start ~40 s: migrations, admin, roles) and make it match the code."""
+def prepare_in_background(settings: Settings) -> Future[bool] | None:
+    """Superset's first-start work (its metadata migrated, the admin made, roles synced: ~20 s, in
+    subprocesses) begun now, so that it runs while `up` warms the commands, starts Dagster and loads the
+    demo. None when there is nothing to prepare here (Superset runs already, or elsewhere)."""
+    from tracktracker_assets.dashboards import service
+
+    if service.external_url() or service.is_running(settings):
+        return None
+    pool = ThreadPoolExecutor(1, thread_name_prefix="superset-prepare")
+    try:
+        return pool.submit(service.prepare, settings)
+    finally:
+        pool.shutdown(wait=False)  # the interpreter still waits for it at exit: never cut mid-migration
+
+
+def start_and_provision(settings: Settings, console: Console, prepared: Future[bool] | None = None) -> str:
+    """Start Superset (first start ~40 s: migrations, admin, roles) and make it match the code.
+    prepared: prepare_in_background's work, waited for (and its error raised) before the start."""
     from tracktracker_assets.dashboards import provision, service
 
     with console.status("Starting Superset (the first start takes about a minute)..."):
+        if prepared is not None:
+            prepared.result()
         base_url = service.start(settings)
     with console.status("Provisioning Superset: database, datasets, charts, dashboards, listeners..."):
         done = provision.provision(settings)

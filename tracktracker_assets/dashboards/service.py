@@ -345,6 +345,16 @@ def serve(settings: Settings, host: str, port: int) -> None:
     os.execve(argv[0], argv, _env(settings))
 
 
+def prepare(settings: Settings) -> bool:
+    """Everything Superset needs before its server starts: folders, secret key, metadata bootstrapped.
+    Safe to run ahead of start() (`up` runs it beside its other steps); start() runs it again, a no-op
+    then. Returns True if it bootstrapped anything."""
+    settings.run_dir.mkdir(parents=True, exist_ok=True)
+    (settings.home / "superset").mkdir(parents=True, exist_ok=True)
+    _ensure_secret_key(settings)
+    return bootstrap(settings)
+
+
 def start(
     settings: Settings | None = None,
     *,
@@ -365,10 +375,7 @@ def start(
     stale = running_pid(settings)
     if stale is not None:  # alive but not answering: start afresh
         stop_process_group(stale)
-    settings.run_dir.mkdir(parents=True, exist_ok=True)
-    (settings.home / "superset").mkdir(parents=True, exist_ok=True)
-    _ensure_secret_key(settings)
-    bootstrap(settings)
+    prepare(settings)
     port = port_for(settings, SERVICE)
     # workers and threads follow the cores and memory (dashboards/config.py); each worker imports
     # Superset again
