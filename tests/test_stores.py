@@ -4,6 +4,7 @@ in any column, whatever LIKE's wildcards it holds, and nothing that only contain
 from __future__ import annotations
 
 import pytest
+from psycopg2.extensions import make_dsn
 
 from tests.stores import database_traces
 from tracktracker_assets.warehouse.db import connect
@@ -11,9 +12,15 @@ from tracktracker_assets.warehouse.db import connect
 
 @pytest.fixture
 def haystack(settings):
-    conn = connect(settings.database_url, autocommit=True)
+    """A database of its own (the sweep reads every table of the database it is given)."""
+    admin = connect(settings.database_url, autocommit=True)
+    with admin.cursor() as cur:
+        cur.execute("drop database if exists sweep_check")
+        cur.execute("create database sweep_check")
+    url = make_dsn(settings.database_url, dbname="sweep_check")
+    conn = connect(url, autocommit=True)
     with conn.cursor() as cur:
-        cur.execute("drop schema if exists sweep_check cascade; create schema sweep_check")
+        cur.execute("create schema sweep_check")
         cur.execute("create table sweep_check.quiet (id int, note text)")
         cur.execute("create table sweep_check.loud (id int, note text, at timestamptz)")
         cur.execute(
@@ -25,17 +32,18 @@ def haystack(settings):
             " (3, 'a file: Sweep_Check_History_2023.json.', null),"
             " (4, 'x', '2021-03-04 05:06:07+00')"
         )
+    conn.close()
     try:
-        yield settings.database_url
+        yield url
     finally:
-        with conn.cursor() as cur:
-            cur.execute("drop schema sweep_check cascade")
-        conn.close()
+        with admin.cursor() as cur:
+            cur.execute("drop database sweep_check")
+        admin.close()
 
 
 def test_the_sweep_finds_whole_words_in_any_case_and_column(haystack: str) -> None:
     needles = ["leaver", "Sweep_Check_History_2023.json", "2021-03-04 05:06:07"]
-    found = [hit for hit in database_traces(haystack, needles, "warehouse") if "sweep_check" in hit]
+    found = database_traces(haystack, needles, "warehouse")
     # loud: the word in capitals, the file name, the timestamp as a row prints it; quiet: only longer
     # words (a letter, '_' or '-' beside the needle), or the file name with a '_' where its '.' is
     assert found == ["warehouse: sweep_check.loud (3 rows)"]
