@@ -1,0 +1,121 @@
+"""dbt/macros/indexes_set_aside.sql: a large insert into a small table goes in without the table's
+indexes, which come back the same; a smaller one, or one into a larger table, keeps them; a duplicate
+still fails the build and leaves the table as it was. The macros' own SQL, rendered by dbt, run against
+PostgreSQL as the incremental strategies run them (one transaction)."""
+
+from __future__ import annotations
+
+import psycopg2
+import pytest
+
+from tracktracker_assets.transform.project import run_dbt
+from tracktracker_assets.warehouse.db import connect
+
+TARGET, SOURCE = "aside_check.target", "aside_check.source"
+
+
+def rendered(settings, jinja: str) -> str:
+    return run_dbt(settings, ["compile", "--quiet", "--inline", jinja]).stdout
+
+
+@pytest.fixture(scope="module")
+def around_insert(settings) -> tuple[str, str]:
+    """(set aside, put back) for TARGET, with 20 new rows as the least worth it."""
+    text = rendered(
+        settings,
+        f"{{{{ set_indexes_aside('{TARGET}', '{SOURCE}', min_rows=20) }}}}"
+        f"\n-- between --\n{{{{ put_indexes_back('{TARGET}') }}}}",
+    )
+    before, after = text.split("-- between --")
+    return before, after
+
+
+@pytest.fixture
+def tables(settings):
+    conn = connect(settings.database_url, autocommit=True)
+    with conn.cursor() as cur:
+        cur.execute("drop schema if exists aside_check cascade; create schema aside_check")
+        cur.execute(f"create table {TARGET} (id int primary key, k text, v int)")
+        cur.execute(f"create unique index target_k on {TARGET} (k)")
+        cur.execute(f"create index target_v_low on {TARGET} (v) where v < 100")
+        cur.execute(f"create index target_k_v on {TARGET} (lower(k), v desc)")
+        cur.execute(f"insert into {TARGET} select i, 'k' || i, i from generate_series(1, 10) as i")
+        cur.execute(f"create table {SOURCE} (like {TARGET})")
+    try:
+        yield conn
+    finally:
+        with conn.cursor() as cur:
+            cur.execute("drop schema aside_check cascade")
+        conn.close()
+
+
+def indexes(cur) -> set[tuple[str, str]]:
+    cur.execute(
+        "select indexname, indexdef from pg_indexes where schemaname = 'aside_check' and tablename = 'target'"
+    )
+    return set(cur.fetchall())
+
+
+def insert_between(settings, around: tuple[str, str], new_rows: range) -> tuple[set, set, int]:
+    """Indexes while the rows go in, and after; rows of the target after (one transaction)."""
+    conn = psycopg2.connect(settings.database_url)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(
+                f"insert into {SOURCE} select i, 'k' || i, i from unnest(%s::int[]) as i", (list(new_rows),)
+            )
+            cur.execute(around[0])
+            during = indexes(cur)
+            cur.execute(f"insert into {TARGET} select * from {SOURCE}")
+            cur.execute(around[1])
+            after = indexes(cur)
+            cur.execute(f"select count(*) from {TARGET}")
+            count = cur.fetchone()[0]
+        conn.commit()
+        return during, after, count
+    finally:
+        conn.close()
+
+
+def test_a_large_insert_into_a_small_table_goes_in_without_its_indexes(
+    settings, tables, around_insert
+) -> None:
+    with tables.cursor() as cur:
+        kept = indexes(cur)
+    during, after, count = insert_between(settings, around_insert, range(11, 61))
+    # only the primary key's index (a constraint's) stays; the rest come back as they were
+    assert {name for name, _ in during} == {"target_pkey"}
+    assert after == kept and count == 60
+    with tables.cursor() as cur:
+        cur.execute(f"select count(*) from {TARGET} where k = 'k42'")  # the unique index answers
+        assert cur.fetchone()[0] == 1
+
+
+@pytest.mark.parametrize(
+    "new_rows", [range(11, 30), range(11, 56)], ids=["too-few-rows", "not-more-than-the-table"]
+)
+def test_a_smaller_insert_keeps_the_indexes(settings, tables, around_insert, new_rows: range) -> None:
+    with tables.cursor() as cur:
+        cur.execute(f"insert into {TARGET} select i, 'extra' || i, i from generate_series(100, 139) as i")
+        kept = indexes(cur)
+    during, after, _ = insert_between(settings, around_insert, new_rows)
+    assert during == kept and after == kept
+
+
+def test_a_duplicate_fails_and_leaves_the_table_as_it_was(settings, tables, around_insert) -> None:
+    with tables.cursor() as cur:
+        kept = indexes(cur)
+        cur.execute(f"insert into {SOURCE} select i + 100, 'k' || i, i from generate_series(1, 50) as i")
+    conn = psycopg2.connect(settings.database_url)
+    try:
+        with conn.cursor() as cur, pytest.raises(psycopg2.errors.UniqueViolation):
+            cur.execute(around_insert[0])
+            cur.execute(f"insert into {TARGET} select * from {SOURCE}")  # k1..k10 twice: no index to refuse
+            cur.execute(around_insert[1])  # the unique index, made again, does
+        conn.rollback()
+    finally:
+        conn.close()
+    with tables.cursor() as cur:
+        assert indexes(cur) == kept
+        cur.execute(f"select count(*) from {TARGET}")
+        assert cur.fetchone()[0] == 10
