@@ -18,7 +18,6 @@ declare
     old_rows bigint;
     kept record;
 begin
-    create temp table if not exists tt_indexes_set_aside (target regclass, definition text);
     select count(*) into new_rows from {{ source }};
     if new_rows < {{ min_rows }} then
         return;
@@ -28,6 +27,8 @@ begin
     if new_rows <= old_rows then
         return;
     end if;
+    -- made only here: the far more common small insert writes nothing to the catalog
+    create temp table if not exists tt_indexes_set_aside (target regclass, definition text);
     for kept in
         select i.indexrelid::regclass as index, pg_get_indexdef(i.indexrelid) as definition
         from pg_index as i
@@ -46,6 +47,9 @@ do $put_back$
 declare
     kept record;
 begin
+    if to_regclass('pg_temp.tt_indexes_set_aside') is null then
+        return;
+    end if;
     for kept in
         delete from tt_indexes_set_aside where target = '{{ target }}'::regclass returning definition
     loop
