@@ -208,6 +208,51 @@ def test_awkward_values_of_another_service_survive_the_trip(conn, tmp_path: Path
     assert {row[1:] for row in stored} == {("awkward-lastfm", stored[0][2])}
 
 
+@pytest.mark.parametrize("interrupt", ["KeyboardInterrupt", "DagsterExecutionInterruptedError"])
+def test_an_interrupt_as_postgres_calls_read_stays_an_interrupt(conn, monkeypatch, interrupt: str) -> None:
+    """A signal whose handler runs at read()'s first instruction raises before read() can note it
+    (the suite saw it once, under load): psycopg2 keeps only the exception's type name, and the import
+    said the database failed."""
+    import io
+
+    from dagster._core.errors import DagsterExecutionInterruptedError
+
+    from tracktracker_assets.exports import loader
+
+    raised = {
+        "KeyboardInterrupt": KeyboardInterrupt,
+        "DagsterExecutionInterruptedError": DagsterExecutionInterruptedError,
+    }
+    calls = []
+    original = loader._CsvPipe.read
+
+    def read_then_interrupted(self, size=-1):  # the second call is where the signal lands
+        calls.append(size)
+        if len(calls) == 2:
+            raise raised[interrupt]()
+        return original(self, size)
+
+    monkeypatch.setattr(loader._CsvPipe, "read", read_then_interrupted)
+
+    def produce():
+        yield 1, b"1\n"
+        yield 1, b"2\n"
+
+    with conn.cursor() as cur:
+        cur.execute("create temporary table interrupted_entry (x int)")
+    try:
+        with pytest.raises(raised[interrupt]):
+            loader._copy_stream(
+                conn,
+                "copy pg_temp.interrupted_entry (x) from stdin with (format csv)",
+                "probe.json",
+                loader._HashingStream(io.BytesIO(b"")),
+                produce,
+            )
+    finally:
+        conn.rollback()
+
+
 def test_an_interrupt_while_postgres_reads_the_file_stays_an_interrupt(conn) -> None:
     """Ctrl-C or SIGTERM landing while COPY waits for the parser reached psycopg2 inside read(): it
     reported the COPY failing ("error in .read() call"), and the import said the database failed

@@ -882,8 +882,9 @@ def _copy_stream(
         with conn.cursor() as cur:
             cur.copy_expert(statement, pipe, size=1 << 20)
     except (psycopg2.Error, ImportProblem) as exc:
-        if pipe.interrupted is not None:
-            raise pipe.interrupted from None  # the run was interrupted, not the database or the file
+        interrupted = pipe.interrupted or _interrupt_entering_read(exc, pipe)
+        if interrupted is not None:
+            raise interrupted from None  # the run was interrupted, not the database or the file
         if isinstance(pipe.error, ImportProblem):
             raise pipe.error from None
         if isinstance(exc, ImportProblem):
@@ -896,6 +897,26 @@ def _copy_stream(
     while stream.read(1 << 20):
         pass
     return pipe.records
+
+
+# what a run's signal handlers raise: Python's own, and Dagster's inside a step
+_READ_ERROR = re.compile(r"error in \.read\(\) call: (KeyboardInterrupt|DagsterExecutionInterruptedError)\b")
+
+
+def _interrupt_entering_read(exc: BaseException, pipe: _CsvPipe) -> BaseException | None:
+    """An interrupt raised as COPY called read(), before read()'s own code ran (a signal handler runs
+    at a function's first instruction): psycopg2 keeps only its type's name, in the COPY's error. Only
+    a signal handler raises there, apart from the parser's error, which the pipe holds."""
+    if pipe.error is not None or not isinstance(exc, psycopg2.Error):
+        return None
+    match = _READ_ERROR.search(str(exc))
+    if match is None:
+        return None
+    if match.group(1) == "KeyboardInterrupt":
+        return KeyboardInterrupt()
+    from dagster._core.errors import DagsterExecutionInterruptedError
+
+    return DagsterExecutionInterruptedError()
 
 
 def _implausible_time(source: Source, fmt: Format) -> ImportProblem:
