@@ -906,17 +906,12 @@ _READ_ERROR = re.compile(r"error in \.read\(\) call: (KeyboardInterrupt|DagsterE
 def _interrupt_entering_read(exc: BaseException, pipe: _CsvPipe) -> BaseException | None:
     """An interrupt raised as COPY called read(), before read()'s own code ran (a signal handler runs
     at a function's first instruction): psycopg2 keeps only its type's name, in the COPY's error. Only
-    a signal handler raises there, apart from the parser's error, which the pipe holds."""
+    a signal handler raises there, apart from the parser's error, which the pipe holds. Given back as
+    KeyboardInterrupt, which a run's step takes as Dagster's own interrupt (this module knows nothing
+    of Dagster)."""
     if pipe.error is not None or not isinstance(exc, psycopg2.Error):
         return None
-    match = _READ_ERROR.search(str(exc))
-    if match is None:
-        return None
-    if match.group(1) == "KeyboardInterrupt":
-        return KeyboardInterrupt()
-    from dagster._core.errors import DagsterExecutionInterruptedError
-
-    return DagsterExecutionInterruptedError()
+    return KeyboardInterrupt() if _READ_ERROR.search(str(exc)) else None
 
 
 def _implausible_time(source: Source, fmt: Format) -> ImportProblem:
