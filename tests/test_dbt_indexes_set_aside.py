@@ -119,3 +119,30 @@ def test_a_duplicate_fails_and_leaves_the_table_as_it_was(settings, tables, arou
         assert indexes(cur) == kept
         cur.execute(f"select count(*) from {TARGET}")
         assert cur.fetchone()[0] == 10
+
+
+def test_the_projects_strategies_are_dbts_with_the_indexes_set_aside(settings, tables) -> None:
+    """dbt finds the project's append and delete+insert (the incremental models' own) and they run as a
+    whole: dbt's statements between the set-aside and the put-back."""
+    relation = "api.Relation.create(database=target.dbname, schema='aside_check', identifier='{}')"
+    arguments = (
+        f"{{'target_relation': {relation.format('target')}, 'temp_relation': {relation.format('source')},"
+        " 'unique_key': ['id'], 'dest_columns': [{'name': 'id'}, {'name': 'k'}, {'name': 'v'}],"
+        " 'incremental_predicates': none}"
+    )
+    with tables.cursor() as cur:
+        kept = indexes(cur)
+        cur.execute(f"insert into {SOURCE} select i, 'k' || i, i from generate_series(5, 30050) as i")
+    for strategy in ("get_incremental_append_sql", "get_incremental_delete_insert_sql"):
+        sql = rendered(settings, f"{{{{ {strategy}({arguments}) }}}}")
+        assert "$set_aside$" in sql and "$put_back$" in sql and "insert into" in sql, sql
+    conn = psycopg2.connect(settings.database_url)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(sql)  # delete+insert: rows 5-10 replaced, 30,040 more (a batch of 10,000 or more)
+            assert indexes(cur) == kept
+            cur.execute(f"select count(*), count(distinct k) from {TARGET}")
+            assert cur.fetchone() == (30050, 30050)
+        conn.commit()
+    finally:
+        conn.close()

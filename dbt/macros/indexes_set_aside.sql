@@ -59,7 +59,8 @@ end
 $put_back$
 {%- endmacro %}
 
-{#- dbt's own strategies (dispatched as before), with the indexes set aside around them -#}
+{#- dbt's own strategies (dispatched as before), with the indexes set aside around them. Written out
+    for each: dbt's parser reads a dispatch's macro name only as a literal string. -#}
 {% macro get_incremental_append_sql(arg_dict) %}
     {{ set_indexes_aside(arg_dict['target_relation'], arg_dict['temp_relation']) }}
     {{ adapter.dispatch('get_incremental_append_sql', 'dbt')(arg_dict) }};
