@@ -223,17 +223,13 @@ spotify_absorbed as (
 
 {% if tiers | length > 0 %}
 
--- each row's match fields. Not stored: probes below reads the rows of tiers 4+ from it, matchable the
--- rows they can meet; when the candidates hold no row of tiers 4+ (Spotify's sources only), neither is
--- computed (an empty side ends a join before its other side is read)
-matchable_rows as not materialized (
-    select
+-- each row's match fields (a moment the row does not know is null, never guessed: an end-stamped row
+-- of unknown length taken to start at its end would sit on the start of the song's next play)
+{%- set match_fields %}
         play_id,
         user_id,
         source_tier,
         precision_ms,
-        -- a moment the row does not know is null, never guessed: an end-stamped row of unknown length
-        -- taken to start at its end would sit on the start of the song's next play
         coalesce(started_at, ended_at - media_duration_ms * interval '1 millisecond') as match_start,
         case when has_known_end then ended_at end as match_end,
         has_known_end,
@@ -243,57 +239,81 @@ matchable_rows as not materialized (
         case when track_name is not null
             then {{ name_key('artist_name') }} || '|' || {{ name_key('track_name') }}
         end as names_key,
-        floor(extract(epoch from coalesce(started_at,
+        -- float8 seconds (date_part, not extract's numeric: a third of the cost): exact for a whole
+        -- hour of microseconds, and the same on both sides of the join
+        floor(date_part('epoch', coalesce(started_at,
             ended_at - coalesce(media_duration_ms, 0) * interval '1 millisecond')) / 3600)::bigint as start_hour
-    from candidates
-),
+{%- endset %}
+{#- the staging column a row carries exactly when it carries the identity (names_key: a track name) #}
+{%- set identity_columns = {'spotify_track_id': 'spotify_track_id', 'isrc': 'isrc',
+    'recording_mbid': 'recording_mbid', 'names_key': 'track_name'} %}
 
--- the largest tolerance a row of tiers 4+ can meet: the precision of the coarsest row, and the
--- highest tier present (a candidate is always of an earlier tier than its row, so rows of that tier
--- are never one: a listener's Last.fm history is not sorted or hashed against itself)
-reach as (
-    select
-        max(source_tier) filter (where source_tier > 3) as source_tier,
-        max(precision_ms) as precision_ms
-    from candidates
-),
-
+-- the highest tier present among tiers 4+ (a candidate is always of an earlier tier than its row, so
+-- rows of that tier are never one: a listener's Last.fm history is not sorted or hashed against itself)
 last_tier as (
-    select source_tier from reach
+    {%- if is_incremental() %}
+    select max(source_tier) as source_tier from candidates where source_tier > 3
+    {%- else %}
+    -- each test stops at its tier's first row (the view reads only that tier's table), where a max()
+    -- would read every row of history
+    select coalesce(
+        {%- for t in tiers | reverse %}
+        (select {{ t.tier }} where exists (select 1 from candidates where source_tier = {{ t.tier }})),
+        {%- endfor %}
+        null
+    ) as source_tier
+    {%- endif %}
 ),
 
--- the rows a row of tiers 4+ can meet (stored: each identity's join below reads it), every tier but the
--- last present
+-- the rows a row of tiers 4+ can meet, with their match fields (stored: each identity's join below
+-- reads it), every tier but the last present. When the candidates hold no row of tiers 4+ (Spotify's
+-- sources only), nothing is computed: an empty side ends a join before its other side is read
 matchable as (
-    select * from matchable_rows where source_tier < (select source_tier from last_tier)
+    select {{ match_fields }}
+    from candidates
+    where source_tier < (select source_tier from last_tier)
 ),
 
--- the rows of tiers 4+, each once per hour it may find a candidate in. A row that knows its end can
--- meet an earlier row by its end or by overlapping it, whatever their starts: its own hour and the
--- ones either side. A row that knows only its start (a scrobble) meets one by its start alone, within
--- the tolerance: its own hour, and a neighbour only when it starts that close to the hour's edge
--- (most scrobbles probe one hour instead of three, and find the same pairs).
--- Not stored: each identity's join below reads only the rows carrying that identity.
-{%- set reach_s %}({{ window }} + (m.precision_ms + (select precision_ms from reach)) / 1000.0){% endset %}
-probes as not materialized (
-    select m.*, m.start_hour + shift.hours as probe_hour
-    from matchable_rows as m
-    cross join (values (-1), (0), (1)) as shift (hours)
-    where m.source_tier > 3
-        and (
-            m.match_end is not null
-            or (
-                m.match_start is not null
-                and (
-                    shift.hours = 0
-                    or (shift.hours = -1
-                        and extract(epoch from m.match_start) - {{ reach_s }} < m.start_hour * 3600)
-                    or (shift.hours = 1
-                        and extract(epoch from m.match_start) + {{ reach_s }} >= (m.start_hour + 1) * 3600)
-                )
-            )
-        )
+-- the coarsest precision a row of tiers 4+ can meet
+reach as (
+    select max(precision_ms) as precision_ms from matchable
 ),
+
+{#- the rows of tiers 4+ carrying one identity, each once per hour it may find a candidate in. A row
+    that knows its end can meet an earlier row by its end or by overlapping it, whatever their starts:
+    its own hour and the ones either side. A row that knows only its start (a scrobble) meets one by
+    its start alone, within the tolerance: its own hour, and a neighbour only when it starts that
+    close to the hour's edge (most scrobbles probe one hour instead of three, and find the same pairs).
+    Not stored. Its match fields are computed once a row, below a fence (offset 0): inlined, each use
+    of a field (the names key, the start) would be computed again in every filter and output above it,
+    for every hour probed. The filter on the identity's own column stays below the fence, so that the
+    view reads only the tables and rows that carry it. #}
+{%- set reach_s %}({{ window }} + (f.precision_ms + (select precision_ms from reach)) / 1000.0::float8){% endset %}
+{%- for key in identity_keys %}
+
+{{ key }}_probes as not materialized (
+    select m.*, m.start_hour + shift.hours as probe_hour
+    from (
+        select
+            f.*,
+            f.match_end is not null or f.match_start is not null as probes_own_hour,
+            -- in float8 seconds, widened by a millisecond: a neighbour probed for nothing finds no pair
+            f.match_end is not null
+                or date_part('epoch', f.match_start) - {{ reach_s }} - 0.001 < f.start_hour * 3600 as probes_hour_before,
+            f.match_end is not null
+                or date_part('epoch', f.match_start) + {{ reach_s }} + 0.001 >= (f.start_hour + 1) * 3600 as probes_hour_after
+        from (
+            select {{ match_fields }}
+            from candidates
+            where source_tier > 3 and {{ identity_columns[key] }} is not null
+            offset 0
+        ) as f
+        offset 0
+    ) as m
+    cross join (values (-1), (0), (1)) as shift (hours)
+    where case shift.hours when 0 then m.probes_own_hour when -1 then m.probes_hour_before else m.probes_hour_after end
+),
+{%- endfor %}
 
 {%- set tolerance %}({{ window }} + (a.precision_ms + b.precision_ms) / 1000.0){% endset %}
 {%- set start_gap %}abs(extract(epoch from a.match_start - b.match_start)){% endset %}
@@ -307,7 +327,7 @@ pairs as (
         a.source_tier as row_tier,
         b.play_id as other_id,
         least({{ start_gap }}, {{ end_gap }}) as distance
-    from probes as a
+    from {{ key }}_probes as a
     -- the key first: PostgreSQL sorts (or hashes) by these in this order, and a leading user_id that
     -- every row of one listener shares makes each comparison walk it before reaching the key
     join matchable as b
