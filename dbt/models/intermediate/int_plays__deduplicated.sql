@@ -328,11 +328,12 @@ pairs as (
         b.play_id as other_id,
         least({{ start_gap }}, {{ end_gap }}) as distance
     from {{ key }}_probes as a
-    -- the key first: PostgreSQL sorts (or hashes) by these in this order, and a leading user_id that
-    -- every row of one listener shares makes each comparison walk it before reaching the key
+    -- the hour first: PostgreSQL sorts by these in this order, and an integer splits the rows fastest
+    -- (names often share their first bytes, so a sort on the key compares whole strings); a
+    -- leading user_id that every row of one listener shares would be walked by every comparison
     join matchable as b
-        on b.{{ key }} = a.{{ key }}
-        and b.start_hour = a.probe_hour
+        on b.start_hour = a.probe_hour
+        and b.{{ key }} = a.{{ key }}
         and b.user_id = a.user_id
     where b.source_tier < a.source_tier
         -- a row without this key has no candidate by it (said outright, so that PostgreSQL drops
@@ -390,8 +391,9 @@ tier_{{ t.tier }}_candidates as (
 tier_{{ t.tier }}_counted as (
     select
         c.*,
-        count(*) over (partition by c.row_id) as row_candidates,
-        count(*) over (partition by c.event_id) as event_candidates
+        -- in this order: PostgreSQL computes the last first, and the rows come grouped by row already
+        count(*) over (partition by c.event_id) as event_candidates,
+        count(*) over (partition by c.row_id) as row_candidates
     from tier_{{ t.tier }}_candidates as c
 ),
 
