@@ -55,10 +55,10 @@
     rounds left: a row never joins two events, an event takes at most one row per tier, two real
     plays of a song in a row stay two, and a row whose nearest event took a nearer row (the end of
     one play is the start of its repeat) still finds the play it belongs to.
-  Candidate pairs come from hash joins on (user, identity key, hour of the start), each row probing
+  Candidate pairs come from equi-joins on (hour of the start, identity key, user), each row probing
   its own hour and the ones either side (a row that knows only its start: the hours its tolerance
-  reaches): never a loop over a listener's history. Only the rows that
-  have a candidate take part in the tiers.
+  reaches): never a loop over a listener's history. Only the rows that have a candidate take part
+  in the tiers.
 
   The event keeps its winner's row and times, the list of every source and service it was seen in, the
   rows it absorbed (lineage to every bronze row: linked_play_id, _service, _source and _load_id when
