@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 
 from tests.conftest import cli, history_files_of
@@ -217,6 +218,85 @@ def test_refresh_leaves_out_staging_tables_no_new_load_reaches(level_gold) -> No
         assert unused <= set(untouched_staging(level_gold, manifest))
     finally:
         _erase_probe(url)
+
+
+WATERMARK_PROBE = "watermark-probe"
+
+
+def _load_plays(url: str, ended: list[datetime]) -> None:
+    """One load of WATERMARK_PROBE's plays (a track each), straight into bronze, in years no real
+    export reaches: no other listener shares their weeks."""
+    from tracktracker_assets.warehouse.db import connect
+
+    conn = connect(url)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("select nextval('bronze.load_id_seq')")
+            load_id = cur.fetchone()[0]
+            for at in ended:
+                cur.execute(
+                    "insert into bronze.spotify_extended_history (user_id, ts, ms_played, "
+                    "master_metadata_track_name, master_metadata_album_artist_name, spotify_track_uri, "
+                    "load_id) values (%s, %s, 200000, 'Watermark Song', 'Watermark Artist', "
+                    "'spotify:track:0000000000000000000009', %s)",
+                    (WATERMARK_PROBE, at, load_id),
+                )
+            # as a file's import records it: a load in the ledger is what starts a refresh
+            cur.execute(
+                "insert into bronze.loaded_files (user_id, sha256, file_name, format, bytes, records, "
+                "inserted, duplicates, load_id) values (%s, md5(%s::text), 'watermark.json', "
+                "'spotify_extended', 1, %s, %s, 0, %s)",
+                (WATERMARK_PROBE, load_id, len(ended), len(ended), load_id),
+            )
+        conn.commit()
+    finally:
+        conn.close()
+
+
+def _newest_compiled(settings, model_path: str) -> str:
+    runs = [path for path in settings.dbt_target_dir.glob("dbt_silver_gold-*") if path.is_dir()]
+    newest = max(runs, key=lambda path: path.stat().st_mtime)
+    return (newest / "compiled" / "tracktracker" / "models" / model_path).read_text()
+
+
+def test_a_batch_that_leaves_a_model_no_row_is_not_recomputed_by_the_next(level_gold) -> None:
+    """Global trends rank only weeks with enough listeners: one listener's plays in weeks nobody else
+    played leave global_rank_weekly without a row of their batch. The batch it took in is kept apart
+    (bronze.dbt_state), so the next refresh recomputes the weeks of newer plays only, not again those of
+    every batch since the model's last row (on an install of one or two listeners: all of history, on
+    every refresh). Consecutive weeks are recomputed as one date range; and the dedupe's incremental
+    select keeps no copy of history (a CTE read twice is stored by PostgreSQL unless told otherwise)."""
+    from rich.console import Console
+
+    from tests.test_one_play_once import _erase_probe
+    from tracktracker_assets.orchestration.pipeline import refresh_if_behind
+
+    url = level_gold.database_url
+    newest_batch = "select max(_batch_load_id)::text from gold.fct_plays"
+    taken_in = "select value from bronze.dbt_state where key = 'batch_taken_in:gold.global_rank_weekly'"
+    try:
+        _load_plays(url, [datetime(2001, 1, 3, 12, tzinfo=UTC)])
+        assert refresh_if_behind(level_gold, Console(quiet=True))
+        probe_plays = "select count(*) from gold.fct_plays where user_id = %s"
+        assert query(url, probe_plays, (WATERMARK_PROBE,))[1] == [(1,)]
+        early_weeks = "select count(*) from gold.global_rank_weekly where week_start < '2002-01-01'"
+        assert query(url, early_weeks)[1] == [(0,)]
+
+        # three consecutive weeks of June: recomputed as one range, and January's week not again
+        _load_plays(url, [datetime(2001, 6, day, 12, tzinfo=UTC) for day in (6, 13, 20)])
+        assert refresh_if_behind(level_gold, Console(quiet=True))
+        ranks = _newest_compiled(level_gold, "marts/global/global_rank_weekly.sql")
+        week_range = r"f\.local_date >= '([\d-]+)'::date and f\.local_date < '([\d-]+)'::date \+ 7"
+        weeks = re.findall(week_range, ranks)
+        assert weeks == [("2001-06-04", "2001-06-18")]
+        assert query(url, early_weeks)[1] == [(0,)]
+        assert query(url, taken_in)[1] == query(url, newest_batch)[1]
+
+        dedupe = _newest_compiled(level_gold, "intermediate/int_plays__deduplicated.sql")
+        plan = "\n".join(row[0] for row in query(url, "explain " + dedupe)[1])
+        assert "CTE staged" not in plan, plan
+    finally:
+        _erase_probe(url, WATERMARK_PROBE)
 
 
 def _staged_model(name: str, source: str) -> tuple[str, dict, dict]:

@@ -9,10 +9,36 @@
 -#}
 {% macro watermark(column='_batch_load_id') -%}
     {%- if execute and is_incremental() -%}
-        {%- set result = run_query('select coalesce(max(' ~ column ~ '), 0) from ' ~ this) -%}
+        {%- set highest = 'select coalesce(max(' ~ column ~ '), 0) from ' ~ this -%}
+        {%- if column == '_batch_load_id' -%}
+            {#- or the batch it last took in, when that left it no row (remember_batch) -#}
+            {%- set highest = 'select greatest((' ~ highest ~ '), coalesce((select value::bigint from bronze.dbt_state'
+                ~ " where key = '" ~ batch_state_key() ~ "'), 0))" -%}
+        {%- endif -%}
+        {%- set result = run_query(highest) -%}
         {{- result.columns[0].values()[0] | int -}}
     {%- else -%}
         0
+    {%- endif -%}
+{%- endmacro %}
+
+{#- The key under which bronze.dbt_state keeps the batch a model last took in. -#}
+{% macro batch_state_key() -%}
+    batch_taken_in:{{ this.schema }}.{{ this.identifier }}
+{%- endmacro %}
+
+{#- A post-hook of the incremental models that stamp their rows with current_batch(): the newest fact
+    batch they have now taken in, kept apart from their rows. A model that a batch leaves without a
+    row (global trends below their minimum of listeners, countries of plays that carry none) would
+    otherwise keep an old watermark, and every later refresh would recompute what that batch and all
+    after it reached: on an install of one or two listeners, every refresh the whole history. In the
+    model's own transaction, so it is kept only with the rows it describes. Not the facts themselves
+    (fct_plays, and fct_play_sources beside it): every row they take in carries its batch. -#}
+{% macro remember_batch() -%}
+    {%- if model.config.materialized == 'incremental' and model.name not in ('fct_plays', 'fct_play_sources') -%}
+    insert into bronze.dbt_state (key, value)
+    values ('{{ batch_state_key() }}', {{ current_batch() }}::text)
+    on conflict (key) do update set value = excluded.value, updated_at = now()
     {%- endif -%}
 {%- endmacro %}
 
@@ -101,11 +127,22 @@
     {%- endif %}
 {% endmacro %}
 
-{#- `col` falls in one of these weeks: date ranges the index on the column can serve. -#}
+{#- `col` falls in one of these weeks (sorted Mondays): date ranges the index on the column can serve,
+    one per run of consecutive weeks (ten years of new plays are one range, not 520 tests a row). -#}
 {% macro week_ranges(col, weeks) -%}
     {%- if weeks | length == 0 -%}false{%- else -%}
+    {%- set runs = [] -%}
     {%- for w in weeks -%}
-    ({{ col }} >= '{{ w }}'::date and {{ col }} < '{{ w }}'::date + 7){% if not loop.last %} or {% endif %}
+        {%- set monday = modules.datetime.date.fromisoformat(w) -%}
+        {%- if runs and (monday - runs[-1][1]).days == 7 -%}
+            {%- set first = runs.pop()[0] -%}
+            {%- do runs.append([first, monday]) -%}
+        {%- else -%}
+            {%- do runs.append([monday, monday]) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- for first, last in runs -%}
+    ({{ col }} >= '{{ first }}'::date and {{ col }} < '{{ last }}'::date + 7){% if not loop.last %} or {% endif %}
     {%- endfor -%}
     {%- endif -%}
 {%- endmacro %}
