@@ -15,6 +15,9 @@
 - `built_through`: the newest bronze load that existed when the last successful build started. A
   load that adds no play (a file of artist hints, a file whose records were all known) leaves the
   models' own watermarks where they were; this says it was taken in all the same.
+- `batch_taken_in:<schema>.<model>`: written by dbt itself (macros/watermark.sql), in the model's own
+  transaction: the newest fact batch a listening or global model took in, which its watermark reads
+  beside the batches its rows carry (a batch may leave it no row).
 """
 
 from __future__ import annotations
