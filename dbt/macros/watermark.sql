@@ -106,6 +106,25 @@
     {%- endif %}
 {% endmacro %}
 
+{#- A pre-hook of the per-period rankings (rank_music): the rankings a refresh computes again go first,
+    so that a month left with no play loses its rows: the months of the days changed_local_days
+    gives, their years, and all time of their listeners. -#}
+{% macro delete_changed_rankings(facts) %}
+    {%- if is_incremental() %}
+    delete from {{ this }} as r
+    using (
+        select distinct d.user_id, date_trunc('month', d.local_date)::date as month_start
+        from ({{ changed_local_days(facts) }}) as d
+    ) as c
+    where r.user_id = c.user_id
+        and (
+            r.period = 'all'
+            or (r.period = 'year' and r.period_start = date_trunc('year', c.month_start)::date)
+            or (r.period = 'month' and r.period_start = c.month_start)
+        )
+    {%- endif %}
+{% endmacro %}
+
 {#- ISO weeks (Mondays) with new facts since this model last ran, by their local days and two days
     either side (changed_local_days); none on a full build, which recomputes every week. -#}
 {% macro changed_weeks(facts) -%}
