@@ -11,7 +11,8 @@ loading them costs at least), and `python -c pass` (what starting any command co
 Goals (the issue's table): import of a 20,000-play export <= 6 s; import of 50 new plays <= 3 s; an
 import of a file already loaded <= 1.5 s; `users add` <= 1 s; ten years (200,000 plays, Spotify's ZIP)
 to refreshed gold <= 15 s. Then that ten-year listener's daily imports of 50 new plays (no goal of the
-issue's: what a long history adds to the 50-play import). Writes bench/out/commands.json and prints a
+issue's: what a long history adds to the 50-play import), and with --big N the same for a listener
+of N plays. Writes bench/out/commands.json and prints a
 table.
 """
 
@@ -94,6 +95,7 @@ def main() -> None:
     parser.add_argument("--new", type=int, default=50, help="plays of the next import")
     parser.add_argument("--zip-plays", type=int, default=200_000, help="plays of the ten-year ZIP (0: skip)")
     parser.add_argument("--daily", type=int, default=3, help="imports of new plays into the ten years")
+    parser.add_argument("--big", type=int, default=0, help="plays of a heavy listener's history (0: skip)")
     args = parser.parse_args()
     home = Path(tempfile.mkdtemp(prefix="tt-bench-commands-"))
     home.chmod(0o711)
@@ -136,6 +138,18 @@ def main() -> None:
                 write_spotify(path, spotify_plays(args.new, datetime(2026, 11, 20 + day, tzinfo=UTC)))
                 daily.append(round(command("import", "ten-years", str(path)), 2))
             results[f"import_new_{args.new}_into_{args.zip_plays}_s"] = daily
+        if args.big:
+            # a heavy listener: one export of `big` plays, then their daily imports of new plays
+            command("users", "add", "big")
+            big = files / "Streaming_History_Audio_2010_0.json"
+            write_spotify(big, spotify_plays(args.big, datetime(2010, 1, 1, tzinfo=UTC)))
+            results[f"import_first_{args.big}_s"] = round(command("import", "big", str(big)), 2)
+            daily = []
+            for day in range(args.daily):
+                path = files / f"Streaming_History_Audio_2026_{day + 11}.json"
+                write_spotify(path, spotify_plays(args.new, datetime(2026, 11, 20 + day, tzinfo=UTC)))
+                daily.append(round(command("import", "big", str(path)), 2))
+            results[f"import_new_{args.new}_into_{args.big}_s"] = daily
     finally:
         subprocess.run([str(TRACKTRACKER), "down"], capture_output=True, env=os.environ.copy())
         shutil.rmtree(home, ignore_errors=True)
