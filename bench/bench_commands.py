@@ -87,6 +87,20 @@ print(json.dumps({"seconds": seconds}))
     return child(code, str(path))["seconds"]
 
 
+def daily_imports(user_id: str, files: Path, days: int, plays: int) -> list[float]:
+    """Seconds of `days` imports of `plays` new plays each for the listener, a file a day: a refresh
+    should cost what the new plays reach, not the listener's history."""
+    from bench_platforms import spotify_plays, write_spotify
+
+    seconds = []
+    (files / user_id).mkdir(exist_ok=True)
+    for day in range(days):
+        path = files / user_id / f"Streaming_History_Audio_2026_{day + 1}.json"
+        write_spotify(path, spotify_plays(plays, datetime(2026, 11, 20 + day, tzinfo=UTC)))
+        seconds.append(round(command("import", user_id, str(path)), 2))
+    return seconds
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -130,13 +144,8 @@ def main() -> None:
             [archive] = (home / "zip").rglob("*.zip")
             command("users", "add", "ten-years")
             results[f"import_zip_{args.zip_plays}_s"] = round(command("import", "ten-years", str(archive)), 2)
-            # then that listener's daily import: new plays into a history of ten years, each file its own
-            # (a refresh should cost what the new plays reach, not the history)
-            daily = []
-            for day in range(args.daily):
-                path = files / f"Streaming_History_Audio_2026_{day + 1}.json"
-                write_spotify(path, spotify_plays(args.new, datetime(2026, 11, 20 + day, tzinfo=UTC)))
-                daily.append(round(command("import", "ten-years", str(path)), 2))
+            # then that listener's daily import: new plays into a history of ten years
+            daily = daily_imports("ten-years", files, args.daily, args.new)
             results[f"import_new_{args.new}_into_{args.zip_plays}_s"] = daily
         if args.big:
             # a heavy listener: one export of `big` plays, then their daily imports of new plays
@@ -144,11 +153,7 @@ def main() -> None:
             big = files / "Streaming_History_Audio_2010_0.json"
             write_spotify(big, spotify_plays(args.big, datetime(2010, 1, 1, tzinfo=UTC)))
             results[f"import_first_{args.big}_s"] = round(command("import", "big", str(big)), 2)
-            daily = []
-            for day in range(args.daily):
-                path = files / f"Streaming_History_Audio_2026_{day + 11}.json"
-                write_spotify(path, spotify_plays(args.new, datetime(2026, 11, 20 + day, tzinfo=UTC)))
-                daily.append(round(command("import", "big", str(path)), 2))
+            daily = daily_imports("big", files, args.daily, args.new)
             results[f"import_new_{args.new}_into_{args.big}_s"] = daily
     finally:
         subprocess.run([str(TRACKTRACKER), "down"], capture_output=True, env=os.environ.copy())
