@@ -32,6 +32,8 @@ def vacuum_after_bulk_writes(settings: Settings, min_rows: int = BULK_ROWS) -> l
             (min_rows,),
         )
         tables = cur.fetchall()
+    if not tables:  # a small refresh: nothing to vacuum
+        return []
     # the largest first, each to the session with the least to do so far
     shares: list[list[tuple[str, str]]] = [[] for _ in range(min(SESSIONS, len(tables)))]
     loads = [0] * len(shares)
@@ -39,7 +41,7 @@ def vacuum_after_bulk_writes(settings: Settings, min_rows: int = BULK_ROWS) -> l
         lightest = loads.index(min(loads))
         shares[lightest].append((schema, table))
         loads[lightest] += size
-    with ThreadPoolExecutor(max_workers=max(len(shares), 1)) as pool:
+    with ThreadPoolExecutor(max_workers=len(shares)) as pool:
         for done in [pool.submit(_vacuum, settings.database_url, share) for share in shares]:
             done.result()
     return sorted(f"{schema}.{table}" for schema, table, _ in tables)
