@@ -19,7 +19,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=lambda item: item.get_closest_marker("last") is not None)
 
 
-# ---- parallel runs (pytest-xdist, `./tracktracker test` starts one worker per core) -----------------
+# ---- parallel runs (pytest-xdist, `./tracktracker test` starts one worker more than the cores) ----------
 # Each worker is a session of its own: its own scratch home, PostgreSQL and registry. A test file goes
 # to one worker whole (its module fixtures start once, its tests keep their order); the dashboards
 # share one Superset, so they go together, and the secrets sweep (marked `last`) follows them there: it

@@ -69,6 +69,10 @@ def test_trickling_clients_freeze_nobody_and_are_cut_off(bi_stack: BIStack) -> N
     ]
     alice = bi_stack.listener("alice")  # signed in before the load starts
     chart = bi_stack.provisioned.charts["Data freshness"]
+    # once before the load: a first answer (alice's connection, the chart's first query) costs what it
+    # costs whatever the load, up to ~3 s on a busy machine; this test times the answers under the load
+    (warm,) = alice.saved_chart_data(chart)
+    assert warm["status"] == "success", warm
     began = time.monotonic()
     socks = []
     for i in range(TRICKLING):
