@@ -15,7 +15,6 @@ import socket
 import subprocess
 import sys
 import textwrap
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -227,20 +226,23 @@ def test_a_caller_interrupted_or_killed_ends_the_forks_run(warmed, how: str) -> 
         text=True,
         env=ENVIRON,
     )
+    from dagster import DagsterRunStatus, RunsFilter
+
+    from tracktracker_assets.orchestration.instance import get_instance
+
+    instance = get_instance(settings)
     fork = _fork_of(settings, mark, f"tracktracker import {user}")
-    time.sleep(2)  # into the run: reading and loading 150,000 plays takes longer
+    # into the load run (reading and loading 150,000 plays lasts seconds), however busy the machine
+    started = RunsFilter(statuses=[DagsterRunStatus.STARTED])
+    assert eventually(lambda: bool(instance.get_runs(started)), timeout=120)
     caller.send_signal(signal.SIGINT if how == "ctrl-c" else signal.SIGKILL)
     _, stderr = caller.communicate(timeout=120)
     assert caller.returncode != 0
     if how == "ctrl-c":  # the fork's own message, on the caller's terminal
         assert "Interrupted by SIGINT" in stderr, stderr
     assert eventually(lambda: not pid_alive(fork), timeout=120), f"fork {fork} still runs"
-    from dagster import DagsterRunStatus, RunsFilter
-
-    from tracktracker_assets.orchestration.instance import get_instance
-
     unfinished = [DagsterRunStatus.STARTED, DagsterRunStatus.STARTING, DagsterRunStatus.QUEUED]
-    assert get_instance(settings).get_runs(RunsFilter(statuses=unfinished)) == []  # none left looking alive
+    assert instance.get_runs(RunsFilter(statuses=unfinished)) == []  # none left looking alive
     # what the interrupted import had taken in waits for the next try; not left in a home the inbox
     # sensor's tests share
     shutil.rmtree(settings.inbox(user), ignore_errors=True)
