@@ -48,12 +48,15 @@ typed as (
     from source
 ),
 
--- the same listen in two exports (or one loaded twice): keep the earliest load
+-- the same listen in two exports (or one loaded twice): keep the earliest load, and among rows of one
+-- load that differ only in details, a fixed one: the first by every column of typed in turn (plain
+-- columns: a sort compares them only when rows tie)
 deduplicated as (
     select distinct on (play_id) *
     from typed
     {{ not_staged_yet('typed') }}
-    order by play_id, load_id, md5(typed::text)
+    order by play_id, load_id, user_id, listened_at, is_stamped_at_end, ms_played, media_duration_ms,
+        track_name, artist_name, album_name, spotify_track_id, isrc, recording_mbid, service_track_id
 ),
 
 final as (

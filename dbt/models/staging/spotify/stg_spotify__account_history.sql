@@ -39,14 +39,15 @@ typed as (
 ),
 
 -- the same event twice (a file holding a record twice, or two loads): keep the earliest load, and
--- among rows of one load that differ in nothing that identifies the event, a fixed one
+-- among rows of one load that differ in nothing that identifies the event, a fixed one: the first by
+-- every column of typed in turn (plain columns: a sort compares them only when rows tie)
 deduplicated as (
     select distinct on (play_id) *
     from typed
     {% if is_incremental() %}
     where not exists (select 1 from {{ this }} as existing where existing.play_id = typed.play_id)
     {% endif %}
-    order by play_id, load_id, md5(typed::text)
+    order by play_id, load_id, user_id, ended_at, ms_played, content_type, track_name, artist_name, album_name
 ),
 
 final as (

@@ -59,14 +59,18 @@ typed as (
 ),
 
 -- the same event twice (a file holding a record twice, or two loads): keep the earliest load, and
--- among rows of one load that differ only in details (reason_start, say) a fixed one
+-- among rows of one load that differ only in details (reason_start, say) a fixed one: the first by
+-- every column of typed in turn. Plain columns cost a sort nothing until two rows tie, where an md5 of
+-- each row as text was computed for every row (0.9 s of 2.1 s for 200,000 plays)
 deduplicated as (
     select distinct on (play_id) *
     from typed
     {% if is_incremental() %}
     where not exists (select 1 from {{ this }} as existing where existing.play_id = typed.play_id)
     {% endif %}
-    order by play_id, load_id, md5(typed::text)
+    order by play_id, load_id, user_id, ended_at, ms_played, content_type, content_uri, track_name,
+        artist_name, album_name, platform, platform_raw, conn_country, reason_start, reason_end, shuffle,
+        skipped, offline, offline_at, incognito_mode
 ),
 
 final as (
