@@ -18,8 +18,11 @@ import musicbrainzngs
 
 from tracktracker_assets.settings import Settings
 
-# the service allows one request per second per client; musicbrainzngs' own limiter keeps to it
-REQUESTS_PER_SECOND = 1.0
+# the service allows one request per second per client, timed as they arrive there: musicbrainzngs'
+# limiter spaces them by their start here, so a request held up on its way (a busy machine, the
+# network) would reach the service within a second of the next one and be refused with a 503. A
+# tenth of a second of margin keeps every request within the rule.
+REQUEST_INTERVAL_S = 1.1
 # a search keeps its best few matches as received; dbt takes the best one when MusicBrainz is sure of it
 SEARCH_RESULTS = 3
 # recording tags, and the credited artists' tags to fall back on
@@ -86,7 +89,7 @@ class MusicBrainzClient:
     def _configure(self) -> None:
         musicbrainzngs.set_useragent("TrackTracker", _version(), self._contact)
         musicbrainzngs.set_hostname(self._host, use_https=self._https)
-        musicbrainzngs.set_rate_limit(REQUESTS_PER_SECOND, 1)
+        musicbrainzngs.set_rate_limit(REQUEST_INTERVAL_S, 1)
         with warnings.catch_warnings():  # "the json format is non-official": it is the service's own
             warnings.simplefilter("ignore")
             musicbrainzngs.set_format("json")
