@@ -78,6 +78,27 @@ def assert_compares_with_nobody(settings, user_id: str) -> None:
     assert shared == []
 
 
+def first_plays_drift(owner, users: tuple[str, ...]) -> dict[str, list[tuple]]:
+    """What to look at when the views and the recount disagree: the artists whose counted plays in
+    first_plays_by_artist (what the views read) differ from fct_plays' (what the recount reads), and
+    the batches each model holds (a failure in one full run of the suite, not reproduced since)."""
+    q = owner_query(owner)
+    drift = q(
+        "with f as (select user_id, artist_key, count(*) filter (where is_counted_play) as counted, "
+        "max(_batch_load_id) as batch from gold.fct_plays "
+        "where user_id = any(%(users)s) and artist_key <> md5('unknown') group by 1, 2), "
+        "g as (select user_id, artist_key, counted_plays, _batch_load_id from gold.first_plays_by_artist "
+        "where user_id = any(%(users)s)) "
+        "select coalesce(f.user_id, g.user_id), coalesce(f.artist_key, g.artist_key), f.counted, f.batch, "
+        "g.counted_plays, g._batch_load_id from f full join g using (user_id, artist_key) "
+        "where f.counted is distinct from g.counted_plays order by 1, 2",
+        {"users": list(users)},
+    )
+    state = q("select key, value from bronze.dbt_state where key like %s order by 1", ("%first_plays%",))
+    columns = "(user, artist, fct_plays counted, its batch, first_plays_by_artist counted, its batch)"
+    return {f"differing {columns}": drift, "kept batches": state}
+
+
 @pytest.fixture(scope="module")
 def pair(real_gold) -> tuple[str, str, str]:
     """Two real listeners sharing the most top artists (inviter, invitee), and a third one. Only
@@ -155,7 +176,7 @@ def test_only_the_comparison_and_only_while_both_agree(real_gold, owner, pair) -
                 you_first,
                 sum(1 for s in expected["shared"] if s[3] == "friend"),
             )
-        ]
+        ], first_plays_drift(owner, (me, friend))
         assert [(a, mine, theirs, who) for _, _, a, mine, theirs, who in shared] == expected["shared"]
         assert {r[:2] for r in shared} == {(me, friend)}
         # the comparison only: the friend's plays and figures stay theirs
