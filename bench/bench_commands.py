@@ -12,8 +12,7 @@ Goals (the issue's table): import of a 20,000-play export <= 6 s; import of 50 n
 import of a file already loaded <= 1.5 s; `users add` <= 1 s; ten years (200,000 plays, Spotify's ZIP)
 to refreshed gold <= 15 s. Then that ten-year listener's daily imports of 50 new plays (no goal of the
 issue's: what a long history adds to the 50-play import), and with --big N the same for a listener
-of N plays. Writes bench/out/commands.json and prints a
-table.
+of N plays. Writes bench/out/commands.json and prints a table.
 """
 
 from __future__ import annotations

@@ -106,16 +106,20 @@
     {%- endif %}
 {% endmacro %}
 
+{#- The local months of changed_local_days, as a query of (user_id, month_start): what the per-period
+    rankings (rank_music) compute again, and what their pre-hook deletes first. -#}
+{% macro changed_local_months(facts) -%}
+    select distinct d.user_id, date_trunc('month', d.local_date)::date as month_start
+    from ({{ changed_local_days(facts) }}) as d
+{%- endmacro %}
+
 {#- A pre-hook of the per-period rankings (rank_music): the rankings a refresh computes again go first,
-    so that a month left with no play loses its rows: the months of the days changed_local_days
-    gives, their years, and all time of their listeners. -#}
+    so that a month left with no play loses its rows: the changed local months, their years, and all
+    time of their listeners. -#}
 {% macro delete_changed_rankings(facts) %}
     {%- if is_incremental() %}
     delete from {{ this }} as r
-    using (
-        select distinct d.user_id, date_trunc('month', d.local_date)::date as month_start
-        from ({{ changed_local_days(facts) }}) as d
-    ) as c
+    using ({{ changed_local_months(facts) }}) as c
     where r.user_id = c.user_id
         and (
             r.period = 'all'

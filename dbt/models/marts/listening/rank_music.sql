@@ -23,8 +23,7 @@ with
 
 {% if is_incremental() %}
 changed_months as (
-    select distinct d.user_id, date_trunc('month', d.local_date)::date as month_start
-    from ({{ changed_local_days(ref('fct_plays')) }}) as d
+    {{ changed_local_months(ref('fct_plays')) }}
 ),
 {% endif %}
 
