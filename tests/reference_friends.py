@@ -14,11 +14,14 @@ Query = Callable[[str, Any], list[tuple]]
 
 
 def listening(q: Query) -> tuple[dict[str, dict[str, int]], dict[str, dict[str, object]]]:
-    """Per listener: counted plays per music artist, and the first play of each, from fct_plays."""
+    """Per listener: counted plays per music artist, and the first play of each, from fct_plays.
+    Plays whose export names no artist share the unknown artist's key, which is nobody to compare
+    (its type in dim_artist is that of whichever such play came last, of any listener: a track's
+    makes it an 'artist', so it is left out by its key)."""
     rows = q(
         "select f.user_id, f.artist_key, count(*) filter (where f.is_counted_play), min(f.ended_at) "
         "from gold.fct_plays f join gold.dim_artist a using (artist_key) "
-        "where a.artist_type = 'artist' group by 1, 2",
+        "where a.artist_type = 'artist' and f.artist_key <> md5('unknown') group by 1, 2",
         (),
     )
     plays: dict[str, dict[str, int]] = {}
