@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import quote, urlsplit
 
 import pytest
 from playwright.sync_api import BrowserContext, Page, sync_playwright
@@ -100,14 +101,28 @@ def chromium() -> Iterator[BrowserContext]:
             context.close()
 
 
-def login(context: BrowserContext, base_url: str, user: str, password: str) -> Page:
+def login(
+    context: BrowserContext,
+    base_url: str,
+    user: str,
+    password: str,
+    then: str | None = None,
+    watch: Callable[[Page], None] | None = None,
+) -> Page:
+    """A new page signed in as user, on `then` (a path) when given: the login form's own `next`, so
+    that Superset's single-page app loads once, where the test goes, not first on the welcome page.
+    `watch` sees the page before its first request (to listen to what `then` loads)."""
     context.clear_cookies()
     page = context.new_page()
-    page.goto(f"{base_url}/login/")
+    if watch is not None:
+        watch(page)
+    page.goto(f"{base_url}/login/" + (f"?next={quote(then, safe='')}" if then else ""))
     page.fill("#username", user)
     page.fill("#password", password)
     page.click("button[type=submit]")
     page.wait_for_url(lambda url: "/login" not in url, timeout=30_000)
+    if then is not None:
+        assert urlsplit(page.url).path == then, page.url
     return page
 
 

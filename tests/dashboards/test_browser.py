@@ -62,18 +62,20 @@ def drawn(chart: dict) -> bool:
 def test_dashboard_draws_every_chart(
     bi_stack: BIStack, browser: BrowserContext, user: str, slug: str
 ) -> None:
-    page = login(browser, bi_stack.url, user, password(bi_stack, user))
     data: list[Response] = []
     console: list[str] = []
-    page.on(
-        "response", lambda r: data.append(r) if "/chart/data" in r.url or "explore_json" in r.url else None
-    )
-    page.on("console", lambda m: console.append(m.text) if m.type == "error" else None)
     refused: list[Response] = []  # any request the page made that failed: named in the assertion below
-    page.on("response", lambda r: refused.append(r) if r.status >= 400 else None)
+
+    def watch(page: Page) -> None:
+        charts = ("/chart/data", "explore_json")
+        page.on("response", lambda r: data.append(r) if any(c in r.url for c in charts) else None)
+        page.on("console", lambda m: console.append(m.text) if m.type == "error" else None)
+        page.on("response", lambda r: refused.append(r) if r.status >= 400 else None)
+
     dashboard_id = bi_stack.provisioned.dashboards[DASHBOARDS[slug]]
     expected = len(bi_stack.admin().get(f"/api/v1/dashboard/{dashboard_id}/charts")["result"])
-    page.goto(f"{bi_stack.url}/superset/dashboard/{slug}/")
+    dashboard = f"/superset/dashboard/{slug}/"
+    page = login(browser, bi_stack.url, user, password(bi_stack, user), then=dashboard, watch=watch)
     tabs = dashboard_tabs(slug)
     charts = []
     for number, (tab, names) in enumerate(tabs):
@@ -106,8 +108,13 @@ def test_current_listening_is_in_local_time(bi_stack: BIStack, browser: BrowserC
             (user,),
         )
         assert shown != utc  # Berlin and New York are never on UTC in November
-        page = login(browser, bi_stack.url, user, bi_stack.password(user))
-        page.goto(f"{bi_stack.url}/superset/dashboard/current-listening/")
+        page = login(
+            browser,
+            bi_stack.url,
+            user,
+            bi_stack.password(user),
+            then="/superset/dashboard/current-listening/",
+        )
         charts = charts_of(page, 6)
         (recent,) = [c for c in charts if c["title"] == "Recently played"]
         first = re.search(r"\w{3} \d{2} \w{3}, \d{2}:\d{2}", recent["text"])
@@ -154,8 +161,9 @@ def test_a_top_list_entry_opens_its_page(bi_stack: BIStack, browser: BrowserCont
     track's page, filtered to that track; the figures are the listener's own, from gold. Not the first
     entries, which the pages would show anyway (their filters start on the listener's top one)."""
     user = "alice"
-    page = login(browser, bi_stack.url, user, bi_stack.password(user))
-    page.goto(f"{bi_stack.url}/superset/dashboard/listening-history/")
+    page = login(
+        browser, bi_stack.url, user, bi_stack.password(user), then="/superset/dashboard/listening-history/"
+    )
     (names,) = [names for tab, names in dashboard_tabs("listening-history") if tab == "Top and when"]
     open_tab(page, "Top and when")
     charts_of(page, len(names))
@@ -209,8 +217,7 @@ def menu_entries(page: Page) -> dict[str, object]:
 def test_a_listeners_menu_has_no_authoring_entries(bi_stack: BIStack, browser: BrowserContext) -> None:
     """A listener sees the dashboards and SQL Lab, not the Charts, Datasets or "+" menus; the admin
     keeps them (the same page, so the menu is what differs)."""
-    page = login(browser, bi_stack.url, "alice", bi_stack.password("alice"))
-    page.goto(f"{bi_stack.url}/dashboard/list/")
+    page = login(browser, bi_stack.url, "alice", bi_stack.password("alice"), then="/dashboard/list/")
     menu = menu_entries(page)
     screenshot(page, "menu-alice.png", content=None)
     assert "Dashboards" in menu["entries"] and "SQL" in menu["entries"], menu
@@ -220,8 +227,13 @@ def test_a_listeners_menu_has_no_authoring_entries(bi_stack: BIStack, browser: B
     opened = page.locator(".ace_text-input").or_(page.get_by_text("Add a new tab"))
     opened.first.wait_for(state="attached", timeout=60_000)
     page.close()
-    page = login(browser, bi_stack.url, service.ADMIN_USERNAME, service.admin_password(bi_stack.settings))
-    page.goto(f"{bi_stack.url}/dashboard/list/")
+    page = login(
+        browser,
+        bi_stack.url,
+        service.ADMIN_USERNAME,
+        service.admin_password(bi_stack.settings),
+        then="/dashboard/list/",
+    )
     menu = menu_entries(page)
     assert {"Dashboards", "Charts", "Datasets", "SQL"} <= set(menu["entries"]) and menu["plus"] == 1, menu
     page.close()

@@ -211,8 +211,7 @@ def test_connect_spotify_through_its_consent_page(
 
 
 def test_an_admin_is_told_the_page_is_for_listeners(bi_stack: BIStack, browser: BrowserContext) -> None:
-    page = login(browser, bi_stack.url, "admin", _admin_password(bi_stack))
-    page.goto(f"{bi_stack.url}/tracktracker/upload")
+    page = login(browser, bi_stack.url, "admin", _admin_password(bi_stack), then="/tracktracker/upload")
     assert "This page is for listeners" in page.inner_text("main")
     page.close()
 
@@ -261,8 +260,7 @@ def test_a_listener_downloads_their_own_takeout_and_nobody_elses(
     ), response.status_code
     assert users_with_requests(settings) == []
 
-    page = login(browser, bi_stack.url, owner, bi_stack.password(owner))
-    page.goto(f"{bi_stack.url}/tracktracker/upload")
+    page = login(browser, bi_stack.url, owner, bi_stack.password(owner), then="/tracktracker/upload")
     assert fetch(page, f"{bi_stack.url}/tracktracker/takeout").status == 404  # nothing asked for yet
     page.check("#takeout input[value=json]")
     page.click("#takeout button[type=submit]")
