@@ -1,5 +1,6 @@
 """Runs of dead processes are reclaimed (with PID reuse told apart by process start time), waits for
-a busy slot or lock are bounded and name the holder, and erasure's matching of a listener's names.
+a busy slot or lock are bounded and name the holder, an import interrupted before its load run says
+what waits in the inbox, and erasure's matching of a listener's names.
 Against the session's real PostgreSQL and Dagster instance; the dead and live processes are stand-ins
 the tests start themselves."""
 
@@ -343,3 +344,44 @@ def test_dagsters_schema_checks_are_asked_once_and_runs_use_a_pool(settings, mon
         assert instance.get_runs(limit=1) == instance.get_runs(limit=1)
     finally:
         instance.dispose()
+
+
+def test_an_import_interrupted_before_its_load_says_what_waits_in_the_inbox(settings, monkeypatch) -> None:
+    """Ctrl-C while an import prepares its load run (before the run takes SIGINT over): the files it
+    took in wait in the inbox, and the message says so and what to do; the same import loads them."""
+    from rich.console import Console
+
+    from tests.conftest import REAL_DATA, cli
+    from tracktracker_assets.exports.inbox import entry_names
+    from tracktracker_assets.orchestration import pipeline
+    from tracktracker_assets.orchestration import runs as run_module
+
+    user = "interrupted-ines"
+    code, output = cli("users", "add", user, "--timezone", "Europe/Lisbon")
+    assert code == 0, output
+    export = REAL_DATA / "spotify-extended" / "mtas0--Streaming_History_Audio_2023_2.json"
+
+    def ctrl_c(*_: object, **__: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(run_module, "run_import", ctrl_c)
+    with pytest.raises(run_module.RunInterrupted) as interrupted:
+        pipeline.import_files(settings, Console(quiet=True), user, [export])
+    assert not interrupted.value.started
+    assert str(interrupted.value) == (
+        f"Interrupted by SIGINT. Not loaded yet: 1 file(s) wait in {user}'s inbox ({export.name}). Run "
+        "the same import again (it skips what is loaded), or leave them to the daemon's inbox sensor "
+        "while `tracktracker up` runs."
+    )
+    assert entry_names(settings, user) == [export.name]
+
+    monkeypatch.undo()
+    assert pipeline.import_files(settings, Console(quiet=True), user, [export])
+    assert entry_names(settings, user) == []
+    conn = connect(settings.database_url)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("select count(*) from gold.fct_plays where user_id = %s", (user,))
+            assert cur.fetchone()[0] == 552  # every record of the file is a distinct event
+    finally:
+        conn.close()

@@ -139,6 +139,11 @@ def has_entries(settings: Settings, user_id: str) -> bool:
     return bool(_entries(settings.inbox(user_id)))
 
 
+def entry_names(settings: Settings, user_id: str) -> list[str]:
+    """The names of everything in the user's inbox, settled or not, sorted."""
+    return sorted(path.name for path, _ in _entries(settings.inbox(user_id)))
+
+
 def pending_files(settings: Settings, user_id: str, *, now: float | None = None) -> list[Path]:
     """Files ready to be loaded from a user's inbox, oldest first: settled ones only, no folders.
 

@@ -123,8 +123,37 @@ def _import_files(settings: Settings, console: Console, user_id: str, paths: lis
         from tracktracker_assets.users.accounts import mirror_users
 
         mirror_users(settings)
-    drop_all(settings, user_id, paths)
-    return load_and_refresh(settings, console, [user_id])
+    drop_all(settings, user_id, paths)  # every file or none, an interrupt included
+    from tracktracker_assets.orchestration.runs import RunInterrupted
+
+    try:
+        return load_and_refresh(settings, console, [user_id])
+    except KeyboardInterrupt:  # before a run took the signals over, or between the two runs
+        message = f"Interrupted by SIGINT. {_inbox_now(settings, user_id)}"
+        raise RunInterrupted(message, started=False) from None
+    except RunInterrupted as interrupted:
+        if interrupted.started:
+            raise
+        raise RunInterrupted(f"{interrupted} {_inbox_now(settings, user_id)}", started=False) from None
+
+
+def _inbox_now(settings: Settings, user_id: str) -> str:
+    """What an import interrupted outside its runs' own handling leaves, said from the inbox itself:
+    the files it took in are loaded whole or wait there."""
+    from tracktracker_assets.exports.inbox import entry_names
+
+    waiting = entry_names(settings, user_id)
+    if not waiting:
+        return (
+            "The files were loaded; run the same import again to bring silver and gold up to date "
+            "(it skips what is loaded)."
+        )
+    shown = ", ".join(waiting[:3]) + (f" and {len(waiting) - 3} more" if len(waiting) > 3 else "")
+    return (
+        f"Not loaded yet: {len(waiting)} file(s) wait in {user_id}'s inbox ({shown}). Run the same "
+        "import again (it skips what is loaded), or leave them to the daemon's inbox sensor while "
+        "`tracktracker up` runs."
+    )
 
 
 def _nothing_new(settings: Settings, user_id: str, paths: list[Path]) -> list[Any] | None:

@@ -46,7 +46,12 @@ def _definitions() -> Any:
 
 
 class RunInterrupted(RuntimeError):
-    """A run stopped by SIGINT or SIGTERM (marked failed in the instance)."""
+    """A run stopped by SIGINT or SIGTERM (marked failed in the instance); `started`: whether the run
+    had begun (else nothing of it happened)."""
+
+    def __init__(self, message: str, *, started: bool) -> None:
+        super().__init__(message)
+        self.started = started
 
 
 @contextlib.contextmanager
@@ -90,13 +95,16 @@ def _end_interrupted(instance: Any, run_id: str, job_name: str, received: list[s
     run = instance.get_run_by_id(run_id)
     instance.event_log_storage.free_concurrency_slots_for_run(run_id)
     if run is None:
-        return RunInterrupted(f"Interrupted by {why} before the {job_name} run started: nothing was changed.")
+        return RunInterrupted(
+            f"Interrupted by {why} before the {job_name} run started: nothing was changed.", started=False
+        )
     if not run.is_finished:
         instance.report_run_failed(run, f"Interrupted by {why}.")
     return RunInterrupted(
         f"Interrupted by {why}: run {run_id[:8]} ({job_name}) was stopped and marked failed. What it "
         "finished is kept (each file and each dbt model is all or nothing); run the command again to "
-        "complete the rest."
+        "complete the rest.",
+        started=True,
     )
 
 
