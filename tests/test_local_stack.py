@@ -46,12 +46,26 @@ def processes_of(home: Path) -> list[str]:
     return found
 
 
+def grpc_servers(home: Path) -> dict[int, int]:
+    """{pid: parent pid} of the Dagster gRPC servers running for a home (the code location, loaded)."""
+    found = {}
+    for line in processes_of(home):
+        pid, cmdline = line.split(" ", 1)
+        if "dagster api grpc" in cmdline:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            found[int(pid)] = int(fields[1])
+    return found
+
+
 @dataclass
 class Stack:
     home: Path
     env: dict[str, str]
     output: str
     sessions: dict[tuple[str, str], requests.Session] = field(default_factory=dict)
+    # the gRPC servers just after `up`, and when they were seen
+    first_servers: dict[int, int] = field(default_factory=dict)
+    first_seen: float = 0.0
 
     def run(self, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -143,6 +157,7 @@ def stack(fake_spotify: FakeSpotify) -> Iterator[Stack]:
     up = readme_commands()[0]
     result = subprocess.run(up.split(), cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
     running = Stack(home, env, result.stdout + result.stderr)
+    running.first_servers, running.first_seen = grpc_servers(home), time.monotonic()
     try:
         assert result.returncode == 0, running.output[-4000:]
         yield running
@@ -169,7 +184,7 @@ def test_main_command_sets_up_loads_the_demo_and_summarises(stack: Stack) -> Non
     assert "password in" in stack.output and str(stack.home / "secrets") in stack.output
     status = stack.run("status")
     assert status.returncode == 0
-    for service in ("postgres", "registry", "dagster", "dagster daemon", "superset"):
+    for service in ("postgres", "registry", "dagster code server", "dagster", "dagster daemon", "superset"):
         assert re.search(rf"● {service}: ", status.stderr), status.stderr
 
 
@@ -277,6 +292,19 @@ def test_a_newly_connected_listener_reaches_gold_without_a_command(
         "{ ... on Runs { results { status tags { key value } } } } }"
     )["runsOrError"]["results"]
     assert [r["status"] for r in runs] == ["SUCCESS"]  # the sensor's first pull, not the schedule
+
+
+def test_one_code_server_serves_the_webserver_and_the_daemon_and_stays(stack: Stack) -> None:
+    """As in compose: one code server (the code location loaded once), which the webserver and the
+    daemon both use and which nothing replaces while the stack runs (a daemon that loads the module
+    itself replaces its code server every minute, ~3 CPU seconds each time)."""
+    from tracktracker_assets.services.dagster import DagsterServices
+
+    server = DagsterServices(stack.settings()).code_server_pid()
+    assert server is not None and stack.first_servers, stack.first_servers
+    assert set(stack.first_servers.values()) == {server}  # loaded by our code server, by nobody else
+    time.sleep(max(0.0, stack.first_seen + 75 - time.monotonic()))  # past the daemon's 60 s reload
+    assert grpc_servers(stack.home) == stack.first_servers
 
 
 # ---- the Dagster UI's front (orchestration/front.py) ------------------------------------------------

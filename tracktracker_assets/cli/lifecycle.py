@@ -130,8 +130,10 @@ def service_states(settings: Settings) -> list:
     dagster = DagsterServices(settings)
     webserver = dagster.webserver_healthy()
     daemon = dagster.daemon_pid()
+    code = dagster.code_server_pid()
     return [
         *storage_states(settings),
+        ServiceState("dagster code server", code is not None, f"pid {code}" if code else "stopped"),
         ServiceState(
             "dagster", webserver, f"{dagster.url}, pid {dagster.webserver_pid()}" if webserver else "stopped"
         ),

@@ -1,8 +1,14 @@
-"""The Dagster webserver and daemon of local mode, as the compose deployment runs them: two processes
-(each loads the code location of workspace.yaml), instance storage in PostgreSQL, 127.0.0.1 only.
-The webserver is TrackTracker's front (orchestration/front.py: Dagster's app behind a login), never
-the stock `dagster-webserver`, so no port serves the UI unprotected.
-Each runs in its own process group, so stopping one stops the code servers it spawned too.
+"""Dagster's three processes of local mode, as the compose deployment runs them: the code server
+(`dagster code-server start`, the code location of workspace.yaml served over gRPC, compose's
+user-code), the webserver and the daemon, both loading that one server through a workspace file
+written in DAGSTER_HOME. Instance storage in PostgreSQL, 127.0.0.1 only.
+
+One code server, not one per process: a daemon that loads the module itself replaces its code
+server every minute (Dagster reloads the code it manages so as to pick up changes), ~3 CPU seconds
+each time on an idle machine; code changes reach a running stack with `up` after `down`, or the
+UI's reload. The webserver is TrackTracker's front (orchestration/front.py: Dagster's app behind a
+login), never the stock `dagster-webserver`, so no port serves the UI unprotected. Each runs in its
+own process group, so stopping the code server stops the runs it launched too.
 """
 
 from __future__ import annotations
@@ -13,8 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import requests
+import yaml
 
 from tracktracker_assets.orchestration import front as dagster_front
+from tracktracker_assets.orchestration.code_server import location_loaded
 from tracktracker_assets.orchestration.instance import REPO_ROOT, dagster_env, prepare_dagster_home
 from tracktracker_assets.services.processes import (
     Matcher,
@@ -31,6 +39,7 @@ from tracktracker_assets.transform.project import dbt_env
 
 # docker-compose's webserver runs the same module (`python -m ...`)
 FRONT_MODULE = dagster_front.__name__
+CODE_SERVICE = "dagster-code"  # its port, among the services' ports
 
 
 def _bin(name: str) -> str:
@@ -56,6 +65,8 @@ class DagsterServices:
         env = {"DAGSTER_HOME": str(self.settings.dagster_home)}
         if name == "webserver":
             return runs(Path(sys.executable).name, "-m", FRONT_MODULE, env=env)
+        if name == "code-server":
+            return runs("dagster", "code-server", "start", env=env)
         return runs(f"dagster-{name}", env=env)
 
     def _log(self, name: str) -> Path:
@@ -75,12 +86,32 @@ class DagsterServices:
 
     def start(self) -> str:
         prepare_dagster_home(self.settings)
-        workspace = str(REPO_ROOT / "workspace.yaml")
         # the passwords exist before the front starts, so `up` can say where they are
         dagster_front.load_accounts(self.settings)
         running = self.webserver_pid()
         if running is not None and not _runs_front(running):
             stop_process_group(running)  # a stock dagster-webserver left by an older `up`: no login
+        if self.code_server_pid() is None:
+            # the others (of an older `up`, or left by a code server that died) load a gone server
+            for name in ("daemon", "webserver"):
+                stop_recorded(self._pid_file(name), find=self._ours(name))
+            module, location = _code_location()
+            port = port_for(self.settings, CODE_SERVICE)
+            start_background(
+                [_bin("dagster"), "code-server", "start", "-h", "127.0.0.1", "-p", str(port),
+                 "-m", module, "--location-name", location],
+                pid_file=self._pid_file("code-server"),
+                log_file=self._log("code-server"),
+                env=self._env(),
+                cwd=REPO_ROOT,
+            )  # fmt: skip
+        workspace = str(self._write_workspace())
+        wait_until(
+            self.code_server_ready,
+            timeout=180,
+            what="the Dagster code server",
+            log_file=self._log("code-server"),
+        )
         if self.webserver_pid() is None:
             port = port_for(self.settings, "dagster")
             start_background(
@@ -104,6 +135,18 @@ class DagsterServices:
         assert self.url is not None
         return self.url
 
+    def _write_workspace(self) -> Path:
+        """The workspace of the webserver and the daemon: the code server of this home, where it runs."""
+        _, location = _code_location()
+        port = read_ports(self.settings)[CODE_SERVICE]
+        path = self.settings.dagster_home / "workspace.yaml"
+        server = {"grpc_server": {"host": "127.0.0.1", "port": port, "location_name": location}}
+        text = "# written by `tracktracker up`: the code server it started\n" + yaml.safe_dump(
+            {"load_from": [server]}, sort_keys=False
+        )
+        path.write_text(text)
+        return path
+
     def login_lines(self) -> list[str]:
         """Where the UI's passwords are kept (never the passwords themselves)."""
         operator, viewer = (source.where(self.settings) for source in dagster_front.ACCOUNT_SOURCES)
@@ -118,6 +161,16 @@ class DagsterServices:
     def daemon_pid(self) -> int | None:
         return read_pid(self._pid_file("daemon"), find=self._ours("daemon"))
 
+    def code_server_pid(self) -> int | None:
+        return read_pid(self._pid_file("code-server"), find=self._ours("code-server"))
+
+    def code_server_ready(self) -> bool:
+        """The code server answers with the code location loaded (not an error, not still loading)."""
+        port = read_ports(self.settings).get(CODE_SERVICE)
+        if port is None or self.code_server_pid() is None:
+            return False
+        return location_loaded("127.0.0.1", port)
+
     def webserver_healthy(self) -> bool:
         if self.url is None or self.webserver_pid() is None:
             return False
@@ -127,5 +180,11 @@ class DagsterServices:
             return False
 
     def stop(self) -> None:
-        for name in ("daemon", "webserver"):
+        for name in ("daemon", "webserver", "code-server"):
             stop_recorded(self._pid_file(name), find=self._ours(name))
+
+
+def _code_location() -> tuple[str, str]:
+    """(module, location name) of the code location workspace.yaml declares: written once, there."""
+    (entry,) = yaml.safe_load((REPO_ROOT / "workspace.yaml").read_text())["load_from"]
+    return entry["python_module"]["module_name"], entry["python_module"]["location_name"]
