@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import quote, urlsplit
@@ -107,15 +107,11 @@ def login(
     user: str,
     password: str,
     then: str | None = None,
-    watch: Callable[[Page], None] | None = None,
 ) -> Page:
     """A new page signed in as user, on `then` (a path) when given: the login form's own `next`, so
-    that Superset's single-page app loads once, where the test goes, not first on the welcome page.
-    `watch` sees the page before its first request (to listen to what `then` loads)."""
+    that Superset's single-page app loads once, where the test goes, not first on the welcome page."""
     context.clear_cookies()
     page = context.new_page()
-    if watch is not None:
-        watch(page)
     page.goto(f"{base_url}/login/" + (f"?next={quote(then, safe='')}" if then else ""))
     page.fill("#username", user)
     page.fill("#password", password)

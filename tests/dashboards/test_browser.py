@@ -66,20 +66,18 @@ def drawn(chart: dict) -> bool:
 def test_dashboard_draws_every_chart(
     bi_stack: BIStack, browser: BrowserContext, user: str, slug: str
 ) -> None:
+    page = login(browser, bi_stack.url, user, password(bi_stack, user))
     data: list[Response] = []
     console: list[str] = []
+    page.on(
+        "response", lambda r: data.append(r) if "/chart/data" in r.url or "explore_json" in r.url else None
+    )
+    page.on("console", lambda m: console.append(m.text) if m.type == "error" else None)
     refused: list[Response] = []  # any request the page made that failed: named in the assertion below
-
-    def watch(page: Page) -> None:
-        charts = ("/chart/data", "explore_json")
-        page.on("response", lambda r: data.append(r) if any(c in r.url for c in charts) else None)
-        page.on("console", lambda m: console.append(m.text) if m.type == "error" else None)
-        page.on("response", lambda r: refused.append(r) if r.status >= 400 else None)
-
+    page.on("response", lambda r: refused.append(r) if r.status >= 400 else None)
     dashboard_id = bi_stack.provisioned.dashboards[DASHBOARDS[slug]]
     expected = len(bi_stack.admin().get(f"/api/v1/dashboard/{dashboard_id}/charts")["result"])
-    dashboard = f"/superset/dashboard/{slug}/"
-    page = login(browser, bi_stack.url, user, password(bi_stack, user), then=dashboard, watch=watch)
+    page.goto(f"{bi_stack.url}/superset/dashboard/{slug}/")
     tabs = dashboard_tabs(slug)
     charts = []
     for number, (tab, names) in enumerate(tabs):
