@@ -153,6 +153,27 @@ def test_importing_the_code_location_does_no_work() -> None:
     assert not Path("/nonexistent/tracktracker-home").exists()
 
 
+def test_down_and_status_load_neither_dagster_nor_dbt(tmp_path: Path) -> None:
+    """Stopping or looking at the services needs their PID files, not the libraries the services run:
+    importing Dagster and dbt took 2 s of every `down`."""
+    script = (
+        "import sys\n"
+        "from rich.console import Console\n"
+        "from tracktracker_assets.cli import lifecycle\n"
+        "from tracktracker_assets.settings import get_settings\n"
+        "settings = get_settings()\n"
+        "lifecycle.down(settings, Console(quiet=True))\n"
+        "lifecycle.service_states(settings)\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'dagster', 'dagster_dbt', 'dbt'}))\n"
+    )
+    env = {"PATH": "/usr/bin:/bin", "TRACKTRACKER_HOME": str(tmp_path / "home")}
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, cwd=REPO, timeout=120
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.strip() == "[]"
+
+
 def test_the_product_never_imports_the_tests() -> None:
     offenders = [
         f"{name} imports {imported}"

@@ -22,8 +22,6 @@ import requests
 import yaml
 
 from tracktracker_assets.orchestration import front as dagster_front
-from tracktracker_assets.orchestration.code_server import location_loaded
-from tracktracker_assets.orchestration.instance import REPO_ROOT, dagster_env, prepare_dagster_home
 from tracktracker_assets.services.processes import (
     Matcher,
     read_pid,
@@ -35,7 +33,6 @@ from tracktracker_assets.services.processes import (
 )
 from tracktracker_assets.services.state import port_for, read_ports
 from tracktracker_assets.settings import Settings
-from tracktracker_assets.transform.project import dbt_env
 
 # docker-compose's webserver runs the same module (`python -m ...`)
 FRONT_MODULE = dagster_front.__name__
@@ -81,10 +78,15 @@ class DagsterServices:
         return f"http://127.0.0.1:{self.port}" if self.port else None
 
     def _env(self) -> dict[str, str]:
+        from tracktracker_assets.orchestration.instance import dagster_env
+        from tracktracker_assets.transform.project import dbt_env
+
         # dbt and Dagster read these; the code servers the two processes spawn inherit them
         return {**os.environ, **dagster_env(self.settings), **dbt_env(self.settings)}
 
     def start(self) -> str:
+        from tracktracker_assets.orchestration.instance import REPO_ROOT, prepare_dagster_home
+
         prepare_dagster_home(self.settings)
         # the passwords exist before the front starts, so `up` can say where they are
         dagster_front.load_accounts(self.settings)
@@ -166,6 +168,8 @@ class DagsterServices:
 
     def code_server_ready(self) -> bool:
         """The code server answers with the code location loaded (not an error, not still loading)."""
+        from tracktracker_assets.orchestration.code_server import location_loaded
+
         port = read_ports(self.settings).get(CODE_SERVICE)
         if port is None or self.code_server_pid() is None:
             return False
@@ -186,5 +190,7 @@ class DagsterServices:
 
 def _code_location() -> tuple[str, str]:
     """(module, location name) of the code location workspace.yaml declares: written once, there."""
+    from tracktracker_assets.orchestration.instance import REPO_ROOT
+
     (entry,) = yaml.safe_load((REPO_ROOT / "workspace.yaml").read_text())["load_from"]
     return entry["python_module"]["module_name"], entry["python_module"]["location_name"]
