@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -27,6 +28,8 @@ from pymongo.errors import OperationFailure
 from tests.conftest import cli
 from tracktracker_assets.services.processes import (
     ProcessRecord,
+    all_at_once,
+    in_background,
     inspect,
     is_running,
     pid_alive,
@@ -443,3 +446,27 @@ def test_postgres_starts_past_backends_its_crashed_server_left_running(
         orphan.kill()
         orphan.wait()
         pg.stop()
+
+
+def test_services_stop_together_and_every_stop_is_waited_for_before_an_error_is_raised() -> None:
+    # each action waits for the others to have begun: run one after the other, the barrier breaks
+    barrier = threading.Barrier(3, timeout=10)
+    finished: list[str] = []
+
+    def stop(name: str, fails: bool = False) -> None:
+        barrier.wait()
+        time.sleep(0.2 if fails else 0.5)
+        finished.append(name)
+        if fails:
+            raise RuntimeError(f"{name} would not stop")
+
+    with pytest.raises(RuntimeError, match="superset would not stop"):
+        all_at_once(lambda: stop("dagster"), lambda: stop("superset", fails=True), lambda: stop("commands"))
+    assert sorted(finished) == ["commands", "dagster", "superset"]  # the slower ones were not abandoned
+
+
+def test_work_begun_in_the_background_gives_its_result_or_its_error_when_asked() -> None:
+    assert in_background(lambda: "http://127.0.0.1:1", "start").result(timeout=10) == "http://127.0.0.1:1"
+    failed = in_background(lambda: 1 / 0, "start")
+    with pytest.raises(ZeroDivisionError):
+        failed.result(timeout=10)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from rich.console import Console
 
 from tracktracker_assets.services.local import open_registry, start_storage, stop_storage, storage_states
@@ -23,7 +25,7 @@ def up(settings: Settings, console: Console, *, demo: bool, ui: bool = True) -> 
     loosened = tighten(settings)  # files an older version or a hand left readable by others
     if loosened:
         console.print(f"Made {len(loosened)} files and folders under {settings.home} private (0600/0700).")
-    superset_prepared = superset_cli.prepare_in_background(settings) if ui else None
+    superset_started = superset_cli.start_in_background(settings) if ui else None
     with console.status("Preparing the Dagster instance and the dbt project..."):
         prepare_dagster_home(settings)
         ensure_manifest(settings)
@@ -37,7 +39,11 @@ def up(settings: Settings, console: Console, *, demo: bool, ui: bool = True) -> 
 
     command_process.stop(settings)  # one of older code or settings would decline every command: start anew
     command_process.start(settings)
-    from tracktracker_assets.services.processes import eventually
+    from tracktracker_assets.services.processes import eventually, in_background
+
+    # Dagster's processes start while the command process warms up (each waits on its own)
+    dagster = DagsterServices(settings)
+    dagster_started = in_background(dagster.start, "dagster-start") if ui else None
 
     with console.status("Warming up the command process (Dagster, dbt, the definitions)..."):
         eventually(
@@ -50,10 +56,9 @@ def up(settings: Settings, console: Console, *, demo: bool, ui: bool = True) -> 
             "[yellow]![/] commands: the command process is not ready (see "
             f"{command_process.log_file(settings)}); each command loads Dagster itself meanwhile"
         )
-    if ui:
-        dagster = DagsterServices(settings)
+    if dagster_started is not None:
         with console.status("Starting the Dagster webserver and daemon..."):
-            dagster_url = dagster.start()
+            dagster_url = dagster_started.result()
         console.print(f"[green]●[/] dagster: {dagster_url} (webserver and daemon: schedules and sensors run)")
         for line in dagster.login_lines():
             console.print(f"  {line}", soft_wrap=True)  # unwrapped: the path stays one piece
@@ -65,7 +70,7 @@ def up(settings: Settings, console: Console, *, demo: bool, ui: bool = True) -> 
     else:
         print_summary(settings, console)
     if ui:
-        superset_cli.start_and_provision(settings, console, superset_prepared)
+        superset_cli.start_and_provision(settings, console, superset_started)
     _next_steps(settings, console)
 
 
@@ -111,13 +116,16 @@ def _next_steps(settings: Settings, console: Console) -> None:
 def down(settings: Settings, console: Console) -> None:
     """Stop every process `up` started (by PID, process groups included); data stays."""
     from tracktracker_assets.cli import superset as superset_cli
-    from tracktracker_assets.services.dagster import DagsterServices
-
-    superset_cli.stop(settings, console)
-    DagsterServices(settings).stop()
     from tracktracker_assets.services import command_process
+    from tracktracker_assets.services.dagster import DagsterServices
+    from tracktracker_assets.services.processes import all_at_once
 
-    command_process.stop(settings)
+    # the storage last: the others may still write to it as they stop (a run's end, a heartbeat)
+    all_at_once(
+        partial(superset_cli.stop, settings, console),
+        DagsterServices(settings).stop,
+        partial(command_process.stop, settings),
+    )
     stop_storage(settings)
     console.print("Stopped. Data is kept in " + str(settings.home))
 

@@ -1,8 +1,8 @@
 """`tracktracker superset ...` and the Superset steps of `up`, `down`, `status` and `users add|remove`.
 
 Hooks for the other commands (each takes the settings and the console):
-    prepare_in_background(settings)          in `up`, once storage runs: Superset's first-start work
-    start_and_provision(settings, console)   in `up`, after storage: start Superset, provision, print URLs
+    start_in_background(settings)            in `up`, once storage runs: Superset's first-start work and start
+    start_and_provision(settings, console)   in `up`, later: Superset started, provisioned, URLs printed
     stop(settings, console)                  in `down`
     state(settings)                          in `status`: a ServiceState line
     on_user_added(settings, console, id)     after `users add`: the listener's Superset account
@@ -12,7 +12,8 @@ Hooks for the other commands (each takes the settings and the console):
 from __future__ import annotations
 
 import sys
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
+from functools import partial
 from secrets import token_urlsafe
 from typing import Any
 
@@ -28,30 +29,26 @@ def _console() -> Console:
 
 
 # ---- hooks ------------------------------------------------------------------------------------------
-def prepare_in_background(settings: Settings) -> Future[bool] | None:
+def start_in_background(settings: Settings) -> Future[str] | None:
     """Superset's first-start work (its metadata migrated, the admin made, roles synced: ~20 s, in
-    subprocesses) begun now, so that it runs while `up` warms the commands, starts Dagster and loads the
-    demo. None when there is nothing to prepare here (Superset runs already, or elsewhere)."""
+    subprocesses) and its server's start (~7 s), begun now, so that they run while `up` warms the
+    commands, starts Dagster and loads the demo. None when there is nothing to start here (Superset
+    runs already, or elsewhere)."""
     from tracktracker_assets.dashboards import service
+    from tracktracker_assets.services.processes import in_background
 
     if service.external_url() or service.is_running(settings):
         return None
-    pool = ThreadPoolExecutor(1, thread_name_prefix="superset-prepare")
-    try:
-        return pool.submit(service.prepare, settings)
-    finally:
-        pool.shutdown(wait=False)  # the interpreter still waits for it at exit: never cut mid-migration
+    return in_background(partial(service.start, settings), "superset-start")
 
 
-def start_and_provision(settings: Settings, console: Console, prepared: Future[bool] | None = None) -> str:
+def start_and_provision(settings: Settings, console: Console, started: Future[str] | None = None) -> str:
     """Start Superset (first start ~40 s: migrations, admin, roles) and make it match the code.
-    prepared: prepare_in_background's work, waited for (and its error raised) before the start."""
+    started: start_in_background's work, waited for (and its error raised) instead of a start here."""
     from tracktracker_assets.dashboards import provision, service
 
     with console.status("Starting Superset (the first start takes about a minute)..."):
-        if prepared is not None:
-            prepared.result()
-        base_url = service.start(settings)
+        base_url = started.result() if started is not None else service.start(settings)
     with console.status("Provisioning Superset: database, datasets, charts, dashboards, listeners..."):
         done = provision.provision(settings)
     listeners = done.listeners

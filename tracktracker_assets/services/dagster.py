@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import sys
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import requests
@@ -24,6 +25,7 @@ import yaml
 from tracktracker_assets.orchestration import front as dagster_front
 from tracktracker_assets.services.processes import (
     Matcher,
+    all_at_once,
     read_pid,
     runs,
     start_background,
@@ -184,8 +186,12 @@ class DagsterServices:
             return False
 
     def stop(self) -> None:
-        for name in ("daemon", "webserver", "code-server"):
-            stop_recorded(self._pid_file(name), find=self._ours(name))
+        # the code server last: the two that loaded it stop first, together
+        all_at_once(*(partial(self._stop, name) for name in ("daemon", "webserver")))
+        self._stop("code-server")
+
+    def _stop(self, name: str) -> None:
+        stop_recorded(self._pid_file(name), find=self._ours(name))
 
 
 def _code_location() -> tuple[str, str]:

@@ -9,6 +9,7 @@ import psycopg2
 
 from tracktracker_assets.services.mongo import EmbeddedMongo, port_of
 from tracktracker_assets.services.postgres import DATABASES, EmbeddedPostgres
+from tracktracker_assets.services.processes import all_at_once
 from tracktracker_assets.settings import Settings
 from tracktracker_assets.users.registry import Registry
 from tracktracker_assets.warehouse.access import ensure_access_control
@@ -66,10 +67,12 @@ def open_registry(settings: Settings) -> Registry:
 
 
 def stop_storage(settings: Settings) -> None:
+    stops = []
     if settings.embedded_mongo:
-        EmbeddedMongo(settings).stop()
+        stops.append(EmbeddedMongo(settings).stop)
     if settings.embedded_postgres:
-        EmbeddedPostgres(settings).stop()
+        stops.append(EmbeddedPostgres(settings).stop)
+    all_at_once(*stops)
 
 
 def storage_states(settings: Settings) -> list[ServiceState]:

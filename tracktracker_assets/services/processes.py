@@ -22,10 +22,14 @@ import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from tracktracker_assets.services.state import CorruptState, read_state, set_aside, warn, write_atomic
+
+T = TypeVar("T")
 
 PROC = Path("/proc")
 
@@ -291,6 +295,30 @@ def _signal(leader: ProcessRecord, group: bool, sig: signal.Signals) -> bool:
     except ProcessLookupError:
         return False
     return True
+
+
+def in_background(action: Callable[[], T], name: str) -> Future[T]:
+    """action begun on a thread of its own; result() waits for it and raises its error. The interpreter
+    waits for it at exit: never cut midway (a migration, a server's start)."""
+    pool = ThreadPoolExecutor(1, thread_name_prefix=name)
+    try:
+        return pool.submit(action)
+    finally:
+        pool.shutdown(wait=False)
+
+
+def all_at_once(*actions: Callable[[], object]) -> None:
+    """Run the actions together and wait for all of them; then raise the first one's error, if any.
+    Stopping services one after the other waits for each one's shutdown in turn: together, `down`
+    waits for the slowest."""
+    if len(actions) < 2:
+        for action in actions:
+            action()
+        return
+    with ThreadPoolExecutor(len(actions), thread_name_prefix="stop") as pool:
+        futures = [pool.submit(action) for action in actions]
+    for future in futures:
+        future.result()
 
 
 def _reap(pid: int) -> None:
