@@ -6,7 +6,9 @@
 
 -- depends_on: {{ ref('fct_plays') }} (the row-security policy reads it: macros/row_security.sql)
 -- Albums (shows, audiobooks); attributes are the latest non-null values over all plays of the key, and
--- release date, type, label, cover from the catalog (the album of the latest track).
+-- release date, type, label, cover from the catalog (the album of the latest track). The unknown album
+-- stands for every album-less play of every listener: none of its attributes come from any one play
+-- (a listener who sees it would otherwise see the artist and track of another's latest such play).
 {% set wm = watermark() %}
 
 with
@@ -16,6 +18,10 @@ changed_keys as (
     select album_key from {{ ref('int_plays__deduplicated') }} where _batch_load_id > {{ wm }}
     union
     {{ keys_with_new_catalog('album_key', wm) }}
+    union
+    -- an unknown album written before its attributes were fixed (once)
+    select album_key from {{ this }}
+    where album_key = {{ unknown_key() }} and content_type is distinct from 'unknown'
 ),
 {% endif %}
 
@@ -31,10 +37,15 @@ from_plays as (
     select
         album_key,
         coalesce({{ latest_non_null('album_name') }}, '(unknown)') as album_name,
-        coalesce({{ latest_non_null('artist_name') }}, '(unknown)') as artist_name,
-        {{ latest_non_null('artist_key') }} as artist_key,
-        {{ latest_non_null('content_type') }} as content_type,
-        {{ track_id(latest_non_null('content_uri', "content_uri like 'spotify:track:%'")) }} as spotify_track_id,
+        case when album_key = {{ unknown_key() }} then '(unknown)'
+            else coalesce({{ latest_non_null('artist_name') }}, '(unknown)') end as artist_name,
+        case when album_key = {{ unknown_key() }} then {{ unknown_key() }}
+            else {{ latest_non_null('artist_key') }} end as artist_key,
+        case when album_key = {{ unknown_key() }} then 'unknown'
+            else {{ latest_non_null('content_type') }} end as content_type,
+        case when album_key <> {{ unknown_key() }} then
+            {{ track_id(latest_non_null('content_uri', "content_uri like 'spotify:track:%'")) }}
+        end as spotify_track_id,
         max(ended_at) as last_played_at,
         max(_batch_load_id) as plays_batch
     from plays

@@ -9,6 +9,8 @@
   Artists of tracks, shows of episodes and books/authors of audiobooks: whoever a play is "by".
   Attributes are the latest non-null values over all plays of the key (order-independent); the
   Spotify id, genres and picture come from the catalog: the primary artist of the latest track.
+  The unknown artist stands for every artist-less play of every listener: none of its attributes come
+  from any one play (a listener who sees it would otherwise see another's latest artist-less track).
 -#}
 {% set wm = watermark() %}
 
@@ -19,6 +21,9 @@ changed_keys as (
     select artist_key from {{ ref('int_plays__deduplicated') }} where _batch_load_id > {{ wm }}
     union
     {{ keys_with_new_catalog('artist_key', wm) }}
+    union
+    -- an unknown artist written before its attributes were fixed (once)
+    select artist_key from {{ this }} where artist_key = {{ unknown_key() }} and artist_type <> 'unknown'
 ),
 {% endif %}
 
@@ -34,13 +39,19 @@ from_plays as (
     select
         artist_key,
         coalesce({{ latest_non_null('artist_name') }}, '(unknown)') as artist_name,
-        case {{ latest_non_null('content_type') }}
-            when 'track' then 'artist'
-            when 'episode' then 'show'
-            when 'audiobook' then 'audiobook'
-            else 'unknown'
+        case
+            when artist_key = {{ unknown_key() }} then 'unknown'
+            else
+                case {{ latest_non_null('content_type') }}
+                    when 'track' then 'artist'
+                    when 'episode' then 'show'
+                    when 'audiobook' then 'audiobook'
+                    else 'unknown'
+                end
         end as artist_type,
-        {{ track_id(latest_non_null('content_uri', "content_uri like 'spotify:track:%'")) }} as spotify_track_id,
+        case when artist_key <> {{ unknown_key() }} then
+            {{ track_id(latest_non_null('content_uri', "content_uri like 'spotify:track:%'")) }}
+        end as spotify_track_id,
         max(ended_at) as last_played_at,
         max(_batch_load_id) as plays_batch
     from plays
