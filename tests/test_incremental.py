@@ -123,6 +123,9 @@ def test_a_large_build_is_vacuumed_and_analyzed_right_after(real_gold) -> None:
 
     with connection(real_gold.database_url) as conn, conn.cursor() as cur:
         cur.execute("create table silver.bulk_probe as select g as n from generate_series(1, 150000) as g")
+        # a backend reports its counts at most once a second (else ~10 s later, when idle): without this,
+        # the rows could still be unreported when the vacuum looks for them
+        cur.execute("select pg_stat_force_next_flush()")
     try:
         assert "silver.bulk_probe" in vacuum_after_bulk_writes(real_gold)
         with connection(real_gold.database_url) as conn, conn.cursor() as cur:
