@@ -14,6 +14,11 @@
     listener with a friend whose friendship is accepted now (tt_security.friendships); a table could
     not do that, as its rows would outlive a withdrawal until the next build.
 
+  A played dimension is shared: some of its columns say what other listeners did (when the key was
+  last played by anyone, the newest load that touched it, which track of an artist someone played
+  last). It names them in `meta.hidden_from_listeners`; listeners are granted SELECT on its other
+  columns only, so PostgreSQL refuses those to them whatever the SQL (`select *` included).
+
   The admin's reader sees every row. Listeners may read a relation only after its policy is in place:
   this post-hook enables row security, creates the policy and only then grants SELECT, in the model's
   own transaction. Per-user and played views run with the caller's rights (security_invoker), so the
@@ -51,6 +56,11 @@
     {%- if access == 'played' and not meta.get('played_key') -%}
         {{ exceptions.raise_compiler_error(model.name ~ ": a played dimension names its meta.played_key") }}
     {%- endif -%}
+    {%- set hidden = meta.get('hidden_from_listeners', []) -%}
+    {%- if hidden and (access != 'played' or model.config.materialized == 'view') -%}
+        {{ exceptions.raise_compiler_error(model.name ~ ": only a played dimension's table hides columns from listeners") }}
+    {%- endif -%}
+    {%- set hidden_array -%}array[{% for c in hidden %}'{{ c }}'{{ ', ' if not loop.last }}{% endfor %}]::name[]{%- endset -%}
     {%- set clause = listener_policy(access, meta.get('played_key')) | trim -%}
     {%- set policy = 'tt_listeners_' ~ local_md5(clause)[:10] -%}
     {%- set is_view = model.config.materialized == 'view' -%}
@@ -58,6 +68,7 @@
 do $row_security$
 declare
     rel regclass := '{{ this }}'::regclass;
+    col name;
 begin
     {%- if is_view %}
     if {{ invoker }} is distinct from coalesce(
@@ -90,9 +101,32 @@ begin
         );
     end if;
     {%- endif %}
+    {%- if hidden %}
+    perform 1 from unnest({{ hidden_array }}) as h (col)
+    where not exists (select from pg_attribute where attrelid = rel and attname = h.col and attnum > 0 and not attisdropped);
+    if found then
+        raise exception '%: meta.hidden_from_listeners names a column it does not have', rel;
+    end if;
+    -- every column but the hidden ones (a column added by a later build is granted when it appears)
+    if has_table_privilege('tt_listeners', rel, 'select') then
+        execute format('revoke select on %s from tt_listeners', rel);
+    end if;
+    for col in
+        select attname from pg_attribute
+        where attrelid = rel and attnum > 0 and not attisdropped
+            and (attname = any({{ hidden_array }})) = has_column_privilege('tt_listeners', rel, attnum, 'select')
+    loop
+        if col = any({{ hidden_array }}) then
+            execute format('revoke select (%I) on %s from tt_listeners', col, rel);
+        else
+            execute format('grant select (%I) on %s to tt_listeners', col, rel);
+        end if;
+    end loop;
+    {%- else %}
     if not has_table_privilege('tt_listeners', rel, 'select') then
         execute format('grant select on %s to tt_listeners', rel);
     end if;
+    {%- endif %}
     if not has_table_privilege('superset_reader', rel, 'select') then
         execute format('grant select on %s to superset_reader', rel);
     end if;

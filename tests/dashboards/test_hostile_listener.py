@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 import psycopg2
 import pytest
 
+from tests.shared_dimensions import HIDDEN
 from tracktracker_assets.dashboards.client import SupersetClient, SupersetError
 from tracktracker_assets.warehouse.access import read_listener_login
 
@@ -177,6 +178,36 @@ def test_the_listener_role_sees_only_its_rows_and_what_it_played(
         assert cur.fetchone()[0] == "on"
 
 
+def test_a_shared_dimension_shows_a_listener_nothing_of_what_others_did(
+    bi_stack: BIStack, direct: psycopg2.extensions.connection
+) -> None:
+    for dim, hidden in HIDDEN.items():
+        columns = [
+            name
+            for (name,) in bi_stack.query(
+                "select attname from pg_attribute where attrelid = %s::regclass and attnum > 0 "
+                "and not attisdropped order by attnum",
+                (f"gold.{dim}",),
+            )
+        ]
+        assert hidden < set(columns), dim
+        with direct.cursor() as cur:  # every other column reads, on the rows of what ME played
+            cur.execute(f"select {', '.join(c for c in columns if c not in hidden)} from gold.{dim}")
+            assert cur.rowcount > 0, dim
+        refused = [f"select {column} from gold.{dim}" for column in sorted(hidden)]
+        refused += [f"select * from gold.{dim}", f"select d::text from gold.{dim} as d", f"table gold.{dim}"]
+        for statement in refused:
+            with direct.cursor() as cur, pytest.raises(psycopg2.errors.InsufficientPrivilege):
+                cur.execute(statement)
+        # the admin's reader reads them all
+        ((readable,),) = bi_stack.query(
+            "select bool_and(has_column_privilege('superset_reader', %s, c, 'select')) "
+            "from unnest(%s::text[]) as c",
+            (f"gold.{dim}", sorted(hidden)),
+        )
+        assert readable, dim
+
+
 def test_every_gold_relation_is_guarded(bi_stack: BIStack) -> None:
     """Tables: row security on, a listeners' policy; views: the caller's rights, or their owner's by
     design (shared, or a comparison between friends that checks consent itself)."""
@@ -186,7 +217,7 @@ def test_every_gold_relation_is_guarded(bi_stack: BIStack) -> None:
     shared_views |= {"agg_friend_affinity", "agg_friend_shared_artists"}
     for name, kind, rls, options, listeners_may_read in bi_stack.query(
         "select c.relname, c.relkind, c.relrowsecurity, coalesce(c.reloptions, '{}'), "
-        "has_table_privilege('tt_listeners', c.oid, 'select') "
+        "has_any_column_privilege('tt_listeners', c.oid, 'select') "
         "from pg_class c join pg_namespace n on n.oid = c.relnamespace "
         "where n.nspname = 'gold' and c.relkind in ('r', 'v', 'p', 'm')"
     ):

@@ -18,6 +18,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from tests.conftest import cli
+from tests.shared_dimensions import HIDDEN
 from tracktracker_assets.warehouse.db import query
 
 # columns that name the listener or a load, not what they listened to
@@ -79,6 +80,8 @@ def test_takeout_holds_all_of_theirs_and_nothing_else(real_gold, tmp_path: Path,
             assert len(rows) == entry["rows"], name
             if table.startswith("dim_") and table != "dim_user":
                 key = {"dim_track": "track_key", "dim_artist": "artist_key", "dim_album": "album_key"}[table]
+                # only what a listener may read of a shared dimension: nothing of what others did
+                assert rows and not set(rows[0]) & HIDDEN[table], name
                 [(expected,)] = query(
                     real_gold.database_url,
                     f"select count(distinct {key}) from gold.fct_plays where user_id = %s and {key} in "

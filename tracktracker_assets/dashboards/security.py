@@ -8,9 +8,12 @@
 - Rules are "Base" rules: they filter every role except Admin (deny by default), Listener included.
   They are the second layer: PostgreSQL itself enforces the same per listener (warehouse/access.py),
   whatever the SQL.
-  * own rows: `user_id = '{{ current_username() }}'` on every dataset with a user_id column;
-  * shared dimensions: a listener sees the tracks / artists / albums they played themselves, so SQL Lab
-    cannot list what other people listen to (global trends show only what >= k listeners played).
+  * own rows: `user_id = '{{ current_username() }}'` on every dataset with a user_id column.
+  The shared dimensions (a listener sees the tracks / artists / albums they played themselves, and not
+  their columns that tell of other listeners) have no Superset rule: Superset applies a rule by putting
+  `(SELECT * FROM <table> WHERE <rule>)` in the table's place, and a listener's role may not read every
+  column of a dimension. PostgreSQL enforces both, the rows by policy and the columns by grant
+  (dbt/macros/row_security.sql), whatever the SQL.
 """
 
 from __future__ import annotations
@@ -22,8 +25,6 @@ from tracktracker_assets.dashboards.client import SupersetClient
 LISTENER_ROLE = "Listener"
 OWN_ROWS_RULE = "Listeners see only their own rows"
 OWN_ROWS_CLAUSE = "user_id = '{{ current_username() }}'"
-# dimension table -> its key in gold.fct_plays
-PLAYED_DIMENSIONS = {"dim_track": "track_key", "dim_artist": "artist_key", "dim_album": "album_key"}
 MANAGED_BY = "Managed by tracktracker_assets.dashboards.security; a listener's username is their user_id."
 
 # Gamma + sql_lab permissions a listener has no use for, or that reveal other users / global settings.
@@ -118,19 +119,7 @@ def ensure_listener_role(client: SupersetClient, database_name: str, dataset_ids
 def wanted_rules(datasets: dict[str, int], columns: dict[int, set[str]]) -> list[Rule]:
     """The rules for the datasets of the gold database (name -> id, id -> column names)."""
     own = tuple(sorted(i for i in datasets.values() if "user_id" in columns[i]))
-    rules = [Rule(OWN_ROWS_RULE, OWN_ROWS_CLAUSE, "user_id", own)]
-    for table, key in PLAYED_DIMENSIONS.items():
-        if table in datasets:
-            label = table.removeprefix("dim_")
-            rules.append(
-                Rule(
-                    f"Listeners see only the {label}s they played",
-                    f"{key} IN (SELECT {key} FROM gold.fct_plays WHERE {OWN_ROWS_CLAUSE})",
-                    f"played_{label}",
-                    (datasets[table],),
-                )
-            )
-    return rules
+    return [Rule(OWN_ROWS_RULE, OWN_ROWS_CLAUSE, "user_id", own)]
 
 
 def ensure_rls_rules(client: SupersetClient, rules: list[Rule]) -> dict[str, int]:
