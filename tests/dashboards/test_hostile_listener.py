@@ -208,6 +208,39 @@ def test_a_shared_dimension_shows_a_listener_nothing_of_what_others_did(
         assert readable, dim
 
 
+def test_a_warehouse_built_before_hides_those_columns_when_it_is_migrated(bi_stack: BIStack) -> None:
+    """Its dimensions granted listeners every column; the migration closes the hidden ones at once."""
+    from tracktracker_assets.warehouse.db import connection
+    from tracktracker_assets.warehouse.schema import migrate
+
+    def readable(dim: str) -> set[str]:
+        return {
+            name
+            for (name,) in bi_stack.query(
+                "select attname from pg_attribute where attrelid = %s::regclass and attnum > 0 "
+                "and not attisdropped and has_column_privilege('tt_listeners', attrelid, attnum, 'select')",
+                (f"gold.{dim}",),
+            )
+        }
+
+    now = {dim: readable(dim) for dim in HIDDEN}
+    with connection(bi_stack.settings.database_url) as conn, conn.cursor() as cur:
+        for dim in HIDDEN:  # as the builds before left them
+            cur.execute(f"grant select on gold.{dim} to tt_listeners")
+        cur.execute("delete from bronze.schema_migrations where version = 13")
+    assert all(hidden <= readable(dim) for dim, hidden in HIDDEN.items())
+    with connection(bi_stack.settings.database_url) as conn:
+        assert 13 in migrate(conn)
+    assert {dim: readable(dim) for dim in HIDDEN} == now
+    assert not any(
+        has
+        for ((has,),) in (
+            bi_stack.query(f"select has_table_privilege('tt_listeners', 'gold.{dim}', 'select')")
+            for dim in HIDDEN
+        )
+    )
+
+
 def test_every_gold_relation_is_guarded(bi_stack: BIStack) -> None:
     """Tables: row security on, a listeners' policy; views: the caller's rights, or their owner's by
     design (shared, or a comparison between friends that checks consent itself)."""

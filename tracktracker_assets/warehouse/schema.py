@@ -250,6 +250,46 @@ MIGRATIONS: list[tuple[int, str]] = [
         alter table bronze.registry_users add column load_id bigint;
         """,
     ),
+    (
+        13,
+        """
+        -- the shared dimensions' columns that tell a listener of the others (when anyone last played a
+        -- key, the newest load that touched it, the latest track of an artist or album by anyone) are
+        -- not the listeners' to read. Every build of a dimension grants so (meta.hidden_from_listeners,
+        -- dbt/macros/row_security.sql); on a warehouse built before, this closes them at once, not at
+        -- the dimension's next build. The columns as they were hidden then.
+        do $hide$
+        declare
+            dim record;
+            col name;
+        begin
+            if not exists (select from pg_roles where rolname = 'tt_listeners') then
+                return;
+            end if;
+            for dim in
+                select to_regclass(d.rel) as rel, d.hidden
+                from (values
+                    ('gold.dim_track', array['last_played_at', '_batch_load_id']::name[]),
+                    ('gold.dim_artist', array['spotify_track_id', 'spotify_album_id', 'spotify_artist_ids',
+                        'last_played_at', '_batch_load_id']::name[]),
+                    ('gold.dim_album', array['spotify_track_id', 'spotify_artist_ids', 'last_played_at',
+                        '_batch_load_id']::name[])
+                ) as d (rel, hidden)
+                where to_regclass(d.rel) is not null
+            loop
+                execute format('revoke select on %s from tt_listeners', dim.rel);
+                for col in
+                    select attname from pg_attribute
+                    where attrelid = dim.rel and attnum > 0 and not attisdropped
+                        and attname <> all(dim.hidden)
+                loop
+                    execute format('grant select (%I) on %s to tt_listeners', col, dim.rel);
+                end loop;
+            end loop;
+        end
+        $hide$;
+        """,
+    ),
 ]
 
 
