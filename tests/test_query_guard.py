@@ -17,7 +17,10 @@ ALLOWED = [
     "select distinct user_id from gold.fct_plays",
     "with x as (select * from gold.fct_plays) select count(*) from x",
     "select 1 union select 2",
-    "select * from gold.fct_plays as f join gold.dim_track as t using (track_key)",
+    "select f.*, t.track_name from gold.fct_plays as f join gold.dim_track as t using (track_key)",
+    "select count(*) from gold.dim_artist",
+    "with a as (select artist_key, artist_name from gold.dim_artist) select * from a",
+    "select * from (select album_name from gold.dim_album) as d",
     "select * from (select * from gold.fct_plays) as s",
     "select * from gold.fct_plays tablesample system (50)",
     "select json_agg(user_id), xmlagg(xmlelement(name u, user_id)) from gold.fct_plays",
@@ -58,6 +61,11 @@ REFUSED = {
     "select * from information_schema.tables": "information_schema.tables",
     "select * from silver.int_plays__deduplicated": "silver.int_plays__deduplicated",
     "select 1; set role tt_listeners": "not SET",
+    # a shared dimension's columns that tell of other listeners are not theirs (PostgreSQL refuses them)
+    "select * from gold.fct_plays as f join gold.dim_track as t using (track_key)": "gold.dim_track: name",
+    "select * from dim_artist": "gold.dim_artist: name the columns",
+    "select d.*, f.ended_at from gold.dim_album as d join gold.fct_plays using (album_key)": "gold.dim_album",
+    "select x from (select * from gold.dim_artist) as s": "gold.dim_artist",
 }
 
 

@@ -33,6 +33,7 @@ import re
 from typing import Any
 
 from tracktracker_assets.warehouse.access import READER_ROLE, read_listener_login
+from tracktracker_assets.warehouse.dimensions import SHARED_DIMENSIONS
 
 ADMIN_ROLE = "Admin"
 
@@ -183,7 +184,37 @@ def statement_problem(sql: str, *, listener: bool) -> str | None:
         outside = outside_gold(statement)
         if outside:
             return f"only tables of the gold schema may be read here, not {', '.join(sorted(outside))}."
+        shared = stars_over_shared_dimensions(statement)
+        if shared:
+            return (
+                f"{', '.join(sorted(shared))}: name the columns you want. A shared dimension's `*` takes in "
+                "its columns that tell of other listeners, which no listener may read."
+            )
     return None
+
+
+def stars_over_shared_dimensions(statement: Any) -> set[str]:
+    """The shared dimensions whose every column a `*` (or `d.*`) of one of the statement's SELECTs asks
+    for: PostgreSQL would refuse it to a listener with a bare "permission denied"."""
+    from sqlglot import exp
+
+    found: set[str] = set()
+    for select in statement.find_all(exp.Select):
+        read: dict[str, str] = {}  # alias (or name) -> the dimension read under it
+        for source in [select.args.get("from_"), *(select.args.get("joins") or [])]:
+            table = source.this if source is not None else None
+            if (
+                isinstance(table, exp.Table)
+                and table.name.lower() in SHARED_DIMENSIONS
+                and table.db.lower() in ("gold", "")
+            ):
+                read[table.alias_or_name.lower()] = f"gold.{table.name.lower()}"
+        for projection in select.expressions if read else []:
+            if isinstance(projection, exp.Star):
+                found |= set(read.values())
+            elif isinstance(projection, exp.Column) and isinstance(projection.this, exp.Star):
+                found |= {read[projection.table.lower()]} if projection.table.lower() in read else set()
+    return found
 
 
 def outside_gold(statement: Any) -> set[str]:

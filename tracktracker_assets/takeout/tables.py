@@ -16,10 +16,7 @@ from typing import Any
 from psycopg2 import sql
 
 from tracktracker_assets.warehouse.access import LISTENER_GROUP
-
-# shared dimension -> the column of fct_plays that refers to it
-DIMENSIONS = {"dim_track": "track_key", "dim_artist": "artist_key", "dim_album": "album_key"}
-
+from tracktracker_assets.warehouse.dimensions import SHARED_DIMENSIONS
 
 NOBODYS = {"erasures"}  # bronze.erasures: the log of erasures, kept for the platform's own records
 
@@ -59,7 +56,7 @@ def listener_tables(conn: Any) -> list[Table]:
         Table("gold", name, own.format(sql.Identifier(name)))
         for name in sorted(_personal(conn, "gold"), key=lambda n: (n != "fct_plays", n))
     ]
-    for name, key in DIMENSIONS.items():
+    for name, key in SHARED_DIMENSIONS.items():
         columns = sql.SQL(", ").join(sql.Identifier("d", c) for c in _readable_by_listeners(conn, name))
         tables.append(
             Table(
