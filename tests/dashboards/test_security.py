@@ -73,6 +73,20 @@ def test_sql_lab_shows_a_listener_only_their_rows(bi_stack: BIStack, user: str) 
     ]
 
 
+def test_sql_lab_tells_a_listener_to_name_a_shared_dimensions_columns(bi_stack: BIStack) -> None:
+    client = bi_stack.listener("alice")
+    with pytest.raises(SupersetError, match=r"gold\.dim_artist: name the columns you want"):
+        rows(client, bi_stack, "select * from gold.dim_artist")
+    named = rows(client, bi_stack, "select artist_name, genres, image_url from gold.dim_artist order by 1")
+    ((played,),) = bi_stack.query(
+        "select count(distinct artist_key) from gold.fct_plays where user_id = 'alice'"
+    )
+    assert len(named) == played
+    # what tells of other listeners stays PostgreSQL's to refuse
+    with pytest.raises(SupersetError, match="permission denied"):
+        rows(client, bi_stack, "select artist_name, last_played_at from gold.dim_artist")
+
+
 def test_charts_show_listeners_different_figures(bi_stack: BIStack) -> None:
     chart_id = bi_stack.provisioned.charts["Sessions"]
     seen = {
