@@ -145,9 +145,10 @@ def test_import_failure_is_reported(bi_stack: BIStack) -> None:
 
 
 def test_ups_early_superset_work_is_skipped_when_running_and_its_failure_is_raised(bi_stack: BIStack) -> None:
-    # `up` begins Superset's first-start work and start beside its other steps: nothing while it runs
-    assert superset_cli.start_in_background(bi_stack.settings) is None
-    failed: Future[str] = Future()
+    # `up` begins Superset's first-start work (and start) beside its other steps: nothing while it runs
+    assert superset_cli.begin_in_background(bi_stack.settings, serve=True) is None
+    assert superset_cli.begin_in_background(bi_stack.settings, serve=False) is None
+    failed: Future[bool] = Future()
     failed.set_exception(RuntimeError("`superset db upgrade` failed (exit 1); see superset.log"))
     with pytest.raises(RuntimeError, match="db upgrade"):
         superset_cli.start_and_provision(bi_stack.settings, Console(quiet=True), failed)

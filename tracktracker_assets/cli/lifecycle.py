@@ -25,7 +25,9 @@ def up(settings: Settings, console: Console, *, demo: bool, ui: bool = True) -> 
     loosened = tighten(settings)  # files an older version or a hand left readable by others
     if loosened:
         console.print(f"Made {len(loosened)} files and folders under {settings.home} private (0600/0700).")
-    superset_started = superset_cli.start_in_background(settings) if ui else None
+    # Superset is served early unless the demo loads first (its refresh would warm unprovisioned dashboards)
+    serve_early = not (demo and demo_pending(settings))
+    superset_begun = superset_cli.begin_in_background(settings, serve=serve_early) if ui else None
     with console.status("Preparing the Dagster instance and the dbt project..."):
         prepare_dagster_home(settings)
         ensure_manifest(settings)
@@ -70,7 +72,7 @@ def up(settings: Settings, console: Console, *, demo: bool, ui: bool = True) -> 
     else:
         print_summary(settings, console)
     if ui:
-        superset_cli.start_and_provision(settings, console, superset_started)
+        superset_cli.start_and_provision(settings, console, superset_begun)
     _next_steps(settings, console)
 
 

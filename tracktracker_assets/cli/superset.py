@@ -1,7 +1,7 @@
 """`tracktracker superset ...` and the Superset steps of `up`, `down`, `status` and `users add|remove`.
 
 Hooks for the other commands (each takes the settings and the console):
-    start_in_background(settings)            in `up`, once storage runs: Superset's first-start work and start
+    begin_in_background(settings, serve)     in `up`, once storage runs: Superset's first-start work
     start_and_provision(settings, console)   in `up`, later: Superset started, provisioned, URLs printed
     stop(settings, console)                  in `down`
     state(settings)                          in `status`: a ServiceState line
@@ -29,26 +29,30 @@ def _console() -> Console:
 
 
 # ---- hooks ------------------------------------------------------------------------------------------
-def start_in_background(settings: Settings) -> Future[str] | None:
+def begin_in_background(settings: Settings, *, serve: bool) -> Future[Any] | None:
     """Superset's first-start work (its metadata migrated, the admin made, roles synced: ~20 s, in
-    subprocesses) and its server's start (~7 s), begun now, so that they run while `up` warms the
-    commands, starts Dagster and loads the demo. None when there is nothing to start here (Superset
-    runs already, or elsewhere)."""
+    subprocesses) begun now, and with `serve` its server's start (~7 s) after it, so that they run
+    while `up` warms the commands, starts Dagster and loads the demo. Not served while the demo loads:
+    the demo's refresh would warm dashboards that are not provisioned yet. None when there is nothing
+    to begin here (Superset runs already, or elsewhere)."""
     from tracktracker_assets.dashboards import service
     from tracktracker_assets.services.processes import in_background
 
     if service.external_url() or service.is_running(settings):
         return None
-    return in_background(partial(service.start, settings), "superset-start")
+    work = service.start if serve else service.prepare
+    return in_background(partial(work, settings), "superset-start" if serve else "superset-prepare")
 
 
-def start_and_provision(settings: Settings, console: Console, started: Future[str] | None = None) -> str:
+def start_and_provision(settings: Settings, console: Console, begun: Future[Any] | None = None) -> str:
     """Start Superset (first start ~40 s: migrations, admin, roles) and make it match the code.
-    started: start_in_background's work, waited for (and its error raised) instead of a start here."""
+    begun: begin_in_background's work, waited for (and its error raised) first."""
     from tracktracker_assets.dashboards import provision, service
 
     with console.status("Starting Superset (the first start takes about a minute)..."):
-        base_url = started.result() if started is not None else service.start(settings)
+        if begun is not None:
+            begun.result()
+        base_url = service.start(settings)  # at once when the work begun started it
     with console.status("Provisioning Superset: database, datasets, charts, dashboards, listeners..."):
         done = provision.provision(settings)
     listeners = done.listeners
