@@ -213,7 +213,9 @@ def stars_over_shared_dimensions(statement: Any) -> set[str]:
             if isinstance(projection, exp.Star):
                 found |= set(read.values())
             elif isinstance(projection, exp.Column) and isinstance(projection.this, exp.Star):
-                found |= {read[projection.table.lower()]} if projection.table.lower() in read else set()
+                qualifier = projection.table.lower()
+                if qualifier in read:
+                    found.add(read[qualifier])
     return found
 
 
