@@ -210,6 +210,45 @@ def test_a_request_whose_client_left_before_a_thread_took_it_ends(tmp_path: Path
     assert asyncio.run(left()) == (None, True)
 
 
+def test_a_file_answer_is_sent_whole_however_the_threads_interleave(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A static asset's head and its file reach the event loop together: when the event loop woke between
+    them, it took the answer for one without a body and sent none of it (SQL Lab's editor chunk, in CI)."""
+    asset = tmp_path / "chunk.js"
+    asset.write_bytes(b"x" * 152)
+
+    def app(environ: dict, start_response: object) -> object:
+        start_response("200 OK", [("Content-Type", "text/javascript"), ("Content-Length", "152")])  # type: ignore[operator]
+        return environ["wsgi.file_wrapper"](asset.open("rb"))
+
+    notify = front.ResponseSpool._notify
+
+    def notify_then_yield(spool: front.ResponseSpool) -> None:
+        notify(spool)
+        if threading.current_thread() is not threading.main_thread():
+            time.sleep(0.2)  # the WSGI thread pauses after each step: the event loop runs in between
+
+    monkeypatch.setattr(front.ResponseSpool, "_notify", notify_then_yield)
+    scope = {
+        "type": "http", "method": "GET", "http_version": "1.1", "scheme": "http", "path": "/static/chunk.js",
+        "raw_path": b"/static/chunk.js", "root_path": "", "query_string": b"", "headers": [],
+        "server": ("127.0.0.1", 8088), "client": ("127.0.0.1", 5555),
+    }  # fmt: skip
+    served = front.Front(app, front.Limits(16 << 20, 32 << 20, 20, 10, 16384, 60, 3600), tmp_path / "spool")
+    sent: list[dict] = []
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    try:
+        asyncio.run(served(scope, _receive(b""), send))
+    finally:
+        served.pool.shutdown()
+    assert sent[0]["status"] == 200
+    assert b"".join(m.get("body", b"") for m in sent[1:]) == b"x" * 152 and sent[-1]["more_body"] is False
+
+
 # ---- gunicorn with the front's worker ---------------------------------------------------------------------
 @dataclass
 class Served:

@@ -310,9 +310,14 @@ class ResponseSpool:
         self.abandoned = False
 
     # -- writer (a pool thread) --
-    def start(self, status: int, headers: Headers) -> None:
+    def start(self, status: int, headers: Headers, file_body: FileWrapper | None = None) -> None:
+        """The head; with file_body, the whole answer: a file the event loop sends itself. Both are
+        published at once, so the event loop never sees the head of a file answer without its file."""
         with self._lock:
             self.head = (status, headers)
+            if file_body is not None:
+                self.file_body = file_body
+                self._done = True
         self._notify()
 
     def write(self, data: bytes) -> None:
@@ -332,12 +337,6 @@ class ResponseSpool:
             else:
                 self._chunks.append(data)
                 self._in_memory += len(data)
-        self._notify()
-
-    def hand_over(self, wrapper: FileWrapper) -> None:
-        with self._lock:
-            self.file_body = wrapper
-            self._done = True
         self._notify()
 
     def finish(self, error: BaseException | None = None) -> None:
@@ -406,14 +405,14 @@ def run_wsgi(app: WSGIApp, environ: dict[str, Any], spool: ResponseSpool) -> Non
     given: list[Any] = []  # status and headers from start_response, sent with the first body bytes
     sent = False
 
-    def send_head() -> None:
+    def send_head(file_body: FileWrapper | None = None) -> None:
         nonlocal sent
         if not sent:
             if not given:
                 raise RuntimeError("the WSGI app returned without calling start_response")
             status, headers = given
             encoded = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers]
-            spool.start(int(status.split(" ", 1)[0]), encoded)
+            spool.start(int(status.split(" ", 1)[0]), encoded, file_body)
             sent = True
 
     def write(data: bytes) -> None:
@@ -434,8 +433,7 @@ def run_wsgi(app: WSGIApp, environ: dict[str, Any], spool: ResponseSpool) -> Non
     try:
         result = app(environ, start_response)
         if isinstance(result, FileWrapper) and hasattr(result.filelike, "read"):
-            send_head()
-            spool.hand_over(result)
+            send_head(file_body=result)
             result = None  # the event loop sends and closes it
             return
         for chunk in result:
