@@ -115,6 +115,30 @@ def test_the_event_log_cannot_sign_out_a_listener_who_just_signed_in(bi_stack: B
         assert late is None
 
 
+def test_static_files_stay_cached_across_sign_ins(bi_stack: BIStack, dave: str) -> None:
+    """Superset's scripts (15 MB) are cached by the browser for a year; an answer that varied by the session
+    cookie was fetched and compiled anew after every sign-in. Pages and the API still vary by it."""
+    with requests.Session() as browser:
+        form = browser.get(f"{bi_stack.url}/login/", timeout=30)
+        scripts = re.findall(r'src="(/static/assets/[^"]+\.js)"', form.text)
+        assert scripts, "no script of Superset's on the login page"
+        found = re.search(r'name="csrf_token"[^>]*?value="([^"]+)"', form.text, re.S)
+        assert found, "no CSRF token in the login page"
+        browser.post(
+            f"{bi_stack.url}/login/",
+            data={"csrf_token": found[1], "username": dave, "password": bi_stack.password(dave)},
+            timeout=30,
+        )
+        for script in scripts:
+            answer = browser.get(f"{bi_stack.url}{script}", timeout=30)
+            assert answer.status_code == 200 and answer.content, script
+            assert "public" in answer.headers["Cache-Control"], answer.headers
+            assert "cookie" not in answer.headers.get("Vary", "").lower(), (script, answer.headers["Vary"])
+            assert "Set-Cookie" not in answer.headers, script
+        page = browser.get(f"{bi_stack.url}/tracktracker/upload", timeout=30)
+        assert page.status_code == 200 and "cookie" in page.headers["Vary"].lower()
+
+
 def test_an_export_lands_in_the_inbox_and_its_outcome_shows(
     bi_stack: BIStack, page: Page, dave: str, tmp_path: Path
 ) -> None:

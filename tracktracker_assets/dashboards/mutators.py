@@ -310,6 +310,7 @@ def mutate_app(app: Any) -> None:
     """FLASK_APP_MUTATOR: every change TrackTracker makes to Superset's Flask app."""
     filter_every_related_user_list(app)
     keep_sessions_from_the_event_log(app)
+    let_static_files_be_cached(app)
 
 
 # Superset's frontend posts its event log here in the background (a beacon, about a second after a page
@@ -348,6 +349,39 @@ def keep_sessions_from_the_event_log(app: Any) -> None:
             return not is_event_log() and super().should_set_cookie(app, session)
 
     app.session_interface = EventLogKeepsTheSession()
+
+
+def let_static_files_be_cached(app: Any) -> None:
+    """Superset's scripts and styles (15 MB) are the same for everyone and cached by the browser for a year,
+    but Flask marks every answer of a request that read the session `Vary: Cookie`, and Superset reads it
+    on every request: a browser holding another session cookie than when it cached them (after every
+    sign-in, and whenever Superset rewrites the cookie) fetched and compiled them all again. Answers
+    under the static path no longer vary by the cookie, nor set it."""
+    from flask import request
+    from flask.sessions import SessionInterface
+
+    prefix = (app.static_url_path or "/static").rstrip("/") + "/"
+
+    class StaticFilesIgnoreTheSession(SessionInterface):
+        """The session interface Superset has, saving no session into a static file's answer."""
+
+        def __init__(self, inner: SessionInterface) -> None:
+            self.inner = inner
+
+        def open_session(self, app: Any, request: Any) -> Any:
+            return self.inner.open_session(app, request)
+
+        def make_null_session(self, app: Any) -> Any:
+            return self.inner.make_null_session(app)
+
+        def is_null_session(self, obj: object) -> bool:
+            return self.inner.is_null_session(obj)
+
+        def save_session(self, app: Any, session: Any, response: Any) -> None:
+            if not request.path.startswith(prefix):
+                self.inner.save_session(app, session, response)
+
+    app.session_interface = StaticFilesIgnoreTheSession(app.session_interface)
 
 
 def filter_every_related_user_list(app: Any) -> None:
