@@ -27,11 +27,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 # its own home when its session ends (the `settings` fixture below).
 SWEEP_TEST = "tests/test_secrets_at_rest.py"
 SUPERSET_GROUP = ("tests/dashboards/", SWEEP_TEST)
+# what starts no Superset goes to any worker: the Superset group is the suite's longest chain
+WITHOUT_SUPERSET = ("tests/dashboards/test_front.py", "tests/dashboards/test_specs.py")
 
 
 def worker_group(nodeid: str) -> str:
     path = nodeid.split("::", 1)[0]
-    return "superset" if path.startswith(SUPERSET_GROUP) else path
+    return "superset" if path.startswith(SUPERSET_GROUP) and path not in WITHOUT_SUPERSET else path
 
 
 @pytest.hookimpl(optionalhook=True)
