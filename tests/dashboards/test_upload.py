@@ -139,6 +139,15 @@ def test_static_files_stay_cached_across_sign_ins(bi_stack: BIStack, dave: str) 
         assert page.status_code == 200 and "cookie" in page.headers["Vary"].lower()
 
 
+def test_the_favicon_is_answered(bi_stack: BIStack) -> None:
+    """Browsers ask every page's origin for /favicon.ico; it leads to the icon Superset's pages name."""
+    asked = requests.get(f"{bi_stack.url}/favicon.ico", allow_redirects=False, timeout=30)
+    assert asked.status_code == 301 and asked.headers["Location"].endswith("/favicon.png"), asked.headers
+    icon = requests.get(f"{bi_stack.url}/favicon.ico", timeout=30)
+    assert icon.status_code == 200 and icon.headers["Content-Type"] == "image/png"
+    assert icon.content[:4] == b"\x89PNG"
+
+
 def test_an_export_lands_in_the_inbox_and_its_outcome_shows(
     bi_stack: BIStack, page: Page, dave: str, tmp_path: Path
 ) -> None:

@@ -311,6 +311,7 @@ def mutate_app(app: Any) -> None:
     filter_every_related_user_list(app)
     keep_sessions_from_the_event_log(app)
     let_static_files_be_cached(app)
+    answer_the_favicon(app)
 
 
 # Superset's frontend posts its event log here in the background (a beacon, about a second after a page
@@ -382,6 +383,19 @@ def let_static_files_be_cached(app: Any) -> None:
                 self.inner.save_session(app, session, response)
 
     app.session_interface = StaticFilesIgnoreTheSession(app.session_interface)
+
+
+def answer_the_favicon(app: Any) -> None:
+    """A browser asks for /favicon.ico on every page that names no icon (an API answer, /health);
+    Superset's pages name theirs (FAVICONS), but it has no such route: each ask was a 404 in the
+    browser's console and a traceback in Superset's log. It now leads to the icon the pages name."""
+    from flask import abort, redirect
+
+    def favicon() -> Any:
+        icons = app.config.get("FAVICONS") or []
+        return redirect(icons[0]["href"], code=301) if icons else abort(404)
+
+    app.add_url_rule("/favicon.ico", "tracktracker_favicon", favicon)
 
 
 def filter_every_related_user_list(app: Any) -> None:
