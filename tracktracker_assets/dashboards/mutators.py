@@ -28,8 +28,10 @@ only inside the functions, when they run.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
+import threading
 from typing import Any
 
 from tracktracker_assets.warehouse.access import READER_ROLE, read_listener_login
@@ -312,6 +314,7 @@ def mutate_app(app: Any) -> None:
     keep_sessions_from_the_event_log(app)
     let_static_files_be_cached(app)
     answer_the_favicon(app)
+    serialise_time_range_parsing()
 
 
 # Superset's frontend posts its event log here in the background (a beacon, about a second after a page
@@ -396,6 +399,32 @@ def answer_the_favicon(app: Any) -> None:
         return redirect(icons[0]["href"], code=301) if icons else abort(404)
 
     app.add_url_rule("/favicon.ico", "tracktracker_favicon", favicon)
+
+
+_TIME_RANGE_PARSING = threading.Lock()
+
+
+def serialise_time_range_parsing() -> None:
+    """Superset parses a chart's time range ("Last year", "DATEADD(DATETIME('today'), -1, year)") with one
+    pyparsing grammar per process: built lazily, on first use, by whichever threads ask at once (each
+    build re-configures pyparsing's shared `quotedString`), and parsed with pyparsing's process-wide
+    packrat cache, which parse_string clears at each start. pyparsing promises no thread safety, and
+    the front serves a worker's requests on several threads: a dashboard whose charts all ask for one
+    period at once had several fail with "Expected ',', found '-'" on a valid range. Parsing is
+    serialised (it takes well under a millisecond)."""
+    from superset.utils import date_parser
+
+    evaluate = date_parser.datetime_eval
+    if getattr(evaluate, "serialised", False):
+        return
+
+    @functools.wraps(evaluate)
+    def one_at_a_time(datetime_expression: str | None = None) -> Any:
+        with _TIME_RANGE_PARSING:
+            return evaluate(datetime_expression)
+
+    one_at_a_time.serialised = True  # type: ignore[attr-defined]
+    date_parser.datetime_eval = one_at_a_time
 
 
 def filter_every_related_user_list(app: Any) -> None:
