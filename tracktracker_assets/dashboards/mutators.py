@@ -21,6 +21,9 @@ action log keeps, whom a listener may see.
 - `keep_sessions_from_the_event_log` (part of `mutate_app`): the frontend's background event log,
   sent from the login page with the signed-out cookie, gets an answer that neither redirects nor sets
   the session cookie, which could otherwise sign out a listener who had just signed in.
+- `let_static_files_be_cached`, `answer_the_favicon`, `serialise_time_range_parsing` (part of
+  `mutate_app`): static answers save no session (the browser keeps Superset's scripts across
+  sign-ins), /favicon.ico leads to Superset's icon, and time ranges are parsed one at a time.
 
 Superset imports superset_config.py while it builds its own configuration: Superset is imported here
 only inside the functions, when they run.
@@ -32,6 +35,7 @@ import functools
 import json
 import re
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from tracktracker_assets.warehouse.access import READER_ROLE, read_listener_login
@@ -329,30 +333,20 @@ def keep_sessions_from_the_event_log(app: Any) -> None:
     When the login's own answer came first (Superset busy, say warming that listener's charts after a
     refresh), one of them arrived last and replaced the signed-in cookie: the listener found the login
     page again. So a beacon without a signed-in user gets 204 (Superset keeps no log of it anyway, and
-    there is nothing to follow), and no answer to the event log sets the session cookie. Sessions are
-    the signed cookie Superset keeps by default (SESSION_SERVER_SIDE off); another interface is left
-    as it is."""
+    there is nothing to follow), and no answer to the event log saves the session."""
     from flask import Response, request
-    from flask.sessions import SecureCookieSessionInterface
     from flask_login import current_user
 
-    def is_event_log() -> bool:
-        return request.path.rstrip("/") == EVENT_LOG_PATH.rstrip("/")
+    def is_event_log(path: str) -> bool:
+        return path.rstrip("/") == EVENT_LOG_PATH.rstrip("/")
 
     @app.before_request
     def _signed_out_event_log() -> Response | None:
-        if is_event_log() and not current_user.is_authenticated:
+        if is_event_log(request.path) and not current_user.is_authenticated:
             return Response(status=204)
         return None
 
-    if type(app.session_interface) is not SecureCookieSessionInterface:
-        return
-
-    class EventLogKeepsTheSession(SecureCookieSessionInterface):
-        def should_set_cookie(self, app: Any, session: Any) -> bool:
-            return not is_event_log() and super().should_set_cookie(app, session)
-
-    app.session_interface = EventLogKeepsTheSession()
+    leave_the_session_out_of(app, is_event_log)
 
 
 def let_static_files_be_cached(app: Any) -> None:
@@ -360,17 +354,29 @@ def let_static_files_be_cached(app: Any) -> None:
     but Flask marks every answer of a request that read the session `Vary: Cookie`, and Superset reads it
     on every request: a browser holding another session cookie than when it cached them (after every
     sign-in, and whenever Superset rewrites the cookie) fetched and compiled them all again. Answers
-    under the static path no longer vary by the cookie, nor set it."""
+    under the static path no longer save the session: they neither vary by the cookie nor set it."""
+    prefix = (app.static_url_path or "/static").rstrip("/") + "/"
+    leave_the_session_out_of(app, lambda path: path.startswith(prefix))
+
+
+def leave_the_session_out_of(app: Any, answers_to: Callable[[str], bool]) -> None:
+    """The answers to the requests whose path `answers_to` picks save no session (no Set-Cookie, no
+    `Vary: Cookie`), whichever session interface Superset has: one wrapper around it, holding every
+    such rule."""
     from flask import request
     from flask.sessions import SessionInterface
 
-    prefix = (app.static_url_path or "/static").rstrip("/") + "/"
+    rules = getattr(app.session_interface, "left_out", None)
+    if rules is not None:
+        rules.append(answers_to)
+        return
 
-    class StaticFilesIgnoreTheSession(SessionInterface):
-        """The session interface Superset has, saving no session into a static file's answer."""
+    class SessionLeftOut(SessionInterface):
+        """The session interface Superset has, saving no session into the answers its rules pick."""
 
         def __init__(self, inner: SessionInterface) -> None:
             self.inner = inner
+            self.left_out = [answers_to]
 
         def open_session(self, app: Any, request: Any) -> Any:
             return self.inner.open_session(app, request)
@@ -382,10 +388,10 @@ def let_static_files_be_cached(app: Any) -> None:
             return self.inner.is_null_session(obj)
 
         def save_session(self, app: Any, session: Any, response: Any) -> None:
-            if not request.path.startswith(prefix):
+            if not any(rule(request.path) for rule in self.left_out):
                 self.inner.save_session(app, session, response)
 
-    app.session_interface = StaticFilesIgnoreTheSession(app.session_interface)
+    app.session_interface = SessionLeftOut(app.session_interface)
 
 
 def answer_the_favicon(app: Any) -> None:
