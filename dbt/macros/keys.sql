@@ -7,26 +7,30 @@
     md5('unknown')
 {%- endmacro %}
 
-{% macro track_key(content_type, track_name, artist_name, uri) -%}
+{#- artist_name_key: the artist's name_key() when the caller has it computed already (all three keys use
+    it; computed once a row, not three times) -#}
+{% macro track_key(content_type, track_name, artist_name, uri, artist_name_key=none) -%}
     case
         when {{ track_name }} is null and {{ uri }} is null then {{ unknown_key() }}
         when {{ track_name }} is null then md5('uri|' || {{ uri }})
-        else md5(concat_ws('|', {{ content_type }}, {{ name_key(artist_name) }}, {{ name_key(track_name) }}))
+        else md5(concat_ws('|', {{ content_type }}, {{ artist_name_key or name_key(artist_name) }},
+            {{ name_key(track_name) }}))
     end
 {%- endmacro %}
 
-{% macro artist_key(content_type, artist_name) -%}
+{% macro artist_key(content_type, artist_name, artist_name_key=none) -%}
     case
         when {{ artist_name }} is null then {{ unknown_key() }}
         else md5(concat_ws('|', case {{ content_type }} when 'track' then 'artist' else {{ content_type }} end,
-            {{ name_key(artist_name) }}))
+            {{ artist_name_key or name_key(artist_name) }}))
     end
 {%- endmacro %}
 
-{% macro album_key(content_type, artist_name, album_name) -%}
+{% macro album_key(content_type, artist_name, album_name, artist_name_key=none) -%}
     case
         when {{ album_name }} is null then {{ unknown_key() }}
-        else md5(concat_ws('|', {{ content_type }}, {{ name_key(artist_name) }}, {{ name_key(album_name) }}))
+        else md5(concat_ws('|', {{ content_type }}, {{ artist_name_key or name_key(artist_name) }},
+            {{ name_key(album_name) }}))
     end
 {%- endmacro %}
 

@@ -604,7 +604,10 @@ sessions as (
     select
         *,
         max(case when starts_session = 1 then ended_at end)
-            over (partition by user_id order by ended_at, play_id) as session_ended_at
+            over (partition by user_id order by ended_at, play_id) as session_ended_at,
+        -- computed here, once a row, for the three keys below (an expression of a query they read
+        -- straight from would be computed again for each of them)
+        {{ name_key('artist_name') }} as artist_name_key
     from session_starts
 ),
 
@@ -655,9 +658,9 @@ final as (
         extract(hour from ended_at_local)::int as local_hour,
         extract(isodow from ended_at_local)::int as local_weekday,
         md5(user_id || '|' || extract(epoch from session_ended_at)::text) as session_id,
-        {{ track_key('content_type', 'track_name', 'artist_name', 'resolved_uri') }} as track_key,
-        {{ artist_key('content_type', 'artist_name') }} as artist_key,
-        {{ album_key('content_type', 'artist_name', 'album_name') }} as album_key,
+        {{ track_key('content_type', 'track_name', 'artist_name', 'resolved_uri', 'artist_name_key') }} as track_key,
+        {{ artist_key('content_type', 'artist_name', 'artist_name_key') }} as artist_key,
+        {{ album_key('content_type', 'artist_name', 'album_name', 'artist_name_key') }} as album_key,
         linked_play_id,
         linked_service,
         linked_source,
