@@ -26,6 +26,7 @@ from tracktracker_assets.services.processes import eventually, pid_alive
 
 TRACKTRACKER = REPO / ".venv" / "bin" / "tracktracker"
 EXPORT = REAL_DATA / "spotify-extended" / "CandidlyRed--endsong.json"
+DBT_THREADS = 4  # dbt/profiles.yml's default
 
 
 # the environment the command process and its callers share, as a shell's commands share it: taken once,
@@ -77,6 +78,14 @@ def newest_dbt_log(settings) -> str:
     return (max(runs, key=lambda path: path.stat().st_mtime) / "dbt.log").read_text()
 
 
+def connections_opened(dbt_log: str) -> int:
+    return dbt_log.count('"name": "NewConnectionOpening"')
+
+
+def nodes_run(dbt_log: str) -> int:
+    return dbt_log.count('"name": "LogModelResult"') + dbt_log.count('"name": "LogTestResult"')
+
+
 def parsed_itself(dbt_log: str) -> bool:
     """dbt read its project (partial parsing) rather than being given the command process's parse."""
     return "Partial parsing enabled" in dbt_log
@@ -101,6 +110,8 @@ def test_an_import_handed_to_the_command_process_is_the_same_import(warmed, conn
     assert not parsed_itself(dbt_log)  # its dbt built from the parse the process kept
     # its log at debug: every statement written, as dbt alone writes them (transform/unlogged_events.py)
     assert '"name": "SQLQuery"' in dbt_log and '"name": "SQLQueryStatus"' in dbt_log
+    # each of its threads kept one connection from node to node (transform/kept_connections.py)
+    assert 0 < connections_opened(dbt_log) <= DBT_THREADS + 1 < nodes_run(dbt_log)
 
     # the same file, imported by a command that runs itself, with a dbt setting the kept parse was not
     # made with (so its dbt parses the project itself): the same gold
