@@ -26,6 +26,7 @@ from typing import Any
 from psycopg2 import sql
 
 from tracktracker_assets.settings import Settings
+from tracktracker_assets.transform.manifest import read_manifest
 from tracktracker_assets.transform.views import is_static, project_macros
 from tracktracker_assets.warehouse.build_state import STAGED_BY_LOAD, get_state, set_state
 from tracktracker_assets.warehouse.db import connect
@@ -81,7 +82,7 @@ def _fingerprint(manifest: dict[str, Any], models: list[StagedByLoad]) -> str:
 def untouched_staging(settings: Settings, manifest_path: Path) -> list[str]:
     """The staging models kept by load whose bronze table holds no load newer than theirs (none while
     a model or macro changed since the last successful build)."""
-    manifest = json.loads(manifest_path.read_text())
+    manifest = read_manifest(manifest_path)
     models = staged_by_load(manifest)
     if not models:
         return []
@@ -138,7 +139,7 @@ def tests_of_empty_staging(
     Not the tests of models left out whole (`left_out`, and the views and static tables when
     `static_left_out`): dbt leaves their tests out with them, and each name given to `--exclude` is
     one more search of the whole project before the build starts."""
-    manifest = json.loads(manifest_path.read_text())
+    manifest = read_manifest(manifest_path)
     sources = manifest.get("sources", {})
     staging = {
         uid: node
@@ -203,7 +204,7 @@ def _relation_empty(cur: Any, schema: str, name: str, *, missing: bool = False) 
 
 def mark_staging_built(settings: Settings, manifest_path: Path) -> None:
     """Stamp the staging models kept by load as this successful build ran them."""
-    manifest = json.loads(manifest_path.read_text())
+    manifest = read_manifest(manifest_path)
     conn = connect(settings.database_url)
     try:
         set_state(conn, STAGED_BY_LOAD, _fingerprint(manifest, staged_by_load(manifest)))

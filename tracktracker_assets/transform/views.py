@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from tracktracker_assets.settings import Settings
+from tracktracker_assets.transform.manifest import read_manifest
 from tracktracker_assets.warehouse.build_state import STATIC_NODES, get_state, set_state
 from tracktracker_assets.warehouse.db import connect
 
@@ -52,7 +53,7 @@ def _fingerprint(nodes: list[tuple[str, str, str]], macros: list[str]) -> str:
 
 
 def static_nodes_current(settings: Settings, manifest_path: Path) -> bool:
-    manifest = json.loads(manifest_path.read_text())
+    manifest = read_manifest(manifest_path)
     nodes = _static_nodes(manifest)
     fingerprint = _fingerprint(nodes, project_macros(manifest))
     conn = connect(settings.database_url)
@@ -71,7 +72,7 @@ def static_nodes_current(settings: Settings, manifest_path: Path) -> bool:
 
 
 def mark_static_nodes_built(settings: Settings, manifest_path: Path) -> None:
-    manifest = json.loads(manifest_path.read_text())
+    manifest = read_manifest(manifest_path)
     conn = connect(settings.database_url)
     try:
         set_state(conn, STATIC_NODES, _fingerprint(_static_nodes(manifest), project_macros(manifest)))
