@@ -96,3 +96,21 @@ def test_a_connection_that_cannot_be_reset_is_closed_and_the_next_opens_anew(man
     [other] = one(manager, "select pg_backend_pid()")
     assert other != backend
     manager.release()
+
+
+def test_a_nodes_statistics_are_published_when_it_is_done(manager, warehouse_url) -> None:
+    """A refresh records each model's live rows from PostgreSQL's statistics as dbt reports the model
+    (transform/assets.py): a kept connection publishes them at once, as a closed one does."""
+    manager.set_connection_name("model.tracktracker.a")
+    manager.begin()
+    manager.execute(f"insert into {PROBE} select generate_series(1, 3)")
+    manager.commit()
+    manager.release()
+    owner = connect(warehouse_url, autocommit=True)
+    with owner.cursor() as cur:
+        cur.execute(
+            "select n_tup_ins from pg_stat_user_tables where schemaname = 'public' and relname = %s",
+            (PROBE.split(".")[1],),
+        )
+        assert cur.fetchone() == (3,)
+    owner.close()

@@ -4,7 +4,8 @@ dbt closes a thread's connection when a node is done, and the thread's next node
 PostgreSQL backend started and authenticated (SCRAM), whose first statements then read every table's
 catalog entries again, for each of a refresh's ~30 models and tests. Kept open instead, a connection
 is left as a new one would be: the node's transaction rolled back (dbt commits what it keeps, and
-ends a test's reads by closing) and its temporary tables (an incremental model's new rows) dropped.
+ends a test's reads by closing), its temporary tables (an incremental model's new rows) dropped and
+its statistics published.
 dbt closes the connections at the end of its run as before; a connection that cannot be reset is
 closed, and the next node opens a new one.
 """
@@ -13,6 +14,11 @@ from __future__ import annotations
 
 import functools
 from typing import Any
+
+# the node's temporary tables dropped; and its table statistics (rows written) published as the
+# connection goes idle, as a closed connection's are, not up to a second later: a refresh records each
+# model's live rows from them as dbt reports it (transform/assets.py)
+RESET = "select pg_stat_force_next_flush(); discard temp"
 
 
 @functools.cache  # once per process
@@ -38,11 +44,11 @@ def keep_connections_between_nodes() -> None:
                 with handle.cursor() as cur:
                     if handle.get_transaction_status() in busy:
                         cur.execute("rollback")
-                    cur.execute("discard temp")
+                    cur.execute(RESET)
             else:
                 handle.rollback()
                 with handle.cursor() as cur:
-                    cur.execute("discard temp")
+                    cur.execute(RESET)
                 handle.commit()
         except Exception:
             return close(self)
