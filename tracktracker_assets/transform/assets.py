@@ -6,9 +6,9 @@ dbt data tests become asset checks. Unit tests are left to CI: they test SQL log
 """
 
 import shutil
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from dagster import AssetExecutionContext, AssetKey, AssetMaterialization, AssetsDefinition, AssetSpec, Output
 from dagster_dbt import (
@@ -45,6 +45,7 @@ from tracktracker_assets.warehouse.status import details_pending, newest_play_lo
 from tracktracker_assets.warehouse.zone_moves import take_in_zone_moves
 
 KEEP_TARGET_DIRS = 20
+T = TypeVar("T")
 
 
 class TrackTrackerTranslator(DagsterDbtTranslator):
@@ -108,32 +109,35 @@ def build_silver_gold(
         progress.report(progress.Event("dbt", message, 0, selected))
 
     with dbt_lock(settings, run_id=context.run_id, on_wait=waiting):
-        moved = _take_in_zone_moves(settings)  # first: a move is then a load like any other
-        if moved:
-            context.log.info(f"New time zone, local days and hours recomputed: {', '.join(moved)}")
-        changed = _listeners_changing(settings)
-        details_changed = _details_changing(settings)
-        rebuild = _full_refresh_pending(settings)
-        skip_static = not rebuild and static_nodes_current(settings, project.manifest_path)
-        if skip_static:
-            args += ["--exclude", EXCLUDE_STATIC]
-        if rebuild:
-            context.log.info(f"Rebuilding silver and gold from bronze ({rebuild}).")
-            args.append("--full-refresh")
-        unfinished = _mark_build(settings, context.run_id)
-        through = _newest_play_load(settings)  # before dbt starts: loads after it may be unseen
-        untouched = [] if rebuild else untouched_staging(settings, project.manifest_path)
-        if untouched:
-            context.log.info(f"No new loads for {', '.join(untouched)}: left out with their tests.")
-            args += ["--exclude", " ".join(untouched)]  # one value: its selectors, space-separated
-        vacuous = []
-        if not rebuild:
-            vacuous = tests_of_empty_staging(
-                settings, project.manifest_path, untouched, static_left_out=skip_static
-            )
-        if vacuous:
-            context.log.info(f"{len(vacuous)} data tests of staging tables without a row left out.")
-            args += ["--exclude", " ".join(vacuous)]
+        # the checks before dbt on one connection (a connection each cost ~5 ms, and a new backend's
+        # first questions read the catalog again); each ends its transaction, none is left open
+        with connection(settings.database_url) as checks:
+            moved = _asked(checks, take_in_zone_moves)  # first: a move is then a load like any other
+            if moved:
+                context.log.info(f"New time zone, local days and hours recomputed: {', '.join(moved)}")
+            changed = _asked(checks, users_with_pending_loads)
+            details_changed = _asked(checks, details_pending)
+            rebuild = _asked(checks, full_refresh_pending)
+            skip_static = not rebuild and static_nodes_current(settings, project.manifest_path, checks)
+            if skip_static:
+                args += ["--exclude", EXCLUDE_STATIC]
+            if rebuild:
+                context.log.info(f"Rebuilding silver and gold from bronze ({rebuild}).")
+                args.append("--full-refresh")
+            unfinished = _asked(checks, lambda conn: _mark_build(conn, context.run_id))
+            through = _asked(checks, newest_play_load)  # before dbt starts: loads after it may be unseen
+            untouched = [] if rebuild else untouched_staging(settings, project.manifest_path, checks)
+            if untouched:
+                context.log.info(f"No new loads for {', '.join(untouched)}: left out with their tests.")
+                args += ["--exclude", " ".join(untouched)]  # one value: its selectors, space-separated
+            vacuous = []
+            if not rebuild:
+                vacuous = tests_of_empty_staging(
+                    settings, project.manifest_path, untouched, static_left_out=skip_static, conn=checks
+                )
+            if vacuous:
+                context.log.info(f"{len(vacuous)} data tests of staging tables without a row left out.")
+                args += ["--exclude", " ".join(vacuous)]
         if unfinished:
             context.log.info(f"Run {unfinished[:8]}'s build did not finish; this build completes it.")
         # each model's and test's event is recorded as dbt reports it, while dbt goes on with the next
@@ -158,49 +162,19 @@ def build_silver_gold(
     _prune_target_dirs(settings.dbt_target_dir)
 
 
-def _take_in_zone_moves(settings: Settings) -> list[str]:
-    conn = connect(settings.database_url)
+def _asked(conn: Any, check: Callable[[Any], T]) -> T:
+    """A check's answer on the step's one connection, its transaction ended (a check that writes commits)."""
     try:
-        return take_in_zone_moves(conn)
+        return check(conn)
     finally:
-        conn.close()
+        conn.rollback()
 
 
-def _listeners_changing(settings: Settings) -> set[str]:
-    """Whose gold this build changes (their dashboards' cache is then renewed)."""
-    conn = connect(settings.database_url)
-    try:
-        return users_with_pending_loads(conn)
-    finally:
-        conn.close()
-
-
-def _details_changing(settings: Settings) -> bool:
-    """Whether this build takes in catalog details (genres, years, names) that change charts."""
-    conn = connect(settings.database_url)
-    try:
-        return details_pending(conn)
-    finally:
-        conn.close()
-
-
-def _mark_build(settings: Settings, run_id: str) -> str | None:
+def _mark_build(conn: Any, run_id: str) -> str | None:
     """Set the build-in-progress marker; returns the run id of a build that left one behind."""
-    conn = connect(settings.database_url)
-    try:
-        previous = unfinished_build(conn)
-        set_state(conn, BUILD_IN_PROGRESS, run_id)
-    finally:
-        conn.close()
+    previous = unfinished_build(conn)
+    set_state(conn, BUILD_IN_PROGRESS, run_id)
     return previous
-
-
-def _newest_play_load(settings: Settings) -> int:
-    conn = connect(settings.database_url)
-    try:
-        return newest_play_load(conn)
-    finally:
-        conn.close()
 
 
 def _unmark_build(settings: Settings, *, full_refresh: bool = False, built_through: int = 0) -> None:
@@ -214,14 +188,6 @@ def _unmark_build(settings: Settings, *, full_refresh: bool = False, built_throu
         conn.close()
 
 
-def _full_refresh_pending(settings: Settings) -> str | None:
-    conn = connect(settings.database_url)
-    try:
-        return full_refresh_pending(conn)
-    finally:
-        conn.close()
-
-
 def _key(event: Output | AssetMaterialization) -> AssetKey:
     if isinstance(event, AssetMaterialization):
         return event.asset_key
@@ -230,8 +196,9 @@ def _key(event: Output | AssetMaterialization) -> AssetKey:
 
 def _with_row_count(conn: Any, event: Output | AssetMaterialization) -> Output | AssetMaterialization:
     """The event with its table's live rows from PostgreSQL's statistics (dbt's node has committed
-    and closed its connection by then): exact enough for metadata and free, where count(*) per model
-    would grow with the history. conn: autocommit, so each question sees the statistics as they are."""
+    and its connection published its statistics by then: transform/kept_connections.py): exact enough
+    for metadata and free, where count(*) per model would grow with the history. conn: autocommit,
+    so each question sees the statistics as they are."""
     key = _key(event)
     if len(key.path) != 2 or key.path[0] not in ("silver", "gold"):
         return event

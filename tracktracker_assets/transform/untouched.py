@@ -29,7 +29,7 @@ from tracktracker_assets.settings import Settings
 from tracktracker_assets.transform.manifest import read_manifest
 from tracktracker_assets.transform.views import is_static, project_macros
 from tracktracker_assets.warehouse.build_state import STAGED_BY_LOAD, get_state, set_state
-from tracktracker_assets.warehouse.db import connect
+from tracktracker_assets.warehouse.db import connect, lent_or_own
 
 # how a staging model's SQL reads only the loads newer than its own (macros/staged_by_load.sql,
 # macros/watermark.sql)
@@ -79,15 +79,15 @@ def _fingerprint(manifest: dict[str, Any], models: list[StagedByLoad]) -> str:
     return hashlib.sha256(json.dumps([stamped, project_macros(manifest)]).encode()).hexdigest()
 
 
-def untouched_staging(settings: Settings, manifest_path: Path) -> list[str]:
+def untouched_staging(settings: Settings, manifest_path: Path, conn: Any | None = None) -> list[str]:
     """The staging models kept by load whose bronze table holds no load newer than theirs (none while
-    a model or macro changed since the last successful build)."""
+    a model or macro changed since the last successful build). conn: a connection to use instead of
+    one of its own (left without a transaction)."""
     manifest = read_manifest(manifest_path)
     models = staged_by_load(manifest)
     if not models:
         return []
-    conn = connect(settings.database_url)
-    try:
+    with lent_or_own(settings.database_url, conn) as conn:
         if get_state(conn, STAGED_BY_LOAD) != _fingerprint(manifest, models):
             return []
         with conn.cursor() as cur:
@@ -113,14 +113,16 @@ def untouched_staging(settings: Settings, manifest_path: Path) -> list[str]:
                 )
                 if cur.fetchone()[0]:
                     untouched.append(m.model)
-        conn.rollback()
         return untouched
-    finally:
-        conn.close()
 
 
 def tests_of_empty_staging(
-    settings: Settings, manifest_path: Path, left_out: list[str], *, static_left_out: bool = False
+    settings: Settings,
+    manifest_path: Path,
+    left_out: list[str],
+    *,
+    static_left_out: bool = False,
+    conn: Any | None = None,
 ) -> list[str]:
     """The data tests that read only staging models without a row. A listener's first build runs every
     staging model, most of them for services nobody used (~80 data tests of empty tables and views,
@@ -138,7 +140,8 @@ def tests_of_empty_staging(
 
     Not the tests of models left out whole (`left_out`, and the views and static tables when
     `static_left_out`): dbt leaves their tests out with them, and each name given to `--exclude` is
-    one more search of the whole project before the build starts."""
+    one more search of the whole project before the build starts. conn: a connection to use instead of
+    one of its own (left without a transaction)."""
     manifest = read_manifest(manifest_path)
     sources = manifest.get("sources", {})
     staging = {
@@ -150,13 +153,8 @@ def tests_of_empty_staging(
     }
     if not staging:
         return []
-    conn = connect(settings.database_url)
-    try:
-        with conn.cursor() as cur:
-            empty = _empty_staging(cur, staging, sources)
-        conn.rollback()
-    finally:
-        conn.close()
+    with lent_or_own(settings.database_url, conn) as conn, conn.cursor() as cur:
+        empty = _empty_staging(cur, staging, sources)
     empty -= {
         uid
         for uid, node in staging.items()

@@ -21,7 +21,7 @@ from typing import Any
 from tracktracker_assets.settings import Settings
 from tracktracker_assets.transform.manifest import read_manifest
 from tracktracker_assets.warehouse.build_state import STATIC_NODES, get_state, set_state
-from tracktracker_assets.warehouse.db import connect
+from tracktracker_assets.warehouse.db import connect, lent_or_own
 
 EXCLUDE_STATIC = "config.materialized:view tag:static"
 
@@ -52,12 +52,12 @@ def _fingerprint(nodes: list[tuple[str, str, str]], macros: list[str]) -> str:
     return hashlib.sha256(json.dumps([nodes, macros]).encode()).hexdigest()
 
 
-def static_nodes_current(settings: Settings, manifest_path: Path) -> bool:
+def static_nodes_current(settings: Settings, manifest_path: Path, conn: Any | None = None) -> bool:
+    """conn: a connection to use instead of one of its own (left without a transaction)."""
     manifest = read_manifest(manifest_path)
     nodes = _static_nodes(manifest)
     fingerprint = _fingerprint(nodes, project_macros(manifest))
-    conn = connect(settings.database_url)
-    try:
+    with lent_or_own(settings.database_url, conn) as conn:
         if get_state(conn, STATIC_NODES) != fingerprint:
             return False
         with conn.cursor() as cur:
@@ -67,8 +67,6 @@ def static_nodes_current(settings: Settings, manifest_path: Path) -> bool:
                 ([n[0] for n in nodes], [n[1] for n in nodes]),
             )
             return cur.fetchone()[0] == len(nodes)
-    finally:
-        conn.close()
 
 
 def mark_static_nodes_built(settings: Settings, manifest_path: Path) -> None:

@@ -31,6 +31,23 @@ def connection(url: str, *, autocommit: bool = False) -> Iterator[Any]:
         conn.close()
 
 
+@contextmanager
+def lent_or_own(url: str, lent: Any | None) -> Iterator[Any]:
+    """The connection a caller lent, left without a transaction after use (what the user of it wanted
+    kept, it committed), else a connection of its own, closed after use."""
+    if lent is not None:
+        try:
+            yield lent
+        finally:
+            lent.rollback()
+        return
+    conn = connect(url)
+    try:
+        yield conn
+    finally:
+        conn.close()
+
+
 def query(
     url: str, sql: str, params: Sequence[Any] | dict[str, Any] | None = None
 ) -> tuple[list[str], list[tuple]]:
