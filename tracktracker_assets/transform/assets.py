@@ -38,7 +38,7 @@ from tracktracker_assets.warehouse.build_state import (
     set_state,
     unfinished_build,
 )
-from tracktracker_assets.warehouse.db import connect, connection
+from tracktracker_assets.warehouse.db import connect, connection, ended_after_use
 from tracktracker_assets.warehouse.locks import dbt_lock
 from tracktracker_assets.warehouse.maintenance import BULK_ROWS, vacuum_after_bulk_writes
 from tracktracker_assets.warehouse.status import details_pending, newest_play_load, users_with_pending_loads
@@ -164,10 +164,8 @@ def build_silver_gold(
 
 def _asked(conn: Any, check: Callable[[Any], T]) -> T:
     """A check's answer on the step's one connection, its transaction ended (a check that writes commits)."""
-    try:
+    with ended_after_use(conn):
         return check(conn)
-    finally:
-        conn.rollback()
 
 
 def _mark_build(conn: Any, run_id: str) -> str | None:

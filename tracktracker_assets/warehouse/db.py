@@ -32,14 +32,22 @@ def connection(url: str, *, autocommit: bool = False) -> Iterator[Any]:
 
 
 @contextmanager
+def ended_after_use(conn: Any) -> Iterator[Any]:
+    """conn, left without a transaction after use (what its user wanted kept, it committed): a
+    connection that several checks share in turn, none leaving the next a transaction open."""
+    try:
+        yield conn
+    finally:
+        conn.rollback()
+
+
+@contextmanager
 def lent_or_own(url: str, lent: Any | None) -> Iterator[Any]:
-    """The connection a caller lent, left without a transaction after use (what the user of it wanted
-    kept, it committed), else a connection of its own, closed after use."""
+    """The connection a caller lent, ended after use (ended_after_use), else a connection of its own,
+    closed after use."""
     if lent is not None:
-        try:
+        with ended_after_use(lent):
             yield lent
-        finally:
-            lent.rollback()
         return
     conn = connect(url)
     try:
