@@ -30,11 +30,11 @@ def warm_up() -> str:
         load()
     from tracktracker_assets.settings import get_settings
     from tracktracker_assets.transform import parsed
-
-    warmed = parsed.parse(get_settings())
     from tracktracker_assets.transform.manifest import read_manifest
 
-    manifest = get_settings().dbt_target_dir / "manifest.json"
+    settings = get_settings()
+    warmed = parsed.parse(settings)
+    manifest = settings.dbt_target_dir / "manifest.json"
     if manifest.exists():
         read_manifest(manifest)  # a refresh's checks read it: each fork inherits this parse
     # as a command that runs itself has it: a library that calls logging.basicConfig() when imported

@@ -115,6 +115,8 @@ def build_silver_gold(
             moved = _asked(checks, take_in_zone_moves)  # first: a move is then a load like any other
             if moved:
                 context.log.info(f"New time zone, local days and hours recomputed: {', '.join(moved)}")
+            # whose gold this build changes (their dashboards' cache is then renewed), and whether it
+            # takes in catalog details (genres, years, names) that change charts
             changed = _asked(checks, users_with_pending_loads)
             details_changed = _asked(checks, details_pending)
             rebuild = _asked(checks, full_refresh_pending)
