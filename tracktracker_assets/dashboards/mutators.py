@@ -24,6 +24,8 @@ action log keeps, whom a listener may see.
 - `let_static_files_be_cached`, `answer_the_favicon`, `serialise_time_range_parsing` (part of
   `mutate_app`): static answers save no session (the browser keeps Superset's scripts across
   sign-ins), /favicon.ico leads to Superset's icon, and time ranges are parsed one at a time.
+- `check_each_permission_once_a_request` (part of `mutate_app`): a role's permission is looked up in
+  the metadata database once per request, not at every check.
 
 Superset imports superset_config.py while it builds its own configuration: Superset is imported here
 only inside the functions, when they run.
@@ -319,6 +321,7 @@ def mutate_app(app: Any) -> None:
     let_static_files_be_cached(app)
     answer_the_favicon(app)
     serialise_time_range_parsing()
+    check_each_permission_once_a_request(app)
 
 
 # Superset's frontend posts its event log here in the background (a beacon, about a second after a page
@@ -469,3 +472,31 @@ def _declare_related_filters(app: Any) -> None:
             if kind is not None and not any(entry[1] is kind for entry in filters.get(field, [])):
                 filters.setdefault(field, []).append(["id", kind, lambda: []])
         view.base_related_field_filters = filters
+
+
+# the key a request's answered permission checks are kept under in flask.g
+PERMISSIONS_ASKED = "_tracktracker_permissions_asked"
+
+
+def check_each_permission_once_a_request(app: Any) -> None:
+    """Flask-AppBuilder asks the metadata database whether a user's roles hold a permission at every
+    check, and Superset checks the same few many times a request: one listener's dashboard (33
+    requests) sent 546 such queries, 21 distinct, `all_database_access` alone 207 times. Within a
+    request the answer cannot change, so each is asked once a request; outside one (Superset's own
+    commands, which change permissions as they go) every check still asks."""
+    from flask import g, has_request_context
+
+    manager = app.appbuilder.sm
+    ask = manager.exist_permission_on_roles
+
+    @functools.wraps(ask)
+    def exist_permission_on_roles(view_name: str, permission_name: str, role_ids: list[int]) -> bool:
+        if not has_request_context():
+            return ask(view_name, permission_name, role_ids)
+        asked = g.setdefault(PERMISSIONS_ASKED, {})
+        key = (view_name, permission_name, tuple(sorted(role_ids)))
+        if key not in asked:
+            asked[key] = ask(view_name, permission_name, role_ids)
+        return asked[key]
+
+    manager.exist_permission_on_roles = exist_permission_on_roles
