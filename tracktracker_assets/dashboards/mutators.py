@@ -481,9 +481,10 @@ PERMISSIONS_ASKED = "_tracktracker_permissions_asked"
 def check_each_permission_once_a_request(app: Any) -> None:
     """Flask-AppBuilder asks the metadata database whether a user's roles hold a permission at every
     check, and Superset checks the same few many times a request: one listener's dashboard (33
-    requests) sent 546 such queries, 21 distinct, `all_database_access` alone 207 times. Within a
-    request the answer cannot change, so each is asked once a request; outside one (Superset's own
-    commands, which change permissions as they go) every check still asks."""
+    requests) sent 546 such queries, 21 distinct, `all_database_access` alone 207 times. So each is
+    asked once a request: a change to a role (the admin's own request, provisioning) counts from the
+    next request on, as Superset checks access on entering a request anyway. Outside a request
+    (Superset's own commands, which change permissions as they go) every check still asks."""
     from flask import g, has_request_context
 
     manager = app.appbuilder.sm
