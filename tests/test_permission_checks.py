@@ -39,13 +39,16 @@ def test_a_request_asks_each_check_once() -> None:
     with app.test_request_context("/api/v1/chart/data"):
         answers = [check("all_database_access", "all_database_access", [7]) for _ in range(5)]
         answers += [check("all_datasource_access", "all_datasource_access", [7]) for _ in range(3)]
-        # the same roles in another order are the same question; other roles are another
         assert check("all_database_access", "all_database_access", [7]) is True
+        # the same roles in another order are the same question; other roles are another
+        assert check("all_database_access", "all_database_access", [7, 9]) is False
+        assert check("all_database_access", "all_database_access", [9, 7]) is False
         assert check("all_database_access", "all_database_access", [8]) is False
     assert answers == [True] * 5 + [False] * 3
     assert roles.asked == [
         ("all_database_access", "all_database_access", (7,)),
         ("all_datasource_access", "all_datasource_access", (7,)),
+        ("all_database_access", "all_database_access", (7, 9)),
         ("all_database_access", "all_database_access", (8,)),
     ]
 
