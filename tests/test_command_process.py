@@ -301,3 +301,27 @@ def test_the_kept_parse_serves_only_the_dbt_command_it_was_made_for(monkeypatch)
     assert parsed.usable(argv, {**refresh, "DBT_TARGET": "ci"}, "/") is None
     monkeypatch.setattr(parsed, "_parsed", None)  # none kept (the project did not parse)
     assert parsed.usable(argv, refresh, "/") is None
+
+
+def test_the_warm_up_loads_nothing_that_reads_the_callers_terminal_or_time_zone(tmp_path) -> None:
+    """A fork inherits what the warm-up imported. A module that reads the environment when imported
+    must be imported in the fork, after it took on the caller's: the CLI's own (its console reads the
+    terminal) and babel's local time zone (through dbt's agate helper) stay out of the warm-up."""
+    env = {**os.environ, "TRACKTRACKER_HOME": str(tmp_path)}
+    probe = textwrap.dedent(
+        """
+        import sys
+        from tracktracker_assets.cli import command_server
+        from tracktracker_assets.transform import parsed
+
+        parsed.parse = lambda settings: "not parsed"  # the project's parse: not what this test is about
+        command_server.warm_up()
+        missing = [m for m in command_server.IMPORTED_LATER if m not in sys.modules]
+        readers = ("babel.localtime", "tracktracker_assets.cli.main", "tracktracker_assets.cli.output")
+        loaded = [m for m in readers if m in sys.modules]
+        print(missing, loaded)
+        sys.exit(0 if not missing and not loaded else 3)
+        """
+    )
+    result = subprocess.run([sys.executable, "-c", probe], env=env, cwd=REPO, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr[-2000:]
