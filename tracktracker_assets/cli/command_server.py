@@ -39,6 +39,7 @@ IMPORTED_LATER = (
     "dbt.graph.thread_pool",
     "dbt.parser.sql",
     "multiprocessing.dummy",
+    "tracktracker_assets.transform.behavior_flags",
     "tracktracker_assets.transform.kept_connections",
     "tracktracker_assets.transform.node_order",
     "tracktracker_assets.transform.type_testers",

@@ -111,12 +111,14 @@ def usable(argv: list[str], environ: Mapping[str, str], cwd: str) -> Parsed | No
 
 def main() -> None:
     """dbt as the command line asks, given the kept parse when it applies; dbt's exit status."""
+    from tracktracker_assets.transform.behavior_flags import name_flag_sources_without_reading_code
     from tracktracker_assets.transform.kept_connections import keep_connections_between_nodes
     from tracktracker_assets.transform.node_order import start_marked_nodes_early
     from tracktracker_assets.transform.type_testers import reuse_type_testers
     from tracktracker_assets.transform.unlogged_events import skip_unlogged_events
 
     skip_unlogged_events()
+    name_flag_sources_without_reading_code()
     reuse_type_testers()
     keep_connections_between_nodes()
     start_marked_nodes_early()
