@@ -11,7 +11,7 @@ import pytest
 from tests.conftest import REAL_DATA
 from tracktracker_assets.exports.errors import ImportProblem
 from tracktracker_assets.exports.inbox import drop_into_inbox, process_file
-from tracktracker_assets.exports.sources import zip_entries
+from tracktracker_assets.exports.sources import first_corrupt_member, zip_entries
 
 EXT = REAL_DATA / "spotify-extended"
 ACC = REAL_DATA / "spotify-account"
@@ -112,6 +112,25 @@ def test_zip_entry_lying_about_its_size_is_stopped(tmp_path: Path) -> None:
             while stream.read(1 << 16):
                 pass
     assert "liar.zip" in str(info.value)
+
+
+def test_the_first_corrupt_member_is_the_one_testzip_names(tmp_path: Path) -> None:
+    """The checksums are checked on threads, each member once; the member named is the first that
+    fails in the archive's order, as ZipFile.testzip() names it, whichever thread found it."""
+    path = tmp_path / "members.zip"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as zf:
+        for n in range(7):
+            zf.writestr(f"Streaming_History_Audio_{n}.json", (f"[{n}]" + " " * (n * 5000)).encode())
+        zf.writestr("folder/", b"")
+    good = path.read_bytes()
+    assert first_corrupt_member(path, zipfile.ZipFile(path).infolist()) is None
+    data = bytearray(good)
+    for n in (5, 2):  # stored, not compressed: a changed byte fails only the checksum
+        data[data.index(f"[{n}]".encode())] = ord("{")
+    path.write_bytes(bytes(data))
+    with zipfile.ZipFile(path) as zf:
+        assert zf.testzip() == "Streaming_History_Audio_2.json"
+        assert first_corrupt_member(path, zf.infolist()) == "Streaming_History_Audio_2.json"
 
 
 def test_corrupt_zip(settings, conn, tmp_path: Path) -> None:

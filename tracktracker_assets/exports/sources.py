@@ -14,6 +14,7 @@ import stat
 import zipfile
 import zlib
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -29,6 +30,7 @@ MAX_TOTAL_BYTES = 64 << 30
 HISTORY_SUFFIXES = frozenset({".json", ".jsonl", ".csv", ".html", ".htm", ".xlsx"})
 NESTED_ZIP_SUFFIX = ".zip"
 MAX_NESTED_ZIP_BYTES = 1 << 30
+CHECKERS = 2  # threads that check a ZIP's checksums (first_corrupt_member)
 
 
 NOT_REGULAR_HINT = (
@@ -260,7 +262,7 @@ def zip_entries(path: Path, *, max_total_bytes: int = MAX_TOTAL_BYTES) -> list[Z
                 nested.append(info)
         # check every CRC before loading anything, so a corrupt archive loads nothing at all
         try:
-            bad = zf.testzip()
+            bad = first_corrupt_member(path, infos)
         except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError) as exc:
             raise ImportProblem(name, f"the ZIP is corrupt ({exc}).", hint=RE_EXPORT_HINT) from None
         if bad is not None:
@@ -270,6 +272,37 @@ def zip_entries(path: Path, *, max_total_bytes: int = MAX_TOTAL_BYTES) -> list[Z
         for info in nested:
             entries.extend(_nested_entries(path, zf, info, max_total_bytes - total))
     return entries
+
+
+def first_corrupt_member(path: Path, infos: list[zipfile.ZipInfo]) -> str | None:
+    """ZipFile.testzip() on CHECKERS threads: the first member (in the archive's order) whose data
+    fails its checksum, else None; any other error reading one is raised. zlib and crc32 let go of
+    the GIL, so the threads inflate on as many cores (a ten-year Spotify ZIP, 134 MB inflated: 0.28 s
+    on one core). Each thread reads through a ZipFile of its own: one file handle cannot seek for two."""
+    members = [info for info in infos if not info.is_dir()]
+    shares: list[list[zipfile.ZipInfo]] = [[] for _ in range(CHECKERS)]
+    loads = [0] * CHECKERS
+    for info in sorted(members, key=lambda info: -info.file_size):  # the largest first, to the lightest
+        lightest = loads.index(min(loads))
+        shares[lightest].append(info)
+        loads[lightest] += info.file_size
+    with ThreadPoolExecutor(max_workers=CHECKERS) as pool:
+        found = list(pool.map(lambda share: _corrupt_members(path, share), shares))
+    corrupt = {name for names in found for name in names}
+    return next((info.filename for info in members if info.filename in corrupt), None)
+
+
+def _corrupt_members(path: Path, infos: list[zipfile.ZipInfo]) -> list[str]:
+    corrupt = []
+    with zipfile.ZipFile(path) as zf:
+        for info in infos:
+            try:
+                with zf.open(info) as member:
+                    while member.read(1 << 20):
+                        pass
+            except zipfile.BadZipFile:
+                corrupt.append(info.filename)
+    return corrupt
 
 
 def _nested_entries(
