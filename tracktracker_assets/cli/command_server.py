@@ -12,8 +12,9 @@ from tracktracker_assets.services import command_process
 
 # What a fork would otherwise import on the way (~0.1 s of each import command: ~55 ms in the command's
 # fork, ~40 ms in its refresh's dbt fork), found by listing the modules a fork added to sys.modules.
-# Left out: the CLI's own modules and rich's (see warm_up), and dbt's agate helper, whose babel takes the
-# local time zone from the environment when imported (a caller's may differ).
+# Left out, as they read the caller's environment when imported (a caller's may differ): the CLI's own
+# modules and rich's (the console reads the terminal, see warm_up; the table of character widths
+# follows UNICODE_VERSION), and dbt's agate helper (its babel takes the local time zone).
 IMPORTED_LATER = (
     # running a job in process, the instance's parts that are built when it is
     "dagster._core.execution.execute_in_process",
