@@ -21,6 +21,7 @@ from pathlib import Path, PurePosixPath
 from typing import IO
 
 from tracktracker_assets.exports.errors import RE_EXPORT_HINT, ImportProblem
+from tracktracker_assets.services.shares import largest_first
 
 MAX_ENTRIES = 10_000
 MAX_RATIO = 200  # JSON compresses ~10-20x; a bomb compresses thousands of times
@@ -280,13 +281,8 @@ def first_corrupt_member(path: Path, infos: list[zipfile.ZipInfo]) -> str | None
     the GIL, so the threads inflate on as many cores (a ten-year Spotify ZIP, 134 MB inflated: 0.28 s
     on one core). Each thread reads through a ZipFile of its own: one file handle cannot seek for two."""
     members = [info for info in infos if not info.is_dir()]
-    shares: list[list[zipfile.ZipInfo]] = [[] for _ in range(CHECKERS)]
-    loads = [0] * CHECKERS
-    for info in sorted(members, key=lambda info: -info.file_size):  # the largest first, to the lightest
-        lightest = loads.index(min(loads))
-        shares[lightest].append(info)
-        loads[lightest] += info.file_size
-    with ThreadPoolExecutor(max_workers=CHECKERS) as pool:
+    shares = largest_first(members, lambda info: info.file_size, CHECKERS)
+    with ThreadPoolExecutor(max_workers=max(len(shares), 1)) as pool:
         found = list(pool.map(lambda share: _corrupt_members(path, share), shares))
     corrupt = {name for names in found for name in names}
     return next((info.filename for info in members if info.filename in corrupt), None)

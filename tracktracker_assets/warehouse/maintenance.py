@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from psycopg2 import sql
 
+from tracktracker_assets.services.shares import largest_first
 from tracktracker_assets.settings import Settings
 from tracktracker_assets.warehouse.db import connection
 
@@ -34,20 +35,14 @@ def vacuum_after_bulk_writes(settings: Settings, min_rows: int = BULK_ROWS) -> l
         tables = cur.fetchall()
     if not tables:  # a small refresh: nothing to vacuum
         return []
-    # the largest first, each to the session with the least to do so far
-    shares: list[list[tuple[str, str]]] = [[] for _ in range(min(SESSIONS, len(tables)))]
-    loads = [0] * len(shares)
-    for schema, table, size in tables:
-        lightest = loads.index(min(loads))
-        shares[lightest].append((schema, table))
-        loads[lightest] += size
+    shares = largest_first(tables, lambda table: table[2], SESSIONS)
     with ThreadPoolExecutor(max_workers=len(shares)) as pool:
         for done in [pool.submit(_vacuum, settings.database_url, share) for share in shares]:
             done.result()
     return sorted(f"{schema}.{table}" for schema, table, _ in tables)
 
 
-def _vacuum(url: str, tables: list[tuple[str, str]]) -> None:
+def _vacuum(url: str, tables: list[tuple[str, str, int]]) -> None:
     with connection(url, autocommit=True) as conn, conn.cursor() as cur:
-        names = sql.SQL(", ").join(sql.Identifier(schema, table) for schema, table in tables)
+        names = sql.SQL(", ").join(sql.Identifier(schema, table) for schema, table, _ in tables)
         cur.execute(sql.SQL("vacuum (analyze) {}").format(names))
