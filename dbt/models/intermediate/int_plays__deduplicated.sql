@@ -75,6 +75,10 @@
 {% set tiers = play_tiers(play_sources()) %}
 {% set identity_keys = ['spotify_track_id', 'isrc', 'recording_mbid', 'names_key'] %}
 {% set match_rounds = 3 %}
+{#- what an absorbed row leaves its event (its lineage and durations), carried from the row's probe to
+    its match so that no absorbed row of tiers 4+ is read from staging again #}
+{% set lineage_columns = ['source', 'service', 'content_uri', 'ms_played', 'is_ms_played_estimated',
+    'media_duration_ms', 'load_id'] %}
 
 with
 
@@ -306,7 +310,7 @@ reach as (
             f.match_end is not null
                 or date_part('epoch', f.match_start) + {{ reach_s }} + 0.001 >= (f.start_hour + 1) * 3600 as probes_hour_after
         from (
-            select {{ match_fields }}
+            select {{ match_fields }}, {% for c in lineage_columns %}{{ c }} as row_{{ c }}{{ ', ' if not loop.last }}{% endfor %}
             from candidates
             where source_tier > 3 and {{ identity_columns[key] }} is not null
             offset 0
@@ -329,6 +333,9 @@ pairs as (
         a.play_id as row_id,
         a.source_tier as row_tier,
         b.play_id as other_id,
+        {%- for c in lineage_columns %}
+        a.row_{{ c }},
+        {%- endfor %}
         least({{ start_gap }}, {{ end_gap }}) as distance
     from {{ key }}_probes as a
     -- the hour first: PostgreSQL sorts by these in this order, and an integer splits the rows fastest
@@ -376,15 +383,35 @@ tier_{{ t.tier }}_absorbed_before as not materialized (
     {%- endfor %}
 ),
 
--- tier {{ t.tier }} ({{ t.model }}): its rows' candidate events (an absorbed row stands for its event)
+-- tier {{ t.tier }} ({{ t.model }}): its rows' candidate events (an absorbed row stands for its event, so a
+-- row may reach one event through several pairs: the nearest counts). When no row was absorbed before
+-- this tier, every pair's earlier row is its own event and a pair is unique per row and earlier row
+-- (one identity, one probed hour): the pairs are the candidates as they are, neither looked up nor
+-- grouped. Which branch runs is decided once, before either reads a pair.
 tier_{{ t.tier }}_candidates as (
     select
         p.row_id,
+        p.other_id as event_id,
+        p.distance,
+        {%- for c in lineage_columns %}
+        p.row_{{ c }}{{ ',' if not loop.last }}
+        {%- endfor %}
+    from pairs as p
+    where p.row_tier = {{ t.tier }}
+        and not exists (select 1 from tier_{{ t.tier }}_absorbed_before)
+    union all
+    select
+        p.row_id,
         coalesce(x.event_id, p.other_id) as event_id,
-        min(p.distance) as distance
+        min(p.distance) as distance,
+        {%- for c in lineage_columns %}
+        -- the row's own, the same in each of its pairs
+        any_value(p.row_{{ c }}) as row_{{ c }}{{ ',' if not loop.last }}
+        {%- endfor %}
     from pairs as p
     left join tier_{{ t.tier }}_absorbed_before as x on x.row_id = p.other_id
     where p.row_tier = {{ t.tier }}
+        and exists (select 1 from tier_{{ t.tier }}_absorbed_before)
     group by 1, 2
 ),
 
@@ -401,7 +428,7 @@ tier_{{ t.tier }}_counted as (
 ),
 
 tier_{{ t.tier }}_contested as (
-    select row_id, event_id, distance
+    select row_id, event_id, distance{% for c in lineage_columns %}, row_{{ c }}{% endfor %}
     from tier_{{ t.tier }}_counted
     where row_candidates > 1 or event_candidates > 1
 ),
@@ -413,11 +440,14 @@ tier_{{ t.tier }}_contested as (
 {%- for round in range(1, match_rounds + 1) %}
 {%- set round_input = 'tier_' ~ t.tier ~ '_contested' if round == 1 else 'tier_' ~ t.tier ~ '_left_' ~ (round - 1) %}
 tier_{{ t.tier }}_round_{{ round }} as (
-    select row_id, event_id
+    select row_id, event_id{% for c in lineage_columns %}, row_{{ c }}{% endfor %}
     from (
         select
             c.row_id,
             c.event_id,
+            {%- for c in lineage_columns %}
+            c.row_{{ c }},
+            {%- endfor %}
             row_number() over (partition by c.row_id order by c.distance, c.event_id) as event_rank,
             row_number() over (partition by c.event_id order by c.distance, c.row_id) as row_rank
         from {{ round_input }} as c
@@ -435,11 +465,12 @@ tier_{{ t.tier }}_left_{{ round }} as (
 {%- endif %}
 {%- endfor %}
 
+{%- set carried %}row_id, event_id{% for c in lineage_columns %}, row_{{ c }}{% endfor %}{% endset %}
 tier_{{ t.tier }}_matches as (
-    select row_id, event_id from tier_{{ t.tier }}_counted where row_candidates = 1 and event_candidates = 1
+    select {{ carried }} from tier_{{ t.tier }}_counted where row_candidates = 1 and event_candidates = 1
     {%- for round in range(1, match_rounds + 1) %}
     union all
-    select row_id, event_id from tier_{{ t.tier }}_round_{{ round }}
+    select {{ carried }} from tier_{{ t.tier }}_round_{{ round }}
     {%- endfor %}
 ),
 {%- endfor %}
@@ -451,6 +482,28 @@ absorbed as (
     {%- for t in tiers %}
     union all
     select row_id, event_id from tier_{{ t.tier }}_matches
+    {%- endfor %}
+),
+
+-- the absorbed rows with what each leaves its event: Spotify's own from their staging rows (an absorbed
+-- row is never of the first tier: extended history wins every match it is in), the other tiers' as
+-- their matches carry them. Not stored: the few events that absorbed several read it again
+absorbed_rows as not materialized (
+    select
+        x.event_id, c.play_id, c.source_tier,
+        {%- for c in lineage_columns %}
+        c.{{ c }}{{ ',' if not loop.last }}
+        {%- endfor %}
+    from spotify_absorbed as x
+    join candidates as c on c.play_id = x.play_id and c.source_tier in (2, 3)
+    {%- for t in tiers %}
+    union all
+    select
+        m.event_id, m.row_id, {{ t.tier }},
+        {%- for c in lineage_columns %}
+        m.row_{{ c }}{{ ',' if not loop.last }}
+        {%- endfor %}
+    from tier_{{ t.tier }}_matches as m
     {%- endfor %}
 ),
 
@@ -483,7 +536,7 @@ shared_events as (
 
 linked_once as (
     select
-        x.event_id,
+        c.event_id,
         array[c.source] as sources,
         array[c.service] as services,
         c.content_uri,
@@ -498,15 +551,13 @@ linked_once as (
         c.source as linked_source,
         c.load_id as linked_load_id,
         null::jsonb as linked_rows
-    from absorbed as x
-    -- an absorbed row is never of the first tier (extended history wins every match it is in)
-    join candidates as c on c.play_id = x.play_id and c.source_tier > 1
-    where not exists (select 1 from shared_events as s where s.event_id = x.event_id)
+    from absorbed_rows as c
+    where not exists (select 1 from shared_events as s where s.event_id = c.event_id)
 ),
 
 linked_several as (
     select
-        x.event_id,
+        c.event_id,
         array_agg(c.source) as sources,
         array_agg(c.service) as services,
         max(c.content_uri) as content_uri,
@@ -525,10 +576,9 @@ linked_several as (
             jsonb_build_object('play_id', c.play_id, 'service', c.service, 'source', c.source, 'load_id', c.load_id)
             order by c.source_tier, c.play_id
         ) as linked_rows
-    from absorbed as x
-    join candidates as c on c.play_id = x.play_id and c.source_tier > 1
-    where x.event_id in (select event_id from shared_events)
-    group by x.event_id
+    from absorbed_rows as c
+    where c.event_id in (select event_id from shared_events)
+    group by c.event_id
 ),
 
 linked as (
