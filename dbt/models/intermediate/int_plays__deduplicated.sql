@@ -537,8 +537,9 @@ shared_events as (
 linked_once as (
     select
         c.event_id,
-        array[c.source] as sources,
-        array[c.service] as services,
+        -- its one row's names are its linked_source and linked_service below (no array per event)
+        null::text[] as sources,
+        null::text[] as services,
         c.content_uri,
         case when c.ms_played is not null and not c.is_ms_played_estimated then c.ms_played end as measured_ms_played,
         c.ms_played as estimated_ms_played,
@@ -596,10 +597,10 @@ with_sources as (
         {%- for col in ['source', 'service'] %}
         case
             when l.event_id is null then w.{{ col }}
-            when cardinality(l.{{ col }}s) = 1 then
+            when l.linked_{{ col }} is not null then
                 case
-                    when l.{{ col }}s[1] = w.{{ col }} then w.{{ col }}
-                    else least(l.{{ col }}s[1], w.{{ col }}) || ',' || greatest(l.{{ col }}s[1], w.{{ col }})
+                    when l.linked_{{ col }} = w.{{ col }} then w.{{ col }}
+                    else least(l.linked_{{ col }}, w.{{ col }}) || ',' || greatest(l.linked_{{ col }}, w.{{ col }})
                 end
             else (
                 select string_agg(distinct s, ',' order by s)
