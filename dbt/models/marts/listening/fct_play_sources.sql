@@ -21,8 +21,10 @@
 -- bronze.<source> rows of that load). Replaces exactly the user-days silver recomputed, like fct_plays.
 with
 
--- the columns it uses only: plays is read twice, so PostgreSQL stores it once for both
-plays as (
+-- the columns it uses only. Read twice, and not stored: a second scan of silver (by its index on
+-- _batch_load_id in an incremental run) costs less than writing every event into a store and reading it
+-- back (a full build of 1M events and 1M absorbed rows: 2.5-2.7 s against 3.0 s)
+plays as not materialized (
     select
         play_id, user_id, service, source, load_id, ended_date, _batch_load_id,
         linked_play_id, linked_service, linked_source, linked_load_id, linked_rows
