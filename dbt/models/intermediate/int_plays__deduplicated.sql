@@ -310,7 +310,7 @@ reach as (
             f.match_end is not null
                 or date_part('epoch', f.match_start) + {{ reach_s }} + 0.001 >= (f.start_hour + 1) * 3600 as probes_hour_after
         from (
-            select {{ match_fields }}, {% for c in lineage_columns %}{{ c }} as row_{{ c }}{{ ', ' if not loop.last }}{% endfor %}
+            select {{ match_fields }}, {% for column in lineage_columns %}{{ column }} as row_{{ column }}{{ ', ' if not loop.last }}{% endfor %}
             from candidates
             where source_tier > 3 and {{ identity_columns[key] }} is not null
             offset 0
@@ -333,8 +333,8 @@ pairs as (
         a.play_id as row_id,
         a.source_tier as row_tier,
         b.play_id as other_id,
-        {%- for c in lineage_columns %}
-        a.row_{{ c }},
+        {%- for column in lineage_columns %}
+        a.row_{{ column }},
         {%- endfor %}
         least({{ start_gap }}, {{ end_gap }}) as distance
     from {{ key }}_probes as a
@@ -393,8 +393,8 @@ tier_{{ t.tier }}_candidates as (
         p.row_id,
         p.other_id as event_id,
         p.distance,
-        {%- for c in lineage_columns %}
-        p.row_{{ c }}{{ ',' if not loop.last }}
+        {%- for column in lineage_columns %}
+        p.row_{{ column }}{{ ',' if not loop.last }}
         {%- endfor %}
     from pairs as p
     where p.row_tier = {{ t.tier }}
@@ -404,9 +404,9 @@ tier_{{ t.tier }}_candidates as (
         p.row_id,
         coalesce(x.event_id, p.other_id) as event_id,
         min(p.distance) as distance,
-        {%- for c in lineage_columns %}
+        {%- for column in lineage_columns %}
         -- the row's own, the same in each of its pairs
-        any_value(p.row_{{ c }}) as row_{{ c }}{{ ',' if not loop.last }}
+        any_value(p.row_{{ column }}) as row_{{ column }}{{ ',' if not loop.last }}
         {%- endfor %}
     from pairs as p
     left join tier_{{ t.tier }}_absorbed_before as x on x.row_id = p.other_id
@@ -428,7 +428,7 @@ tier_{{ t.tier }}_counted as (
 ),
 
 tier_{{ t.tier }}_contested as (
-    select row_id, event_id, distance{% for c in lineage_columns %}, row_{{ c }}{% endfor %}
+    select row_id, event_id, distance{% for column in lineage_columns %}, row_{{ column }}{% endfor %}
     from tier_{{ t.tier }}_counted
     where row_candidates > 1 or event_candidates > 1
 ),
@@ -440,13 +440,13 @@ tier_{{ t.tier }}_contested as (
 {%- for round in range(1, match_rounds + 1) %}
 {%- set round_input = 'tier_' ~ t.tier ~ '_contested' if round == 1 else 'tier_' ~ t.tier ~ '_left_' ~ (round - 1) %}
 tier_{{ t.tier }}_round_{{ round }} as (
-    select row_id, event_id{% for c in lineage_columns %}, row_{{ c }}{% endfor %}
+    select row_id, event_id{% for column in lineage_columns %}, row_{{ column }}{% endfor %}
     from (
         select
             c.row_id,
             c.event_id,
-            {%- for c in lineage_columns %}
-            c.row_{{ c }},
+            {%- for column in lineage_columns %}
+            c.row_{{ column }},
             {%- endfor %}
             row_number() over (partition by c.row_id order by c.distance, c.event_id) as event_rank,
             row_number() over (partition by c.event_id order by c.distance, c.row_id) as row_rank
@@ -465,7 +465,7 @@ tier_{{ t.tier }}_left_{{ round }} as (
 {%- endif %}
 {%- endfor %}
 
-{%- set carried %}row_id, event_id{% for c in lineage_columns %}, row_{{ c }}{% endfor %}{% endset %}
+{%- set carried %}row_id, event_id{% for column in lineage_columns %}, row_{{ column }}{% endfor %}{% endset %}
 tier_{{ t.tier }}_matches as (
     select {{ carried }} from tier_{{ t.tier }}_counted where row_candidates = 1 and event_candidates = 1
     {%- for round in range(1, match_rounds + 1) %}
@@ -491,8 +491,8 @@ absorbed as (
 absorbed_rows as not materialized (
     select
         x.event_id, c.play_id, c.source_tier,
-        {%- for c in lineage_columns %}
-        c.{{ c }}{{ ',' if not loop.last }}
+        {%- for column in lineage_columns %}
+        c.{{ column }}{{ ',' if not loop.last }}
         {%- endfor %}
     from spotify_absorbed as x
     join candidates as c on c.play_id = x.play_id and c.source_tier in (2, 3)
@@ -500,8 +500,8 @@ absorbed_rows as not materialized (
     union all
     select
         m.event_id, m.row_id, {{ t.tier }},
-        {%- for c in lineage_columns %}
-        m.row_{{ c }}{{ ',' if not loop.last }}
+        {%- for column in lineage_columns %}
+        m.row_{{ column }}{{ ',' if not loop.last }}
         {%- endfor %}
     from tier_{{ t.tier }}_matches as m
     {%- endfor %}
