@@ -405,14 +405,15 @@ tier_{{ t.tier }}_candidates as (
         coalesce(x.event_id, p.other_id) as event_id,
         min(p.distance) as distance,
         {%- for column in lineage_columns %}
-        -- the row's own, the same in each of its pairs
-        any_value(p.row_{{ column }}) as row_{{ column }}{{ ',' if not loop.last }}
+        p.row_{{ column }}{{ ',' if not loop.last }}
         {%- endfor %}
     from pairs as p
     left join tier_{{ t.tier }}_absorbed_before as x on x.row_id = p.other_id
     where p.row_tier = {{ t.tier }}
         and exists (select 1 from tier_{{ t.tier }}_absorbed_before)
-    group by 1, 2
+    -- the row's own lineage is the same in each of its pairs: grouped by, it splits no group (and
+    -- needs no any_value(), which PostgreSQL 15 lacks)
+    group by 1, 2{% for column in lineage_columns %}, p.row_{{ column }}{% endfor %}
 ),
 
 -- how many candidates each row and each event has: a row and an event that are each other's only
