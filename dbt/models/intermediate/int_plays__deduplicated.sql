@@ -79,6 +79,7 @@
     its match so that no absorbed row of tiers 4+ is read from staging again #}
 {% set lineage_columns = ['source', 'service', 'content_uri', 'ms_played', 'is_ms_played_estimated',
     'media_duration_ms', 'load_id'] %}
+{% set row_lineage %}{% for column in lineage_columns %}, row_{{ column }}{% endfor %}{% endset %}
 
 with
 
@@ -429,7 +430,7 @@ tier_{{ t.tier }}_counted as (
 ),
 
 tier_{{ t.tier }}_contested as (
-    select row_id, event_id, distance{% for column in lineage_columns %}, row_{{ column }}{% endfor %}
+    select row_id, event_id, distance{{ row_lineage }}
     from tier_{{ t.tier }}_counted
     where row_candidates > 1 or event_candidates > 1
 ),
@@ -441,7 +442,7 @@ tier_{{ t.tier }}_contested as (
 {%- for round in range(1, match_rounds + 1) %}
 {%- set round_input = 'tier_' ~ t.tier ~ '_contested' if round == 1 else 'tier_' ~ t.tier ~ '_left_' ~ (round - 1) %}
 tier_{{ t.tier }}_round_{{ round }} as (
-    select row_id, event_id{% for column in lineage_columns %}, row_{{ column }}{% endfor %}
+    select row_id, event_id{{ row_lineage }}
     from (
         select
             c.row_id,
@@ -466,12 +467,11 @@ tier_{{ t.tier }}_left_{{ round }} as (
 {%- endif %}
 {%- endfor %}
 
-{%- set carried %}row_id, event_id{% for column in lineage_columns %}, row_{{ column }}{% endfor %}{% endset %}
 tier_{{ t.tier }}_matches as (
-    select {{ carried }} from tier_{{ t.tier }}_counted where row_candidates = 1 and event_candidates = 1
+    select row_id, event_id{{ row_lineage }} from tier_{{ t.tier }}_counted where row_candidates = 1 and event_candidates = 1
     {%- for round in range(1, match_rounds + 1) %}
     union all
-    select {{ carried }} from tier_{{ t.tier }}_round_{{ round }}
+    select row_id, event_id{{ row_lineage }} from tier_{{ t.tier }}_round_{{ round }}
     {%- endfor %}
 ),
 {%- endfor %}
