@@ -12,7 +12,8 @@ Goals (the issue's table): import of a 20,000-play export <= 6 s; import of 50 n
 import of a file already loaded <= 1.5 s; `users add` <= 1 s; ten years (200,000 plays, Spotify's ZIP)
 to refreshed gold <= 15 s. Then that ten-year listener's daily imports of 50 new plays (no goal of the
 issue's: what a long history adds to the 50-play import), and with --big N the same for a listener
-of N plays. Writes bench/out/commands.json and prints a table.
+of N plays, with --big-scrobbles N for a Last.fm listener of N scrobbles (lastfm.ghan.nl CSV files).
+Writes bench/out/commands.json and prints a table.
 """
 
 from __future__ import annotations
@@ -86,16 +87,21 @@ print(json.dumps({"seconds": seconds}))
     return child(code, str(path))["seconds"]
 
 
-def daily_imports(user_id: str, files: Path, days: int, plays: int) -> list[float]:
-    """Seconds of `days` imports of `plays` new plays each for the listener, a file a day: a refresh
-    should cost what the new plays reach, not the listener's history."""
-    from bench_platforms import spotify_plays, write_spotify
+def daily_imports(user_id: str, files: Path, days: int, plays: int, scrobbles: bool = False) -> list[float]:
+    """Seconds of `days` imports of `plays` new plays each for the listener, a file a day (Spotify's,
+    or Last.fm scrobbles): a refresh should cost what the new plays reach, not the listener's history."""
+    from bench_platforms import spotify_plays, write_ghan, write_spotify
 
     seconds = []
     (files / user_id).mkdir(exist_ok=True)
     for day in range(days):
-        path = files / user_id / f"Streaming_History_Audio_2026_{day + 1}.json"
-        write_spotify(path, spotify_plays(plays, datetime(2026, 11, 20 + day, tzinfo=UTC)))
+        new = spotify_plays(plays, datetime(2026, 11, 20 + day, tzinfo=UTC))
+        if scrobbles:
+            path = files / user_id / f"scrobbles_2026_{day + 1}.csv"
+            write_ghan(path, new)
+        else:
+            path = files / user_id / f"Streaming_History_Audio_2026_{day + 1}.json"
+            write_spotify(path, new)
         seconds.append(round(command("import", user_id, str(path)), 2))
     return seconds
 
@@ -109,6 +115,9 @@ def main() -> None:
     parser.add_argument("--zip-plays", type=int, default=200_000, help="plays of the ten-year ZIP (0: skip)")
     parser.add_argument("--daily", type=int, default=3, help="imports of new plays into the ten years")
     parser.add_argument("--big", type=int, default=0, help="plays of a heavy listener's history (0: skip)")
+    parser.add_argument(
+        "--big-scrobbles", type=int, default=0, help="scrobbles of a Last.fm listener (0: skip)"
+    )
     args = parser.parse_args()
     home = Path(tempfile.mkdtemp(prefix="tt-bench-commands-"))
     home.chmod(0o711)
@@ -154,6 +163,18 @@ def main() -> None:
             results[f"import_first_{args.big}_s"] = round(command("import", "big", str(big)), 2)
             daily = daily_imports("big", files, args.daily, args.new)
             results[f"import_new_{args.new}_into_{args.big}_s"] = daily
+        if args.big_scrobbles:
+            # a heavy Last.fm listener: one export of that many scrobbles, then daily imports of new ones
+            from bench_platforms import write_ghan
+
+            command("users", "add", "scrobbler")
+            history = files / "scrobbles_2005.csv"
+            write_ghan(history, spotify_plays(args.big_scrobbles, datetime(2005, 1, 1, tzinfo=UTC)))
+            results[f"import_first_{args.big_scrobbles}_scrobbles_s"] = round(
+                command("import", "scrobbler", str(history)), 2
+            )
+            daily = daily_imports("scrobbler", files, args.daily, args.new, scrobbles=True)
+            results[f"import_new_{args.new}_scrobbles_into_{args.big_scrobbles}_s"] = daily
     finally:
         subprocess.run([str(TRACKTRACKER), "down"], capture_output=True, env=os.environ.copy())
         shutil.rmtree(home, ignore_errors=True)
