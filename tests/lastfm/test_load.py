@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import psycopg2
 import pytest
 
 from tests import reference_lastfm as ref
@@ -87,3 +88,13 @@ def test_every_scrobble_once_whatever_the_export(conn, settings, tmp_path) -> No
     assert _count(conn, with_mbid, USER) == sum(
         map(ref.with_track_mbid, (GHAN_CSV, RECENT, EXTENDED, SINGLE))
     )
+    # PostgreSQL itself keeps a scrobble once per listener (the model's unique index): a second copy is
+    # refused as it is written, with no test reading the history again
+    with pytest.raises(psycopg2.errors.UniqueViolation), conn.cursor() as cur:
+        cur.execute(
+            "insert into silver.stg_lastfm__scrobbles "
+            "select * from silver.stg_lastfm__scrobbles where user_id = %s limit 1",
+            (USER,),
+        )
+    conn.rollback()
+    assert _count(conn, staged, USER) == len(events)
