@@ -11,7 +11,9 @@ from tests.conftest import cli, history_files_of
 from tracktracker_assets.transform.project import run_dbt
 from tracktracker_assets.warehouse.db import query
 
-VOLATILE = {"_batch_load_id", "refreshed_at", "load_id"}
+# bookkeeping of loads: which batch wrote a row (details_load_id: dim_track's last change of a
+# track's genres or year), not what the row says
+VOLATILE = {"_batch_load_id", "refreshed_at", "load_id", "details_load_id"}
 
 
 def fingerprint(settings) -> dict[str, tuple[int, str]]:
@@ -300,6 +302,47 @@ def test_a_batch_that_leaves_a_model_no_row_is_not_recomputed_by_the_next(level_
         assert "CTE staged" not in plan, plan
     finally:
         _erase_probe(url, WATERMARK_PROBE)
+
+
+def test_a_new_play_recomputes_its_month_of_genres_and_decades_not_the_history(level_gold) -> None:
+    """agg_genres and agg_release_decades compute again the months of new plays and the months in which a
+    track whose genres or release year changed was played (dim_track.details_load_id), not every month
+    of each listener who ever played a track the new plays touched: a new play of a track touches its
+    dimension row (last_played_at), which is no change of its genres. Incremental = full rebuild
+    (test_incremental_equals_full_rebuild) and genres arriving after the plays (tests/musicbrainz/)
+    are checked elsewhere."""
+    from rich.console import Console
+
+    from tests.test_one_play_once import _erase_probe
+    from tracktracker_assets.orchestration.pipeline import refresh_if_behind
+
+    url = level_gold.database_url
+    months = "select month::text, _batch_load_id, plays from gold.{table} where user_id = %s order by month"
+    try:
+        _load_plays(url, [datetime(2001, 1, 3, 12, tzinfo=UTC), datetime(2001, 6, 6, 12, tzinfo=UTC)])
+        assert refresh_if_behind(level_gold, Console(quiet=True))
+        before = {t: query(url, months.format(table=t), (WATERMARK_PROBE,))[1] for t in TABLES_BY_MONTH}
+        assert [m for m, *_ in before["agg_genres"]] == ["2001-01-01", "2001-06-01"]
+
+        # the same track again in June: June is computed again, January is left as it was
+        _load_plays(url, [datetime(2001, 6, 13, 12, tzinfo=UTC)])
+        assert refresh_if_behind(level_gold, Console(quiet=True))
+        month_run = (
+            r"f\.user_id = '([^']+)' and f\.local_date >= '([\d-]+)'::date"
+            r"\s+and f\.local_date < '([\d-]+)'::date"
+        )
+        for table in TABLES_BY_MONTH:
+            compiled = _newest_compiled(level_gold, f"marts/listening/{table}.sql")
+            assert re.findall(month_run, compiled) == [(WATERMARK_PROBE, "2001-06-01", "2001-07-01")], table
+            january, june = before[table]
+            after = query(url, months.format(table=table), (WATERMARK_PROBE,))[1]
+            assert after[0] == january, table  # not recomputed: its batch is the one it had
+            assert after[1][0] == june[0] and after[1][1] > june[1] and after[1][2] == june[2] + 1, table
+    finally:
+        _erase_probe(url, WATERMARK_PROBE)
+
+
+TABLES_BY_MONTH = ("agg_genres", "agg_release_decades")
 
 
 def _staged_model(name: str, source: str) -> tuple[str, dict, dict]:

@@ -96,3 +96,33 @@ def test_an_old_layout_upgrades_and_refreshes_to_the_same_gold(level_gold) -> No
     finally:
         if not passed:
             rebuild(level_gold)
+
+
+def test_a_dim_track_built_before_details_load_id_gets_it_before_its_next_build(level_gold) -> None:
+    """dim_track's incremental build reads details_load_id from the rows it replaces: a warehouse built
+    before the column existed gets it from the migration (null: no change of genres or year known since
+    the monthly aggregates were built), not from dbt's schema change, which would add it only after
+    that read failed."""
+    url = level_gold.database_url
+    saved = query(url, "select track_key, details_load_id from gold.dim_track")[1]
+    conn = connect(url)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("alter table gold.dim_track drop column details_load_id")
+            cur.execute("delete from bronze.schema_migrations where version = 14")
+        conn.commit()
+        assert migrate(conn) == [14]
+        counted = "select count(*), count(details_load_id) from gold.dim_track"
+        assert query(url, counted)[1] == [(len(saved), 0)]
+        assert migrate(conn) == []
+    finally:
+        with conn.cursor() as cur:
+            cur.execute("alter table gold.dim_track add column if not exists details_load_id bigint")
+            cur.execute(
+                "update gold.dim_track as d set details_load_id = s.details_load_id "
+                "from unnest(%s::text[], %s::bigint[]) as s (track_key, details_load_id) "
+                "where d.track_key = s.track_key",
+                ([k for k, _ in saved], [v for _, v in saved]),
+            )
+        conn.commit()
+        conn.close()

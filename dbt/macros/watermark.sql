@@ -66,20 +66,6 @@
     {%- endif -%}
 {%- endmacro %}
 
-{#- The listeners whose plays changed since this model last ran, or who played a track whose catalog
-    details (genres, release date) arrived since: a query, for models computed per listener from
-    the plays and dim_track (details can arrive long after the plays). -#}
-{% macro users_with_changed_plays_or_tracks() -%}
-    select f.user_id
-    from {{ ref('fct_plays') }} as f
-    where f.user_id in {{ changed_users(ref('fct_plays')) }}
-    union
-    select f.user_id
-    from {{ ref('fct_plays') }} as f
-    join {{ ref('dim_track') }} as d on d.track_key = f.track_key
-    where d._batch_load_id > {{ watermark() }}
-{%- endmacro %}
-
 {#- The local days of new facts since this model last ran, and two days either side, as a query of
     (user_id, local_date): the days the facts may have left. A row silver found to belong to an event
     on the next or previous day leaves its own day (absorbed_rows.sql); a listener who moved to another
@@ -112,6 +98,54 @@
     select distinct d.user_id, date_trunc('month', d.local_date)::date as month_start
     from ({{ changed_local_days(facts) }}) as d
 {%- endmacro %}
+
+{#- The (listener, local month) pairs that the monthly aggregates of plays and track details (agg_genres,
+    agg_release_decades) compute again, read when the model runs: the months of new facts
+    (changed_local_months), and each month in which a listener played a track whose genres or release
+    year changed since this model last ran (dim_track.details_load_id). Returned as runs of consecutive
+    months, [user_id, first month, last month]: a listener's whole history is one run, a day's import
+    one month. None on a full build, which computes every month. -#}
+{% macro changed_detail_months() -%}
+    {%- if execute and is_incremental() -%}
+        {%- set result = run_query(
+            'select user_id, month_start::text from (' ~ changed_local_months(ref('fct_plays')) ~ ') as m '
+            ~ "union select distinct f.user_id, date_trunc('month', f.local_date)::date::text "
+            ~ 'from ' ~ ref('dim_track') ~ ' as d join ' ~ ref('fct_plays') ~ ' as f on f.track_key = d.track_key '
+            ~ 'where d.details_load_id > ' ~ watermark() ~ " and f.content_type = 'track' order by 1, 2") -%}
+        {%- set runs = [] -%}
+        {%- for user_id, month in result.rows -%}
+            {%- set first = modules.datetime.date.fromisoformat(month) -%}
+            {%- if runs and runs[-1][0] == user_id and runs[-1][2] == first -%}
+                {%- set run = runs.pop() -%}
+                {%- do runs.append([user_id, run[1], (first + modules.datetime.timedelta(days=32)).replace(day=1)]) -%}
+            {%- else -%}
+                {%- do runs.append([user_id, first, (first + modules.datetime.timedelta(days=32)).replace(day=1)]) -%}
+            {%- endif -%}
+        {%- endfor -%}
+        {{- return(runs) -}}
+    {%- else -%}
+        {{- return(none) -}}
+    {%- endif -%}
+{%- endmacro %}
+
+{#- A listener's `date_col` in one of these runs of months (changed_detail_months: each run ends before
+    its third element, the month after its last): ranges that the (user_id, date) indexes serve. -#}
+{% macro in_month_runs(user_col, date_col, runs) -%}
+    {%- if runs | length == 0 -%}false{%- else -%}
+    {%- for user_id, first, after in runs -%}
+    ({{ user_col }} = '{{ user_id | replace("'", "''") }}' and {{ date_col }} >= '{{ first }}'::date
+        and {{ date_col }} < '{{ after }}'::date){% if not loop.last %} or {% endif %}
+    {%- endfor -%}
+    {%- endif -%}
+{%- endmacro %}
+
+{#- A pre-hook of the monthly aggregates of plays and track details: the months they compute again go
+    first, so that a month left with no play loses its rows. -#}
+{% macro delete_changed_detail_months() %}
+    {%- if is_incremental() %}
+    delete from {{ this }} where {{ in_month_runs('user_id', 'month', changed_detail_months()) }}
+    {%- endif %}
+{% endmacro %}
 
 {#- A pre-hook of the per-period rankings (rank_music): the rankings a refresh computes again go first,
     so that a month left with no play loses its rows: the changed local months, their years, and all

@@ -290,6 +290,23 @@ MIGRATIONS: list[tuple[int, str]] = [
         $hide$;
         """,
     ),
+    (
+        14,
+        """
+        -- dim_track.details_load_id, the load that last changed a track's genres or release year (what
+        -- the monthly aggregates by genre and decade recompute by): an incremental build of dim_track
+        -- reads it from the rows it replaces, so a warehouse built before gets the column first, null
+        -- on every row (no change known since the aggregates were built). dbt's own schema change
+        -- would add it only after that read.
+        do $details$
+        begin
+            if to_regclass('gold.dim_track') is not null then
+                alter table gold.dim_track add column if not exists details_load_id bigint;
+            end if;
+        end
+        $details$;
+        """,
+    ),
 ]
 
 

@@ -130,6 +130,29 @@ final as (
     from with_catalog as c
     left join {{ ref('stg_musicbrainz__recordings') }} as mb
         on mb.lookup = c.musicbrainz_lookup and mb.status = 'ok'
+),
+
+-- the load that last changed what the monthly aggregates read of a track (its genres, its release
+-- year): this row's own when they are new or differ from the row it replaces, else the one it had.
+-- Any new play of a track touches its row (last_played_at), so _batch_load_id cannot say this: by
+-- that, each listener who ever played one of a day's tracks would have their history recomputed
+with_details_load as (
+    select
+        f.*,
+        {%- if is_incremental() %}
+        case
+            when old.track_key is null
+                or old.genres is distinct from f.genres
+                or old.release_year is distinct from f.release_year
+                then f._batch_load_id
+            else old.details_load_id
+        end as details_load_id
+    from final as f
+    left join {{ this }} as old on old.track_key = f.track_key
+        {%- else %}
+        f._batch_load_id as details_load_id
+    from final as f
+        {%- endif %}
 )
 
-select * from final
+select * from with_details_load

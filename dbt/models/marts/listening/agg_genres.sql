@@ -1,6 +1,7 @@
 {{
     config(
-        unique_key='user_id',
+        incremental_strategy='append',
+        pre_hook="{{ delete_changed_detail_months() }}",
         indexes=[{'columns': ['user_id', 'month']}],
     )
 }}
@@ -9,25 +10,20 @@
   Music listening by genre, month, service and source (so the dashboards' Service and Source filters
   apply). A track's genres are dim_track's (Spotify's, else
   MusicBrainz's); a track with several genres counts toward each, so a month's genres add up to more
-  than its plays; a track without any is '(unknown genre)'. Genres can arrive long after the plays
-  (enrichment), so a listener is recomputed whole when their plays or the genres of a track they
-  played changed since the last run.
+  than its plays; a track without any is '(unknown genre)'. A refresh computes again the months of
+  new plays and, since genres can arrive long after the plays (enrichment), each month in which a
+  track whose genres changed was played (changed_detail_months); the pre-hook deletes those months
+  first. A day's import so costs a month of the listener's plays, not their history.
 -#}
 
 with
-
-{% if is_incremental() %}
-changed_users as (
-    {{ users_with_changed_plays_or_tracks() }}
-),
-{% endif %}
 
 plays as (
     select f.user_id, f.track_key, f.local_date, f.service, f.source, f.ms_played, f.is_counted_play
     from {{ ref('fct_plays') }} as f
     where f.content_type = 'track'
     {% if is_incremental() %}
-        and f.user_id in (select user_id from changed_users)
+        and ({{ in_month_runs('f.user_id', 'f.local_date', changed_detail_months()) }})
     {% endif %}
 ),
 

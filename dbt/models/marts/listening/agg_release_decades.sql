@@ -1,6 +1,7 @@
 {{
     config(
-        unique_key='user_id',
+        incremental_strategy='append',
+        pre_hook="{{ delete_changed_detail_months() }}",
         indexes=[{'columns': ['user_id', 'month']}],
     )
 }}
@@ -8,16 +9,12 @@
 {#-
   Music listening by the decade its tracks came out, by month listened, service and source. The year is dim_track's
   release_year (Spotify's album release date, else MusicBrainz's first release); tracks without one
-  are '(unknown decade)'. Recomputed per listener like agg_genres: release dates arrive after plays.
+  are '(unknown decade)'. Recomputed by month like agg_genres: release dates arrive after plays, and
+  a refresh computes again the months of new plays and those in which a track whose release year
+  changed was played.
 -#}
 
 with
-
-{% if is_incremental() %}
-changed_users as (
-    {{ users_with_changed_plays_or_tracks() }}
-),
-{% endif %}
 
 plays as (
     select
@@ -32,7 +29,7 @@ plays as (
     left join {{ ref('dim_track') }} as d on d.track_key = f.track_key
     where f.content_type = 'track'
     {% if is_incremental() %}
-        and f.user_id in (select user_id from changed_users)
+        and ({{ in_month_runs('f.user_id', 'f.local_date', changed_detail_months()) }})
     {% endif %}
 ),
 
