@@ -71,13 +71,13 @@
     on the next or previous day leaves its own day (absorbed_rows.sql); a listener who moved to another
     time zone has all their facts anew, each up to two local days from where it was (zones lie at most
     26 hours apart: UTC-12 to UTC+14). -#}
-{% macro changed_local_days(facts) -%}
+{% macro changed_local_days(facts, wm=none) -%}
     {#- the days first, then their neighbours: 200,000 new plays are a few thousand days -#}
     select distinct d.user_id, d.local_date + shift.days as local_date
     from (
         select distinct f.user_id, f.local_date
         from {{ facts }} as f
-        where f._batch_load_id > {{ watermark() }}
+        where f._batch_load_id > {{ watermark() if wm is none else wm }}
     ) as d
     cross join (values (-2), (-1), (0), (1), (2)) as shift (days)
 {%- endmacro %}
@@ -94,48 +94,48 @@
 
 {#- The local months of changed_local_days, as a query of (user_id, month_start): what the per-period
     rankings (rank_music) compute again, and what their pre-hook deletes first. -#}
-{% macro changed_local_months(facts) -%}
+{% macro changed_local_months(facts, wm=none) -%}
     select distinct d.user_id, date_trunc('month', d.local_date)::date as month_start
-    from ({{ changed_local_days(facts) }}) as d
+    from ({{ changed_local_days(facts, wm) }}) as d
 {%- endmacro %}
 
 {#- The (listener, local month) pairs that the monthly aggregates of plays and track details (agg_genres,
-    agg_release_decades) compute again, read when the model runs: the months of new facts
+    agg_release_decades) compute again, as a query of (user_id, month_start): the months of new facts
     (changed_local_months), and each month in which a listener played a track whose genres or release
-    year changed since this model last ran (dim_track.details_load_id). Returned as runs of consecutive
-    months, [user_id, first month, last month]: a listener's whole history is one run, a day's import
-    one month. None on a full build, which computes every month. -#}
-{% macro changed_detail_months() -%}
+    year changed since this model last ran at `wm` (dim_track.details_load_id). -#}
+{% macro changed_detail_months(wm) -%}
+    {{ changed_local_months(ref('fct_plays'), wm) }}
+    union
+    select distinct f.user_id, date_trunc('month', f.local_date)::date
+    from {{ ref('dim_track') }} as d
+    join {{ ref('fct_plays') }} as f on f.track_key = d.track_key
+    where d.details_load_id > {{ wm }} and f.content_type = 'track'
+{%- endmacro %}
+
+{#- changed_detail_months read when the model runs, as a predicate: a listener's `date_col` in one of
+    the runs of consecutive months they have there (ranges their (user_id, date) index serves: a
+    listener's whole history is one, a day's import one month); `true` on a full build. -#}
+{% macro in_changed_detail_months(user_col, date_col) -%}
     {%- if execute and is_incremental() -%}
-        {%- set result = run_query(
-            'select user_id, month_start::text from (' ~ changed_local_months(ref('fct_plays')) ~ ') as m '
-            ~ "union select distinct f.user_id, date_trunc('month', f.local_date)::date::text "
-            ~ 'from ' ~ ref('dim_track') ~ ' as d join ' ~ ref('fct_plays') ~ ' as f on f.track_key = d.track_key '
-            ~ 'where d.details_load_id > ' ~ watermark() ~ " and f.content_type = 'track' order by 1, 2") -%}
+        {%- set result = run_query('select user_id, month_start::text from (' ~ changed_detail_months(watermark())
+            ~ ') as m order by 1, 2') -%}
         {%- set runs = [] -%}
         {%- for user_id, month in result.rows -%}
             {%- set first = modules.datetime.date.fromisoformat(month) -%}
+            {%- set after = (first + modules.datetime.timedelta(days=32)).replace(day=1) -%}
             {%- if runs and runs[-1][0] == user_id and runs[-1][2] == first -%}
-                {%- set run = runs.pop() -%}
-                {%- do runs.append([user_id, run[1], (first + modules.datetime.timedelta(days=32)).replace(day=1)]) -%}
+                {%- do runs.append([user_id, runs.pop()[1], after]) -%}
             {%- else -%}
-                {%- do runs.append([user_id, first, (first + modules.datetime.timedelta(days=32)).replace(day=1)]) -%}
+                {%- do runs.append([user_id, first, after]) -%}
             {%- endif -%}
         {%- endfor -%}
-        {{- return(runs) -}}
+        {%- if runs | length == 0 %}false{% endif -%}
+        {%- for user_id, first, after in runs -%}
+        ({{ user_col }} = '{{ user_id | replace("'", "''") }}' and {{ date_col }} >= '{{ first }}'::date
+            and {{ date_col }} < '{{ after }}'::date){% if not loop.last %} or {% endif %}
+        {%- endfor -%}
     {%- else -%}
-        {{- return(none) -}}
-    {%- endif -%}
-{%- endmacro %}
-
-{#- A listener's `date_col` in one of these runs of months (changed_detail_months: each run ends before
-    its third element, the month after its last): ranges that the (user_id, date) indexes serve. -#}
-{% macro in_month_runs(user_col, date_col, runs) -%}
-    {%- if runs | length == 0 -%}false{%- else -%}
-    {%- for user_id, first, after in runs -%}
-    ({{ user_col }} = '{{ user_id | replace("'", "''") }}' and {{ date_col }} >= '{{ first }}'::date
-        and {{ date_col }} < '{{ after }}'::date){% if not loop.last %} or {% endif %}
-    {%- endfor -%}
+        true
     {%- endif -%}
 {%- endmacro %}
 
@@ -143,7 +143,9 @@
     first, so that a month left with no play loses its rows. -#}
 {% macro delete_changed_detail_months() %}
     {%- if is_incremental() %}
-    delete from {{ this }} where {{ in_month_runs('user_id', 'month', changed_detail_months()) }}
+    delete from {{ this }} as a
+    using ({{ changed_detail_months(watermark()) }}) as c (user_id, month_start)
+    where a.user_id = c.user_id and a.month = c.month_start
     {%- endif %}
 {% endmacro %}
 

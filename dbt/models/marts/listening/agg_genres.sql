@@ -23,7 +23,7 @@ plays as (
     from {{ ref('fct_plays') }} as f
     where f.content_type = 'track'
     {% if is_incremental() %}
-        and ({{ in_month_runs('f.user_id', 'f.local_date', changed_detail_months()) }})
+        and ({{ in_changed_detail_months('f.user_id', 'f.local_date') }})
     {% endif %}
 ),
 

@@ -29,7 +29,7 @@ plays as (
     left join {{ ref('dim_track') }} as d on d.track_key = f.track_key
     where f.content_type = 'track'
     {% if is_incremental() %}
-        and ({{ in_month_runs('f.user_id', 'f.local_date', changed_detail_months()) }})
+        and ({{ in_changed_detail_months('f.user_id', 'f.local_date') }})
     {% endif %}
 ),
 
