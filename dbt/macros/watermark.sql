@@ -106,10 +106,12 @@
 {% macro changed_detail_months(wm) -%}
     {{ changed_local_months(ref('fct_plays'), wm) }}
     union
+    -- (every play of a track key is of its kind: a filter on the plays' content type would only make
+    -- PostgreSQL guess too few rows and probe dim_track once a play, 40 ms instead of 7 for 20,000)
     select distinct f.user_id, date_trunc('month', f.local_date)::date
     from {{ ref('dim_track') }} as d
     join {{ ref('fct_plays') }} as f on f.track_key = d.track_key
-    where d.details_load_id > {{ wm }} and f.content_type = 'track'
+    where d.details_load_id > {{ wm }}
 {%- endmacro %}
 
 {#- changed_detail_months read when the model runs, as a predicate: a listener's `date_col` in one of
