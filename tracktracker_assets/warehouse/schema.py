@@ -257,7 +257,8 @@ MIGRATIONS: list[tuple[int, str]] = [
         -- key, the newest load that touched it, the latest track of an artist or album by anyone) are
         -- not the listeners' to read. Every build of a dimension grants so (meta.hidden_from_listeners,
         -- dbt/macros/row_security.sql); on a warehouse built before, this closes them at once, not at
-        -- the dimension's next build. The columns as they were hidden then.
+        -- the dimension's next build. The columns as they were hidden then, and dim_track's
+        -- details_load_id (a load id too, added later by migration 14), should this run after it.
         do $hide$
         declare
             dim record;
@@ -269,7 +270,7 @@ MIGRATIONS: list[tuple[int, str]] = [
             for dim in
                 select to_regclass(d.rel) as rel, d.hidden
                 from (values
-                    ('gold.dim_track', array['last_played_at', '_batch_load_id']::name[]),
+                    ('gold.dim_track', array['last_played_at', '_batch_load_id', 'details_load_id']::name[]),
                     ('gold.dim_artist', array['spotify_track_id', 'spotify_album_id', 'spotify_artist_ids',
                         'last_played_at', '_batch_load_id']::name[]),
                     ('gold.dim_album', array['spotify_track_id', 'spotify_artist_ids', 'last_played_at',
