@@ -89,6 +89,17 @@ def tt_home() -> Iterator[Path]:
 
 
 @pytest.fixture(scope="session")
+def manifest(tt_home: Path) -> dict:
+    """The dbt project's manifest (nodes, their configs and tests), parsed once for the session."""
+    import json
+
+    from tracktracker_assets.settings import Settings
+    from tracktracker_assets.transform.project import ensure_manifest
+
+    return json.loads(ensure_manifest(Settings.from_env()).read_text())
+
+
+@pytest.fixture(scope="session")
 def settings(tt_home: Path, request: pytest.FixtureRequest):
     from tracktracker_assets.services.local import start_storage, stop_storage
     from tracktracker_assets.settings import get_settings

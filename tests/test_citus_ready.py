@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.manifest_keys import unique_keys
 from tracktracker_assets.dashboards.security import OWN_ROWS_RULE, wanted_rules
 from tracktracker_assets.warehouse.citus import (
     ANCHOR,
@@ -42,14 +43,6 @@ NOT_UNDER_THE_RULE = {
         "gold.first_plays_by_artist": "grouped by user_id, joined on user_id to fct_plays' per-user figures"
     },
 }
-
-
-@pytest.fixture(scope="module")
-def manifest(tt_home) -> dict[str, Any]:
-    from tracktracker_assets.settings import Settings
-    from tracktracker_assets.transform.project import ensure_manifest
-
-    return json.loads(ensure_manifest(Settings.from_env()).read_text())
 
 
 def _models(manifest: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -97,30 +90,12 @@ def test_distributed_models_document_user_id(manifest, distributions) -> None:
     assert not missing, f"distributed by user_id but no user_id documented in the YAML: {missing}"
 
 
-def _unique_keys(manifest: dict[str, Any], node: dict[str, Any]) -> list[tuple[str, list[str]]]:
-    """Every key a model is unique by: dbt's unique_key, unique indexes, unique tests."""
-    keys = []
-    unique_key = node["config"].get("unique_key")
-    if unique_key:
-        keys.append(("unique_key", [unique_key] if isinstance(unique_key, str) else list(unique_key)))
-    keys += [("index", list(i["columns"])) for i in node["config"].get("indexes") or [] if i.get("unique")]
-    for test in manifest["nodes"].values():
-        meta = test.get("test_metadata") or {}
-        if test["resource_type"] != "test" or test.get("attached_node") != node["unique_id"]:
-            continue
-        if meta.get("name") == "unique":
-            keys.append(("unique test", [meta["kwargs"]["column_name"]]))
-        elif meta.get("name") == "unique_combination_of_columns":
-            keys.append(("unique test", list(meta["kwargs"]["combination_of_columns"])))
-    return keys
-
-
 def test_every_per_user_unique_key_includes_user_id(manifest, distributions) -> None:
     checked, wrong = 0, []
     for relation, node in _models(manifest).items():
         if distributions[relation].kind != "distributed":
             continue  # reference and local tables are not sharded: any key holds
-        for what, columns in _unique_keys(manifest, node):
+        for what, columns in unique_keys(manifest, node):
             checked += 1
             if "user_id" not in columns:
                 wrong.append(f"{relation}: {what} {columns}")

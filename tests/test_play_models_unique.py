@@ -5,30 +5,15 @@ view, which has no index, by a data test. The index's refusal itself: tests/last
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-import pytest
+from tests.manifest_keys import unique_keys
 
 KEY = ["play_id", "user_id"]
 
 
-@pytest.fixture(scope="module")
-def manifest(tt_home) -> dict[str, Any]:
-    from tracktracker_assets.settings import Settings
-    from tracktracker_assets.transform.project import ensure_manifest
-
-    return json.loads(ensure_manifest(Settings.from_env()).read_text())
-
-
 def _unique_tests(manifest: dict[str, Any], node: dict[str, Any]) -> list[list[str]]:
-    return [
-        sorted((test.get("test_metadata") or {})["kwargs"]["combination_of_columns"])
-        for test in manifest["nodes"].values()
-        if test["resource_type"] == "test"
-        and test.get("attached_node") == node["unique_id"]
-        and (test.get("test_metadata") or {}).get("name") == "unique_combination_of_columns"
-    ]
+    return [sorted(columns) for how, columns in unique_keys(manifest, node) if how == "unique test"]
 
 
 def test_every_play_model_is_unique_per_listener_by_an_index_or_a_test(manifest) -> None:
@@ -38,7 +23,7 @@ def test_every_play_model_is_unique_per_listener_by_an_index_or_a_test(manifest)
     assert len(play_models) >= 12  # Spotify's three sources and the other services' nine
     kept_by_index, kept_by_test, neither = [], [], []
     for node in play_models:
-        indexes = [i["columns"] for i in node["config"].get("indexes") or [] if i.get("unique")]
+        indexes = [columns for how, columns in unique_keys(manifest, node) if how == "index"]
         if node["config"]["materialized"] in ("table", "incremental") and KEY in indexes:
             kept_by_index.append(node["name"])
         elif sorted(KEY) in _unique_tests(manifest, node):
