@@ -80,6 +80,9 @@
 {% set lineage_columns = ['source', 'service', 'content_uri', 'ms_played', 'is_ms_played_estimated',
     'media_duration_ms', 'load_id'] %}
 {% set row_lineage %}{% for column in lineage_columns %}, row_{{ column }}{% endfor %}{% endset %}
+{#- ` and` a test that the candidates hold a tier: `TIER` replaced by a condition on it. A one-time filter
+    of an incremental run; a full build reads each tier's own table, which an absent tier leaves empty -#}
+{% set and_tier_present = ' and exists (select 1 from present_tiers where source_tier TIER)' if is_incremental() else '' %}
 
 with
 
@@ -150,6 +153,12 @@ batch as (
     ) as load_id
 ),
 
+-- the source tiers the candidates hold, in one pass over them: each read of a tier below is skipped
+-- when it is absent (a large Spotify import read its rows once more for each of seven such reads)
+present_tiers as (
+    select distinct source_tier from candidates
+),
+
 {% else %}
 
 -- not stored: each use below reads the staging tables it needs (the conformed view is cheap to read,
@@ -172,11 +181,11 @@ extended as (
 ),
 
 account as (
-    select * from candidates where source_tier = 2
+    select * from candidates where source_tier = 2{{ and_tier_present | replace('TIER', '= 2') }}
 ),
 
 api as (
-    select * from candidates where source_tier = 3
+    select * from candidates where source_tier = 3{{ and_tier_present | replace('TIER', '= 3') }}
 ),
 
 account_in_extended as (
@@ -260,7 +269,7 @@ spotify_absorbed as (
 -- rows of that tier are never one: a listener's Last.fm history is not sorted or hashed against itself)
 last_tier as (
     {%- if is_incremental() %}
-    select max(source_tier) as source_tier from candidates where source_tier > 3
+    select max(source_tier) as source_tier from present_tiers where source_tier > 3
     {%- else %}
     -- each test stops at its tier's first row (the view reads only that tier's table), where a max()
     -- would read every row of history
@@ -313,7 +322,7 @@ reach as (
         from (
             select {{ match_fields }}, {% for column in lineage_columns %}{{ column }} as row_{{ column }}{{ ', ' if not loop.last }}{% endfor %}
             from candidates
-            where source_tier > 3 and {{ identity_columns[key] }} is not null
+            where source_tier > 3 and {{ identity_columns[key] }} is not null{{ and_tier_present | replace('TIER', '> 3') }}
             offset 0
         ) as f
         offset 0
@@ -516,7 +525,7 @@ winners as (
     union all
     select c.*
     from candidates as c
-    where c.source_tier > 1
+    where c.source_tier > 1{{ and_tier_present | replace('TIER', '> 1') }}
         and not exists (select 1 from absorbed as x where x.play_id = c.play_id)
 ),
 
