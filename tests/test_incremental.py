@@ -345,6 +345,39 @@ def test_a_new_play_recomputes_its_month_of_genres_and_decades_not_the_history(l
 TABLES_BY_MONTH = ("agg_genres", "agg_release_decades")
 
 
+def test_an_aggregate_behind_by_two_batches_recomputes_the_days_of_both(level_gold) -> None:
+    """The per-user aggregates read the days they recompute from bronze.dbt_fact_days, where the facts'
+    post-hook keeps each listener-day with the newest batch that wrote it. An aggregate left out of one
+    refresh (a failed node, say) is behind by that batch: the next refresh recomputes the days of both
+    batches, not only the newest one's, and the days kept are those of the facts."""
+    from rich.console import Console
+
+    from tests.test_one_play_once import _erase_probe
+    from tracktracker_assets.orchestration.pipeline import refresh_if_behind
+
+    url = level_gold.database_url
+    daily = "select local_date::text, plays from gold.agg_daily_listening where user_id = %s order by 1"
+    kept = "select local_date::text, batch_load_id from bronze.dbt_fact_days where user_id = %s order by 1"
+    written = (
+        "select local_date::text, max(_batch_load_id) from gold.fct_plays where user_id = %s "
+        "group by local_date order by 1"
+    )
+    try:
+        _load_plays(url, [datetime(2001, 1, 3, 12, tzinfo=UTC)])
+        run_dbt(level_gold, ["run", "--exclude", "agg_daily_listening"])
+        assert query(url, daily, (WATERMARK_PROBE,))[1] == []
+        _load_plays(url, [datetime(2001, 6, 6, 12, tzinfo=UTC), datetime(2001, 6, 6, 13, tzinfo=UTC)])
+        assert refresh_if_behind(level_gold, Console(quiet=True))
+
+        assert query(url, daily, (WATERMARK_PROBE,))[1] == [("2001-01-03", 1), ("2001-06-06", 2)]
+        days = query(url, kept, (WATERMARK_PROBE,))[1]
+        assert days == query(url, written, (WATERMARK_PROBE,))[1]
+        assert days[0][1] < days[1][1]  # each day with the batch that wrote it
+    finally:
+        _erase_probe(url, WATERMARK_PROBE)
+    assert query(url, kept, (WATERMARK_PROBE,))[1] == []  # erasure takes the listener's days too
+
+
 def _staged_model(name: str, source: str) -> tuple[str, dict, dict]:
     """A staging model kept by load, as the manifest describes one, reading probe_bronze.<source>."""
     model = {

@@ -126,3 +126,27 @@ def test_a_dim_track_built_before_details_load_id_gets_it_before_its_next_build(
             )
         conn.commit()
         conn.close()
+
+
+def test_a_warehouse_built_before_the_fact_days_takes_them_from_its_facts(level_gold) -> None:
+    """The per-user aggregates read the days they recompute from bronze.dbt_fact_days: a warehouse
+    built before the table existed fills it from the facts it holds, each listener-day with the newest
+    batch that wrote it, so that an aggregate behind by some batches still finds their days."""
+    url = level_gold.database_url
+    kept = "select user_id, local_date, batch_load_id from bronze.dbt_fact_days order by 1, 2"
+    written = (
+        "select user_id, local_date, max(_batch_load_id) from gold.fct_plays "
+        "group by user_id, local_date order by 1, 2"
+    )
+    conn = connect(url)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("drop table bronze.dbt_fact_days")
+            cur.execute("delete from bronze.schema_migrations where version = 15")
+        conn.commit()
+        assert migrate(conn) == [15]
+        days = query(url, kept)[1]
+        assert days and days == query(url, written)[1]
+        assert migrate(conn) == []
+    finally:
+        conn.close()

@@ -40,6 +40,7 @@ SELECT create_distributed_table('bronze.lastfm_pulls', 'user_id', colocate_with 
 SELECT create_distributed_table('bronze.listenbrainz_listens', 'user_id', colocate_with => 'gold.fct_plays');
 SELECT create_distributed_table('bronze.listenbrainz_api_listens', 'user_id', colocate_with => 'gold.fct_plays');
 SELECT create_distributed_table('bronze.listenbrainz_pulls', 'user_id', colocate_with => 'gold.fct_plays');
+SELECT create_distributed_table('bronze.dbt_fact_days', 'user_id', colocate_with => 'gold.fct_plays');
 SELECT create_distributed_table('gold.agg_countries', 'user_id', colocate_with => 'gold.fct_plays');
 SELECT create_distributed_table('gold.agg_daily_listening', 'user_id', colocate_with => 'gold.fct_plays');
 SELECT create_distributed_table('gold.agg_genres', 'user_id', colocate_with => 'gold.fct_plays');

@@ -73,6 +73,7 @@ PYTHON_TABLES: tuple[Distribution, ...] = (
             "listenbrainz_listens",
             "listenbrainz_api_listens",
             "listenbrainz_pulls",
+            "dbt_fact_days",
         )
     ),
     _reference("bronze.registry_users", "one small row per listener, joined by every per-user model"),

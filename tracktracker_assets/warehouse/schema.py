@@ -308,6 +308,32 @@ MIGRATIONS: list[tuple[int, str]] = [
         $details$;
         """,
     ),
+    (
+        15,
+        """
+        -- each listener's local days with facts, with the newest fact batch that wrote them (fct_plays'
+        -- post-hook, dbt/macros/watermark.sql): what every per-user aggregate recomputes is read here, a
+        -- few rows per import, instead of from the batch's facts, once by each of them. A warehouse
+        -- built before takes its days from the facts it holds.
+        create table bronze.dbt_fact_days (
+            user_id        text   not null,
+            local_date     date   not null,
+            batch_load_id  bigint not null,
+            primary key (user_id, local_date)
+        );
+        create index dbt_fact_days_batch on bronze.dbt_fact_days (batch_load_id);
+        do $days$
+        begin
+            if to_regclass('gold.fct_plays') is not null then
+                insert into bronze.dbt_fact_days (user_id, local_date, batch_load_id)
+                select user_id, local_date, max(_batch_load_id)
+                from gold.fct_plays
+                group by user_id, local_date;
+            end if;
+        end
+        $days$;
+        """,
+    ),
 ]
 
 

@@ -2,6 +2,7 @@
     config(
         unique_key=['user_id', 'ended_date'],
         pre_hook="{{ delete_absorbed_events() }}",
+        post_hook="{{ record_fact_days() }}",
         indexes=[
             {'columns': ['play_id', 'user_id'], 'unique': True},
             {'columns': ['user_id', 'ended_at']},
@@ -15,7 +16,8 @@
     )
 }}
 {# the pre-hook: an event silver's new rows absorbed may sit on a day no new row replaces
-   (macros/absorbed_rows.sql) #}
+   (macros/absorbed_rows.sql); the post-hook: the days the new facts were written in, read by every
+   per-user aggregate (macros/watermark.sql) #}
 {# unique by an index dbt builds after writing the rows: a primary key constraint would be
     kept up to date row by row while they are written (five times slower for a million rows) #}
 
