@@ -233,12 +233,20 @@ def real_gold(settings):
 
 @pytest.fixture
 def level_gold(real_gold):
-    """real_gold with every load in bronze refreshed: other test files on this worker may have loaded
-    plays without a refresh (pulls do), which a test comparing gold before and after a refresh of its
-    own would otherwise count as its change."""
+    """real_gold with every load in bronze refreshed, and every registered listener in gold: other test
+    files on this worker may have loaded plays without a refresh (pulls do), or registered listeners
+    without a load (`users add`: gold's dim_user takes them in at the next refresh), which a test
+    comparing gold before and after a refresh of its own would otherwise count as its change."""
     from rich.console import Console
 
-    from tracktracker_assets.orchestration.pipeline import refresh_if_behind
+    from tracktracker_assets.orchestration.pipeline import refresh, refresh_if_behind
+    from tracktracker_assets.services.local import open_registry
+    from tracktracker_assets.warehouse.db import query
 
     assert refresh_if_behind(real_gold, Console(quiet=True))
+    with open_registry(real_gold) as registry:
+        registered = {user.user_id for user in registry.list_users()}
+    in_gold = {row[0] for row in query(real_gold.database_url, "select user_id from gold.dim_user")[1]}
+    if registered != in_gold:
+        assert refresh(real_gold, Console(quiet=True))
     return real_gold
