@@ -80,8 +80,9 @@
 {% set lineage_columns = ['source', 'service', 'content_uri', 'ms_played', 'is_ms_played_estimated',
     'media_duration_ms', 'load_id'] %}
 {% set row_lineage %}{% for column in lineage_columns %}, row_{{ column }}{% endfor %}{% endset %}
-{#- ` and` a test that the candidates hold a tier: `TIER` replaced by a condition on it. A one-time filter
-    of an incremental run; a full build reads each tier's own table, which an absent tier leaves empty -#}
+{#- appended to a read of one or more source tiers: whether the candidates hold any (`TIER` replaced by
+    the read's condition on the tier), a one-time filter of an incremental run. A full build reads each
+    tier's own table, which an absent tier leaves empty. -#}
 {% set and_tier_present = ' and exists (select 1 from present_tiers where source_tier TIER)' if is_incremental() else '' %}
 
 with
