@@ -47,7 +47,9 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
     return ByGroup(config, log)
 
 
-SHARED = REPO.parent / "shared"
+# the shared folder beside the repository; TT_TEST_SHARED names it for a checkout elsewhere (a git
+# worktree under /tmp, say, to run two versions' suites side by side)
+SHARED = Path(os.environ.get("TT_TEST_SHARED") or REPO.parent / "shared")
 REAL_DATA = SHARED / "data" / "real"
 
 # fast and disposable: durability does not matter for a scratch cluster. A smaller WAL than a real
