@@ -74,8 +74,9 @@
 {%- endmacro %}
 
 {#- The (user_id, local_date) of each listener's days that facts newer than `wm` were written in
-    (record_fact_days); `facts` is the fact table whose post-hook records them. -#}
-{% macro fact_days_since(facts, wm) -%}
+    (record_fact_days). The macros below still take `facts`, the fact table whose post-hook records
+    these days: their callers' ref() of it names what the days are of. -#}
+{% macro fact_days_since(wm) -%}
     select user_id, local_date from bronze.dbt_fact_days where batch_load_id > {{ wm }}
 {%- endmacro %}
 
@@ -83,7 +84,7 @@
     recompute only them, through the user_id indexes). -#}
 {% macro changed_users(facts) -%}
     {%- if execute and is_incremental() -%}
-        {%- set result = run_query('select distinct user_id from (' ~ fact_days_since(facts, watermark())
+        {%- set result = run_query('select distinct user_id from (' ~ fact_days_since(watermark())
                                    ~ ') as d order by 1') -%}
         {{- sql_list(result.columns[0].values()) -}}
     {%- else -%}
@@ -98,7 +99,7 @@
     26 hours apart: UTC-12 to UTC+14). -#}
 {% macro changed_local_days(facts, wm=none) -%}
     select distinct d.user_id, d.local_date + shift.days as local_date
-    from ({{ fact_days_since(facts, watermark() if wm is none else wm) }}) as d
+    from ({{ fact_days_since(watermark() if wm is none else wm) }}) as d
     cross join (values (-2), (-1), (0), (1), (2)) as shift (days)
 {%- endmacro %}
 
