@@ -189,13 +189,22 @@ def test_refresh_leaves_out_staging_tables_no_new_load_reaches(level_gold) -> No
         assert "OK created sql incremental model silver.stg_spotify__extended_history" in dbt_log
         assert '"level": "debug"' not in dbt_log
         assert not (newest / "run_results.json").exists() and not (newest / "manifest.json").exists()
-        built = {
-            record.asset_key.path[-1]
-            for record in instance.get_event_records(
-                EventRecordsFilter(event_type=DagsterEventType.ASSET_MATERIALIZATION, after_cursor=after_id)
-            )
-        }
+        records = instance.get_event_records(
+            EventRecordsFilter(event_type=DagsterEventType.ASSET_MATERIALIZATION, after_cursor=after_id)
+        )
+        built = {record.asset_key.path[-1] for record in records}
         assert spotify_plays <= built and "fct_plays" in built
+        # each table's rows, as PostgreSQL counted them when dbt reported the model (a silver model's
+        # name holds "__", as its output's name joins its key's parts with)
+        recorded = {
+            tuple(record.asset_key.path): record.asset_materialization.metadata["row_count"].value
+            for record in records
+            if "row_count" in record.asset_materialization.metadata
+        }
+        tables = ("silver.stg_spotify__extended_history", "silver.int_plays__deduplicated", "gold.fct_plays")
+        for table in tables:
+            [(rows,)] = query(url, f"select count(*) from {table}")[1]
+            assert recorded[tuple(table.split("."))] == rows, table
         assert not unused & built
         # what was left out had nothing to do: the probe's plays are in gold, nothing else moved
         assert query(url, "select count(*) from gold.fct_plays where user_id = %s", (PROBE,))[1] == [(4,)]

@@ -191,7 +191,9 @@ def _unmark_build(settings: Settings, *, full_refresh: bool = False, built_throu
 def _key(event: Output | AssetMaterialization) -> AssetKey:
     if isinstance(event, AssetMaterialization):
         return event.asset_key
-    return AssetKey([part for part in event.output_name.split("__")])
+    # an output is named by its key's parts joined by "__": a model's [layer, name], whose name may
+    # hold "__" itself (silver/stg_spotify__extended_history)
+    return AssetKey(event.output_name.split("__", 1))
 
 
 def _with_row_count(conn: Any, event: Output | AssetMaterialization) -> Output | AssetMaterialization:

@@ -16,8 +16,8 @@ import functools
 from typing import Any
 
 # the node's temporary tables dropped; and its table statistics (rows written) published as the
-# connection goes idle, as a closed connection's are, not up to a second later: a refresh records each
-# model's live rows from them as dbt reports it (transform/assets.py)
+# connection goes idle, as a closed connection's are, not up to a second later (a model's are already,
+# as its transaction commits and before dbt reports it: macros/publish_statistics.sql)
 RESET = "select pg_stat_force_next_flush(); discard temp"
 
 
