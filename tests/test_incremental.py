@@ -142,9 +142,10 @@ def test_a_large_build_is_vacuumed_and_analyzed_right_after(real_gold) -> None:
             cur.execute("drop table silver.bulk_probe")
 
 
-def test_refresh_leaves_out_staging_tables_no_new_load_reaches(level_gold) -> None:
+def test_refresh_leaves_out_staging_tables_no_new_load_reaches(level_gold, monkeypatch) -> None:
     """A refresh runs (and tests) only the staging tables kept by load that a new load reaches (level_gold:
-    a load other files left pending, a Last.fm pull say, would reach a table asserted left out)."""
+    a load other files left pending, a Last.fm pull say, would reach a table asserted left out). What
+    it records of each model, and its vacuum of a table written in bulk as soon as the model is done."""
     from dagster import DagsterEventType, EventRecordsFilter
     from rich.console import Console
 
@@ -152,6 +153,7 @@ def test_refresh_leaves_out_staging_tables_no_new_load_reaches(level_gold) -> No
     from tracktracker_assets.orchestration.instance import get_instance
     from tracktracker_assets.orchestration.pipeline import refresh_if_behind
     from tracktracker_assets.orchestration.runs import run_refresh
+    from tracktracker_assets.transform import assets
     from tracktracker_assets.transform.project import ensure_manifest
     from tracktracker_assets.transform.untouched import staged_by_load, untouched_staging
     from tracktracker_assets.warehouse.build_state import STAGED_BY_LOAD, set_state
@@ -181,7 +183,10 @@ def test_refresh_leaves_out_staging_tables_no_new_load_reaches(level_gold) -> No
         untouched = set(untouched_staging(level_gold, manifest))
         assert not spotify_plays & untouched
         assert unused <= untouched
+        # the probe's few rows stand for a bulk write here: each table written is vacuumed
+        monkeypatch.setattr(assets, "BULK_ROWS", 1)
         assert refresh_if_behind(level_gold, Console(quiet=True))
+        monkeypatch.undo()
         # its dbt logged each result at the default level, no statement, and wrote no JSON artifacts
         runs = [path for path in level_gold.dbt_target_dir.glob("dbt_silver_gold-*") if path.is_dir()]
         newest = max(runs, key=lambda path: path.stat().st_mtime)
@@ -205,6 +210,16 @@ def test_refresh_leaves_out_staging_tables_no_new_load_reaches(level_gold) -> No
         for table in tables:
             [(rows,)] = query(url, f"select count(*) from {table}")[1]
             assert recorded[tuple(table.split("."))] == rows, table
+        # the staging table written first was vacuumed while dbt went on: before the facts were reported
+        [(vacuumed,)] = query(
+            url,
+            "select last_vacuum from pg_stat_user_tables "
+            "where schemaname = 'silver' and relname = 'stg_spotify__extended_history'",
+        )[1]
+        [facts_reported] = [
+            record.timestamp for record in records if record.asset_key.path == ["gold", "fct_plays"]
+        ]
+        assert vacuumed is not None and vacuumed.timestamp() < facts_reported
         assert not unused & built
         # what was left out had nothing to do: the probe's plays are in gold, nothing else moved
         assert query(url, "select count(*) from gold.fct_plays where user_id = %s", (PROBE,))[1] == [(4,)]

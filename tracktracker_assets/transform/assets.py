@@ -40,7 +40,7 @@ from tracktracker_assets.warehouse.build_state import (
 )
 from tracktracker_assets.warehouse.db import connect, connection, ended_after_use
 from tracktracker_assets.warehouse.locks import dbt_lock
-from tracktracker_assets.warehouse.maintenance import BULK_ROWS, vacuum_after_bulk_writes
+from tracktracker_assets.warehouse.maintenance import BULK_ROWS, VacuumAsWritten, vacuum_after_bulk_writes
 from tracktracker_assets.warehouse.status import details_pending, newest_play_load, users_with_pending_loads
 from tracktracker_assets.warehouse.zone_moves import take_in_zone_moves
 
@@ -143,15 +143,24 @@ def build_silver_gold(
         if unfinished:
             context.log.info(f"Run {unfinished[:8]}'s build did not finish; this build completes it.")
         # each model's and test's event is recorded as dbt reports it, while dbt goes on with the next
-        # ones (written after the build, ~200 events of a first build took another second)
-        with connection(settings.database_url, autocommit=True) as statistics:
+        # ones (written after the build, ~200 events of a first build took another second); a table
+        # written in bulk is vacuumed meanwhile, since no later node writes a model's table
+        with (
+            connection(settings.database_url, autocommit=True) as statistics,
+            VacuumAsWritten(settings) as as_written,
+        ):
             for event in dbt.cli(args, context=context).stream():
                 if isinstance(event, Output | AssetMaterialization):
                     built += 1
                     progress.report(progress.Event("dbt", "/".join(_key(event).path), built, selected))
-                    event = _with_row_count(statistics, event)
+                    event, written = _with_row_count(statistics, event)
+                    if written >= BULK_ROWS:
+                        as_written.submit(*_key(event).path)
                 yield event
-        vacuumed = vacuum_after_bulk_writes(settings, min_rows=0 if unfinished else BULK_ROWS)
+            early = as_written.wait()
+        # the rest: a cut build's (all of it), and what the statistics reported late
+        rest = vacuum_after_bulk_writes(settings, min_rows=0 if unfinished else BULK_ROWS)
+        vacuumed = sorted({*early, *rest})
         _unmark_build(settings, full_refresh=bool(rebuild), built_through=through)
     if vacuumed:
         context.log.info(f"Vacuumed and analyzed after a large build: {', '.join(vacuumed)}")
@@ -196,20 +205,24 @@ def _key(event: Output | AssetMaterialization) -> AssetKey:
     return AssetKey(event.output_name.split("__", 1))
 
 
-def _with_row_count(conn: Any, event: Output | AssetMaterialization) -> Output | AssetMaterialization:
+def _with_row_count(
+    conn: Any, event: Output | AssetMaterialization
+) -> tuple[Output | AssetMaterialization, int]:
     """The event with its table's live rows from PostgreSQL's statistics (dbt's node has committed
     and its connection published its statistics by then: transform/kept_connections.py): exact enough
-    for metadata and free, where count(*) per model would grow with the history. conn: autocommit,
-    so each question sees the statistics as they are."""
+    for metadata and free, where count(*) per model would grow with the history. With it, the rows
+    written to the table since its last vacuum (0 for a view). conn: autocommit, so each question
+    sees the statistics as they are."""
     key = _key(event)
     if len(key.path) != 2 or key.path[0] not in ("silver", "gold"):
-        return event
+        return event, 0
     with conn.cursor() as cur:
         cur.execute(
-            "select n_live_tup from pg_stat_user_tables where schemaname = %s and relname = %s",
+            "select n_live_tup, n_ins_since_vacuum + n_dead_tup from pg_stat_user_tables "
+            "where schemaname = %s and relname = %s",
             tuple(key.path),
         )
         row = cur.fetchone()
     if row is None:
-        return event
-    return event.with_metadata({**event.metadata, "row_count": int(row[0])})
+        return event, 0
+    return event.with_metadata({**event.metadata, "row_count": int(row[0])}), int(row[1])

@@ -4,11 +4,17 @@ A full build (or a large first import) writes millions of rows; autovacuum then 
 them in the following minutes, and a refresh that runs meanwhile costs nearly twice as much
 (bench/bench_foundation.py). Doing that work right after the build keeps every later refresh at its
 steady-state cost and gives dashboards fresh statistics at once. Small refreshes touch nothing here.
+
+A table no later node of the build writes (each model writes only its own) is vacuumed as soon as its
+node has committed, beside the nodes after it (VacuumAsWritten): a large first import's staging table
+while the dedupe, one statement on one core, leaves the other core idle. The end pass then finds only
+what is left.
 """
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
+from types import TracebackType
 
 from psycopg2 import sql
 
@@ -40,6 +46,40 @@ def vacuum_after_bulk_writes(settings: Settings, min_rows: int = BULK_ROWS) -> l
         for done in [pool.submit(_vacuum, settings.database_url, share) for share in shares]:
             done.result()
     return sorted(f"{schema}.{table}" for schema, table, _ in tables)
+
+
+class VacuumAsWritten:
+    """Vacuums (and analyzes) each table handed to it, in turn on one session of its own, while the
+    caller goes on; `wait` (or leaving the `with` block) returns once each is done. One session: the
+    build it runs beside keeps the cores busy but for stretches of one statement."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._url = settings.database_url
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vacuum")
+        self._pending: list[Future[None]] = []
+        self.tables: list[str] = []
+
+    def submit(self, schema: str, table: str) -> None:
+        self._pending.append(self._pool.submit(_vacuum, self._url, [(schema, table, 0)]))
+        self.tables.append(f"{schema}.{table}")
+
+    def wait(self) -> list[str]:
+        """The tables vacuumed; raises the first vacuum's error."""
+        try:
+            for done in self._pending:
+                done.result()
+        finally:
+            self._pool.shutdown(wait=True)
+        return sorted(self.tables)
+
+    def __enter__(self) -> VacuumAsWritten:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        # a build that failed still waits (no vacuum outlives its lock); its own error is the one raised
+        self._pool.shutdown(wait=True)
 
 
 def _vacuum(url: str, tables: list[tuple[str, str, int]]) -> None:
