@@ -62,8 +62,8 @@ def test_the_kept_parse_has_its_jinja_compiled(tt_home, monkeypatch) -> None:
     for name in ("macro.tracktracker.row_security", "macro.dbt.materialization_incremental_default"):
         assert manifest.macros[name].macro_sql in template_cache.file_cache, name
     rank_music = manifest.nodes["model.tracktracker.rank_music"]
-    row_security, remember_batch = rank_music.config.post_hook
-    for source in (rank_music.raw_code, row_security.sql, remember_batch.sql):
+    publish_statistics, row_security, remember_batch = rank_music.config.post_hook
+    for source in (rank_music.raw_code, publish_statistics.sql, row_security.sql, remember_batch.sql):
         assert (source, False) in compiled_templates._codes
 
     # a kept compile renders what a fresh one does, with this render's own context; a new source is
