@@ -209,7 +209,7 @@ def _with_row_count(
     conn: Any, event: Output | AssetMaterialization
 ) -> tuple[Output | AssetMaterialization, int]:
     """The event with its table's live rows from PostgreSQL's statistics (dbt's node has committed
-    and its connection published its statistics by then: transform/kept_connections.py): exact enough
+    and published its statistics by then: macros/publish_statistics.sql): exact enough
     for metadata and free, where count(*) per model would grow with the history. With it, the rows
     written to the table since its last vacuum (0 for a view). conn: autocommit, so each question
     sees the statistics as they are."""
