@@ -200,7 +200,8 @@ def test_refresh_leaves_out_staging_tables_no_new_load_reaches(level_gold, monke
         built = {record.asset_key.path[-1] for record in records}
         assert spotify_plays <= built and "fct_plays" in built
         # each table's rows, as PostgreSQL counted them when dbt reported the model (a silver model's
-        # name holds "__", as its output's name joins its key's parts with)
+        # name holds "__", as its output's name joins its key's parts with): the live rows its last
+        # analyze estimated from a sample, plus those written since, so near the count, not equal
         recorded = {
             tuple(record.asset_key.path): record.asset_materialization.metadata["row_count"].value
             for record in records
@@ -209,7 +210,7 @@ def test_refresh_leaves_out_staging_tables_no_new_load_reaches(level_gold, monke
         tables = ("silver.stg_spotify__extended_history", "silver.int_plays__deduplicated", "gold.fct_plays")
         for table in tables:
             [(rows,)] = query(url, f"select count(*) from {table}")[1]
-            assert recorded[tuple(table.split("."))] == rows, table
+            assert abs(recorded[tuple(table.split("."))] - rows) <= rows * 0.1, (table, rows)
         # the staging table written first was vacuumed while dbt went on: before the facts were reported
         [(vacuumed,)] = query(
             url,
