@@ -40,7 +40,12 @@ from tracktracker_assets.warehouse.build_state import (
 )
 from tracktracker_assets.warehouse.db import connect, connection, ended_after_use
 from tracktracker_assets.warehouse.locks import dbt_lock
-from tracktracker_assets.warehouse.maintenance import BULK_ROWS, VacuumAsWritten, vacuum_after_bulk_writes
+from tracktracker_assets.warehouse.maintenance import (
+    BULK_ROWS,
+    WRITTEN_SINCE_VACUUM,
+    VacuumAsWritten,
+    vacuum_after_bulk_writes,
+)
 from tracktracker_assets.warehouse.status import details_pending, newest_play_load, users_with_pending_loads
 from tracktracker_assets.warehouse.zone_moves import take_in_zone_moves
 
@@ -152,10 +157,11 @@ def build_silver_gold(
             for event in dbt.cli(args, context=context).stream():
                 if isinstance(event, Output | AssetMaterialization):
                     built += 1
-                    progress.report(progress.Event("dbt", "/".join(_key(event).path), built, selected))
+                    key = _key(event)
+                    progress.report(progress.Event("dbt", "/".join(key.path), built, selected))
                     event, written = _with_row_count(statistics, event)
                     if written >= BULK_ROWS:
-                        as_written.submit(*_key(event).path)
+                        as_written.submit(*key.path)
                 yield event
             early = as_written.wait()
         # the rest: a cut build's (all of it), and what the statistics reported late
@@ -218,7 +224,7 @@ def _with_row_count(
         return event, 0
     with conn.cursor() as cur:
         cur.execute(
-            "select n_live_tup, n_ins_since_vacuum + n_dead_tup from pg_stat_user_tables "
+            f"select n_live_tup, {WRITTEN_SINCE_VACUUM} from pg_stat_user_tables "
             "where schemaname = %s and relname = %s",
             tuple(key.path),
         )

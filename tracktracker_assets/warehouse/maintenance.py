@@ -23,6 +23,8 @@ from tracktracker_assets.settings import Settings
 from tracktracker_assets.warehouse.db import connection
 
 BULK_ROWS = 100_000  # rows written since the last vacuum that make a table worth vacuuming now
+# those rows, from pg_stat_user_tables: inserted, and updated or deleted (dead)
+WRITTEN_SINCE_VACUUM = "n_ins_since_vacuum + n_dead_tup"
 # VACUUM works through one table at a time on one core: the tables are shared among this many sessions
 # (a ten-year import: its dozen tables in 1.0 s on one, less on two)
 SESSIONS = 2
@@ -34,7 +36,7 @@ def vacuum_after_bulk_writes(settings: Settings, min_rows: int = BULK_ROWS) -> l
     with connection(settings.database_url, autocommit=True) as conn, conn.cursor() as cur:
         cur.execute(
             "select schemaname, relname, pg_table_size(relid) from pg_stat_user_tables "
-            "where schemaname in ('silver', 'gold') and n_ins_since_vacuum + n_dead_tup >= %s "
+            f"where schemaname in ('silver', 'gold') and {WRITTEN_SINCE_VACUUM} >= %s "
             "order by 3 desc, 1, 2",
             (min_rows,),
         )
