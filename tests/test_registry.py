@@ -144,3 +144,30 @@ def test_a_disabled_listener_stays_disabled_when_disconnected(registry: Registry
     user = registry.require_user("reg-disabled")
     assert (user.status, user.last_error, user.connected) == ("disabled", "disabled by the operator", False)
     assert registry.remove_user("reg-disabled")
+
+
+def test_a_process_done_with_the_registry_does_not_wait_for_its_threads_at_exit(settings) -> None:
+    """pymongo's exit handler joins every client's monitor threads, and a closed client's threads sleep
+    in half-second steps before they see it: each command that used the registry waited for them once
+    its work was done. Closed here, its clients leave that handler nothing to do, and nothing to wait
+    for; the process still exits cleanly, with nothing on stderr."""
+    import subprocess
+    import sys
+
+    code = (
+        "import atexit, threading\n"
+        "joined = []\n"
+        "join = threading.Thread.join\n"
+        "def recorded(thread, timeout=None):\n"
+        "    joined.append(thread.name)\n"
+        "    return join(thread, timeout)\n"
+        "threading.Thread.join = recorded\n"
+        "from tracktracker_assets.services.local import open_registry\n"
+        "from tracktracker_assets.settings import get_settings\n"
+        "with open_registry(get_settings()) as registry:\n"
+        "    registry.user_ids()\n"
+        "atexit._run_exitfuncs()\n"
+        "print(sorted(name for name in joined if name.startswith('pymongo')))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stdout, done.stderr) == (0, "[]\n", "")
