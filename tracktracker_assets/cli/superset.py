@@ -97,12 +97,15 @@ def state(settings: Settings) -> Any:
 
 def on_user_added(settings: Settings, console: Console, user_id: str) -> None:
     """Create or update the listener's Superset account now if Superset runs, else at the next `up`."""
-    from tracktracker_assets.dashboards import listeners, provision, service
-    from tracktracker_assets.services.local import open_registry
+    from tracktracker_assets.dashboards import service
 
     if not service.is_running(settings):
         console.print("Their Superset login is created when Superset next starts (`tracktracker up`).")
         return
+    # only now: Superset's client brings in requests (0.1 s of a `users add` while it is stopped)
+    from tracktracker_assets.dashboards import listeners, provision
+    from tracktracker_assets.services.local import open_registry
+
     with open_registry(settings) as registry:
         user = registry.require_user(user_id)
     try:
