@@ -9,7 +9,9 @@ from pathlib import Path
 
 from openpyxl import load_workbook
 
-REAL = Path(__file__).resolve().parents[3] / "shared" / "data" / "real" / "other-platforms"
+from tests.conftest import REAL_DATA
+
+REAL = REAL_DATA / "other-platforms"
 SAMPLE = REAL / "MarionBml--deezer-data_20250930.xlsx"
 
 

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import csv
 from datetime import UTC, datetime
-from pathlib import Path
 from zoneinfo import ZoneInfo, available_timezones
 
-REAL = Path(__file__).resolve().parents[3] / "shared" / "data" / "real" / "other-platforms"
+from tests.conftest import REAL_DATA
+
+REAL = REAL_DATA / "other-platforms"
 SAMPLE = REAL / "metabrainz--tidal_streaming.csv"
 PRIVATE = ("ip_address", "region_name", "city_name", "postal_code")
 

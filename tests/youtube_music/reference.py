@@ -9,7 +9,9 @@ import re
 from datetime import UTC, datetime
 from pathlib import Path
 
-REAL = Path(__file__).resolve().parents[3] / "shared" / "data" / "real" / "other-platforms"
+from tests.conftest import REAL_DATA
+
+REAL = REAL_DATA / "other-platforms"
 
 
 def json_plays(path: Path) -> list[tuple[datetime, str, str | None]]:
