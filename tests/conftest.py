@@ -28,7 +28,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 SWEEP_TEST = "tests/test_secrets_at_rest.py"
 SUPERSET_GROUP = ("tests/dashboards/", SWEEP_TEST)
 # what starts no Superset goes to any worker: the Superset group is the suite's longest chain
-WITHOUT_SUPERSET = ("tests/dashboards/test_front.py", "tests/dashboards/test_specs.py")
+WITHOUT_SUPERSET = (
+    "tests/dashboards/test_front.py",
+    "tests/dashboards/test_specs.py",
+    "tests/dashboards/test_first_start.py",
+)
 
 
 def worker_group(nodeid: str) -> str:

@@ -1,8 +1,9 @@
 """Superset as a local service: gunicorn on 127.0.0.1, metadata in the `superset` database.
 
 The first start migrates the metadata database, creates the admin and syncs roles (`superset db upgrade`,
-`fab create-admin`, `superset init`, ~30 s together); a marker remembers the migration head it reached,
-so later starts go straight to gunicorn when the database still has that head and the admin exists.
+`fab create-admin`, `superset init`, ~20 s together, in one process: first_start.py); a marker
+remembers the migration head it reached, so later starts go straight to gunicorn when the database
+still has that head and the admin exists.
 """
 
 from __future__ import annotations
@@ -211,14 +212,21 @@ def _metadata_state(settings: Settings) -> tuple[str | None, bool]:
         conn.close()
 
 
-def _superset(settings: Settings, *args: str, stdin: str | None = None, timeout: float = 300) -> None:
+def _superset(
+    settings: Settings, *commands: tuple[str, ...], stdin: str | None = None, timeout: float = 600
+) -> None:
+    """Superset's CLI commands, in order, in one process sharing one app (first_start.py); the first
+    that fails stops the rest."""
     log = log_file(settings)
     log.parent.mkdir(parents=True, exist_ok=True)
+    argv: list[str] = []
+    for command in commands:
+        argv += [*(["--"] if argv else []), *command]
     with open(log, "ab") as handle:
-        handle.write(f"\n==== superset {' '.join(args)}\n".encode())
+        handle.write(b"\n")
         handle.flush()
         result = subprocess.run(
-            [_tool("superset"), *args],
+            [sys.executable, "-m", "tracktracker_assets.dashboards.first_start", *argv],
             input=stdin.encode() if stdin is not None else None,
             stdout=handle,
             stderr=subprocess.STDOUT,
@@ -227,7 +235,10 @@ def _superset(settings: Settings, *args: str, stdin: str | None = None, timeout:
             timeout=timeout,
         )
     if result.returncode != 0:
-        raise RuntimeError(f"`superset {args[0]}` failed (exit {result.returncode}); see {log}")
+        names = ", ".join(f"`superset {' '.join(command[:2])}`" for command in commands)
+        raise RuntimeError(
+            f"Superset's first-start commands ({names}) failed (exit {result.returncode}); see {log}"
+        )
 
 
 def _parse_marker(text: str) -> dict[str, str]:
@@ -255,26 +266,28 @@ def bootstrap(settings: Settings) -> bool:
     )
     if up_to_date and admin:
         return False
-    if not up_to_date:
-        _superset(settings, "db", "upgrade")
+    commands: list[tuple[str, ...]] = [] if up_to_date else [("db", "upgrade")]
+    stdin = None
     if not admin:
         password = admin_password(settings)
         # the password goes through stdin (click's prompt), never argv where `ps` would show it
-        _superset(
-            settings,
-            "fab",
-            "create-admin",
-            "--username",
-            ADMIN_USERNAME,
-            "--firstname",
-            "TrackTracker",
-            "--lastname",
-            "Admin",
-            "--email",
-            "admin@tracktracker.invalid",
-            stdin=f"{password}\n{password}\n",
+        stdin = f"{password}\n{password}\n"
+        commands.append(
+            (
+                "fab",
+                "create-admin",
+                "--username",
+                ADMIN_USERNAME,
+                "--firstname",
+                "TrackTracker",
+                "--lastname",
+                "Admin",
+                "--email",
+                "admin@tracktracker.invalid",
+            )
         )
-    _superset(settings, "init")
+    commands.append(("init",))
+    _superset(settings, *commands, stdin=stdin)
     revision, admin = _metadata_state(settings)
     if not admin:
         raise RuntimeError(f"Superset's admin user was not created; see {log_file(settings)}")
