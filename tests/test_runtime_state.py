@@ -331,16 +331,44 @@ def test_an_orphaned_registry_with_a_garbage_pid_file_is_found_reused_and_stoppe
     assert not is_running(server) and not tcp_listening(port)
 
 
+def test_the_registry_servers_stop_ends_its_accept_thread_and_keeps_its_data(tmp_path: Path) -> None:
+    """SecantusDB's own stop leaves its accept thread blocked in accept() (a close from another thread
+    does not wake it) and waits out a 2 s join; the launcher's stop wakes it first."""
+    from secantus.server import SecantusDBServer
+
+    from tracktracker_assets.services.registry_server import _wake_accept_first
+
+    def serve() -> SecantusDBServer:
+        server = SecantusDBServer(host="127.0.0.1", port=0, storage_path=str(tmp_path / "data"))
+        server.start()
+        return server
+
+    server = serve()
+    accept_thread = server._thread
+    with MongoClient(server.uri, serverSelectionTimeoutMS=10_000) as client:
+        client.db.plays.insert_one({"kept": True})
+    _wake_accept_first(SecantusDBServer.stop)(server)
+    assert accept_thread is not None and not accept_thread.is_alive()
+
+    server = serve()
+    try:
+        with MongoClient(server.uri, serverSelectionTimeoutMS=10_000) as client:
+            assert client.db.plays.count_documents({"kept": True}) == 1
+    finally:
+        server.stop()
+
+
 def test_a_registry_from_before_authentication_gets_a_login_on_the_next_up(home: Settings) -> None:
-    from tracktracker_assets.services.mongo import EmbeddedMongo, server_executable
+    from tracktracker_assets.services.mongo import PROGRAM, EmbeddedMongo
     from tracktracker_assets.services.state import free_port, remember_port
     from tracktracker_assets.users.registry import Registry
 
-    # what an older TrackTracker left running: no --auth, a bare PID in mongo.pid
+    # what an older TrackTracker left running: SecantusDB's own program without --auth, a bare PID in
+    # mongo.pid
     port = free_port()
     home.mongo_data.mkdir()
     argv = [
-        server_executable(),
+        str(Path(sys.executable).with_name(PROGRAM)),
         "--host",
         "127.0.0.1",
         "--port",

@@ -16,7 +16,7 @@ left running with a lost or garbled PID file is found, reused by `up` and stoppe
 
 from __future__ import annotations
 
-import shutil
+import importlib.util
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,20 +38,19 @@ from tracktracker_assets.services.state import free_port, port_for, read_ports, 
 from tracktracker_assets.settings import MONGO_USER, Settings
 from tracktracker_assets.users.registry import login_accepted, provision_login
 
+# SecantusDB's own command line, which servers started by earlier versions run
 PROGRAM = "secantusd-py"
+# the same server, with a stop that does not wait out its accept thread (registry_server.py)
+LAUNCHER = "tracktracker_assets.services.registry_server"
 
 
-def server_executable() -> str:
-    candidate = Path(sys.executable).parent / PROGRAM
-    if candidate.exists():
-        return str(candidate)
-    found = shutil.which(PROGRAM)
-    if found is None:
+def server_command() -> list[str]:
+    if importlib.util.find_spec("secantus") is None:
         raise RuntimeError(
             "secantusdb is not installed, so there is no local registry server: run the README's setup "
             "command, or set TRACKTRACKER_MONGO_URL to an existing MongoDB."
         )
-    return found
+    return [sys.executable, "-m", LAUNCHER]
 
 
 def port_of(argv: tuple[str, ...]) -> int | None:
@@ -80,8 +79,11 @@ class EmbeddedMongo:
         return read_ports(self.settings).get("mongo")
 
     def matcher(self) -> Matcher:
-        """Our server: SecantusDB on our data directory, whatever its PID file says."""
-        return runs(PROGRAM, "--storage-path", str(self.settings.mongo_data))
+        """Our server: SecantusDB on our data directory, whatever its PID file says (started through
+        the launcher, or as SecantusDB's own program by an earlier version)."""
+        data = str(self.settings.mongo_data)
+        ours, earlier = runs(LAUNCHER, "--storage-path", data), runs(PROGRAM, "--storage-path", data)
+        return lambda record: ours(record) or earlier(record)
 
     def running(self) -> ProcessRecord | None:
         return read_record(self.pid_file, find=self.matcher())
@@ -156,7 +158,7 @@ class EmbeddedMongo:
     def _launch(self, port: int, *, auth: bool) -> None:
         env = server_env(XDG_RUNTIME_DIR=str(self.settings.run_dir))
         argv = [
-            server_executable(),
+            *server_command(),
             "--host",
             "127.0.0.1",
             "--port",
