@@ -10,7 +10,7 @@ import musicbrainzngs.musicbrainz as musicbrainz_module
 import pytest
 
 from tests.fakes.musicbrainz_server import recording
-from tests.musicbrainz.conftest import CONTACT, closest_requests_s
+from tests.musicbrainz.conftest import CLOSEST_S, CONTACT, closest_requests_s, mean_interval_s
 from tracktracker_assets.musicbrainz.client import Lookup, MusicBrainzClient, MusicBrainzUnavailable
 from tracktracker_assets.settings import get_settings
 
@@ -43,7 +43,8 @@ def test_lookups_by_mbid_isrc_and_search_one_per_second(musicbrainz) -> None:
     assert unknown == type(unknown)("not_found", None)
 
     assert len(musicbrainz.requests) == 5 and all(r.status != 503 for r in musicbrainz.requests)
-    assert closest_requests_s(musicbrainz) >= 0.95  # musicbrainzngs' limiter: never over the rate
+    # musicbrainzngs' limiter: never over the rate, whatever held a request up on its way
+    assert closest_requests_s(musicbrainz) >= CLOSEST_S and mean_interval_s(musicbrainz) >= 1.0
     assert all(
         CONTACT in (r.user_agent or "") and "TrackTracker" in (r.user_agent or "")
         for r in musicbrainz.requests
@@ -81,3 +82,33 @@ def test_a_server_that_never_answers_stops_the_lookup_in_time(monkeypatch) -> No
             MusicBrainzClient(get_settings()).fetch(Lookup(f"mbid:{SHEERAN}"))
         assert 0.9 < time.monotonic() - started < 10
     assert socket.getdefaulttimeout() is None  # the process's default is put back
+
+
+def test_the_fake_refuses_a_client_faster_than_one_request_a_second() -> None:
+    """The rule the client's pacing is tested against: back to back, or steadily a little too fast,
+    a client is answered 503 as the real service answers it."""
+    from urllib.error import HTTPError
+    from urllib.request import Request, urlopen
+
+    from tests.fakes.musicbrainz_server import FakeMusicBrainz
+
+    def statuses(fake: FakeMusicBrainz, pause_s: float, count: int) -> list[int]:
+        got = []
+        for _ in range(count):
+            request = Request(
+                f"{fake.url}/ws/2/recording/{SHEERAN}?fmt=json", headers={"User-Agent": CONTACT}
+            )
+            try:
+                with urlopen(request, timeout=10) as answer:
+                    got.append(answer.status)
+            except HTTPError as refused:
+                got.append(refused.code)
+            time.sleep(pause_s)
+        return got
+
+    with FakeMusicBrainz() as fake:
+        fake.add(recording(SHEERAN, "Thinking Out Loud", "Ed Sheeran", first_release_date="2014-06-20"))
+        assert statuses(fake, 0.0, 2) == [200, 503]
+    with FakeMusicBrainz() as fake:  # 0.85 s apart: within the jitter allowed once, not four times
+        fake.add(recording(SHEERAN, "Thinking Out Loud", "Ed Sheeran", first_release_date="2014-06-20"))
+        assert 503 in statuses(fake, 0.85, 4)

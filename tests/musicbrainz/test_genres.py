@@ -14,7 +14,7 @@ from rich.console import Console
 
 from tests.conftest import REAL_DATA, cli
 from tests.fakes.musicbrainz_server import recording
-from tests.musicbrainz.conftest import closest_requests_s
+from tests.musicbrainz.conftest import CLOSEST_S, closest_requests_s
 from tracktracker_assets.musicbrainz.lookups import pending_lookups
 from tracktracker_assets.orchestration.pipeline import refresh_if_behind
 from tracktracker_assets.orchestration.runs import run_musicbrainz
@@ -124,7 +124,7 @@ def _look_up_and_refresh(musicbrainz, monkeypatch) -> None:
     asked = Counter((r.path, r.query.get("query")) for r in musicbrainz.requests)
     assert asked[(f"/ws/2/recording/{GOLDEN_BROWN}", None)] == 1
     assert max(asked.values()) == 1  # never the same question twice
-    assert closest_requests_s(musicbrainz) >= 0.95 and all(
+    assert closest_requests_s(musicbrainz) >= CLOSEST_S and all(
         r.status == 200 or r.status == 404 for r in musicbrainz.requests
     )
 
