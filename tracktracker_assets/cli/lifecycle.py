@@ -28,8 +28,15 @@ def up(settings: Settings, console: Console, *, demo: bool, ui: bool = True) -> 
     # Superset is served early unless the demo loads first (its refresh would warm unprovisioned dashboards)
     serve_early = not (demo and demo_pending(settings))
     superset_begun = superset_cli.begin_in_background(settings, serve=serve_early) if ui else None
+    from tracktracker_assets.services import command_process
+
     with console.status("Preparing the Dagster instance and the dbt project..."):
         prepare_dagster_home(settings)
+        # one of older code or settings would decline every command: start anew. It warms up (imports
+        # Dagster and dbt, ~5 s) while the project parses here; its own parse waits for this one
+        # (ensure_manifest's lock) and finds it done
+        command_process.stop(settings)
+        command_process.start(settings)
         ensure_manifest(settings)
     _heal(settings, console)
     for state in storage_states(settings):
@@ -37,10 +44,6 @@ def up(settings: Settings, console: Console, *, demo: bool, ui: bool = True) -> 
     from tracktracker_assets.exports.retention import tidy_everyone
 
     tidy_everyone(settings)  # interrupted copies and files past their retention: cheap, once per up
-    from tracktracker_assets.services import command_process
-
-    command_process.stop(settings)  # one of older code or settings would decline every command: start anew
-    command_process.start(settings)
     from tracktracker_assets.services.processes import eventually, in_background
 
     # Dagster's processes start while the command process warms up (each waits on its own)
