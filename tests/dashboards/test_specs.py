@@ -77,3 +77,33 @@ def test_every_rank_over_time_runs_from_1_at_the_top() -> None:
             assert json.loads(params["echart_options"])["yAxis"]["inverse"] is True, path.name
             assert params["y_axis_bounds"][0] == 1, path.name
     assert {"Monthly_rank", "Artists_monthly_rank", "Tracks_monthly_rank"} <= set(ranked)
+
+
+def test_the_bundle_reads_and_zips_as_pure_python_yaml_reads_and_writes_it() -> None:
+    """libyaml's loader and dumper (bundle.SAFE_LOADER, SAFE_DUMPER) change nothing of what Superset
+    imports: every file reads the same, and every file of the ZIP reads back as the rendered bundle."""
+    import io
+    import zipfile
+
+    from tracktracker_assets.dashboards.bundle import (
+        SAFE_DUMPER,
+        SAFE_LOADER,
+        bundle_zip,
+        load_bundle,
+        rendered,
+    )
+
+    assert (
+        SAFE_LOADER is yaml.CSafeLoader and SAFE_DUMPER is yaml.CSafeDumper
+    )  # PyYAML's wheels carry libyaml
+    bundle = load_bundle()
+    assert bundle == {
+        p.relative_to(ASSETS_DIR).as_posix(): yaml.safe_load(p.read_text())
+        for p in ASSETS_DIR.rglob("*.yaml")
+    }
+    url = "postgresql://tracktracker_reader@127.0.0.1:5432/tracktracker"
+    with zipfile.ZipFile(io.BytesIO(bundle_zip(bundle, url))) as archive:
+        zipped = {
+            n.removeprefix("tracktracker/"): yaml.safe_load(archive.read(n)) for n in archive.namelist()
+        }
+    assert zipped == rendered(bundle, url) and len(zipped) == len(bundle)

@@ -14,18 +14,14 @@ from typing import Any
 import yaml
 from dagster import AssetKey, AssetSpec
 
-ASSETS_DIR = Path(__file__).resolve().parents[2] / "superset" / "assets"
+from tracktracker_assets.dashboards.bundle import ASSETS_DIR, SAFE_LOADER
+
 _GOLD_TABLE = re.compile(r"\bgold\s*\.\s*\"?([a-z_][a-z0-9_]*)\"?", re.IGNORECASE)
-
-
-# libyaml's loader where PyYAML has it: the pure-Python one takes most of a second over the bundle,
-# paid by every process that loads the definitions (each import and refresh)
-_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def _load(assets_dir: Path, folder: str) -> list[dict[str, Any]]:
     return [
-        yaml.load(p.read_text(), Loader=_SAFE_LOADER) for p in sorted((assets_dir / folder).rglob("*.yaml"))
+        yaml.load(p.read_text(), Loader=SAFE_LOADER) for p in sorted((assets_dir / folder).rglob("*.yaml"))
     ]
 
 

@@ -25,11 +25,17 @@ ASSETS_DIR = Path(__file__).resolve().parents[2] / "superset" / "assets"
 
 Bundle = dict[str, dict[str, Any]]
 
+# libyaml's safe loader and dumper where PyYAML has them (its wheels do): the pure-Python ones took ~1 s
+# to read the bundle (twice in each provisioning, and in every process that loads the definitions) and
+# ~0.7 s to write its ZIP; the C ones take ~0.06 s and ~0.05 s, reading and writing the same YAML
+SAFE_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+SAFE_DUMPER: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
 
 def load_bundle(assets_dir: Path = ASSETS_DIR) -> Bundle:
     """Every YAML file of the bundle by its path relative to assets_dir (`charts/x.yaml`, ...)."""
     bundle = {
-        path.relative_to(assets_dir).as_posix(): yaml.safe_load(path.read_text())
+        path.relative_to(assets_dir).as_posix(): yaml.load(path.read_text(), Loader=SAFE_LOADER)
         for path in sorted(assets_dir.rglob("*.yaml"))
     }
     if "metadata.yaml" not in bundle:
@@ -174,5 +180,5 @@ def bundle_zip(bundle: Bundle, warehouse_url: str) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for name, config in rendered(bundle, warehouse_url).items():
-            archive.writestr(f"tracktracker/{name}", yaml.safe_dump(config, sort_keys=False))
+            archive.writestr(f"tracktracker/{name}", yaml.dump(config, Dumper=SAFE_DUMPER, sort_keys=False))
     return buffer.getvalue()
