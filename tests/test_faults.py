@@ -35,6 +35,8 @@ from tests.conftest import REAL_DATA, REPO, TEST_POSTGRES_CONFIG
 from tests.stores import traces
 from tests.test_incremental import fingerprint
 from tests.test_local_stack import processes_of
+from tracktracker_assets.services.mongo import LAUNCHER as REGISTRY_LAUNCHER
+from tracktracker_assets.services.mongo import PROGRAM as REGISTRY_PROGRAM
 from tracktracker_assets.warehouse.locks import BRONZE_LOCK_KEY
 
 USER = "fault-alice"
@@ -191,11 +193,8 @@ class Lab:
 
     def leftovers(self) -> list[str]:
         """Processes of this home other than its database servers."""
-        return [
-            p
-            for p in processes_of(self.home)
-            if "postgres" not in p and "secantusd" not in p and "pg_ctl" not in p
-        ]
+        servers = ("postgres", "pg_ctl", REGISTRY_LAUNCHER, REGISTRY_PROGRAM)
+        return [p for p in processes_of(self.home) if not any(server in p for server in servers)]
 
     def bronze_lock_waiters(self) -> int:
         rows = self.query(
