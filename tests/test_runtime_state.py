@@ -216,6 +216,33 @@ def test_a_group_is_signalled_only_when_our_process_leads_it(stand_ins) -> None:
     assert leader.untouched()
 
 
+# a service started by a process that exits without waiting for it: once the service ends, nobody reaps
+# it (init does, when its parent is gone, in its own time: this machine's takes a second or two, a
+# container's first process may never)
+UNREAPED_SERVICE = """
+import signal, subprocess, sys, time
+service = subprocess.Popen(["sleep", "600"], start_new_session=True)
+print(service.pid, flush=True)
+time.sleep(600)
+"""
+
+
+def test_a_group_that_has_exited_is_stopped_though_nobody_reaped_its_leader() -> None:
+    parent = subprocess.Popen([sys.executable, "-c", UNREAPED_SERVICE], stdout=subprocess.PIPE, text=True)
+    try:
+        assert parent.stdout is not None
+        leader = int(parent.stdout.readline())
+        began = time.monotonic()
+        assert stop_process_group(leader, timeout=5)
+        assert time.monotonic() - began < 5  # done when the group exited, not when its timeout ran out
+        state = (Path("/proc") / str(leader) / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        assert state == "Z" and not pid_alive(leader)  # exited; its parent still has not reaped it
+        os.killpg(leader, 0)  # so the group's number is still in use
+    finally:
+        parent.kill()
+        parent.wait()
+
+
 def test_status_and_down_never_trust_nor_signal_processes_they_did_not_start(
     home: Settings, stand_ins
 ) -> None:

@@ -327,13 +327,20 @@ def _reap(pid: int) -> None:
 
 
 def _group_alive(pgid: int) -> bool:
+    """Whether a process of the group has yet to exit. A zombie has exited: one whose parent is gone
+    waits for init to reap it, which some inits (a container's, a VM's agent) do only every second or
+    two, while the group's number stays in use."""
     try:
         os.killpg(pgid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    for entry in PROC.iterdir():
+        fields = _stat(int(entry.name)) if entry.name.isdigit() else None
+        if fields is not None and fields[2] == str(pgid) and fields[0] not in ("Z", "X"):
+            return True
+    return False
 
 
 # ---- waiting and sockets ---------------------------------------------------------------------------
