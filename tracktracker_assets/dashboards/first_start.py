@@ -47,8 +47,9 @@ def main(argv: list[str]) -> int:
             print(f"`superset {command[0]}` failed: {exc}", file=sys.stderr, flush=True)
             return 1
         if command[:2] == ["db", "upgrade"]:
-            # an app built on the migrated database syncs its configuration (system themes) as it
-            # starts; this one was built before the migration, as each later command's was not
+            # an app starting on a migrated database syncs its configuration (the system themes) as
+            # it starts; this one started before the migration, so it syncs now, as the next
+            # command's own app did when each command ran in a process of its own
             info.load_app().sync_config_to_db()
     return 0
 
