@@ -69,7 +69,50 @@ if _metadata_url is None:
         "TRACKTRACKER_SUPERSET_DATABASE_URL is not set: start Superset with `tracktracker up` "
         "(tracktracker_assets.dashboards.service.start) or give it the URL of the `superset` database."
     )
-SQLALCHEMY_DATABASE_URI = _metadata_url
+
+
+def _pgpass_field(value: object) -> str:
+    return str(value).replace("\\", "\\\\").replace(":", "\\:")
+
+
+def _password_aside(url: str) -> str:
+    """The metadata URL without its password, which libpq reads from a 0600 pgpass file in secrets/
+    instead (PGPASSFILE, matched by host, port, database and role). Superset prints the URL when it
+    cannot connect as it starts, and SQLAlchemy 1.4 prints a URL's password with it; Alembic's
+    migrations connect with the URL alone, so the password cannot move into the engine's options."""
+    from sqlalchemy.engine import URL, make_url
+
+    parsed = make_url(url)
+    if parsed.password is None:
+        return url
+    fields = (
+        parsed.host or "localhost",
+        parsed.port or 5432,
+        parsed.database,
+        parsed.username,
+        parsed.password,
+    )
+    entry = ":".join(_pgpass_field(field) for field in fields) + "\n"
+    path = SECRETS_DIR / "superset-metadata.pgpass"
+    try:
+        if not path.exists() or path.read_text() != entry:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            # each gunicorn worker reads this module: write aside, then rename over, never half a file
+            part = path.with_name(f"{path.name}.{os.getpid()}")
+            fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                handle.write(entry)
+            os.replace(part, path)
+    except OSError:
+        return url  # a home it cannot write to: the URL keeps its password, as it always did
+    os.environ["PGPASSFILE"] = str(path)
+    without = URL.create(  # URL.set(password=None) leaves the password as it is
+        parsed.drivername, parsed.username, None, parsed.host, parsed.port, parsed.database, parsed.query
+    )
+    return without.render_as_string(hide_password=False)
+
+
+SQLALCHEMY_DATABASE_URI = _password_aside(_metadata_url)
 SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
 DATA_DIR = str(HOME / "superset")
 

@@ -53,3 +53,28 @@ def test_no_command_is_a_usage_error() -> None:
         timeout=60,
     )
     assert result.returncode == 2 and "usage: first_start COMMAND" in result.stderr
+
+
+def test_superset_says_it_cannot_reach_its_database_without_printing_the_password(settings) -> None:
+    """Superset prints its metadata database's URL when it cannot connect as it starts (to its log,
+    in local mode); the password stays out of that URL (superset_config.py's pgpass file)."""
+    from tracktracker_assets.services.state import free_port
+
+    password = "not-a-real-password-3f9c1e"
+    env = service._env(settings)
+    env["TRACKTRACKER_SUPERSET_DATABASE_URL"] = (
+        f"postgresql://superset_meta:{password}@127.0.0.1:{free_port()}/superset"  # nobody listens there
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", FIRST_START, "version"],
+        env=env,
+        cwd=settings.home,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    output = result.stdout + result.stderr
+    assert "Cannot connect to database postgresql://superset_meta@127.0.0.1:" in output, output[-2000:]
+    assert password not in output
+    pgpass = settings.secrets_dir / "superset-metadata.pgpass"
+    assert pgpass.stat().st_mode & 0o777 == 0o600 and pgpass.read_text().endswith(f":{password}\n")
