@@ -26,6 +26,7 @@ from tracktracker_assets.dashboards import mutators
 from tracktracker_assets.dashboards.cache import cache_configs
 from tracktracker_assets.dashboards.config import bi_settings, upload_request_bytes
 from tracktracker_assets.dashboards.upload_page import blueprint as upload_blueprint
+from tracktracker_assets.services.state import write_atomic
 from tracktracker_assets.settings import get_settings
 
 # Superset imports this module while building its own config: keep it free of Superset imports.
@@ -96,13 +97,7 @@ def _password_aside(url: str) -> str:
     path = SECRETS_DIR / "superset-metadata.pgpass"
     try:
         if not path.exists() or path.read_text() != entry:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            # each gunicorn worker reads this module: write aside, then rename over, never half a file
-            part = path.with_name(f"{path.name}.{os.getpid()}")
-            fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w") as handle:
-                handle.write(entry)
-            os.replace(part, path)
+            write_atomic(path, entry)  # each gunicorn worker reads this module: never half a file
     except OSError:
         return url  # a home it cannot write to: the URL keeps its password, as it always did
     os.environ["PGPASSFILE"] = str(path)
