@@ -87,10 +87,15 @@ def _stat(pid: int) -> list[str] | None:
     return text.rsplit(")", 1)[1].split()
 
 
+def _exited(fields: list[str]) -> bool:
+    """A zombie (or a dying process): it has exited, only the process table keeps it until reaped."""
+    return fields[0] in ("Z", "X")
+
+
 def inspect(pid: int) -> ProcessRecord | None:
     """The live process with this PID as a record; None if there is none, or only a zombie."""
     fields = _stat(pid)
-    if fields is None or fields[0] in ("Z", "X"):
+    if fields is None or _exited(fields):
         return None
     try:
         raw = (PROC / str(pid) / "cmdline").read_bytes()
@@ -114,7 +119,7 @@ def pid_alive(pid: int) -> bool:
     except PermissionError:
         pass
     fields = _stat(pid)
-    return fields is None or fields[0] not in ("Z", "X")
+    return fields is None or not _exited(fields)
 
 
 def environ_of(pid: int) -> dict[str, str] | None:
@@ -338,7 +343,7 @@ def _group_alive(pgid: int) -> bool:
         return True
     for entry in PROC.iterdir():
         fields = _stat(int(entry.name)) if entry.name.isdigit() else None
-        if fields is not None and fields[2] == str(pgid) and fields[0] not in ("Z", "X"):
+        if fields is not None and fields[2] == str(pgid) and not _exited(fields):
             return True
     return False
 
