@@ -89,6 +89,11 @@ def test_a_large_insert_into_a_small_table_goes_in_without_its_indexes(
     with tables.cursor() as cur:
         cur.execute(f"select count(*) from {TARGET} where k = 'k42'")  # the unique index answers
         assert cur.fetchone()[0] == 1
+        # analyzed with them: the models after it plan with statistics of the rows it holds now
+        cur.execute("select reltuples from pg_class where oid = %s::regclass", (TARGET,))
+        assert cur.fetchone()[0] == 60
+        cur.execute("select count(*) from pg_stats where schemaname = 'aside_check' and tablename = 'target'")
+        assert cur.fetchone()[0] == 3
 
 
 @pytest.mark.parametrize(
@@ -100,6 +105,42 @@ def test_a_smaller_insert_keeps_the_indexes(settings, tables, around_insert, new
         kept = indexes(cur)
     during, after, _ = insert_between(settings, around_insert, new_rows)
     assert during == kept and after == kept
+
+
+def test_rows_the_batch_replaces_do_not_count_as_staying(settings, tables) -> None:
+    """A batch that replaces most of the table (a listener's scrobbles folded into their whole Spotify
+    history: every user-day of theirs written again) goes in without the indexes, though the table held
+    as many rows as the batch; the same batch replacing nothing keeps them."""
+    keyed = rendered(
+        settings,
+        f"{{{{ set_indexes_aside('{TARGET}', '{SOURCE}', min_rows=20, unique_key=['id']) }}}}"
+        f"\n-- between --\n{{{{ put_indexes_back('{TARGET}') }}}}",
+    ).split("-- between --")
+    with tables.cursor() as cur:
+        cur.execute(f"insert into {TARGET} select i, 'k' || i, i from generate_series(11, 50) as i")
+        kept = indexes(cur)
+    conn = psycopg2.connect(settings.database_url)
+    try:
+        with conn.cursor() as cur:
+            # 30 rows replace ids 21-50: 20 of the table's 50 stay
+            cur.execute(f"insert into {SOURCE} select i, 'new' || i, -i from generate_series(21, 50) as i")
+            cur.execute(keyed[0])
+            during = indexes(cur)
+            cur.execute(f"delete from {TARGET} where (id) in (select distinct id from {SOURCE})")
+            cur.execute(f"insert into {TARGET} select * from {SOURCE}")
+            cur.execute(keyed[1])
+            assert {name for name, _ in during} == {"target_pkey"}
+            assert indexes(cur) == kept
+            cur.execute(f"select count(*), count(*) filter (where k like 'new%%') from {TARGET}")
+            assert cur.fetchone() == (50, 30)
+            # the same 30 rows under ids the table does not hold: all 50 stay, the indexes too
+            cur.execute(f"update {SOURCE} set id = id + 1000, k = 'other' || id")
+            cur.execute(keyed[0])
+            assert indexes(cur) == kept
+            cur.execute(keyed[1])
+        conn.rollback()
+    finally:
+        conn.close()
 
 
 def test_a_duplicate_fails_and_leaves_the_table_as_it_was(settings, tables, around_insert) -> None:
