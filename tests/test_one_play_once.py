@@ -10,6 +10,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from rich.console import Console
 
 from tests.conftest import history_files_of
@@ -225,7 +226,14 @@ def _write_ghan(path: Path, scrobbles: list[tuple[int, str, str, str]]) -> Path:
     return path
 
 
-def test_a_spotify_history_and_its_scrobbles_count_each_play_once(real_gold, tmp_path: Path) -> None:
+@pytest.mark.parametrize("candidates", ["stored", "read at each use"])
+def test_a_spotify_history_and_its_scrobbles_count_each_play_once(
+    real_gold, tmp_path: Path, monkeypatch, candidates: str
+) -> None:
+    """Also as a large batch (TRACKTRACKER_DEDUPE_LARGE_BATCH_ROWS): the dedupe then reads its candidates
+    at each use instead of storing them, and must find the same events."""
+    if candidates == "read at each use":
+        monkeypatch.setenv("TRACKTRACKER_DEDUPE_LARGE_BATCH_ROWS", "1")
     url = real_gold.database_url
     spotify, lastfm, records = _spotify_and_scrobbles(tmp_path)
     # independent reading: Spotify's events (distinct by what identifies one), scrobbles, counted plays
@@ -242,6 +250,11 @@ def test_a_spotify_history_and_its_scrobbles_count_each_play_once(real_gold, tmp
         conn.close()
     try:
         assert refresh_if_behind(real_gold, Console(quiet=True))
+        compiled = max(
+            real_gold.dbt_target_dir.rglob("compiled/**/int_plays__deduplicated.sql"),
+            key=lambda path: path.stat().st_mtime,
+        ).read_text()
+        assert ("candidates as not materialized (" in compiled) == (candidates == "read at each use")
         [(gold_events, gold_counted, both, lastfm_only, total_ms)] = query(
             url,
             "select count(*), count(*) filter (where is_counted_play), "

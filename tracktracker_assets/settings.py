@@ -16,6 +16,7 @@ generated once and kept under TRACKTRACKER_HOME with 0600 permissions; nothing s
 | TRACKTRACKER_DEDUPE_WINDOW_S      | 60                              | API vs export end-time match window (dbt var)      |
 | TRACKTRACKER_GLOBAL_MIN_USERS     | 3                               | k: global trends need this many distinct users     |
 | TRACKTRACKER_SESSION_GAP_MINUTES  | 30                              | a silence longer than this ends a listening session (dbt var) |
+| TRACKTRACKER_DEDUPE_LARGE_BATCH_ROWS | 100000                        | a refresh with this many new rows reads the dedupe's candidates at each use instead of storing them (read by dbt) |
 | TRACKTRACKER_DBT_LOG_LEVEL        | info                            | what a refresh's dbt writes to its dbt.log: `info` (each model's and test's result), `debug` (every SQL statement too; slows each build by ~10%), `warn`, `error`, `none` |
 | TRACKTRACKER_MAX_UPLOAD_MB        | 2048                            | largest export file or ZIP accepted                |
 | TRACKTRACKER_USER_QUOTA_MB        | 4096                            | per listener: bytes waiting in the inbox plus kept in archive/ and rejected/; an upload or import over it is refused (oldest archived files are removed first to make room) |

@@ -22,6 +22,20 @@
     {%- endif -%}
 {%- endmacro %}
 
+{#- Whether the rows of `relation` newer than the model's watermark (by load_id) are at least `count`:
+    read when the model runs, counted no further than `count` (the load_id indexes find them). -#}
+{% macro new_rows_reach(relation, count) -%}
+    {%- if execute and is_incremental() -%}
+        {%- set result = run_query(
+            'select count(*) from (select from ' ~ relation ~ ' where load_id > ' ~ watermark()
+            ~ ' limit ' ~ (count | int) ~ ') as t'
+        ) -%}
+        {{- return(result.columns[0].values()[0] | int >= count | int) -}}
+    {%- else -%}
+        {{- return(false) -}}
+    {%- endif -%}
+{%- endmacro %}
+
 {#- The key under which bronze.dbt_state keeps the batch a model last took in. -#}
 {% macro batch_state_key() -%}
     batch_taken_in:{{ this.schema }}.{{ this.identifier }}
