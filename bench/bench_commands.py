@@ -13,6 +13,8 @@ import of a file already loaded <= 1.5 s; `users add` <= 1 s; ten years (200,000
 to refreshed gold <= 15 s. Then that ten-year listener's daily imports of 50 new plays (no goal of the
 issue's: what a long history adds to the 50-play import), and with --big N the same for a listener
 of N plays, with --big-scrobbles N for a Last.fm listener of N scrobbles (lastfm.ghan.nl CSV files).
+With --fold-scrobbles N, a listener of N Spotify plays imports the same plays as Last.fm scrobbles:
+every one of them a duplicate to fold into its play (each play once).
 Writes bench/out/commands.json and prints a table.
 """
 
@@ -118,6 +120,12 @@ def main() -> None:
     parser.add_argument(
         "--big-scrobbles", type=int, default=0, help="scrobbles of a Last.fm listener (0: skip)"
     )
+    parser.add_argument(
+        "--fold-scrobbles",
+        type=int,
+        default=0,
+        help="plays of a listener who then imports the same plays as Last.fm scrobbles (0: skip)",
+    )
     args = parser.parse_args()
     home = Path(tempfile.mkdtemp(prefix="tt-bench-commands-"))
     home.chmod(0o711)
@@ -175,6 +183,32 @@ def main() -> None:
             )
             daily = daily_imports("scrobbler", files, args.daily, args.new, scrobbles=True)
             results[f"import_new_{args.new}_scrobbles_into_{args.big_scrobbles}_s"] = daily
+        if args.fold_scrobbles:
+            # one history, two services: a listener's Spotify plays, then the same plays as their
+            # Last.fm scrobbles (lastfm.ghan.nl CSV), each play once in gold; the floor is a raw COPY
+            # of the scrobbles' rows
+            from bench_platforms import copy_floor as rows_copy_floor
+            from bench_platforms import write_ghan
+
+            from tracktracker_assets.warehouse.db import connect
+
+            command("users", "add", "folded")
+            plays = spotify_plays(args.fold_scrobbles, datetime(2012, 1, 1, tzinfo=UTC))
+            history, scrobbles = files / "Streaming_History_Audio_2012_0.json", files / "scrobbles_2012.csv"
+            write_spotify(history, plays)
+            write_ghan(scrobbles, plays)
+            n = args.fold_scrobbles
+            results[f"import_first_{n}_of_the_folded_listener_s"] = round(
+                command("import", "folded", str(history)), 2
+            )
+            folding = command("import", "folded", str(scrobbles))
+            results[f"import_{n}_overlapping_scrobbles_s"] = round(folding, 2)
+            conn = connect(settings.database_url)
+            try:
+                floor = rows_copy_floor(settings, conn, "folded", scrobbles, "lastfm_ghan_csv")
+            finally:
+                conn.close()
+            results[f"floor_copy_{n}_scrobbles_s"] = round(floor, 2)
     finally:
         subprocess.run([str(TRACKTRACKER), "down"], capture_output=True, env=os.environ.copy())
         shutil.rmtree(home, ignore_errors=True)
