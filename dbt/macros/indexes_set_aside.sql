@@ -8,9 +8,10 @@
   user-day of the table), its indexes are set aside before the delete and insert and made again after
   them, with their own names and definitions, in the same transaction.
   Meanwhile readers of that table wait (DROP INDEX locks it), for the seconds the insert takes, and
-  only for a batch larger than what stays. A unique index made again refuses a duplicate as the insert would
-  have: the model fails and its transaction leaves the table as it was. Indexes behind a constraint
-  stay. The table is analyzed with them, in the same transaction, for the models after it.
+  only for a batch larger than what stays. A unique index made again refuses a duplicate as the
+  insert would have: the model fails and its transaction leaves the table as it was. Indexes behind
+  a constraint stay. The table is analyzed with them, in the same transaction, for the models after
+  it.
 -#}
 
 {% macro set_indexes_aside(target, source, min_rows=10000, unique_key=none) -%}
