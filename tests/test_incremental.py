@@ -9,7 +9,7 @@ from pathlib import Path
 
 from tests.conftest import cli, history_files_of
 from tracktracker_assets.transform.project import run_dbt
-from tracktracker_assets.warehouse.db import query
+from tracktracker_assets.warehouse.db import connect, query
 
 # bookkeeping of loads: which batch wrote a row (details_load_id: dim_track's last change of a
 # track's genres or year), not what the row says
@@ -508,4 +508,43 @@ def test_tests_of_staging_tables_without_a_row_are_left_out(settings, tmp_path) 
         with conn.cursor() as cur:
             cur.execute("drop schema if exists probe_bronze, probe_staging cascade")
         conn.commit()
+        conn.close()
+
+
+def test_a_batch_larger_than_the_history_is_built_anew(real_gold) -> None:
+    """Files loaded since the last build that hold more plays than every file built before them (and
+    at least REBUILD_FROM_ROWS) make the next build a full one; fewer keep it incremental. Asked inside
+    a transaction the check itself ends, so the file it is shown is never committed."""
+    from rich.console import Console
+
+    from tracktracker_assets.orchestration.pipeline import refresh_if_behind
+    from tracktracker_assets.warehouse.status import batch_outweighs_history
+
+    assert refresh_if_behind(real_gold, Console(quiet=True))  # every file loaded so far is built
+    conn = connect(real_gold.database_url)
+    try:
+        assert batch_outweighs_history(conn, min_rows=1) is None
+        with conn.cursor() as cur:
+            cur.execute("select coalesce(sum(inserted), 0) from bronze.loaded_files")
+            built = cur.fetchone()[0]
+        assert built > 1000
+
+        def shown(inserted: int, min_rows: int) -> str | None:
+            with conn.cursor() as cur:
+                cur.execute(
+                    "insert into bronze.loaded_files (user_id, sha256, file_name, format, bytes, records, "
+                    "inserted, duplicates, min_ts, max_ts, load_id) values ('probe', 'probe', 'probe.csv', "
+                    "'lastfm_ghan_csv', 1, %(n)s, %(n)s, 0, now(), now(), nextval('bronze.load_id_seq'))",
+                    {"n": inserted},
+                )
+            return batch_outweighs_history(conn, min_rows=min_rows)
+
+        reason = f"{built + 1:,} new plays, more than the {built:,} built before them"
+        assert shown(built + 1, min_rows=1) == reason
+        assert shown(built, min_rows=1) is None  # not more than the history
+        assert shown(built + 1, min_rows=built + 2) is None  # too few to be worth a full build
+        with conn.cursor() as cur:
+            cur.execute("select count(*) from bronze.loaded_files where user_id = 'probe'")
+            assert cur.fetchone()[0] == 0
+    finally:
         conn.close()

@@ -46,7 +46,12 @@ from tracktracker_assets.warehouse.maintenance import (
     VacuumAsWritten,
     vacuum_after_bulk_writes,
 )
-from tracktracker_assets.warehouse.status import details_pending, newest_play_load, users_with_pending_loads
+from tracktracker_assets.warehouse.status import (
+    batch_outweighs_history,
+    details_pending,
+    newest_play_load,
+    users_with_pending_loads,
+)
 from tracktracker_assets.warehouse.zone_moves import take_in_zone_moves
 
 KEEP_TARGET_DIRS = 20
@@ -124,7 +129,7 @@ def build_silver_gold(
             # takes in catalog details (genres, years, names) that change charts
             changed = _asked(checks, users_with_pending_loads)
             details_changed = _asked(checks, details_pending)
-            rebuild = _asked(checks, full_refresh_pending)
+            rebuild = _asked(checks, full_refresh_pending) or _asked(checks, batch_outweighs_history)
             skip_static = not rebuild and static_nodes_current(settings, project.manifest_path, checks)
             if skip_static:
                 args += ["--exclude", EXCLUDE_STATIC]
