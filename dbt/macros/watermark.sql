@@ -22,12 +22,12 @@
     {%- endif -%}
 {%- endmacro %}
 
-{#- Whether the rows of `relation` newer than the model's watermark (by load_id) are at least `count`:
-    read when the model runs, counted no further than `count` (the load_id indexes find them). -#}
-{% macro new_rows_reach(relation, count) -%}
+{#- Whether the rows of `relation` newer than `since` (the model's watermark, by load_id) are at least
+    `count`: read when the model runs, counted no further than `count` (the load_id indexes find them). -#}
+{% macro new_rows_reach(relation, since, count) -%}
     {%- if execute and is_incremental() -%}
         {%- set result = run_query(
-            'select count(*) from (select from ' ~ relation ~ ' where load_id > ' ~ watermark()
+            'select count(*) from (select from ' ~ relation ~ ' where load_id > ' ~ since
             ~ ' limit ' ~ (count | int) ~ ') as t'
         ) -%}
         {{- return(result.columns[0].values()[0] | int >= count | int) -}}

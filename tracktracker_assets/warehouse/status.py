@@ -62,6 +62,15 @@ def built_through(conn: Any) -> int:
     return int(get_state(conn, BUILT_THROUGH) or 0)
 
 
+def plays_seen(conn: Any) -> int:
+    """The newest play load silver and gold have taken in: the dedupe's watermark, or a later load that
+    brought no play (built_through); 0 before the first build."""
+    model = "silver.int_plays__deduplicated"
+    if not table_exists(conn, model):
+        return 0
+    return max(_scalar(conn, f"select coalesce(max(_batch_load_id), 0) from {model}"), built_through(conn))
+
+
 def pending_bronze_load_id(conn: Any) -> int | None:
     """The newest bronze load silver and gold have not taken in yet, or None when they are current.
 
@@ -124,12 +133,10 @@ REBUILD_FROM_ROWS = 100_000
 def batch_outweighs_history(conn: Any, min_rows: int = REBUILD_FROM_ROWS) -> str | None:
     """Why the files loaded since the last build are better built anew (more rows than every file
     built before them, and at least `min_rows`), or None. Live pulls, a few rows each, do not count."""
-    model = "silver.int_plays__deduplicated"
     try:
-        if not table_exists(conn, model):
+        if not table_exists(conn, "silver.int_plays__deduplicated"):
             return None  # a first build is a full one anyway
-        newest_built = _scalar(conn, f"select coalesce(max(_batch_load_id), 0) from {model}")
-        seen = max(newest_built, built_through(conn))
+        seen = plays_seen(conn)
         with conn.cursor() as cur:
             cur.execute(
                 "select coalesce(sum(inserted) filter (where load_id > %(seen)s), 0), "
@@ -147,12 +154,9 @@ def batch_outweighs_history(conn: Any, min_rows: int = REBUILD_FROM_ROWS) -> str
 def users_with_pending_loads(conn: Any) -> set[str]:
     """The listeners whose bronze holds loads silver and gold have not taken in yet: whose gold the
     next build changes (after a build cut short, or before a rebuild, every loaded listener)."""
-    model, column = "silver.int_plays__deduplicated", "_batch_load_id"
     try:
         everyone = unfinished_build(conn) is not None or full_refresh_pending(conn) is not None
-        seen = 0
-        if not everyone and table_exists(conn, model):
-            seen = max(_scalar(conn, f"select coalesce(max({column}), 0) from {model}"), built_through(conn))
+        seen = 0 if everyone else plays_seen(conn)
         with conn.cursor() as cur:
             cur.execute(PENDING_PLAY_USERS, {"seen": seen})
             return {row[0] for row in cur.fetchall()}

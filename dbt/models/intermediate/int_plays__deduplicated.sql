@@ -84,6 +84,8 @@
     the read's condition on the tier), a one-time filter of an incremental run. A full build reads each
     tier's own table, which an absent tier leaves empty. -#}
 {% set and_tier_present = ' and exists (select 1 from present_tiers where source_tier TIER)' if is_incremental() else '' %}
+{#- the highest load this model has taken in, asked of the database once for every use below #}
+{% set wm = watermark() %}
 
 with
 
@@ -103,7 +105,7 @@ users as (
 new_rows as (
     select user_id, ended_date, load_id
     from staged
-    where load_id > {{ watermark() }}
+    where load_id > {{ wm }}
 ),
 
 -- a user whose time zone changed: all their days, since local dates and hours move (two index
@@ -144,7 +146,7 @@ context_days as (
 -- million scrobbles folded into their million Spotify plays: 48 s, against 20 s read at each use;
 -- the same at 200,000)
 {%- set large_batch = new_rows_reach(
-    ref('int_plays__conformed'), env_var('TRACKTRACKER_DEDUPE_LARGE_BATCH_ROWS', '100000') | int) %}
+    ref('int_plays__conformed'), wm, env_var('TRACKTRACKER_DEDUPE_LARGE_BATCH_ROWS', '100000') | int) %}
 candidates as {{ 'not materialized ' if large_batch }}(
     select s.*
     from staged as s
@@ -155,7 +157,7 @@ candidates as {{ 'not materialized ' if large_batch }}(
 -- gives it an id before dbt starts), so that gold takes in the days it re-localises
 batch as (
     select greatest(
-        {{ watermark() }},
+        {{ wm }},
         (select coalesce(max(load_id), 0) from new_rows),
         (select coalesce(max(load_id), 0) from users)
     ) as load_id
