@@ -511,10 +511,11 @@ def test_tests_of_staging_tables_without_a_row_are_left_out(settings, tmp_path) 
         conn.close()
 
 
-def test_a_batch_larger_than_the_history_is_built_anew(real_gold) -> None:
-    """Files loaded since the last build that hold more plays than every file built before them (and
-    at least REBUILD_FROM_ROWS) make the next build a full one; fewer keep it incremental. Asked inside
-    a transaction the check itself ends, so the file it is shown is never committed."""
+def test_a_batch_that_reaches_most_of_the_history_is_built_anew(real_gold) -> None:
+    """Files loaded since the last build that, with the plays already built in the span of time they
+    cover (per listener), reach more than twice the plays they leave untouched (and hold at least
+    REBUILD_FROM_ROWS) make the next build a full one; fewer keep it incremental. Asked inside a
+    transaction the check itself ends, so the file it is shown is never committed."""
     from rich.console import Console
 
     from tracktracker_assets.orchestration.pipeline import refresh_if_behind
@@ -527,24 +528,52 @@ def test_a_batch_larger_than_the_history_is_built_anew(real_gold) -> None:
         with conn.cursor() as cur:
             cur.execute("select coalesce(sum(inserted), 0) from bronze.loaded_files")
             built = cur.fetchone()[0]
-        assert built > 1000
+            # the built file with the most plays over a span of time that no other file of its
+            # listener's covers any of
+            cur.execute(
+                "select f.user_id, f.min_ts, f.max_ts, f.inserted from bronze.loaded_files as f "
+                "where f.max_ts > f.min_ts and not exists (select 1 from bronze.loaded_files as o "
+                "where o.user_id = f.user_id and o.load_id <> f.load_id and o.inserted > 0 "
+                "and o.min_ts <= f.max_ts and o.max_ts >= f.min_ts) order by f.inserted desc limit 1"
+            )
+            user_id, since, until, largest = cur.fetchone()
+        assert built > 1000 and largest > 100
 
-        def shown(inserted: int, min_rows: int) -> str | None:
+        def shown(inserted: int, min_rows: int, user: str = "probe", span=None) -> str | None:
+            low, high = span or (datetime(2030, 1, 1, tzinfo=UTC),) * 2
             with conn.cursor() as cur:
                 cur.execute(
                     "insert into bronze.loaded_files (user_id, sha256, file_name, format, bytes, records, "
-                    "inserted, duplicates, min_ts, max_ts, load_id) values ('probe', 'probe', 'probe.csv', "
-                    "'lastfm_ghan_csv', 1, %(n)s, %(n)s, 0, now(), now(), nextval('bronze.load_id_seq'))",
-                    {"n": inserted},
+                    "inserted, duplicates, min_ts, max_ts, load_id) values (%(user)s, 'probe', "
+                    "'probe.csv', 'lastfm_ghan_csv', 1, %(n)s, %(n)s, 0, %(low)s, %(high)s, "
+                    "nextval('bronze.load_id_seq'))",
+                    {"n": inserted, "user": user, "low": low, "high": high},
                 )
             return batch_outweighs_history(conn, min_rows=min_rows)
 
-        reason = f"{built + 1:,} new plays, more than the {built:,} built before them"
-        assert shown(built + 1, min_rows=1) == reason
-        assert shown(built, min_rows=1) is None  # not more than the history
-        assert shown(built + 1, min_rows=built + 2) is None  # too few to be worth a full build
+        # a new listener's file reaches nothing built: its own plays against twice the history
+        reason = (
+            f"{2 * built + 1:,} new plays reaching 0 of the {built:,} built before them: "
+            f"more than twice the {built:,} they leave untouched"
+        )
+        assert shown(2 * built + 1, min_rows=1) == reason
+        assert shown(2 * built, min_rows=1) is None  # not more than twice the history
+        assert shown(2 * built + 1, min_rows=2 * built + 2) is None  # too few to be worth a full build
+
+        # the same listener's file over the whole span of their largest file reaches all its plays:
+        # the fewest new plays that then outweigh the rest, and as many that reach only half of it
+        untouched = built - largest
+        enough = max(2 * untouched - largest + 1, 1)
+        whole = (since, until)
+        assert shown(enough, min_rows=1, user=user_id, span=whole) == (
+            f"{enough:,} new plays reaching {largest:,} of the {built:,} built before them: "
+            f"more than twice the {untouched:,} they leave untouched"
+        )
+        assert shown(enough, min_rows=1) is None  # the same plays, another listener's
+        first_half = (since, since + (until - since) / 2)
+        assert shown(enough, min_rows=1, user=user_id, span=first_half) is None
         with conn.cursor() as cur:
-            cur.execute("select count(*) from bronze.loaded_files where user_id = 'probe'")
+            cur.execute("select count(*) from bronze.loaded_files where sha256 = 'probe'")
             assert cur.fetchone()[0] == 0
     finally:
         conn.close()
