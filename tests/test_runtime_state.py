@@ -468,6 +468,52 @@ def test_postgres_starts_past_a_garbage_or_stale_postmaster_pid(
     pg.stop()
 
 
+def test_postgres_settings_hold_through_a_reload(home: Settings) -> None:
+    """The server's settings live in its data directory's configuration (a file postgresql.conf
+    includes last): a reload (pg_reload_conf(), as an ALTER SYSTEM sends) keeps them and finds no
+    error there. Given as `-c` options, the ones only a restart changes differed from initdb's file,
+    and every reload logged that the configuration file contains errors."""
+    import psycopg2
+
+    from tests.conftest import TEST_POSTGRES_CONFIG
+    from tracktracker_assets.services.postgres import CONFIG_FILE, EmbeddedPostgres
+
+    pg = EmbeddedPostgres(home, extra_config=TEST_POSTGRES_CONFIG)
+    pg.start()
+    pg.stop()
+    pg.start()  # a second start includes the file once, not twice
+    try:
+        conn = psycopg2.connect(pg.admin_dsn())
+        conn.autocommit = True
+        try:
+            with conn.cursor() as cur:
+                cur.execute("select pg_reload_conf()")
+                deadline = time.monotonic() + 10
+                while "received SIGHUP" not in pg.log_file.read_text() and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                time.sleep(0.2)  # the reload's complaints, if any, follow its first line
+                cur.execute(
+                    "select name, setting, unit from pg_settings where name in "
+                    "('shared_buffers', 'max_connections', 'work_mem', 'fsync')"
+                )
+                settings = {name: (setting, unit) for name, setting, unit in cur.fetchall()}
+        finally:
+            conn.close()
+    finally:
+        pg.stop()
+    log = pg.log_file.read_text()
+    assert "received SIGHUP" in log
+    assert "contains errors" not in log and "cannot be changed without restarting" not in log
+    assert settings == {
+        "shared_buffers": ("32768", "8kB"),  # 256MB
+        "max_connections": ("200", None),
+        "work_mem": ("32768", "kB"),
+        "fsync": ("off", None),  # a caller's setting beside ours
+    }
+    lines = (home.pgdata / "postgresql.conf").read_text().splitlines()
+    assert lines.count(f"include_if_exists = '{CONFIG_FILE}'") == 1
+
+
 def test_postgres_starts_past_backends_its_crashed_server_left_running(
     home: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -38,6 +38,8 @@ SUPERUSER = "tracktracker"
 # how long backends of a crashed server get to exit on their own, then to die once killed
 ORPHAN_GRACE_S = 10.0
 DATABASES = ("tracktracker", "dagster", "superset")
+# the file of the data directory holding BASE_CONFIG and a caller's extra settings
+CONFIG_FILE = "tracktracker.conf"
 
 # Sized for a laptop holding ten years of plays; bulk loads want a large WAL between checkpoints.
 BASE_CONFIG = {
@@ -284,8 +286,7 @@ class EmbeddedPostgres:
         lock_down(self.settings, traverse_gid=user.pw_gid if user else None)
         self.log_file.touch()
         self._hand_over(self.log_file, 0o600)
-        config = {**BASE_CONFIG, **self.extra_config}
-        options = " ".join(f"-c {key}={value}" for key, value in config.items())
+        self._write_config({**BASE_CONFIG, **self.extra_config})
         self._pg(
             "pg_ctl",
             "-D",
@@ -293,7 +294,7 @@ class EmbeddedPostgres:
             "-l",
             str(self.log_file),
             "-o",
-            f"-p {port} {options}",
+            f"-p {port}",
             "-w",
             "-t",
             "60",
@@ -303,6 +304,23 @@ class EmbeddedPostgres:
         wait_until(lambda: tcp_listening(port), timeout=30, what="PostgreSQL", log_file=self.log_file)
         self.ensure_databases()
         return port
+
+    def _write_config(self, config: dict[str, str]) -> None:
+        """Our settings in a file of the data directory that postgresql.conf includes last, so that
+        they override initdb's. Given as `-c` options instead, they would differ from the file's
+        values for settings only a restart changes (max_connections, shared_buffers), and every
+        reload (pg_reload_conf(), an ALTER SYSTEM) would log that the configuration has errors."""
+        ours = self.datadir / CONFIG_FILE
+        ours.write_text(
+            "# written by TrackTracker at each start (tracktracker_assets/services/postgres.py)\n"
+            + "".join(f"{key} = {value}\n" for key, value in config.items())
+        )
+        self._hand_over(ours, 0o600)
+        main = self.datadir / "postgresql.conf"
+        include = f"include_if_exists = '{CONFIG_FILE}'"
+        if include not in main.read_text().splitlines():
+            with main.open("a") as handle:
+                handle.write(f"\n{include}\n")
 
     def stop(self) -> None:
         # pg_ctl signals whatever postmaster.pid names: only when that is our server
