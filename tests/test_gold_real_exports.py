@@ -4,6 +4,7 @@ Python reading of the same JSON files."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -98,6 +99,15 @@ def test_overlapping_and_repeated_imports_add_no_duplicates(real_gold, tmp_path:
     assert "already loaded" in output
     [(after,)] = gold(real_gold, "select count(*) from gold.fct_plays where user_id = 'thinh'")
     assert after == before + 1
+    # the manifest spans the later export's records, and apart from them the one row it brought
+    [(inserted, first, last, new_first, new_last)] = gold(
+        real_gold,
+        "select inserted, min_ts, max_ts, inserted_min_ts, inserted_max_ts from bronze.loaded_files "
+        "where user_id = 'thinh' and file_name = %s",
+        overlap.name,
+    )
+    assert inserted == 1 and first < new_first
+    assert new_first == new_last == last == datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
     # among the real Spotify listeners these imports are about (the other services' test listeners
     # share this warehouse; each service's own rules are tested in its room)
     [(dups,)] = gold(

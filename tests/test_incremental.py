@@ -512,10 +512,10 @@ def test_tests_of_staging_tables_without_a_row_are_left_out(settings, tmp_path) 
 
 
 def test_a_batch_that_reaches_most_of_the_history_is_built_anew(real_gold) -> None:
-    """Files loaded since the last build that, with the plays already built in the span of time they
-    cover (per listener), reach more than twice the plays they leave untouched (and hold at least
-    REBUILD_FROM_ROWS) make the next build a full one; fewer keep it incremental. Asked inside a
-    transaction the check itself ends, so the file it is shown is never committed."""
+    """Files loaded since the last build that, with the plays already built in the span of time the
+    rows they brought cover (per listener), reach more than twice the plays they leave untouched
+    (and hold at least REBUILD_FROM_ROWS) make the next build a full one; fewer keep it incremental.
+    Asked inside a transaction the check itself ends, so the file it is shown is never committed."""
     from rich.console import Console
 
     from tracktracker_assets.orchestration.pipeline import refresh_if_behind
@@ -529,25 +529,30 @@ def test_a_batch_that_reaches_most_of_the_history_is_built_anew(real_gold) -> No
             cur.execute("select coalesce(sum(inserted), 0) from bronze.loaded_files")
             built = cur.fetchone()[0]
             # the built file with the most plays over a span of time that no other file of its
-            # listener's covers any of
+            # listener's covers any of (and that repeated no known play: its rows span its records)
             cur.execute(
                 "select f.user_id, f.min_ts, f.max_ts, f.inserted from bronze.loaded_files as f "
-                "where f.max_ts > f.min_ts and not exists (select 1 from bronze.loaded_files as o "
-                "where o.user_id = f.user_id and o.load_id <> f.load_id and o.inserted > 0 "
+                "where f.max_ts > f.min_ts and f.duplicates = 0 and not exists (select 1 "
+                "from bronze.loaded_files as o where o.user_id = f.user_id and o.load_id <> f.load_id "
+                "and o.inserted > 0 "
                 "and o.min_ts <= f.max_ts and o.max_ts >= f.min_ts) order by f.inserted desc limit 1"
             )
             user_id, since, until, largest = cur.fetchone()
         assert built > 1000 and largest > 100
 
-        def shown(inserted: int, min_rows: int, user: str = "probe", span=None) -> str | None:
+        def shown(inserted: int, min_rows: int, user: str = "probe", span=None, new_span=None) -> str | None:
+            """Asks with a file shown to it: its records' span, and the span of the rows it brought
+            (by default the same: it repeated none)."""
             low, high = span or (datetime(2030, 1, 1, tzinfo=UTC),) * 2
+            new_low, new_high = new_span or (low, high)
             with conn.cursor() as cur:
                 cur.execute(
                     "insert into bronze.loaded_files (user_id, sha256, file_name, format, bytes, records, "
-                    "inserted, duplicates, min_ts, max_ts, load_id) values (%(user)s, 'probe', "
-                    "'probe.csv', 'lastfm_ghan_csv', 1, %(n)s, %(n)s, 0, %(low)s, %(high)s, "
-                    "nextval('bronze.load_id_seq'))",
-                    {"n": inserted, "user": user, "low": low, "high": high},
+                    "inserted, duplicates, min_ts, max_ts, load_id, inserted_min_ts, inserted_max_ts) "
+                    "values (%(user)s, 'probe', 'probe.csv', 'lastfm_ghan_csv', 1, %(n)s, %(n)s, 0, "
+                    "%(low)s, %(high)s, nextval('bronze.load_id_seq'), %(new_low)s, %(new_high)s)",
+                    {"n": inserted, "user": user, "low": low, "high": high}
+                    | {"new_low": new_low, "new_high": new_high},
                 )
             return batch_outweighs_history(conn, min_rows=min_rows)
 
@@ -572,6 +577,9 @@ def test_a_batch_that_reaches_most_of_the_history_is_built_anew(real_gold) -> No
         assert shown(enough, min_rows=1) is None  # the same plays, another listener's
         first_half = (since, since + (until - since) / 2)
         assert shown(enough, min_rows=1, user=user_id, span=first_half) is None
+        # a later export repeating that whole span: only the span of the rows it brought counts
+        after = (datetime(2030, 1, 1, tzinfo=UTC),) * 2
+        assert shown(enough, min_rows=1, user=user_id, span=whole, new_span=after) is None
         with conn.cursor() as cur:
             cur.execute("select count(*) from bronze.loaded_files where sha256 = 'probe'")
             assert cur.fetchone()[0] == 0

@@ -293,6 +293,7 @@ def _load_source(
             None,
             None,
             next_load_id(conn),
+            (None, None),
         )
         conn.commit()
         return FileResult(source.name, sha, "empty", message="holds no records (an empty array).")
@@ -322,7 +323,9 @@ def _load(
     time_col = TIME_COLUMN[fmt.name]
     with conn.cursor() as cur:
         cur.execute(
-            f"select min({time_col}), max({time_col}) from {fmt.table} where load_id = %s", (load_id,)
+            f"select min({time_col})::timestamptz, max({time_col})::timestamptz from {fmt.table} "
+            "where load_id = %s",
+            (load_id,),
         )
         min_ts, max_ts = cur.fetchone()
     if records and (min_ts < EARLIEST_PLAY or max_ts > datetime.now(UTC) + FUTURE_SLACK):
@@ -527,6 +530,7 @@ def _finish(
         min_ts,
         max_ts,
         load_id,
+        _inserted_span(conn, fmt, load_id) if duplicates else (min_ts, max_ts),
     )
     conn.commit()
     if records == 0:
@@ -598,6 +602,22 @@ def _drop_known_events(
         return cur.rowcount
 
 
+def _inserted_span(conn: Any, fmt: AnyFormat, load_id: int) -> tuple[datetime | None, datetime | None]:
+    """The span of the rows this load kept once the known ones were dropped (none kept: none), on the
+    time its rows' identity starts with. A later export repeats a whole history for a few new plays:
+    its records span all of it, its new rows only their days. Read through the table's index on
+    load_id, only for a load that repeated known rows (else its span is its records')."""
+    time_col = event_identity(fmt.table)[0]
+    with conn.cursor() as cur:
+        cur.execute(
+            f"select min({time_col})::timestamptz, max({time_col})::timestamptz from {fmt.table} "
+            "where load_id = %s",
+            (load_id,),
+        )
+        low, high = cur.fetchone()  # a date for Apple's daily tracks: its midnight, UTC
+    return low, high
+
+
 def _record(
     conn: Any,
     user_id: str,
@@ -611,13 +631,28 @@ def _record(
     min_ts: datetime | None,
     max_ts: datetime | None,
     load_id: int,
+    inserted_span: tuple[datetime | None, datetime | None],
 ) -> None:
     with conn.cursor() as cur:
         cur.execute(
             "insert into bronze.loaded_files (user_id, sha256, file_name, format, bytes, records, inserted, "
-            "duplicates, min_ts, max_ts, load_id) values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
+            "duplicates, min_ts, max_ts, load_id, inserted_min_ts, inserted_max_ts) "
+            "values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
             "on conflict (user_id, sha256) do nothing",
-            (user_id, sha, name[-500:], fmt, size, records, inserted, duplicates, min_ts, max_ts, load_id),
+            (
+                user_id,
+                sha,
+                name[-500:],
+                fmt,
+                size,
+                records,
+                inserted,
+                duplicates,
+                min_ts,
+                max_ts,
+                load_id,
+                *inserted_span,
+            ),
         )
 
 

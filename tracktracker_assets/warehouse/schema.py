@@ -334,6 +334,17 @@ MIGRATIONS: list[tuple[int, str]] = [
         $days$;
         """,
     ),
+    (
+        16,
+        """
+        -- the span of the rows a file brought ([min_ts, max_ts] is that of all its records, the known
+        -- ones it repeats included): what a refresh reaches (warehouse/status.py). Files loaded before
+        -- have none, and are taken at their records' span.
+        alter table bronze.loaded_files
+            add column if not exists inserted_min_ts timestamptz,
+            add column if not exists inserted_max_ts timestamptz;
+        """,
+    ),
 ]
 
 

@@ -132,20 +132,25 @@ def details_pending(conn: Any) -> bool:
 REBUILD_FROM_ROWS = 100_000
 
 # per listener, the rows of the files built so far that the files loaded since reach: a built file's
-# rows (`inserted`) in the share of its span [min_ts, max_ts] that the new files of the same listener
-# cover (rows taken as spread evenly over a file's span; a file of one moment is reached whole or not).
-# A file's span is that of all its records, the known ones it repeats included: a listener's whole
-# history downloaded again reaches all of their plays, however few it brings new.
+# rows (`inserted`) in the share of its span that the new files of the same listener cover (rows taken
+# as spread evenly over a file's span; a file of one moment is reached whole or not). A file's span is
+# that of the rows it brought (inserted_min_ts, inserted_max_ts), not of all its records: a listener's
+# whole history downloaded again reaches only the days of its new plays. Files loaded before those
+# columns are taken at their records' span.
 REACHED_ROWS = """
-with new_files as (
-    select user_id, min_ts, max_ts, inserted
+with files as (
+    select
+        load_id, user_id, inserted,
+        coalesce(inserted_min_ts, min_ts) as min_ts,
+        coalesce(inserted_max_ts, max_ts) as max_ts
     from bronze.loaded_files
-    where load_id > %(seen)s and inserted > 0
+    where inserted > 0
+),
+new_files as (
+    select * from files where load_id > %(seen)s
 ),
 built_files as (
-    select load_id, user_id, min_ts, max_ts, inserted
-    from bronze.loaded_files
-    where load_id <= %(seen)s and inserted > 0
+    select * from files where load_id <= %(seen)s
 ),
 reached as (
     select b.inserted * least(1.0, sum(
