@@ -568,8 +568,8 @@ def _drop_known_events(
     """Remove rows of this load that earlier loads already hold; returns how many.
 
     Only earlier loads of this user whose time range overlaps can hold the same events; the manifest
-    names them, and each load's rows are contiguous (one COPY), so the BRIN index on load_id reads just
-    those blocks: the cost follows the overlapping files, not the size of bronze.
+    names them, and the table's index on load_id reads just their rows: the cost follows the
+    overlapping files, not the size of bronze.
     """
     with conn.cursor() as cur:
         cur.execute(
