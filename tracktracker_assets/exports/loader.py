@@ -46,7 +46,6 @@ Siblings = dict[str, Callable[[], Any]]
 # same event seen twice (the same export loaded twice, overlapping exports). Written once, in dbt's
 # `event_identity` var, which the staging models hash into play_id.
 EVENT_KEY: dict[str, tuple[str, ...]] = {fmt.name: event_identity(fmt.table) for fmt in (EXTENDED, ACCOUNT)}
-TIME_COLUMN = {EXTENDED.name: "ts", ACCOUNT.name: "end_time"}
 # Spotify began in 2006; a play before that, or more than a day ahead of this clock, is a broken value
 # (a zeroed or hand-typed date), not listening, and would fall outside dim_date.
 EARLIEST_PLAY = datetime(2006, 1, 1, tzinfo=UTC)
@@ -320,14 +319,7 @@ def _load(
     if (done := _loaded(conn, user_id, sha)) is not None:  # same bytes, loaded before (or meanwhile)
         conn.rollback()
         return _already(source.name, sha, done)
-    time_col = TIME_COLUMN[fmt.name]
-    with conn.cursor() as cur:
-        cur.execute(
-            f"select min({time_col})::timestamptz, max({time_col})::timestamptz from {fmt.table} "
-            "where load_id = %s",
-            (load_id,),
-        )
-        min_ts, max_ts = cur.fetchone()
+    min_ts, max_ts = _span_of_load(conn, fmt, load_id)
     if records and (min_ts < EARLIEST_PLAY or max_ts > datetime.now(UTC) + FUTURE_SLACK):
         raise _implausible_time(source, fmt)
     return _finish(conn, user_id, source, fmt, load_id, sha, records, min_ts, max_ts, [])
@@ -530,7 +522,9 @@ def _finish(
         min_ts,
         max_ts,
         load_id,
-        _inserted_span(conn, fmt, load_id) if duplicates else (min_ts, max_ts),
+        # a later export repeats a whole history for a few new plays: its records span all of it,
+        # the rows it kept only their days
+        _span_of_load(conn, fmt, load_id) if duplicates else (min_ts, max_ts),
     )
     conn.commit()
     if records == 0:
@@ -602,11 +596,10 @@ def _drop_known_events(
         return cur.rowcount
 
 
-def _inserted_span(conn: Any, fmt: AnyFormat, load_id: int) -> tuple[datetime | None, datetime | None]:
-    """The span of the rows this load kept once the known ones were dropped (none kept: none), on the
-    time its rows' identity starts with. A later export repeats a whole history for a few new plays:
-    its records span all of it, its new rows only their days. Read through the table's index on
-    load_id, only for a load that repeated known rows (else its span is its records')."""
+def _span_of_load(conn: Any, fmt: AnyFormat, load_id: int) -> tuple[datetime | None, datetime | None]:
+    """The earliest and latest time (the first column of the rows' identity) among the rows this load
+    holds in bronze now, through the table's index on load_id; none when it holds none. A date (Apple's
+    daily tracks) is taken at its midnight, UTC."""
     time_col = event_identity(fmt.table)[0]
     with conn.cursor() as cur:
         cur.execute(
@@ -614,7 +607,7 @@ def _inserted_span(conn: Any, fmt: AnyFormat, load_id: int) -> tuple[datetime | 
             "where load_id = %s",
             (load_id,),
         )
-        low, high = cur.fetchone()  # a date for Apple's daily tracks: its midnight, UTC
+        low, high = cur.fetchone()
     return low, high
 
 

@@ -338,11 +338,14 @@ MIGRATIONS: list[tuple[int, str]] = [
         16,
         """
         -- the span of the rows a file brought ([min_ts, max_ts] is that of all its records, the known
-        -- ones it repeats included): what a refresh reaches (warehouse/status.py). Files loaded before
-        -- have none, and are taken at their records' span.
+        -- ones it repeats included): what a refresh reaches (warehouse/status.py). A file loaded
+        -- before is taken at its records' span, the best known.
         alter table bronze.loaded_files
             add column if not exists inserted_min_ts timestamptz,
             add column if not exists inserted_max_ts timestamptz;
+        update bronze.loaded_files
+        set inserted_min_ts = min_ts, inserted_max_ts = max_ts
+        where inserted > 0 and inserted_min_ts is null;
         """,
     ),
 ]

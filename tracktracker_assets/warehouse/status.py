@@ -135,14 +135,10 @@ REBUILD_FROM_ROWS = 100_000
 # rows (`inserted`) in the share of its span that the new files of the same listener cover (rows taken
 # as spread evenly over a file's span; a file of one moment is reached whole or not). A file's span is
 # that of the rows it brought (inserted_min_ts, inserted_max_ts), not of all its records: a listener's
-# whole history downloaded again reaches only the days of its new plays. Files loaded before those
-# columns are taken at their records' span.
+# whole history downloaded again reaches only the days of its new plays.
 REACHED_ROWS = """
 with files as (
-    select
-        load_id, user_id, inserted,
-        coalesce(inserted_min_ts, min_ts) as min_ts,
-        coalesce(inserted_max_ts, max_ts) as max_ts
+    select load_id, user_id, inserted, inserted_min_ts as min_ts, inserted_max_ts as max_ts
     from bronze.loaded_files
     where inserted > 0
 ),

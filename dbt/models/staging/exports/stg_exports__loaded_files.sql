@@ -9,9 +9,8 @@ select
     duplicates,
     min_ts,
     max_ts,
-    -- null for a file loaded before bronze recorded them: its records' span is the best known
-    coalesce(inserted_min_ts, min_ts) as inserted_min_ts,
-    coalesce(inserted_max_ts, max_ts) as inserted_max_ts,
+    inserted_min_ts,
+    inserted_max_ts,
     load_id,
     loaded_at
 from {{ source('bronze', 'loaded_files') }}
