@@ -11,6 +11,8 @@ bench/out/platforms.json and prints a table. Targets (issue: every platform, one
 - the dedupe over 1,000,000 Spotify + 1,000,000 overlapping Last.fm rows adds <= 30% to the full
   build (dbt build of silver and gold with and without the scrobbles; builds alternate, and the
   median of --repeat builds of each kind counts). Each build starts on a settled database (settle()).
+  Also written: each round's ratio and their median (a round's two builds run minutes apart, so the
+  machine's drift cancels), and, as a diagnosis, the CPU seconds each build used.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import csv
 import json
 import os
 import random
+import resource
 import shutil
 import statistics
 import subprocess
@@ -170,7 +173,7 @@ def main() -> None:
     os.environ["TRACKTRACKER_HOME"] = str(home)
     from tracktracker_assets.services.local import open_registry, start_storage, stop_storage
     from tracktracker_assets.settings import get_settings
-    from tracktracker_assets.transform.project import ensure_manifest, run_dbt
+    from tracktracker_assets.transform.project import ensure_manifest
     from tracktracker_assets.users.accounts import mirror_users
     from tracktracker_assets.warehouse.db import connect
 
@@ -219,26 +222,34 @@ def main() -> None:
         build = ["build", "--exclude", "test_type:unit", "--full-refresh"]
         # the builds alternate (Spotify alone, with the scrobbles, alone again ...): a build's time on
         # 2 cores varies by a fifth from run to run, so each figure is the median of `repeat` builds
-        alone, both = [], []
+        alone, both, alone_cpu, both_cpu = [], [], [], []
         for round_ in range(args.repeat):
             with conn.cursor() as cur:
                 cur.execute("delete from bronze.lastfm_scrobbles")
                 cur.execute("delete from bronze.loaded_files where format like 'lastfm%%'")
             conn.commit()
             settle(settings, conn)
-            started = time.perf_counter()
-            run_dbt(settings, build)
-            alone.append(round(time.perf_counter() - started, 1))
+            timed_build(settings, build, alone, alone_cpu)
             results[f"build_spotify_only_slowest_{round_ + 1}"] = slowest_nodes()
             child(LOAD_CHILD, "bench-both", str(ghan))
             settle(settings, conn)
-            started = time.perf_counter()
-            run_dbt(settings, build)
-            both.append(round(time.perf_counter() - started, 1))
+            timed_build(settings, build, both, both_cpu)
             results[f"build_spotify_and_lastfm_slowest_{round_ + 1}"] = slowest_nodes()
         results["build_spotify_only_seconds"] = alone
         results["build_spotify_and_lastfm_seconds"] = both
         results["dedupe_adds"] = round(statistics.median(both) / statistics.median(alone) - 1, 3)
+        # each round's two builds ran minutes apart: their ratio cancels the machine's drift over the
+        # run, which the medians of each kind do not (one slow build of either kind moves them)
+        rounds = [round(b / a - 1, 3) for a, b in zip(alone, both, strict=True)]
+        results["dedupe_adds_each_round"] = rounds
+        results["dedupe_adds_median_of_rounds"] = round(statistics.median(rounds), 3)
+        # a diagnosis, not the figure: the CPU the builds used (the server's processes and dbt's), and
+        # the scrobbles' share of it in wall seconds if it were spread over both cores
+        results["build_spotify_only_cpu_seconds"] = alone_cpu
+        results["build_spotify_and_lastfm_cpu_seconds"] = both_cpu
+        results["scrobbles_cpu_seconds"] = round(
+            statistics.median(both_cpu) - statistics.median(alone_cpu), 1
+        )
         with conn.cursor() as cur:
             cur.execute(
                 "select count(*), count(*) filter (where services like '%%lastfm%%') from gold.fct_plays"
@@ -248,6 +259,45 @@ def main() -> None:
     except BaseException:
         stop_storage(settings)
         raise
+
+
+def timed_build(settings, build: list[str], seconds: list[float], cpu: list[float]) -> None:
+    """One build: its wall seconds, and the CPU seconds of the server's processes and dbt's."""
+    from tracktracker_assets.transform.project import run_dbt
+
+    cpu_before = server_cpu_seconds(settings) + dbt_cpu_seconds()
+    started = time.perf_counter()
+    run_dbt(settings, build)
+    seconds.append(round(time.perf_counter() - started, 1))
+    cpu.append(round(server_cpu_seconds(settings) + dbt_cpu_seconds() - cpu_before, 1))
+
+
+def dbt_cpu_seconds() -> float:
+    """User and system CPU of this process's children that ended (dbt, run as a subprocess)."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return children.ru_utime + children.ru_stime
+
+
+def server_cpu_seconds(settings) -> float:
+    """User and system CPU of the PostgreSQL server so far: the postmaster, the backends it has reaped
+    (counted in its children's times) and those still running (linux /proc; in clock ticks)."""
+    postmaster = int((settings.pgdata / "postmaster.pid").read_text().split()[0])
+    ticks = os.sysconf("SC_CLK_TCK")
+
+    def times(pid: int) -> tuple[int, list[int]]:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return int(fields[1]), [int(value) for value in fields[11:15]]  # ppid; utime stime cutime cstime
+
+    total = sum(times(postmaster)[1])
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parent, used = times(int(entry.name))
+            except (FileNotFoundError, ProcessLookupError):
+                continue  # a backend that ended meanwhile is in the postmaster's children's times
+            if parent == postmaster:
+                total += used[0] + used[1]
+    return total / ticks
 
 
 def settle(settings, conn) -> None:
