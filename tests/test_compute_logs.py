@@ -114,6 +114,16 @@ def test_a_run_killed_while_capturing_leaves_no_process_behind(tmp_path) -> None
     assert following_the_logs() == []
 
 
+def test_without_dagster_home_or_a_folder_it_says_what_to_set(monkeypatch) -> None:
+    from tracktracker_assets.orchestration.compute_logs import ThreadMirroredComputeLogManager
+
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    with pytest.raises(RuntimeError, match=r"DAGSTER_HOME is not set.*base_dir in\s+dagster\.yaml"):
+        ThreadMirroredComputeLogManager.from_config_value(None, {})
+    given = ThreadMirroredComputeLogManager.from_config_value(None, {"base_dir": "/srv/logs"})
+    assert given._base_dir == "/srv/logs"
+
+
 @pytest.mark.usefixtures("settings")
 def test_the_homes_dagster_instance_captures_with_it(settings) -> None:
     from tracktracker_assets.orchestration.compute_logs import ThreadMirroredComputeLogManager

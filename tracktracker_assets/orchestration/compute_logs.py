@@ -41,7 +41,15 @@ class ThreadMirroredComputeLogManager(LocalComputeLogManager):
         cls, inst_data: ConfigurableClassData | None, config_value: dict[str, Any]
     ) -> ThreadMirroredComputeLogManager:
         config = dict(config_value)
-        config.setdefault("base_dir", os.path.join(os.environ["DAGSTER_HOME"], "storage"))
+        if "base_dir" not in config:
+            home = os.environ.get("DAGSTER_HOME")
+            if not home:
+                raise RuntimeError(
+                    "The compute logs' folder is DAGSTER_HOME/storage, and DAGSTER_HOME is not set: set "
+                    "it (tracktracker sets it for its own processes) or give compute_logs a base_dir in "
+                    "dagster.yaml."
+                )
+            config["base_dir"] = os.path.join(home, "storage")
         return cls(inst_data=inst_data, **config)
 
     @contextmanager
