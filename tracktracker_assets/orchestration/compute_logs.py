@@ -81,25 +81,29 @@ def mirrored_to_file(stream: IO[str], path: str) -> Iterator[None]:
             yield
     finally:
         done.set()  # the file is complete: the copier writes what is left, then ends
+        # not longer than this for a terminal that reads nothing; the copier closes `target` itself
+        # (closed here, its number could be another file's by the copier's next write)
         copier.join(timeout=10)
-        os.close(target)
 
 
 def _copy(path: str, target: int, done: threading.Event) -> None:
-    """The file's bytes from its start (as `tail -c +0`), to `target`, until `done` and the file's end."""
-    with open(path, "rb") as source:
-        while True:
-            finished = done.is_set()  # read before the last pass: nothing is written after it is set
-            chunk = source.read(CHUNK)
-            if chunk:
-                try:
+    """The file's bytes from its start (as `tail -c +0`), to `target`, until `done` and the file's end;
+    then closes `target`."""
+    try:
+        with open(path, "rb") as source:
+            while True:
+                finished = done.is_set()  # read before the last pass: nothing is written after it is set
+                chunk = source.read(CHUNK)
+                if chunk:
                     _write_all(target, chunk)
-                except OSError:  # the terminal went away (a caller killed): the file keeps it all
+                elif finished:
                     return
-            elif finished:
-                return
-            else:
-                done.wait(COPY_INTERVAL_S)
+                else:
+                    done.wait(COPY_INTERVAL_S)
+    except OSError:  # the terminal went away (a caller killed): the file keeps it all
+        return
+    finally:
+        os.close(target)
 
 
 def _write_all(fd: int, data: bytes) -> None:
