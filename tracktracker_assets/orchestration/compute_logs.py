@@ -19,6 +19,7 @@ from typing import IO, Any
 
 from dagster import Field, StringSource
 from dagster._core.execution.compute_logs import redirect_to_file
+from dagster._core.instance.ref import compute_logs_directory
 from dagster._core.storage.compute_log_manager import CapturedLogContext, ComputeIOType
 from dagster._core.storage.local_compute_log_manager import IO_TYPE_EXTENSION, LocalComputeLogManager
 from dagster._serdes import ConfigurableClassData
@@ -49,7 +50,7 @@ class ThreadMirroredComputeLogManager(LocalComputeLogManager):
                     "it (tracktracker sets it for its own processes) or give compute_logs a base_dir in "
                     "dagster.yaml."
                 )
-            config["base_dir"] = os.path.join(home, "storage")
+            config["base_dir"] = compute_logs_directory(home)  # Dagster's own default
         return cls(inst_data=inst_data, **config)
 
     @contextmanager
