@@ -436,22 +436,23 @@ tier_{{ t.tier }}_candidates as (
     group by 1, 2{% for column in lineage_columns %}, p.row_{{ column }}{% endfor %}
 ),
 
--- how many candidates each row and each event has: a row and an event that are each other's only
--- candidate (most of them: a play and its scrobble) are one event outright; only the others go
+-- the rows and the events with more than one candidate (hashed: counting every candidate with a window
+-- sorted the wide rows twice, on disk for a million); a row and an event that are each other's only
+-- candidate (most of them: a play and its scrobble) are one event outright, and only the others go
 -- through the rounds below, which then read a handful of candidates instead of every one
-tier_{{ t.tier }}_counted as (
-    select
-        c.*,
-        -- in this order: PostgreSQL computes the last first, and the rows come grouped by row already
-        count(*) over (partition by c.event_id) as event_candidates,
-        count(*) over (partition by c.row_id) as row_candidates
-    from tier_{{ t.tier }}_candidates as c
+tier_{{ t.tier }}_contested_rows as (
+    select row_id from tier_{{ t.tier }}_candidates group by row_id having count(*) > 1
+),
+
+tier_{{ t.tier }}_contested_events as (
+    select event_id from tier_{{ t.tier }}_candidates group by event_id having count(*) > 1
 ),
 
 tier_{{ t.tier }}_contested as (
     select row_id, event_id, distance{{ row_lineage }}
-    from tier_{{ t.tier }}_counted
-    where row_candidates > 1 or event_candidates > 1
+    from tier_{{ t.tier }}_candidates as c
+    where c.row_id in (select row_id from tier_{{ t.tier }}_contested_rows)
+        or c.event_id in (select event_id from tier_{{ t.tier }}_contested_events)
 ),
 
 -- mutual nearest: the row's nearest event, and that event's nearest row of this tier; in rounds,
@@ -487,7 +488,10 @@ tier_{{ t.tier }}_left_{{ round }} as (
 {%- endfor %}
 
 tier_{{ t.tier }}_matches as (
-    select row_id, event_id{{ row_lineage }} from tier_{{ t.tier }}_counted where row_candidates = 1 and event_candidates = 1
+    select row_id, event_id{{ row_lineage }}
+    from tier_{{ t.tier }}_candidates as c
+    where not exists (select 1 from tier_{{ t.tier }}_contested_rows as x where x.row_id = c.row_id)
+        and not exists (select 1 from tier_{{ t.tier }}_contested_events as x where x.event_id = c.event_id)
     {%- for round in range(1, match_rounds + 1) %}
     union all
     select row_id, event_id{{ row_lineage }} from tier_{{ t.tier }}_round_{{ round }}
