@@ -5,7 +5,9 @@ small for bench_platforms.py's builds to show.
 
 BASE and NEW are git revisions (NEW: this working tree when left out). The home holds --rows Spotify
 plays and the same plays as Last.fm scrobbles (bench_platforms.py's), loaded and built once; with
---home it is kept (stopped) for the next comparison, which then skips those minutes. Each revision's
+--home it is kept (stopped) for the next comparison, which then skips those minutes and keeps the
+--rows it was prepared with (written in its ab_dedupe_prepared; a preparation cut short is made
+again). Each revision's
 int_plays__deduplicated is compiled as a full build would run it, and both selects must give the same
 rows (EXCEPT ALL, both ways) before any is timed. Then each round runs BASE and NEW, in that order, each
 select written into an unlogged temporary table, and prints the seconds of each, their medians and
@@ -59,7 +61,8 @@ def main() -> None:
     args = parser.parse_args()
 
     home = args.home.resolve() if args.home else Path(tempfile.mkdtemp(prefix="tt-bench-ab-"))
-    fresh = not (home / "postgres").exists()
+    # written once the home holds its plays and a build: a preparation cut short is made again
+    prepared = home / "ab_dedupe_prepared"
     home.mkdir(parents=True, exist_ok=True)
     home.chmod(0o711)
     os.environ["TRACKTRACKER_HOME"] = str(home)
@@ -70,8 +73,9 @@ def main() -> None:
     settings = get_settings()
     start_storage(settings)
     try:
-        if fresh:
+        if not prepared.exists():
             prepare(settings, home, args.rows)
+            prepared.write_text(f"{args.rows} rows\n")
         selects = {
             label: compiled_select(home, rev) for label, rev in (("base", args.base), ("new", args.new))
         }
@@ -90,12 +94,12 @@ def main() -> None:
         conn.close()
     finally:
         stop_storage(settings)
+        if not args.home:
+            shutil.rmtree(home, ignore_errors=True)
     differences = [round(n - b, 2) for b, n in zip(seconds["base"], seconds["new"], strict=True)]
     for label, rev in (("base", args.base), ("new", args.new or "working tree")):
         print(f"{label} ({rev}): median {statistics.median(seconds[label])} s of {seconds[label]}")
     print(f"each round, new - base: {differences}, median {statistics.median(differences)} s")
-    if not args.home:
-        shutil.rmtree(home, ignore_errors=True)
 
 
 def prepare(settings, home: Path, rows: int) -> None:
