@@ -448,6 +448,8 @@ tier_{{ t.tier }}_contested_events as (
     select event_id from tier_{{ t.tier }}_candidates group by event_id having count(*) > 1
 ),
 
+-- both lookups are hashed subplans: PostgreSQL has no statistics for a CTE and always estimates these
+-- few enough to hash (a hashed subplan grows as it must; it never rescans per candidate)
 tier_{{ t.tier }}_contested as (
     select row_id, event_id, distance{{ row_lineage }}
     from tier_{{ t.tier }}_candidates as c
