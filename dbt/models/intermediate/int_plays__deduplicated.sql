@@ -16,6 +16,8 @@
 }}
 {# replace_user_days: delete+insert, after removing the rows that new events absorbed from other
    days (macros/absorbed_rows.sql) #}
+-- the match rows a whole build stores beforehand (read only when current: macros/match_rows.sql)
+-- depends_on: {{ ref('int_plays__matchable') }}, {{ ref('int_plays__match_probes') }}
 
 {#-
   One row per listening event from every source: "one play, once".
@@ -75,10 +77,8 @@
 {% set tiers = play_tiers(play_sources()) %}
 {% set identity_keys = ['spotify_track_id', 'isrc', 'recording_mbid', 'names_key'] %}
 {% set match_rounds = 3 %}
-{#- what an absorbed row leaves its event (its lineage and durations), carried from the row's probe to
-    its match so that no absorbed row of tiers 4+ is read from staging again #}
-{% set lineage_columns = ['source', 'service', 'content_uri', 'ms_played', 'is_ms_played_estimated',
-    'media_duration_ms', 'load_id'] %}
+{#- what an absorbed row leaves its event: macros/match_rows.sql #}
+{% set lineage_columns = match_lineage_columns() %}
 {% set row_lineage %}{% for column in lineage_columns %}, row_{{ column }}{% endfor %}{% endset %}
 {#- appended to a read of one or more source tiers: whether the candidates hold any (`TIER` replaced by
     the read's condition on the tier), a one-time filter of an incremental run. A full build reads each
@@ -250,30 +250,10 @@ spotify_absorbed as (
 
 {% if tiers | length > 0 %}
 
--- each row's match fields (a moment the row does not know is null, never guessed: an end-stamped row
--- of unknown length taken to start at its end would sit on the start of the song's next play)
-{%- set match_fields %}
-        play_id,
-        user_id,
-        source_tier,
-        precision_ms,
-        coalesce(started_at, ended_at - media_duration_ms * interval '1 millisecond') as match_start,
-        case when has_known_end then ended_at end as match_end,
-        has_known_end,
-        spotify_track_id,
-        isrc,
-        recording_mbid,
-        case when track_name is not null
-            then {{ name_key('artist_name') }} || '|' || {{ name_key('track_name') }}
-        end as names_key,
-        -- float8 seconds (date_part, not extract's numeric: a third of the cost): exact for a whole
-        -- hour of microseconds, and the same on both sides of the join
-        floor(date_part('epoch', coalesce(started_at,
-            ended_at - coalesce(media_duration_ms, 0) * interval '1 millisecond')) / 3600)::bigint as start_hour
-{%- endset %}
-{#- the staging column a row carries exactly when it carries the identity (names_key: a track name) #}
-{%- set identity_columns = {'spotify_track_id': 'spotify_track_id', 'isrc': 'isrc',
-    'recording_mbid': 'recording_mbid', 'names_key': 'track_name'} %}
+{#- a whole build reads the rows' match fields as two models stored them, on two connections at once,
+    when both were built in this run (macros/match_rows.sql); otherwise they are computed here #}
+{%- set stored = stored_match_rows_current() %}
+{%- set identity_columns = match_identity_columns() %}
 
 -- the highest tier present among tiers 4+ (a candidate is always of an earlier tier than its row, so
 -- rows of that tier are never one: a listener's Last.fm history is not sorted or hashed against itself)
@@ -281,14 +261,7 @@ last_tier as (
     {%- if is_incremental() %}
     select max(source_tier) as source_tier from present_tiers where source_tier > 3
     {%- else %}
-    -- each test stops at its tier's first row (the view reads only that tier's table), where a max()
-    -- would read every row of history
-    select coalesce(
-        {%- for t in tiers | reverse %}
-        (select {{ t.tier }} where exists (select 1 from candidates where source_tier = {{ t.tier }})),
-        {%- endfor %}
-        null
-    ) as source_tier
+    {{ last_play_tier('candidates') }}
     {%- endif %}
 ),
 
@@ -296,9 +269,13 @@ last_tier as (
 -- reads it), every tier but the last present. When the candidates hold no row of tiers 4+ (Spotify's
 -- sources only), nothing is computed: an empty side ends a join before its other side is read
 matchable as (
-    select {{ match_fields }}
+    {%- if stored %}
+    select * from {{ ref('int_plays__matchable') }}
+    {%- else %}
+    select {{ match_fields() }}
     from candidates
     where source_tier < (select source_tier from last_tier)
+    {%- endif %}
 ),
 
 -- the coarsest precision a row of tiers 4+ can meet
@@ -311,10 +288,11 @@ reach as (
     its own hour and the ones either side. A row that knows only its start (a scrobble) meets one by
     its start alone, within the tolerance: its own hour, and a neighbour only when it starts that
     close to the hour's edge (most scrobbles probe one hour instead of three, and find the same pairs).
-    Not stored. Its match fields are computed once a row, below a fence (offset 0): inlined, each use
-    of a field (the names key, the start) would be computed again in every filter and output above it,
-    for every hour probed. The filter on the identity's own column stays below the fence, so that the
-    view reads only the tables and rows that carry it. #}
+    Not stored. Its match fields are the stored ones (int_plays__match_probes), else computed once a
+    row, below a fence (offset 0): inlined, each use of a field (the names key, the start) would be
+    computed again in every filter and output above it, for every hour probed. The filter on the
+    identity's own column stays below the fence, so that the view reads only the tables and rows that
+    carry it. #}
 {%- set reach_s %}({{ window }} + (f.precision_ms + (select precision_ms from reach)) / 1000.0::float8){% endset %}
 {%- for key in identity_keys %}
 
@@ -330,10 +308,14 @@ reach as (
             f.match_end is not null
                 or date_part('epoch', f.match_start) + {{ reach_s }} + 0.001 >= (f.start_hour + 1) * 3600 as probes_hour_after
         from (
-            select {{ match_fields }}, {% for column in lineage_columns %}{{ column }} as row_{{ column }}{{ ', ' if not loop.last }}{% endfor %}
+            {%- if stored %}
+            select * from {{ ref('int_plays__match_probes') }} where {{ key }} is not null
+            {%- else %}
+            select {{ match_fields() }}, {% for column in lineage_columns %}{{ column }} as row_{{ column }}{{ ', ' if not loop.last }}{% endfor %}
             from candidates
             where source_tier > 3 and {{ identity_columns[key] }} is not null{{ and_tier_present | replace('TIER', '> 3') }}
             offset 0
+            {%- endif %}
         ) as f
         offset 0
     ) as m
