@@ -13,6 +13,7 @@ from __future__ import annotations
 import itertools
 import json
 import random
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -191,3 +192,27 @@ def test_the_other_services_plays_are_added_and_every_source_is_kept(imported_in
     assert on_all_three == scrobbled
     spotify_counted = sum(1 for e in read_events([SPOTIFY]) if e.ms >= COUNTED_MS)
     assert counted == spotify_counted + len(LASTFM_ONLY) + len(LISTENBRAINZ_ONLY) + len(ON_BOTH)
+
+
+def test_a_whole_build_pairs_the_rows_as_the_refreshes_did(imported_in_every_order, settings, conn) -> None:
+    """A whole build of the same history gives the same gold as the refreshes that took it in file by
+    file: the whole build's dedupe reads its candidate pairs as three models stored them beforehand
+    (macros/match_rows.sql), a refresh computes them inside its own statement."""
+    from tests.test_incremental import fingerprint
+    from tracktracker_assets.transform.project import run_dbt
+
+    refreshed = fingerprint(settings)
+    run_dbt(settings, ["build", "--full-refresh", "--exclude", "test_type:unit"])
+    with conn.cursor() as cur:
+        cur.execute(
+            "select count(*), count(distinct row_id), count(*) filter (where row_tier > 3) "
+            "from silver.int_plays__match_pairs"
+        )
+        pairs, rows, of_later_tiers = cur.fetchone()
+    # each scrobble and listen of a Spotify play found it, and each play on both Last.fm and
+    # ListenBrainz found the other (ListenBrainz is the earlier tier of the two)
+    scrobbled = sum(1 for e in read_events([SPOTIFY]) if e.kind == "track" and e.ms >= COUNTED_MS and e.track)
+    assert rows == len(imported_in_every_order) * (2 * scrobbled + len(ON_BOTH)) and of_later_tiers == pairs
+    compiled = next(settings.dbt_target_dir.rglob("run/**/int_plays__deduplicated.sql")).read_text()
+    assert re.search(r'select \* from \S+\."int_plays__match_pairs"', compiled)  # read, not only declared
+    assert fingerprint(settings) == refreshed
