@@ -194,9 +194,9 @@ def test_the_other_services_plays_are_added_and_every_source_is_kept(imported_in
     assert counted == spotify_counted + len(LASTFM_ONLY) + len(LISTENBRAINZ_ONLY) + len(ON_BOTH)
 
 
-def test_a_whole_build_pairs_the_rows_as_the_refreshes_did(imported_in_every_order, settings, conn) -> None:
+def test_a_whole_build_matches_the_rows_as_the_refreshes_did(imported_in_every_order, settings, conn) -> None:
     """A whole build of the same history gives the same gold as the refreshes that took it in file by
-    file: the whole build's dedupe reads its candidate pairs as three models stored them beforehand
+    file: the whole build's dedupe reads the rows' match fields as two models stored them beforehand
     (macros/match_rows.sql), a refresh computes them inside its own statement."""
     from tests.test_incremental import fingerprint
     from tracktracker_assets.transform.project import run_dbt
@@ -205,14 +205,16 @@ def test_a_whole_build_pairs_the_rows_as_the_refreshes_did(imported_in_every_ord
     run_dbt(settings, ["build", "--full-refresh", "--exclude", "test_type:unit"])
     with conn.cursor() as cur:
         cur.execute(
-            "select count(*), count(distinct row_id), count(*) filter (where row_tier > 3) "
-            "from silver.int_plays__match_pairs"
+            "select count(*), count(*) filter (where source_tier > 3) from silver.int_plays__match_probes"
         )
-        pairs, rows, of_later_tiers = cur.fetchone()
-    # each scrobble and listen of a Spotify play found it, and each play on both Last.fm and
-    # ListenBrainz found the other (ListenBrainz is the earlier tier of the two)
+        probes, of_later_tiers = cur.fetchone()
+        cur.execute("select count(*) from silver.int_plays__conformed where source_tier > 3")
+        later_rows = cur.fetchone()[0]
+    # every scrobble and listen carries a name: each is a probe, once
+    assert probes == of_later_tiers == later_rows
     scrobbled = sum(1 for e in read_events([SPOTIFY]) if e.kind == "track" and e.ms >= COUNTED_MS and e.track)
-    assert rows == len(imported_in_every_order) * (2 * scrobbled + len(ON_BOTH)) and of_later_tiers == pairs
+    extras = len(LASTFM_ONLY) + len(LISTENBRAINZ_ONLY) + 2 * len(ON_BOTH)
+    assert later_rows == len(imported_in_every_order) * (2 * scrobbled + extras)
     compiled = next(settings.dbt_target_dir.rglob("run/**/int_plays__deduplicated.sql")).read_text()
-    assert re.search(r'select \* from \S+\."int_plays__match_pairs"', compiled)  # read, not only declared
+    assert re.search(r'select \* from \S+\."int_plays__match_probes"', compiled)  # read, not only declared
     assert fingerprint(settings) == refreshed

@@ -1,15 +1,14 @@
 {#-
-  What int_plays__deduplicated's tiers 4+ compare of each row (its match fields) and which rows they
-  compare (the candidate pairs), written once for its own select and for the three tables a whole
-  build stores them in beforehand: int_plays__matchable and int_plays__match_probes (the rows' match
-  fields), then int_plays__match_pairs.
+  What int_plays__deduplicated's tiers 4+ compare of each row (its match fields), written once for
+  its own select and for the two tables a whole build stores them in beforehand
+  (int_plays__matchable, int_plays__match_probes).
 
   Why stored: in a whole build the names key of every row (two regular expressions on each name) and
-  the pairs' join were a third of the dedupe's one statement, which PostgreSQL runs on one core. As
-  models, dbt computes the two sides' match fields on two connections at once, as soon as staging is
-  done, and the pairs join two narrow tables whose statistics PostgreSQL knows, in a statement of
-  their own that it may run on every core (a parallel hash join). An incremental run reads a few days
-  of rows: it computes them inline, and the three tables are left empty.
+  the candidate pairs' join were a third of the dedupe's single, serial statement. Stored by two
+  models, dbt computes them on two connections at once (one core each) as soon as staging is done,
+  and the dedupe then joins two narrow tables whose statistics PostgreSQL knows (a parallel hash join)
+  instead of two of its own CTEs, which it must estimate blind. An incremental run reads a few days
+  of rows: it computes them inline, and the two tables are left empty.
 -#}
 
 {#- each row's match fields (a moment the row does not know is null, never guessed: an end-stamped row
@@ -89,109 +88,8 @@
             and description = 'match rows of dbt invocation {{ invocation_id }}'
             and objoid in (
                 to_regclass('{{ ref("int_plays__matchable").include(database=false) }}'),
-                to_regclass('{{ ref("int_plays__match_probes").include(database=false) }}'),
-                to_regclass('{{ ref("int_plays__match_pairs").include(database=false) }}')
+                to_regclass('{{ ref("int_plays__match_probes").include(database=false) }}')
             )
     {%- endset -%}
-    {{ return(run_query(stamped).columns[0].values()[0] | int == 3) }}
+    {{ return(run_query(stamped).columns[0].values()[0] | int == 2) }}
 {% endmacro %}
-
-{#- the candidate pairs of tiers 4+ (a row, an earlier row it may be one event with, their distance in
-    seconds, and the row's lineage as row_<column>), as the CTEs reach, <identity>_probes and pairs:
-    `matchable` is the relation or CTE of the rows a row can meet, `probe_rows` the rows of tiers 4+
-    carrying each identity, with their match fields and lineage (an SQL select for each of
-    match_identity_columns()). `fence`: each probe row's hours worked out once, below a fence (which
-    keeps the join on one core), rather than in each hour's copy of it. The rule is
-    int_plays__deduplicated's (its header). -#}
-{% macro match_pairs(matchable, probe_rows, fence=true) %}
-{%- set window = var('dedupe_window_s') | int %}
-{%- set identity_keys = match_identity_columns().keys() | list %}
-{%- set lineage_columns = match_lineage_columns() %}
--- the coarsest precision a row of tiers 4+ can meet
-reach as (
-    select max(precision_ms) as precision_ms from {{ matchable }}
-),
-
-{#- the rows of tiers 4+ carrying one identity, each once per hour it may find a candidate in. A row
-    that knows its end can meet an earlier row by its end or by overlapping it, whatever their starts:
-    its own hour and the ones either side. A row that knows only its start (a scrobble) meets one by
-    its start alone, within the tolerance: its own hour, and a neighbour only when it starts that
-    close to the hour's edge (most scrobbles probe one hour instead of three, and find the same pairs).
-    Not stored. Its match fields are the probe rows' own (stored, or computed below a fence): inlined
-    above a computation, each use of a field (the names key, the start) would be computed again in
-    every filter and output above it, for every hour probed. #}
-{%- set reach_s %}({{ window }} + (f.precision_ms + (select precision_ms from reach)) / 1000.0::float8){% endset %}
-{%- for key in identity_keys %}
-
-{{ key }}_probes as not materialized (
-    select m.*, m.start_hour + shift.hours as probe_hour
-    from (
-        select
-            f.*,
-            f.match_end is not null or f.match_start is not null as probes_own_hour,
-            -- in float8 seconds, widened by a millisecond: a neighbour probed for nothing finds no pair
-            f.match_end is not null
-                or date_part('epoch', f.match_start) - {{ reach_s }} - 0.001 < f.start_hour * 3600 as probes_hour_before,
-            f.match_end is not null
-                or date_part('epoch', f.match_start) + {{ reach_s }} + 0.001 >= (f.start_hour + 1) * 3600 as probes_hour_after
-        from (
-            {{ probe_rows[key] }}
-        ) as f
-        {%- if fence %}
-        offset 0
-        {%- endif %}
-    ) as m
-    cross join (values (-1), (0), (1)) as shift (hours)
-    where case shift.hours when 0 then m.probes_own_hour when -1 then m.probes_hour_before else m.probes_hour_after end
-),
-{%- endfor %}
-
-{%- set tolerance %}({{ window }} + (a.precision_ms + b.precision_ms) / 1000.0){% endset %}
-{%- set start_gap %}abs(extract(epoch from a.match_start - b.match_start)){% endset %}
-{%- set end_gap %}abs(extract(epoch from a.match_end - b.match_end)){% endset %}
-
--- candidate pairs: a row of a later tier, an earlier row sharing the strongest identity both carry
-pairs as (
-    {%- for key in identity_keys %}
-    select
-        a.user_id,
-        a.play_id as row_id,
-        a.source_tier as row_tier,
-        b.play_id as other_id,
-        {%- for column in lineage_columns %}
-        a.row_{{ column }},
-        {%- endfor %}
-        least({{ start_gap }}, {{ end_gap }}) as distance
-    from {{ key }}_probes as a
-    -- the hour first: PostgreSQL sorts by these in this order, and an integer splits the rows fastest
-    -- (names often share their first bytes, so a sort on the key compares whole strings); a
-    -- leading user_id that every row of one listener shares would be walked by every comparison
-    join {{ matchable }} as b
-        on b.start_hour = a.probe_hour
-        and b.{{ key }} = a.{{ key }}
-        and b.user_id = a.user_id
-    where b.source_tier < a.source_tier
-        -- a row without this key has no candidate by it (said outright, so that PostgreSQL drops
-        -- those rows before sorting or hashing: Last.fm's rows carry neither a Spotify id nor an ISRC)
-        and a.{{ key }} is not null
-        and b.{{ key }} is not null
-        {%- for stronger in identity_keys[:loop.index0] %}
-        and (a.{{ stronger }} is null or b.{{ stronger }} is null)
-        {%- endfor %}
-        and (
-            {{ start_gap }} <= {{ tolerance }}
-            or {{ end_gap }} <= {{ tolerance }}
-            -- only two intervals both rows know whole overlap: least and greatest skip a null, which
-            -- would take a scrobble's unknown end as reaching over every later play of its song
-            or (
-                a.match_start is not null and a.match_end is not null
-                and b.match_start is not null and b.match_end is not null
-                and extract(epoch from least(a.match_end, b.match_end) - greatest(a.match_start, b.match_start))
-                    > 0.5 * least(extract(epoch from a.match_end - a.match_start),
-                        extract(epoch from b.match_end - b.match_start))
-            )
-        )
-    {% if not loop.last %}union all{% endif %}
-    {%- endfor %}
-)
-{%- endmacro %}

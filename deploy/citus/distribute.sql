@@ -57,7 +57,6 @@ SELECT create_distributed_table('gold.listening_streaks', 'user_id', colocate_wi
 SELECT create_distributed_table('gold.rank_music', 'user_id', colocate_with => 'gold.fct_plays');
 SELECT create_distributed_table('gold.user_status', 'user_id', colocate_with => 'gold.fct_plays');
 SELECT create_distributed_table('silver.int_plays__deduplicated', 'user_id', colocate_with => 'gold.fct_plays');
-SELECT create_distributed_table('silver.int_plays__match_pairs', 'user_id', colocate_with => 'gold.fct_plays');
 SELECT create_distributed_table('silver.int_plays__match_probes', 'user_id', colocate_with => 'gold.fct_plays');
 SELECT create_distributed_table('silver.int_plays__matchable', 'user_id', colocate_with => 'gold.fct_plays');
 SELECT create_distributed_table('silver.stg_lastfm__recent_tracks', 'user_id', colocate_with => 'gold.fct_plays');

@@ -17,7 +17,7 @@
 {# replace_user_days: delete+insert, after removing the rows that new events absorbed from other
    days (macros/absorbed_rows.sql) #}
 -- the match rows a whole build stores beforehand (read only when current: macros/match_rows.sql)
--- depends_on: {{ ref('int_plays__matchable') }}, {{ ref('int_plays__match_probes') }}, {{ ref('int_plays__match_pairs') }}
+-- depends_on: {{ ref('int_plays__matchable') }}, {{ ref('int_plays__match_probes') }}
 
 {#-
   One row per listening event from every source: "one play, once".
@@ -75,6 +75,7 @@
 
 {% set window = var('dedupe_window_s') | int %}
 {% set tiers = play_tiers(play_sources()) %}
+{% set identity_keys = ['spotify_track_id', 'isrc', 'recording_mbid', 'names_key'] %}
 {% set match_rounds = 3 %}
 {#- what an absorbed row leaves its event: macros/match_rows.sql #}
 {% set lineage_columns = match_lineage_columns() %}
@@ -249,17 +250,9 @@ spotify_absorbed as (
 
 {% if tiers | length > 0 %}
 
-{#- a whole build reads the candidate pairs as three models stored them, when built in this run:
-    the rows' match fields on two connections at once, then the pairs in one statement on every core
-    (macros/match_rows.sql); otherwise they are computed here, by the same macros #}
+{#- a whole build reads the rows' match fields as two models stored them, on two connections at once,
+    when both were built in this run (macros/match_rows.sql); otherwise they are computed here #}
 {%- set stored = stored_match_rows_current() %}
-{%- if stored %}
-
--- candidate pairs (below): as int_plays__match_pairs stored them
-pairs as (
-    select * from {{ ref('int_plays__match_pairs') }}
-),
-{%- else %}
 {%- set identity_columns = match_identity_columns() %}
 
 -- the highest tier present among tiers 4+ (a candidate is always of an earlier tier than its row, so
@@ -272,32 +265,112 @@ last_tier as (
     {%- endif %}
 ),
 
--- the rows a row of tiers 4+ can meet, with their match fields (stored: each identity's join reads
--- it), every tier but the last present. When the candidates hold no row of tiers 4+ (Spotify's
+-- the rows a row of tiers 4+ can meet, with their match fields (stored: each identity's join below
+-- reads it), every tier but the last present. When the candidates hold no row of tiers 4+ (Spotify's
 -- sources only), nothing is computed: an empty side ends a join before its other side is read
 matchable as (
+    {%- if stored %}
+    select * from {{ ref('int_plays__matchable') }}
+    {%- else %}
     select {{ match_fields() }}
     from candidates
     where source_tier < (select source_tier from last_tier)
+    {%- endif %}
 ),
 
-{#- the rows of tiers 4+ carrying each identity, with their match fields and lineage: computed once a
-    row, below a fence (offset 0), so that no use above it computes a field again; the filter on the
-    identity's own column stays below the fence, so that the view reads only the tables and rows
-    that carry it #}
-{%- set probe_rows = {} %}
-{%- for key in match_identity_columns() %}
-{%- set rows %}
+-- the coarsest precision a row of tiers 4+ can meet
+reach as (
+    select max(precision_ms) as precision_ms from matchable
+),
+
+{#- the rows of tiers 4+ carrying one identity, each once per hour it may find a candidate in. A row
+    that knows its end can meet an earlier row by its end or by overlapping it, whatever their starts:
+    its own hour and the ones either side. A row that knows only its start (a scrobble) meets one by
+    its start alone, within the tolerance: its own hour, and a neighbour only when it starts that
+    close to the hour's edge (most scrobbles probe one hour instead of three, and find the same pairs).
+    Not stored. Its match fields are the stored ones (int_plays__match_probes), else computed once a
+    row, below a fence (offset 0): inlined, each use of a field (the names key, the start) would be
+    computed again in every filter and output above it, for every hour probed. The filter on the
+    identity's own column stays below the fence, so that the view reads only the tables and rows that
+    carry it. #}
+{%- set reach_s %}({{ window }} + (f.precision_ms + (select precision_ms from reach)) / 1000.0::float8){% endset %}
+{%- for key in identity_keys %}
+
+{{ key }}_probes as not materialized (
+    select m.*, m.start_hour + shift.hours as probe_hour
+    from (
+        select
+            f.*,
+            f.match_end is not null or f.match_start is not null as probes_own_hour,
+            -- in float8 seconds, widened by a millisecond: a neighbour probed for nothing finds no pair
+            f.match_end is not null
+                or date_part('epoch', f.match_start) - {{ reach_s }} - 0.001 < f.start_hour * 3600 as probes_hour_before,
+            f.match_end is not null
+                or date_part('epoch', f.match_start) + {{ reach_s }} + 0.001 >= (f.start_hour + 1) * 3600 as probes_hour_after
+        from (
+            {%- if stored %}
+            select * from {{ ref('int_plays__match_probes') }} where {{ key }} is not null
+            {%- else %}
             select {{ match_fields() }}, {% for column in lineage_columns %}{{ column }} as row_{{ column }}{{ ', ' if not loop.last }}{% endfor %}
             from candidates
             where source_tier > 3 and {{ identity_columns[key] }} is not null{{ and_tier_present | replace('TIER', '> 3') }}
             offset 0
-{%- endset %}
-{%- do probe_rows.update({key: rows}) %}
+            {%- endif %}
+        ) as f
+        offset 0
+    ) as m
+    cross join (values (-1), (0), (1)) as shift (hours)
+    where case shift.hours when 0 then m.probes_own_hour when -1 then m.probes_hour_before else m.probes_hour_after end
+),
 {%- endfor %}
 
-{{ match_pairs('matchable', probe_rows) }},
-{%- endif %}
+{%- set tolerance %}({{ window }} + (a.precision_ms + b.precision_ms) / 1000.0){% endset %}
+{%- set start_gap %}abs(extract(epoch from a.match_start - b.match_start)){% endset %}
+{%- set end_gap %}abs(extract(epoch from a.match_end - b.match_end)){% endset %}
+
+-- candidate pairs: a row of a later tier, an earlier row sharing the strongest identity both carry
+pairs as (
+    {%- for key in identity_keys %}
+    select
+        a.play_id as row_id,
+        a.source_tier as row_tier,
+        b.play_id as other_id,
+        {%- for column in lineage_columns %}
+        a.row_{{ column }},
+        {%- endfor %}
+        least({{ start_gap }}, {{ end_gap }}) as distance
+    from {{ key }}_probes as a
+    -- the hour first: PostgreSQL sorts by these in this order, and an integer splits the rows fastest
+    -- (names often share their first bytes, so a sort on the key compares whole strings); a
+    -- leading user_id that every row of one listener shares would be walked by every comparison
+    join matchable as b
+        on b.start_hour = a.probe_hour
+        and b.{{ key }} = a.{{ key }}
+        and b.user_id = a.user_id
+    where b.source_tier < a.source_tier
+        -- a row without this key has no candidate by it (said outright, so that PostgreSQL drops
+        -- those rows before sorting or hashing: Last.fm's rows carry neither a Spotify id nor an ISRC)
+        and a.{{ key }} is not null
+        and b.{{ key }} is not null
+        {%- for stronger in identity_keys[:loop.index0] %}
+        and (a.{{ stronger }} is null or b.{{ stronger }} is null)
+        {%- endfor %}
+        and (
+            {{ start_gap }} <= {{ tolerance }}
+            or {{ end_gap }} <= {{ tolerance }}
+            -- only two intervals both rows know whole overlap: least and greatest skip a null, which
+            -- would take a scrobble's unknown end as reaching over every later play of its song
+            or (
+                a.match_start is not null and a.match_end is not null
+                and b.match_start is not null and b.match_end is not null
+                and extract(epoch from least(a.match_end, b.match_end) - greatest(a.match_start, b.match_start))
+                    > 0.5 * least(extract(epoch from a.match_end - a.match_start),
+                        extract(epoch from b.match_end - b.match_start))
+            )
+        )
+    {% if not loop.last %}union all{% endif %}
+    {%- endfor %}
+),
 
 {%- for t in tiers %}
 {%- set earlier = tiers[:loop.index0] %}
