@@ -42,6 +42,7 @@ from tracktracker_assets.warehouse.db import connect, connection, ended_after_us
 from tracktracker_assets.warehouse.locks import dbt_lock
 from tracktracker_assets.warehouse.maintenance import (
     BULK_ROWS,
+    WORTH_VACUUMING,
     WRITTEN_SINCE_VACUUM,
     VacuumAsWritten,
     vacuum_after_bulk_writes,
@@ -222,14 +223,15 @@ def _with_row_count(
     """The event with its table's live rows from PostgreSQL's statistics (dbt's node has committed
     and published its statistics by then: macros/publish_statistics.sql): exact enough
     for metadata and free, where count(*) per model would grow with the history. With it, the rows
-    written to the table since its last vacuum (0 for a view). conn: autocommit, so each question
-    sees the statistics as they are."""
+    written to the table since its last vacuum (0 for a view, and for an unlogged artefact: never
+    worth vacuuming). conn: autocommit, so each question sees the statistics as they are."""
     key = _key(event)
     if len(key.path) != 2 or key.path[0] not in ("silver", "gold"):
         return event, 0
     with conn.cursor() as cur:
         cur.execute(
-            f"select n_live_tup, {WRITTEN_SINCE_VACUUM} from pg_stat_user_tables "
+            f"select n_live_tup, case when {WORTH_VACUUMING} then {WRITTEN_SINCE_VACUUM} else 0 end "
+            "from pg_stat_user_tables "
             "where schemaname = %s and relname = %s",
             tuple(key.path),
         )

@@ -25,18 +25,23 @@ from tracktracker_assets.warehouse.db import connection
 BULK_ROWS = 100_000  # rows written since the last vacuum that make a table worth vacuuming now
 # those rows, from pg_stat_user_tables: inserted, and updated or deleted (dead)
 WRITTEN_SINCE_VACUUM = "n_ins_since_vacuum + n_dead_tup"
+# of a pg_stat_user_tables row: an unlogged table is a build's artefact (the dedupe's match rows:
+# dbt/macros/match_rows.sql), read by a later node of the same build, analyzed by its own post-hook
+# and rebuilt by the next build; vacuuming it would take a core from the build for nothing
+WORTH_VACUUMING = "(select c.relpersistence from pg_class as c where c.oid = relid) = 'p'"
 # VACUUM works through one table at a time on one core: the tables are shared among this many sessions
 # (a ten-year import: its dozen tables in 1.0 s on one, less on two)
 SESSIONS = 2
 
 
 def vacuum_after_bulk_writes(settings: Settings, min_rows: int = BULK_ROWS) -> list[str]:
-    """VACUUM (ANALYZE) every silver/gold table with at least `min_rows` rows inserted, updated or
-    deleted since its last vacuum, in up to SESSIONS sessions at once; returns the tables it processed."""
+    """VACUUM (ANALYZE) every silver/gold table (but a build's unlogged artefacts) with at least
+    `min_rows` rows inserted, updated or deleted since its last vacuum, in up to SESSIONS sessions at
+    once; returns the tables it processed."""
     with connection(settings.database_url, autocommit=True) as conn, conn.cursor() as cur:
         cur.execute(
             "select schemaname, relname, pg_table_size(relid) from pg_stat_user_tables "
-            f"where schemaname in ('silver', 'gold') and {WRITTEN_SINCE_VACUUM} >= %s "
+            f"where schemaname in ('silver', 'gold') and {WRITTEN_SINCE_VACUUM} >= %s and {WORTH_VACUUMING} "
             "order by 3 desc, 1, 2",
             (min_rows,),
         )
