@@ -7,12 +7,14 @@ BASE and NEW are git revisions (NEW: this working tree when left out). The home 
 plays and the same plays as Last.fm scrobbles (bench_platforms.py's), loaded and built once; with
 --home it is kept (stopped) for the next comparison, which then skips those minutes and keeps the
 --rows it was prepared with (written in its ab_dedupe_prepared; a preparation cut short is made
-again). Each revision's
-int_plays__deduplicated is compiled as a full build would run it, and both selects must give the same
-rows (EXCEPT ALL, both ways) before any is timed. Then each round runs BASE and NEW, in that order, each
-select written into an unlogged temporary table, and prints the seconds of each, their medians and
-each round's difference (NEW - BASE). This 2-core VM runs one statement 20-30% slower or faster from
-minute to minute: a round's two runs are seconds apart, so their difference is what to read.
+again). Each revision's int_plays__deduplicated is compiled with --full-refresh, and both selects
+must give the same rows (EXCEPT ALL, both ways) before any is timed. `dbt compile` builds none of the
+int_plays__match_* models, so from 87c9312 on the select compiled is the dedupe's inline path (its
+candidate pairs computed inside it, as an incremental run does), not the one a whole build runs
+after storing them. Then each round runs BASE and NEW, in that order, each select written into an
+unlogged temporary table, and prints the seconds of each, their medians and each round's difference
+(NEW - BASE). This 2-core VM runs one statement 20-30% slower or faster from minute to minute: a
+round's two runs are seconds apart, so their difference is what to read.
 
 The figure of record stays bench_platforms.py --part dedupe (whole builds, as dbt runs them); this
 times the dedupe's select alone.
