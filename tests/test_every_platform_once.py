@@ -194,27 +194,60 @@ def test_the_other_services_plays_are_added_and_every_source_is_kept(imported_in
     assert counted == spotify_counted + len(LASTFM_ONLY) + len(LISTENBRAINZ_ONLY) + len(ON_BOTH)
 
 
+def _events_and_gold(conn, users: list[str]) -> tuple[str, list[list[tuple]]]:
+    """The listeners' events in silver (every column but the batch that wrote them, hashed) and gold."""
+    with conn.cursor() as cur:
+        cur.execute(
+            "select string_agg(quote_ident(column_name), ', ' order by ordinal_position) "
+            "from information_schema.columns where table_schema = 'silver' "
+            "and table_name = 'int_plays__deduplicated' and column_name <> '_batch_load_id'"
+        )
+        columns = cur.fetchone()[0]
+        digest = f"md5(row({columns})::text)"
+        cur.execute(
+            f"select count(*) || ':' || md5(string_agg({digest}, '' order by {digest})) "
+            "from silver.int_plays__deduplicated where user_id = any(%s)",
+            (users,),
+        )
+        events = cur.fetchone()[0]
+    golds = [_gold(conn, user) for user in users]
+    conn.rollback()  # no lock held on what the next build replaces
+    return events, golds
+
+
 def test_a_whole_build_matches_the_rows_as_the_refreshes_did(imported_in_every_order, settings, conn) -> None:
     """A whole build of the same history gives the same gold as the refreshes that took it in file by
     file: the whole build's dedupe reads the rows' match fields as two models stored them beforehand
     (macros/match_rows.sql), a refresh computes them inside its own statement."""
-    from tests.test_incremental import fingerprint
     from tracktracker_assets.transform.project import run_dbt
 
-    refreshed = fingerprint(settings)
+    users = imported_in_every_order
+    refreshed = _events_and_gold(conn, users)
     run_dbt(settings, ["build", "--full-refresh", "--exclude", "test_type:unit"])
+    written = {
+        result["unique_id"].rsplit(".", 1)[1]: result["adapter_response"].get("rows_affected")
+        for result in json.loads((settings.dbt_target_dir / "run_results.json").read_text())["results"]
+    }
     with conn.cursor() as cur:
+        # the warehouse's other listeners (other tests') are built too: theirs counted alike
         cur.execute(
-            "select count(*), count(*) filter (where source_tier > 3) from silver.int_plays__match_probes"
+            "select count(*) filter (where user_id = any(%s)), count(*) filter (where spotify_track_id "
+            "is not null or isrc is not null or recording_mbid is not null or track_name is not null) "
+            "from silver.int_plays__conformed where source_tier > 3",
+            (users,),
         )
-        probes, of_later_tiers = cur.fetchone()
-        cur.execute("select count(*) from silver.int_plays__conformed where source_tier > 3")
-        later_rows = cur.fetchone()[0]
-    # every scrobble and listen carries a name: each is a probe, once
-    assert probes == of_later_tiers == later_rows
+        ours, with_an_identity = cur.fetchone()
+        cur.execute("select count(*) from silver.int_plays__matchable")
+        left = cur.fetchone()[0]
+        cur.execute("select count(*) from silver.int_plays__match_probes")
+        left += cur.fetchone()[0]
     scrobbled = sum(1 for e in read_events([SPOTIFY]) if e.kind == "track" and e.ms >= COUNTED_MS and e.track)
     extras = len(LASTFM_ONLY) + len(LISTENBRAINZ_ONLY) + 2 * len(ON_BOTH)
-    assert later_rows == len(imported_in_every_order) * (2 * scrobbled + extras)
+    assert ours == len(users) * (2 * scrobbled + extras)
+    # each row of tiers 4+ carrying an identity stored once, and the rows they can meet beside them
+    assert written["int_plays__match_probes"] == with_an_identity >= ours
+    assert written["int_plays__matchable"] > ours / 2
     compiled = next(settings.dbt_target_dir.rglob("run/**/int_plays__deduplicated.sql")).read_text()
     assert re.search(r'select \* from \S+\."int_plays__match_probes"', compiled)  # read, not only declared
-    assert fingerprint(settings) == refreshed
+    assert left == 0  # emptied once the dedupe has read them
+    assert _events_and_gold(conn, users) == refreshed

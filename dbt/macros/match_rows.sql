@@ -70,6 +70,18 @@
     {{ return(dedupe is none or flags.FULL_REFRESH) }}
 {% endmacro %}
 
+{#- int_plays__deduplicated's post-hook: the match rows it may have read emptied, in its own transaction,
+    so that no copy of every listener's rows stays beside silver until the next whole build. After an
+    incremental run they are empty already: looked at, not truncated (a truncate makes new files) -#}
+{% macro release_match_rows() %}
+    do $release$ begin
+        if exists (select from {{ ref('int_plays__matchable') }})
+            or exists (select from {{ ref('int_plays__match_probes') }}) then
+            truncate {{ ref('int_plays__matchable') }}, {{ ref('int_plays__match_probes') }};
+        end if;
+    end $release$
+{% endmacro %}
+
 {#- stamped on each match-row table once built: the dbt invocation that built it -#}
 {% macro mark_match_rows() %}
     comment on table {{ this }} is 'match rows of dbt invocation {{ invocation_id }}'

@@ -12,6 +12,7 @@
             {'columns': ['album_key']},
             {'columns': ['user_id', 'timezone']},
         ],
+        post_hook=['{{ release_match_rows() }}'],
     )
 }}
 {# replace_user_days: delete+insert, after removing the rows that new events absorbed from other
