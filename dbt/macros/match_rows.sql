@@ -6,9 +6,10 @@
   Why stored: in a whole build the names key of every row (two regular expressions on each name) and
   the candidate pairs' join were a third of the dedupe's single, serial statement. Stored by two
   models, dbt computes them on two connections at once (one core each) as soon as staging is done,
-  and the dedupe then joins two narrow tables whose statistics PostgreSQL knows (a parallel hash join)
-  instead of two of its own CTEs, which it must estimate blind. An incremental run reads a few days
-  of rows: it computes them inline, and the two tables are left empty.
+  and the dedupe then joins two narrow tables whose statistics PostgreSQL knows instead of two of its
+  own CTEs, which it must estimate blind. The dedupe empties them once read (release_match_rows). An
+  incremental run reads a few days of rows and computes them inline: a refresh leaves the two models
+  out (tag whole_build_only, tracktracker_assets/transform/assets.py), any other run builds them empty.
 -#}
 
 {#- each row's match fields (a moment the row does not know is null, never guessed: an end-stamped row
