@@ -76,7 +76,9 @@
 
 {% set window = var('dedupe_window_s') | int %}
 {% set tiers = play_tiers(play_sources()) %}
-{% set identity_keys = ['spotify_track_id', 'isrc', 'recording_mbid', 'names_key'] %}
+{#- each identity, strongest first, and the staging column a row carries it in: macros/match_rows.sql #}
+{% set identity_columns = match_identity_columns() %}
+{% set identity_keys = identity_columns.keys() | list %}
 {% set match_rounds = 3 %}
 {#- what an absorbed row leaves its event: macros/match_rows.sql #}
 {% set lineage_columns = match_lineage_columns() %}
@@ -254,7 +256,6 @@ spotify_absorbed as (
 {#- a whole build reads the rows' match fields as two models stored them, on two connections at once,
     when both were built in this run (macros/match_rows.sql); otherwise they are computed here #}
 {%- set stored = stored_match_rows_current() %}
-{%- set identity_columns = match_identity_columns() %}
 
 -- the highest tier present among tiers 4+ (a candidate is always of an earlier tier than its row, so
 -- rows of that tier are never one: a listener's Last.fm history is not sorted or hashed against itself)
