@@ -241,6 +241,13 @@ def test_a_whole_build_matches_the_rows_as_the_refreshes_did(imported_in_every_o
         left = cur.fetchone()[0]
         cur.execute("select count(*) from silver.int_plays__match_probes")
         left += cur.fetchone()[0]
+        # autovacuum kept off them: it would vacuum and analyze a million rows again while the dedupe
+        # reads them, for tables emptied once read
+        cur.execute(
+            "select relname, reloptions from pg_class where relnamespace = 'silver'::regnamespace "
+            "and relname in ('int_plays__matchable', 'int_plays__match_probes')"
+        )
+        options = dict(cur.fetchall())
     scrobbled = sum(1 for e in read_events([SPOTIFY]) if e.kind == "track" and e.ms >= COUNTED_MS and e.track)
     extras = len(LASTFM_ONLY) + len(LISTENBRAINZ_ONLY) + 2 * len(ON_BOTH)
     assert ours == len(users) * (2 * scrobbled + extras)
@@ -250,4 +257,6 @@ def test_a_whole_build_matches_the_rows_as_the_refreshes_did(imported_in_every_o
     compiled = next(settings.dbt_target_dir.rglob("run/**/int_plays__deduplicated.sql")).read_text()
     assert re.search(r'select \* from \S+\."int_plays__match_probes"', compiled)  # read, not only declared
     assert left == 0  # emptied once the dedupe has read them
+    off = ["autovacuum_enabled=false"]
+    assert options == {"int_plays__matchable": off, "int_plays__match_probes": off}
     assert _events_and_gold(conn, users) == refreshed

@@ -83,8 +83,13 @@
     end $release$
 {% endmacro %}
 
-{#- stamped on each match-row table once built: the dbt invocation that built it -#}
-{% macro mark_match_rows() %}
+{#- each match-row table's post-hook, in the transaction that built it: its statistics for the dedupe's
+    plan; autovacuum kept away (it counts the million rows inserted only once this transaction commits,
+    so it would vacuum and analyze the table again while the dedupe reads it, on the core the build
+    needs, for a table emptied once read); and the stamp of the dbt invocation that built it -#}
+{% macro finish_match_rows() %}
+    analyze {{ this }};
+    alter table {{ this }} set (autovacuum_enabled = false);
     comment on table {{ this }} is 'match rows of dbt invocation {{ invocation_id }}'
 {% endmacro %}
 

@@ -1,4 +1,4 @@
-{{ config(unlogged=true, tags=['whole_build_only'], post_hook=['analyze {{ this }}', '{{ mark_match_rows() }}']) }}
+{{ config(unlogged=true, tags=['whole_build_only'], post_hook=['{{ finish_match_rows() }}']) }}
 
 {#-
   The rows of tiers 4+ that int_plays__deduplicated looks for candidates of: those carrying an

@@ -1,4 +1,4 @@
-{{ config(unlogged=true, tags=['whole_build_only'], post_hook=['analyze {{ this }}', '{{ mark_match_rows() }}']) }}
+{{ config(unlogged=true, tags=['whole_build_only'], post_hook=['{{ finish_match_rows() }}']) }}
 
 {#-
   The rows a row of tiers 4+ can meet in int_plays__deduplicated, with their match fields
