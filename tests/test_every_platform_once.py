@@ -256,6 +256,8 @@ def test_a_whole_build_matches_the_rows_as_the_refreshes_did(imported_in_every_o
     assert written["int_plays__matchable"] > ours / 2
     compiled = next(settings.dbt_target_dir.rglob("run/**/int_plays__deduplicated.sql")).read_text()
     assert re.search(r'select \* from \S+\."int_plays__match_probes"', compiled)  # read, not only declared
+    # the pairs join the stored table itself, which parallel workers can read (never a CTE of it)
+    assert len(re.findall(r'join \S+\."int_plays__matchable" as b', compiled)) == 4
     assert left == 0  # emptied once the dedupe has read them
     off = ["autovacuum_enabled=false"]
     assert options == {"int_plays__matchable": off, "int_plays__match_probes": off}
