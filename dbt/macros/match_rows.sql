@@ -7,7 +7,8 @@
   the candidate pairs' join were a third of the dedupe's single, serial statement. Stored by two
   models, dbt computes them on two connections at once (one core each) as soon as staging is done,
   and the dedupe then joins two narrow tables whose statistics PostgreSQL knows instead of two of its
-  own CTEs, which it must estimate blind. The dedupe empties them once read (release_match_rows). An
+  own CTEs, which it must estimate blind, and reads them directly, so that parallel workers share the
+  join (they never read a CTE). The dedupe empties them once read (release_match_rows). An
   incremental run reads a few days of rows and computes them inline: a refresh leaves the two models
   out (tag whole_build_only, tracktracker_assets/transform/assets.py), any other run builds them empty.
 -#}
