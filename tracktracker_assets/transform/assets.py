@@ -53,7 +53,7 @@ from tracktracker_assets.warehouse.status import (
     newest_play_load,
     users_with_pending_loads,
 )
-from tracktracker_assets.warehouse.zone_moves import take_in_zone_moves
+from tracktracker_assets.warehouse.zone_moves import SILVER_PLAYS, take_in_zone_moves
 
 KEEP_TARGET_DIRS = 20
 T = TypeVar("T")
@@ -141,7 +141,7 @@ def build_silver_gold(
             if rebuild:
                 context.log.info(f"Rebuilding silver and gold from bronze ({rebuild}).")
                 args.append("--full-refresh")
-            elif _asked(checks, lambda conn: table_exists(conn, "silver.int_plays__deduplicated")):
+            elif _asked(checks, lambda conn: table_exists(conn, SILVER_PLAYS)):
                 # the dedupe builds incrementally and computes its match rows inline: their models
                 # would only write two empty tables (~0.25 s before the dedupe may start)
                 args += ["--exclude", WHOLE_BUILD_ONLY]
